@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The whole test suite, exactly as CI runs it (.ci/run calls this script).
+# On Debian it first installs what the tests use: jing (the RFC 4287 grammar
+# check) and systemd-analyze (the unit check).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+command -v jing >/dev/null || need+=(jing)
+command -v systemd-analyze >/dev/null || need+=(systemd)
+if ((${#need[@]})); then
+  echo "installing test tools: ${need[*]}"
+  sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+cargo fmt --all -- --check
+cargo clippy --locked --all-targets -- -D warnings
+cargo test --locked

@@ -1,0 +1,788 @@
+//! config.toml -> a validated `Config`. Everything the daemon will refuse to
+//! do is refused here, before anything runs, with the file, line, column and
+//! a fix.
+
+use crate::topics::{self, Aliases, Topic};
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::fmt;
+use std::net::SocketAddr;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use thiserror::Error;
+use toml::Spanned;
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The file it came from; relative paths inside are resolved against its folder.
+    pub path: PathBuf,
+    pub server: Server,
+    pub storage: Storage,
+    pub polling: Polling,
+    pub feeds: Vec<Feed>,
+    pub aliases: Aliases,
+    pub topics: Vec<Topic>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Server {
+    pub listen: SocketAddr,
+    /// Always ends with '/'.
+    pub base_url: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Storage {
+    pub path: PathBuf,
+    pub retention: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct Polling {
+    pub interval: Duration,
+    pub concurrency: usize,
+    pub per_host: usize,
+    pub timeout: Duration,
+    pub max_body_bytes: u64,
+}
+
+#[derive(Debug, Clone)]
+pub struct Feed {
+    /// Normalised by the URL parser (lowercase scheme and host), so that the
+    /// same address is one feed however it was typed.
+    pub url: String,
+    pub title: Option<String>,
+    pub interval: Duration,
+    pub tags: Vec<String>,
+}
+
+/// Why a configuration was refused.
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    #[error(
+        "cannot read config file {path}: {source}\n  hint: pass --config PATH, set FEEDSIFT_CONFIG, or create ./config.toml"
+    )]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Invalid(Box<Located>),
+}
+
+/// An error at a place in the file, shown the way compilers show them.
+#[derive(Debug)]
+pub struct Located {
+    pub path: PathBuf,
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+    pub hint: Option<String>,
+    source_line: String,
+    caret_len: usize,
+}
+
+impl fmt::Display for Located {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let gutter = self.line.to_string().len();
+        writeln!(
+            f,
+            "{}:{}:{}: {}",
+            self.path.display(),
+            self.line,
+            self.column,
+            self.message
+        )?;
+        writeln!(f, "{:gutter$} |", "")?;
+        writeln!(f, "{} | {}", self.line, self.source_line)?;
+        write!(
+            f,
+            "{:gutter$} | {}{}",
+            "",
+            " ".repeat(self.column.saturating_sub(1)),
+            "^".repeat(self.caret_len.max(1))
+        )?;
+        if let Some(h) = &self.hint {
+            write!(f, "\n{:gutter$} = hint: {h}", "")?;
+        }
+        Ok(())
+    }
+}
+
+// ---- raw, as written -------------------------------------------------------
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    #[serde(default)]
+    server: RawServer,
+    #[serde(default)]
+    storage: RawStorage,
+    #[serde(default)]
+    polling: RawPolling,
+    #[serde(default)]
+    feed: Vec<RawFeed>,
+    #[serde(default)]
+    alias: BTreeMap<Spanned<String>, Vec<String>>,
+    #[serde(default)]
+    topic: BTreeMap<Spanned<String>, RawTopic>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawServer {
+    listen: Option<Listen>,
+    base_url: Option<BaseUrl>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawStorage {
+    path: Option<String>,
+    retention: Option<Dur>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawPolling {
+    interval: Option<Dur>,
+    concurrency: Option<Spanned<usize>>,
+    per_host: Option<Spanned<usize>>,
+    timeout: Option<Dur>,
+    max_body: Option<Size>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFeed {
+    url: Spanned<FeedUrl>,
+    title: Option<String>,
+    interval: Option<Dur>,
+    #[serde(default)]
+    tags: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTopic {
+    title: Option<String>,
+    query: Spanned<String>,
+    #[serde(default)]
+    feeds: Vec<Spanned<String>>,
+    limit: Option<Spanned<usize>>,
+}
+
+/// Parses "30s", "15m", "2h", "90d", "1w" and sums like "1h30m".
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let bad = || {
+        format!(
+            "bad duration {s:?}: write a number and a unit (s, m, h, d, w), like \"30s\", \"15m\", \"2h\" or \"90d\""
+        )
+    };
+    let s = s.trim();
+    if s.is_empty() {
+        return Err(bad());
+    }
+    let mut total: u64 = 0;
+    let mut rest = s;
+    while !rest.is_empty() {
+        let digits = rest.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
+        if digits == 0 {
+            return Err(bad());
+        }
+        let n: u64 = rest[..digits].parse().map_err(|_| bad())?;
+        let unit_len = rest[digits..]
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len() - digits);
+        let mult = match rest[digits..digits + unit_len].trim() {
+            "s" => 1,
+            "m" => 60,
+            "h" => 3600,
+            "d" => 86_400,
+            "w" => 604_800,
+            _ => return Err(bad()),
+        };
+        total = n
+            .checked_mul(mult)
+            .and_then(|v| total.checked_add(v))
+            .ok_or_else(bad)?;
+        rest = &rest[digits + unit_len..];
+    }
+    Ok(Duration::from_secs(total))
+}
+
+struct Dur(Spanned<Duration>);
+
+impl<'de> Deserialize<'de> for Dur {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = Spanned::<String>::deserialize(d)?;
+        let span = s.span();
+        let v = parse_duration(s.get_ref()).map_err(serde::de::Error::custom)?;
+        if v.is_zero() {
+            return Err(serde::de::Error::custom(format!(
+                "duration {:?} is zero: give a positive duration",
+                s.get_ref()
+            )));
+        }
+        Ok(Dur(Spanned::new(span, v)))
+    }
+}
+
+/// A byte size: a number of bytes, or a string like "16MiB".
+struct Size(u64);
+
+impl<'de> Deserialize<'de> for Size {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            N(u64),
+            S(String),
+        }
+        let bad = |s: &str| {
+            serde::de::Error::custom(format!(
+                "bad size {s:?}: write bytes or a number with KiB, MiB or GiB, like \"16MiB\""
+            ))
+        };
+        match Raw::deserialize(d)? {
+            Raw::N(n) => Ok(Size(n)),
+            Raw::S(s) => {
+                let t = s.trim();
+                let (num, mult) = [("GiB", 1u64 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)]
+                    .iter()
+                    .find_map(|(suf, m)| t.strip_suffix(suf).map(|n| (n.trim(), *m)))
+                    .unwrap_or((t, 1));
+                let n: u64 = num.parse().map_err(|_| bad(&s))?;
+                n.checked_mul(mult).map(Size).ok_or_else(|| bad(&s))
+            }
+        }
+    }
+}
+
+struct Listen(SocketAddr);
+
+impl<'de> Deserialize<'de> for Listen {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map(Listen).map_err(|_| {
+            serde::de::Error::custom(format!(
+                "bad listen address {s:?}: write an IP address and port, like \"127.0.0.1:8080\" or \"[::]:8080\""
+            ))
+        })
+    }
+}
+
+struct BaseUrl(String);
+
+impl<'de> Deserialize<'de> for BaseUrl {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        match url::Url::parse(&s) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") => {
+                let mut v = u.to_string();
+                if !v.ends_with('/') {
+                    v.push('/');
+                }
+                Ok(BaseUrl(v))
+            }
+            _ => Err(serde::de::Error::custom(format!(
+                "bad base_url {s:?}: write the public address readers use, like \"https://news.example.org/\""
+            ))),
+        }
+    }
+}
+
+struct FeedUrl(String);
+
+impl<'de> Deserialize<'de> for FeedUrl {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        match url::Url::parse(s.trim()) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {
+                Ok(FeedUrl(u.to_string()))
+            }
+            Ok(u) => Err(serde::de::Error::custom(format!(
+                "feed url {s:?} uses {}:, but only http and https feeds can be polled",
+                u.scheme()
+            ))),
+            Err(e) => Err(serde::de::Error::custom(format!(
+                "feed url {s:?} is not a valid URL ({e}): write it in full, like \"https://example.org/rss\""
+            ))),
+        }
+    }
+}
+
+// ---- loading ---------------------------------------------------------------
+
+/// Where the config is looked for: `--config`, then `./config.toml`, then
+/// `$FEEDSIFT_CONFIG`, then `/etc/feedsift/config.toml`.
+pub fn resolve_path(cli: Option<&Path>) -> PathBuf {
+    if let Some(p) = cli {
+        return p.to_path_buf();
+    }
+    let local = PathBuf::from("config.toml");
+    if local.exists() {
+        return local;
+    }
+    if let Some(env) = std::env::var_os("FEEDSIFT_CONFIG").filter(|v| !v.is_empty()) {
+        return PathBuf::from(env);
+    }
+    PathBuf::from("/etc/feedsift/config.toml")
+}
+
+impl Config {
+    /// Reads and validates the file at `path`.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Config::from_str(path, &text)
+    }
+
+    /// Validates `text` as if read from `path`.
+    pub fn from_str(path: &Path, text: &str) -> Result<Config, ConfigError> {
+        let cx = Cx { path, text };
+        let raw: RawConfig = toml::from_str(text).map_err(|e| {
+            let span = e.span().unwrap_or(0..0);
+            let message = e.message().trim().to_owned();
+            let hint = hint_for_toml(&message);
+            cx.err(span, message, hint)
+        })?;
+        cx.validate(raw)
+    }
+}
+
+fn hint_for_toml(message: &str) -> Option<String> {
+    if message.contains("duplicate key") {
+        Some(
+            "each key, [topic.SLUG] and [alias] name may appear once: rename or merge the two"
+                .into(),
+        )
+    } else if message.contains("unknown field") {
+        Some("check the spelling against config.toml in the README".into())
+    } else if message.contains("missing field") {
+        Some("add the missing key to this table".into())
+    } else {
+        None
+    }
+}
+
+struct Cx<'a> {
+    path: &'a Path,
+    text: &'a str,
+}
+
+impl Cx<'_> {
+    fn err(
+        &self,
+        span: Range<usize>,
+        message: impl Into<String>,
+        hint: Option<String>,
+    ) -> ConfigError {
+        let start = span.start.min(self.text.len());
+        let line_start = self.text[..start].rfind('\n').map_or(0, |i| i + 1);
+        let line_end = self.text[start..]
+            .find('\n')
+            .map_or(self.text.len(), |i| start + i);
+        let line = self.text[..start].matches('\n').count() + 1;
+        let column = self.text[line_start..start].chars().count() + 1;
+        let end = span.end.clamp(start, line_end);
+        ConfigError::Invalid(Box::new(Located {
+            path: self.path.to_path_buf(),
+            line,
+            column,
+            message: message.into(),
+            hint,
+            source_line: self.text[line_start..line_end]
+                .trim_end_matches('\r')
+                .to_owned(),
+            caret_len: self.text[start..end].chars().count(),
+        }))
+    }
+
+    fn validate(&self, raw: RawConfig) -> Result<Config, ConfigError> {
+        let base_dir = self
+            .path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+
+        let listen = raw
+            .server
+            .listen
+            .map_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080)), |l| l.0);
+        let base_url = raw
+            .server
+            .base_url
+            .map_or_else(|| format!("http://{listen}/"), |b| b.0);
+
+        let db = raw.storage.path.unwrap_or_else(|| "feedsift.db".into());
+        let storage = Storage {
+            path: base_dir.join(db),
+            retention: raw
+                .storage
+                .retention
+                .map_or(Duration::from_secs(90 * 86_400), |d| *d.0.get_ref()),
+        };
+
+        let positive = |v: Option<Spanned<usize>>, default: usize, key: &str| match v {
+            None => Ok(default),
+            Some(s) if *s.get_ref() == 0 => Err(self.err(
+                s.span(),
+                format!("{key} must be at least 1"),
+                Some(format!("remove {key} to use the default of {default}")),
+            )),
+            Some(s) => Ok(s.into_inner()),
+        };
+        let polling = Polling {
+            interval: raw
+                .polling
+                .interval
+                .map_or(Duration::from_secs(15 * 60), |d| *d.0.get_ref()),
+            concurrency: positive(raw.polling.concurrency, 32, "concurrency")?,
+            per_host: positive(raw.polling.per_host, 2, "per_host")?,
+            timeout: raw
+                .polling
+                .timeout
+                .map_or(Duration::from_secs(30), |d| *d.0.get_ref()),
+            max_body_bytes: raw.polling.max_body.map_or(16 << 20, |s| s.0),
+        };
+
+        let mut feeds = Vec::with_capacity(raw.feed.len());
+        let mut seen_urls = HashSet::new();
+        for f in raw.feed {
+            let span = f.url.span();
+            let url = f.url.into_inner().0;
+            if !seen_urls.insert(url.clone()) {
+                return Err(self.err(
+                    span,
+                    format!("feed {url} is listed twice"),
+                    Some("remove one of the two [[feed]] entries".into()),
+                ));
+            }
+            feeds.push(Feed {
+                url,
+                title: f.title.filter(|t| !t.trim().is_empty()),
+                interval: f.interval.map_or(polling.interval, |d| *d.0.get_ref()),
+                tags: f.tags,
+            });
+        }
+
+        let mut aliases = Aliases::new();
+        for (name, terms) in raw.alias {
+            let valid = !name.get_ref().is_empty()
+                && name
+                    .get_ref()
+                    .chars()
+                    .all(|c| c.is_alphanumeric() || c == '_' || c == '-');
+            if !valid {
+                return Err(self.err(
+                    name.span(),
+                    format!("bad alias name {:?}", name.get_ref()),
+                    Some(
+                        "use letters, digits, '_' and '-' only, so it can be written as @name"
+                            .into(),
+                    ),
+                ));
+            }
+            aliases.insert(name.into_inner(), terms);
+        }
+
+        let mut topics_in_file: Vec<_> = raw.topic.into_iter().collect();
+        topics_in_file.sort_by_key(|(slug, _)| slug.span().start);
+        let mut topics = Vec::with_capacity(topics_in_file.len());
+        for (slug, t) in topics_in_file {
+            topics.push(self.topic(slug, t, &aliases, &feeds)?);
+        }
+
+        Ok(Config {
+            path: self.path.to_path_buf(),
+            server: Server { listen, base_url },
+            storage,
+            polling,
+            feeds,
+            aliases,
+            topics,
+        })
+    }
+
+    fn topic(
+        &self,
+        slug: Spanned<String>,
+        t: RawTopic,
+        aliases: &Aliases,
+        feeds: &[Feed],
+    ) -> Result<Topic, ConfigError> {
+        let slug_span = slug.span();
+        let slug = slug.into_inner();
+        let slug_ok = slug
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+            && slug
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+        if !slug_ok {
+            return Err(self.err(
+                slug_span,
+                format!("bad topic slug {slug:?}: it becomes the address /topics/{slug}.atom"),
+                Some(
+                    "use lower-case letters a-z, digits and '-', starting with a letter or digit, like [topic.russia-japan]"
+                        .into(),
+                ),
+            ));
+        }
+
+        let q_span = t.query.span();
+        let query = t.query.into_inner();
+        let matcher = topics::compile(&query, aliases).map_err(|e| {
+            // Point inside the string: skip its opening quote(s).
+            let raw_value = &self.text[q_span.clone()];
+            let open = if raw_value.starts_with("'''") || raw_value.starts_with("\"\"\"") {
+                3
+            } else {
+                1
+            };
+            let at = q_span.start + open + e.at;
+            let len = query[e.at..]
+                .find(char::is_whitespace)
+                .unwrap_or(query.len() - e.at)
+                .max(1);
+            self.err(
+                at..at + len,
+                format!("in topic {slug:?}: {}", e.message),
+                e.hint.clone(),
+            )
+        })?;
+
+        let feed_filter = if t.feeds.is_empty() {
+            None
+        } else {
+            let mut allowed = BTreeSet::new();
+            for sel in &t.feeds {
+                let s = sel.get_ref().trim();
+                let normalised = url::Url::parse(s).map(|u| u.to_string()).ok();
+                let before = allowed.len();
+                for f in feeds {
+                    if Some(&f.url) == normalised.as_ref() || f.tags.iter().any(|tag| tag == s) {
+                        allowed.insert(f.url.clone());
+                    }
+                }
+                if allowed.len() == before
+                    && !feeds.iter().any(|f| Some(&f.url) == normalised.as_ref())
+                {
+                    return Err(self.err(
+                        sel.span(),
+                        format!("topic {slug:?} names {s:?}, which is neither a [[feed]] url nor a tag of one"),
+                        Some("write a feed url exactly as in its [[feed]] entry, or one of its tags".into()),
+                    ));
+                }
+            }
+            Some(allowed)
+        };
+
+        let limit = match t.limit {
+            Some(l) if *l.get_ref() == 0 => {
+                return Err(self.err(
+                    l.span(),
+                    "limit must be at least 1",
+                    Some("remove it to use the default of 100 entries".into()),
+                ));
+            }
+            Some(l) => l.into_inner(),
+            None => 100,
+        };
+
+        let mut h = Sha256::new();
+        h.update(format!("{matcher:?}\n{feed_filter:?}").as_bytes());
+        let fingerprint = hex(&h.finalize()[..16]);
+        Ok(Topic {
+            title: t
+                .title
+                .filter(|s| !s.trim().is_empty())
+                .unwrap_or_else(|| slug.clone()),
+            slug,
+            matcher,
+            feed_filter,
+            limit,
+            fingerprint,
+        })
+    }
+}
+
+/// Lower-case hex of `bytes`.
+pub fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+[server]
+listen = "127.0.0.1:9999"
+base_url = "https://news.example.org/feeds"
+
+[storage]
+path = "data/x.db"
+retention = "90d"
+
+[polling]
+interval = "15m"
+timeout = "30s"
+
+[[feed]]
+url = "https://Example.org/rss"
+tags = ["wire"]
+
+[[feed]]
+url = "https://other.example/atom"
+interval = "1h30m"
+
+[alias]
+russia = ["Russia", "Moscow"]
+japan = ["Japan", "Tokyo"]
+
+[topic.russia-japan]
+title = "Russia–Japan relations"
+query = '(@russia AND @japan) OR "peace treaty"'
+feeds = ["wire"]
+limit = 20
+"#;
+
+    fn load(text: &str) -> Result<Config, ConfigError> {
+        Config::from_str(Path::new("/etc/feedsift/config.toml"), text)
+    }
+
+    #[track_caller]
+    fn refused(text: &str) -> Located {
+        match load(text) {
+            Err(ConfigError::Invalid(l)) => *l,
+            Err(e) => panic!("unexpected error kind: {e}"),
+            Ok(_) => panic!("config was accepted:\n{text}"),
+        }
+    }
+
+    #[test]
+    fn good_config_loads_with_resolved_values() {
+        let c = load(GOOD).unwrap();
+        assert_eq!(c.server.base_url, "https://news.example.org/feeds/");
+        assert_eq!(c.storage.path, Path::new("/etc/feedsift/data/x.db"));
+        assert_eq!(c.feeds[0].url, "https://example.org/rss");
+        assert_eq!(c.feeds[1].interval, Duration::from_secs(5400));
+        assert_eq!(c.polling.per_host, 2);
+        let t = &c.topics[0];
+        assert_eq!((t.slug.as_str(), t.limit), ("russia-japan", 20));
+        assert_eq!(
+            t.feed_filter.as_ref().unwrap().iter().collect::<Vec<_>>(),
+            ["https://example.org/rss"]
+        );
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(
+            parse_duration("90d").unwrap(),
+            Duration::from_secs(90 * 86400)
+        );
+        assert_eq!(parse_duration("1h30m").unwrap(), Duration::from_secs(5400));
+        assert!(parse_duration("15").is_err());
+        assert!(parse_duration("m").is_err());
+        assert!(parse_duration("10 parsecs").is_err());
+    }
+
+    #[test]
+    fn unknown_key_is_refused_with_its_line() {
+        let l = refused(&GOOD.replace("interval = \"1h30m\"", "intervl = \"1h30m\""));
+        assert_eq!((l.line, l.column), (20, 1));
+        assert!(
+            l.message.contains("unknown field `intervl`"),
+            "{}",
+            l.message
+        );
+    }
+
+    #[test]
+    fn bad_duration_is_refused_with_its_line() {
+        let l = refused(&GOOD.replace("\"15m\"", "\"15 minutes\""));
+        assert_eq!((l.line, l.column), (11, 12));
+        assert!(l.message.contains("bad duration"), "{}", l.message);
+        assert!(l.to_string().contains("^^^^^^^^^^^^"), "{l}");
+    }
+
+    #[test]
+    fn duplicate_slug_is_refused() {
+        let text = format!("{GOOD}\n[topic.russia-japan]\nquery = \"x\"\n");
+        let l = refused(&text);
+        assert!(l.message.contains("duplicate"), "{}", l.message);
+        assert_eq!(l.line, 32);
+        assert!(l.hint.unwrap().contains("once"));
+    }
+
+    #[test]
+    fn bad_slug_characters_are_refused() {
+        let l = refused(&GOOD.replace("[topic.russia-japan]", "[topic.\"Russia Japan\"]"));
+        assert_eq!(l.line, 26);
+        assert!(l.message.contains("bad topic slug"), "{}", l.message);
+    }
+
+    #[test]
+    fn unknown_alias_points_into_the_query() {
+        let l = refused(&GOOD.replace("@japan", "@nippon"));
+        assert_eq!((l.line, l.column), (28, 23));
+        assert!(l.message.contains("unknown alias @nippon"), "{}", l.message);
+        assert!(l.hint.unwrap().contains("@japan"));
+    }
+
+    #[test]
+    fn query_syntax_error_points_into_the_query() {
+        let l = refused(&GOOD.replace("(@russia AND", "(@russia AND ("));
+        assert_eq!(l.line, 28);
+        assert!(l.message.contains("unclosed '('"), "{}", l.message);
+        assert_eq!(l.column, 10);
+    }
+
+    #[test]
+    fn non_http_feed_url_is_refused() {
+        let l = refused(&GOOD.replace("https://Example.org/rss", "ftp://example.org/rss"));
+        assert_eq!((l.line, l.column), (15, 7));
+        assert!(l.message.contains("only http and https"), "{}", l.message);
+        let l = refused(&GOOD.replace("https://Example.org/rss", "example.org/rss"));
+        assert!(l.message.contains("not a valid URL"), "{}", l.message);
+    }
+
+    #[test]
+    fn topic_feeds_must_name_a_feed_or_tag() {
+        let l = refused(&GOOD.replace("feeds = [\"wire\"]", "feeds = [\"wir\"]"));
+        assert_eq!(l.line, 29);
+        assert!(
+            l.message.contains("neither a [[feed]] url nor a tag"),
+            "{}",
+            l.message
+        );
+    }
+
+    #[test]
+    fn duplicate_feed_url_is_refused() {
+        let l = refused(&GOOD.replace("https://other.example/atom", "https://example.org/rss"));
+        assert_eq!(l.line, 19);
+        assert!(l.message.contains("listed twice"));
+    }
+
+    #[test]
+    fn missing_file_names_the_path() {
+        let e = Config::load(Path::new("/nonexistent/feedsift.toml")).unwrap_err();
+        assert!(e.to_string().contains("/nonexistent/feedsift.toml"), "{e}");
+    }
+}

@@ -1,0 +1,15 @@
+//! feedsift: polls news feeds, keeps every item once in SQLite, sorts items
+//! into the operator's topics and republishes each topic as a feed.
+//!
+//! Data flow: daemon (schedule) -> fetch -> parse -> store (new items, topic
+//! membership); server -> store -> publish on request.
+
+pub mod commands;
+pub mod config;
+pub mod daemon;
+pub mod fetch;
+pub mod parse;
+pub mod publish;
+pub mod server;
+pub mod store;
+pub mod topics;

@@ -1,0 +1,74 @@
+//! The `feedsift` binary: parses the command line, sets up logging and turns
+//! outcomes into exit codes. The work itself lives in the library.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use feedsift::commands::{self, ExportFormat};
+
+#[derive(Parser)]
+#[command(
+    name = "feedsift",
+    version,
+    about = "Follow news feeds, sort items into topics, republish each topic as a feed"
+)]
+struct Cli {
+    /// config file [default: ./config.toml, then $FEEDSIFT_CONFIG, then /etc/feedsift/config.toml]
+    #[arg(long, global = true, value_name = "PATH")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Poll on schedule and serve topic feeds until SIGTERM/SIGINT; SIGHUP reloads config.toml
+    Run,
+    /// Poll every feed once and store new items (exit 1 only when every feed failed)
+    Poll,
+    /// Validate config.toml and print what it defines
+    Check,
+    /// Write one topic's feed from the database (no network)
+    Export {
+        /// the topic's slug, as in [topic.SLUG]
+        slug: String,
+        #[arg(long, value_enum, default_value = "atom")]
+        format: ExportFormat,
+        /// write to FILE (atomically) instead of standard output
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+    /// One line per feed: url, last status, last success, next poll, items, error
+    Feeds,
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("FEEDSIFT_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let path = feedsift::config::resolve_path(cli.config.as_deref());
+    let result = match cli.command {
+        Command::Run => commands::run(&path),
+        Command::Poll => commands::poll(&path),
+        Command::Check => commands::check(&path),
+        Command::Export {
+            slug,
+            format,
+            output,
+        } => commands::export(&path, &slug, format, output.as_deref()),
+        Command::Feeds => commands::feeds(&path),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,292 @@
+//! Feed bytes -> our `ParsedFeed`: feed-rs does the format work (RSS 0.9x,
+//! 1.0, 2.0, Atom 0.3/1.0, JSON Feed); here we decide identity (stable keys,
+//! canonical URLs) and keep only the fields we publish.
+
+use chrono::{DateTime, Utc};
+use sha2::{Digest, Sha256};
+use thiserror::Error;
+use url::Url;
+
+use crate::config::hex;
+
+#[derive(Debug, Error)]
+pub enum ParseError {
+    #[error(
+        "this is a web page, not a feed: check the feed address (look for an RSS or Atom link on the page)"
+    )]
+    HtmlPage,
+    #[error("not a feed: {0}")]
+    NotAFeed(String),
+}
+
+/// A feed as we keep it.
+#[derive(Debug, Clone, Default)]
+pub struct ParsedFeed {
+    pub title: Option<String>,
+    /// The feed's own id (Atom id, or the site link), for atom:source.
+    pub id: Option<String>,
+    pub site_url: Option<String>,
+    pub language: Option<String>,
+    pub items: Vec<NewItem>,
+}
+
+/// One entry of a feed, before the store decides whether it is new.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewItem {
+    /// Identity inside its feed: the feed's guid/id when it gives one, else
+    /// the canonical link, else a hash of title and content.
+    pub entry_key: String,
+    /// Link to the article, absolute.
+    pub link: Option<String>,
+    /// Identity across feeds; see `canonical_url`.
+    pub canonical_url: Option<String>,
+    pub title: String,
+    pub summary: Option<String>,
+    pub content: Option<String>,
+    pub author: Option<String>,
+    pub categories: Vec<String>,
+    pub published: Option<DateTime<Utc>>,
+    pub updated: Option<DateTime<Utc>>,
+}
+
+impl NewItem {
+    /// A stable id for the item across feeds and databases: derived from the
+    /// canonical URL when there is one, else from the feed and entry key.
+    pub fn uid(&self, feed_url: &str) -> String {
+        let basis = match &self.canonical_url {
+            Some(u) => format!("url\n{u}"),
+            None => format!("entry\n{feed_url}\n{}", self.entry_key),
+        };
+        hex(&Sha256::digest(basis.as_bytes())[..16])
+    }
+}
+
+/// Query parameters that only track the reader and never change the page.
+fn is_tracking_param(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    n.starts_with("utm_")
+        || n.starts_with("mc_")
+        || matches!(
+            n.as_str(),
+            "fbclid"
+                | "gclid"
+                | "dclid"
+                | "gbraid"
+                | "wbraid"
+                | "msclkid"
+                | "yclid"
+                | "igshid"
+                | "_hsenc"
+                | "_hsmi"
+                | "ocid"
+        )
+}
+
+/// The canonical form of an article URL, so two feeds linking the same page
+/// agree: lowercase scheme and host, no default port, no fragment, no
+/// tracking parameters; the remaining query keeps its order.
+pub fn canonical_url(link: &str) -> Option<String> {
+    let mut u = Url::parse(link.trim()).ok()?;
+    if !matches!(u.scheme(), "http" | "https") || u.host().is_none() {
+        return None;
+    }
+    u.set_fragment(None);
+    if u.query().is_some() {
+        let kept: Vec<(String, String)> = u
+            .query_pairs()
+            .filter(|(k, _)| !is_tracking_param(k))
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        if kept.is_empty() {
+            u.set_query(None);
+        } else {
+            u.query_pairs_mut().clear().extend_pairs(kept);
+        }
+    }
+    Some(u.to_string())
+}
+
+/// Parses feed bytes fetched from `feed_url`.
+pub fn parse_feed(feed_url: &str, body: &[u8]) -> Result<ParsedFeed, ParseError> {
+    let parser = feed_rs::parser::Builder::new()
+        .base_uri(Some(feed_url))
+        // Missing ids stay empty so we can tell them apart: feed-rs would
+        // otherwise invent one (a random UUID when there is no link).
+        .id_generator(|_, _, _| String::new())
+        // We sanitise at publication, with our own rules.
+        .sanitize_content(false)
+        .build();
+    let feed = parser.parse(body).map_err(|e| {
+        if looks_like_html(body) {
+            ParseError::HtmlPage
+        } else {
+            ParseError::NotAFeed(e.to_string())
+        }
+    })?;
+    let base = Url::parse(feed_url).ok();
+    let absolute = |href: &str| -> Option<String> {
+        let href = href.trim();
+        if href.is_empty() {
+            return None;
+        }
+        match &base {
+            Some(b) => b.join(href).ok().map(|u| u.to_string()),
+            None => Url::parse(href).ok().map(|u| u.to_string()),
+        }
+    };
+    let site_url = feed
+        .links
+        .iter()
+        .find(|l| l.rel.as_deref().is_none_or(|r| r == "alternate"))
+        .and_then(|l| absolute(&l.href));
+
+    let items = feed
+        .entries
+        .into_iter()
+        .map(|e| {
+            let link = e
+                .links
+                .iter()
+                .find(|l| l.rel.as_deref().is_none_or(|r| r == "alternate"))
+                .or_else(|| e.links.first())
+                .and_then(|l| absolute(&l.href));
+            let canonical = link.as_deref().and_then(canonical_url);
+            let title = e
+                .title
+                .map(|t| t.content.trim().to_owned())
+                .unwrap_or_default();
+            let summary = e
+                .summary
+                .map(|t| t.content)
+                .filter(|s| !s.trim().is_empty());
+            let content = e
+                .content
+                .and_then(|c| c.body)
+                .filter(|s| !s.trim().is_empty());
+            let guid = e.id.trim();
+            let entry_key = if !guid.is_empty() {
+                guid.to_owned()
+            } else if let Some(c) = &canonical {
+                format!("url:{c}")
+            } else {
+                let mut h = Sha256::new();
+                h.update(title.as_bytes());
+                h.update(b"\n");
+                h.update(
+                    content
+                        .as_deref()
+                        .or(summary.as_deref())
+                        .unwrap_or("")
+                        .as_bytes(),
+                );
+                format!("sha256:{}", hex(&h.finalize()[..16]))
+            };
+            let author = e
+                .authors
+                .iter()
+                .filter_map(|p| p.name.as_deref().map(str::trim))
+                .find(|n| !n.is_empty())
+                .map(str::to_owned);
+            NewItem {
+                entry_key,
+                link,
+                canonical_url: canonical,
+                title,
+                summary,
+                content,
+                author,
+                categories: e.categories.into_iter().map(|c| c.term).collect(),
+                published: e.published,
+                updated: e.updated,
+            }
+        })
+        .collect();
+
+    Ok(ParsedFeed {
+        title: feed
+            .title
+            .map(|t| t.content.trim().to_owned())
+            .filter(|t| !t.is_empty()),
+        id: Some(feed.id).filter(|i| !i.trim().is_empty()),
+        site_url,
+        language: feed.language,
+        items,
+    })
+}
+
+fn looks_like_html(body: &[u8]) -> bool {
+    let head = String::from_utf8_lossy(&body[..body.len().min(1024)]).to_ascii_lowercase();
+    head.contains("<!doctype html") || head.contains("<html")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn canonical_urls() {
+        assert_eq!(
+            canonical_url("https://TASS.example:443/politics/1002?utm_source=x&utm_medium=rss&fbclid=abc#comments").as_deref(),
+            Some("https://tass.example/politics/1002")
+        );
+        assert_eq!(
+            canonical_url("HTTP://Example.org:80/a?id=7&gclid=z&mc_cid=1&page=2").as_deref(),
+            Some("http://example.org/a?id=7&page=2")
+        );
+        // A non-default port and path case are meaningful and kept.
+        assert_eq!(
+            canonical_url("http://example.org:8080/A/B").as_deref(),
+            Some("http://example.org:8080/A/B")
+        );
+        assert_eq!(canonical_url("mailto:a@example.org"), None);
+        assert_eq!(canonical_url("not a url"), None);
+    }
+
+    const RSS: &str = r#"<?xml version="1.0"?>
+<rss version="2.0"><channel><title>T</title><link>https://t.example/</link>
+<item><title>With guid</title><guid isPermaLink="false">g-1</guid><link>/a/1?utm_source=rss</link></item>
+<item><title>Link only</title><link>https://t.example/a/2#top</link></item>
+<item><title>Nothing</title><description>Body text</description></item>
+</channel></rss>"#;
+
+    #[test]
+    fn keys_prefer_guid_then_link_then_content_hash() {
+        let f = parse_feed("https://t.example/rss", RSS.as_bytes()).unwrap();
+        assert_eq!(f.title.as_deref(), Some("T"));
+        let keys: Vec<_> = f.items.iter().map(|i| i.entry_key.as_str()).collect();
+        assert_eq!(keys[0], "g-1");
+        assert_eq!(keys[1], "url:https://t.example/a/2");
+        assert!(keys[2].starts_with("sha256:"), "{}", keys[2]);
+        // Relative links are resolved against the feed's address.
+        assert_eq!(
+            f.items[0].link.as_deref(),
+            Some("https://t.example/a/1?utm_source=rss")
+        );
+        assert_eq!(
+            f.items[0].canonical_url.as_deref(),
+            Some("https://t.example/a/1")
+        );
+    }
+
+    #[test]
+    fn keys_are_stable_across_parses() {
+        let a = parse_feed("https://t.example/rss", RSS.as_bytes()).unwrap();
+        let b = parse_feed("https://t.example/rss", RSS.as_bytes()).unwrap();
+        assert_eq!(a.items, b.items);
+        assert_eq!(a.items[2].uid("x"), b.items[2].uid("x"));
+        // Same canonical URL, same uid, whatever the feed.
+        assert_eq!(a.items[1].uid("https://a/"), a.items[1].uid("https://b/"));
+    }
+
+    #[test]
+    fn html_pages_are_named_as_such() {
+        let e = parse_feed(
+            "https://t.example/",
+            b"<!DOCTYPE html><html><body>hi</body></html>",
+        )
+        .unwrap_err();
+        assert!(matches!(e, ParseError::HtmlPage), "{e}");
+        let e = parse_feed("https://t.example/", b"<rss><channel><title>Broken").unwrap_err();
+        assert!(matches!(e, ParseError::NotAFeed(_)), "{e}");
+    }
+}

@@ -1,0 +1,222 @@
+//! The store: every item once, the feeds it was seen in, and topic
+//! membership. One thread owns the SQLite connection and runs jobs from a
+//! bounded channel, so writes are serialised without locks and async tasks
+//! never block on disk. Callers see only the types below, never rusqlite's,
+//! so another backend can stand behind the same interface.
+
+mod schema;
+mod sqlite;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+use chrono::{DateTime, Utc};
+use thiserror::Error;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::parse::ParsedFeed;
+use crate::topics::Topic;
+
+#[derive(Debug, Error)]
+pub enum StoreError {
+    #[error(
+        "cannot open the database {path}: {reason}\n  hint: check that its folder exists and is writable, or change [storage] path"
+    )]
+    Open { path: PathBuf, reason: String },
+    #[error("database error: {0}")]
+    Sqlite(String),
+    #[error(
+        "the database was written by a newer feedsift (schema {found}, this one knows {known}): upgrade feedsift"
+    )]
+    TooNew { found: i64, known: i64 },
+    #[error("the store has shut down")]
+    Closed,
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        StoreError::Sqlite(e.to_string())
+    }
+}
+
+/// What one poll of a feed added.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct IngestStats {
+    /// Items never seen before in any feed.
+    pub new_items: usize,
+    /// Items already stored from another feed, now also seen in this one.
+    pub new_sources: usize,
+    /// Entries this feed had already given us.
+    pub unchanged: usize,
+}
+
+/// A feed as configured, for `Store::sync_feeds`.
+#[derive(Debug, Clone)]
+pub struct FeedSpec {
+    pub url: String,
+    pub title: Option<String>,
+}
+
+/// A feed's state, for `feedsift feeds` and the scheduler.
+#[derive(Debug, Clone)]
+pub struct FeedStatus {
+    pub url: String,
+    pub title: Option<String>,
+    pub last_status: Option<String>,
+    pub last_error: Option<String>,
+    pub last_attempt: Option<DateTime<Utc>>,
+    pub last_success: Option<DateTime<Utc>>,
+    pub next_poll: Option<DateTime<Utc>>,
+    pub items: i64,
+}
+
+/// The feed an entry came from, for atom:source.
+#[derive(Debug, Clone)]
+pub struct SourceFeed {
+    pub url: String,
+    pub title: String,
+    pub site_url: Option<String>,
+    pub ident: Option<String>,
+}
+
+/// One item of a topic, ready to publish.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub uid: String,
+    pub title: String,
+    /// The canonical link when there is one (tracking parameters dropped).
+    pub link: Option<String>,
+    pub summary: Option<String>,
+    pub content: Option<String>,
+    pub author: Option<String>,
+    pub published: Option<DateTime<Utc>>,
+    pub updated: Option<DateTime<Utc>>,
+    pub first_seen: DateTime<Utc>,
+    pub sort_time: DateTime<Utc>,
+    pub source: SourceFeed,
+}
+
+/// A topic's newest entries.
+#[derive(Debug, Clone)]
+pub struct TopicEntries {
+    pub entries: Vec<Entry>,
+    /// When the topic's definition last changed; the feed's `updated` when
+    /// it has no entries.
+    pub defined_at: DateTime<Utc>,
+}
+
+type Job = Box<dyn FnOnce(&mut sqlite::Db) + Send>;
+
+/// A cheap, clonable handle to the store thread.
+#[derive(Clone)]
+pub struct Store {
+    tx: mpsc::Sender<Job>,
+    thread: Arc<Mutex<Option<JoinHandle<()>>>>,
+}
+
+impl Store {
+    /// Opens (creating and migrating as needed) the database at `path`.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        let db = sqlite::Db::open(path)?;
+        // Small: the writer is fast and back-pressure keeps memory bounded.
+        let (tx, mut rx) = mpsc::channel::<Job>(64);
+        let thread = std::thread::Builder::new()
+            .name("feedsift-store".into())
+            .spawn(move || {
+                let mut db = db;
+                while let Some(job) = rx.blocking_recv() {
+                    job(&mut db);
+                }
+                db.close();
+            })
+            .map_err(|e| StoreError::Open {
+                path: path.to_path_buf(),
+                reason: format!("cannot start the store thread: {e}"),
+            })?;
+        Ok(Store {
+            tx,
+            thread: Arc::new(Mutex::new(Some(thread))),
+        })
+    }
+
+    async fn call<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut sqlite::Db) -> Result<R, StoreError> + Send + 'static,
+    ) -> Result<R, StoreError> {
+        let (reply, rx) = oneshot::channel();
+        let job: Job = Box::new(move |db| {
+            let _ = reply.send(f(db));
+        });
+        self.tx.send(job).await.map_err(|_| StoreError::Closed)?;
+        rx.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// Makes sure every configured feed has a row, and records its title.
+    pub async fn sync_feeds(&self, feeds: Vec<FeedSpec>) -> Result<(), StoreError> {
+        self.call(move |db| db.sync_feeds(&feeds)).await
+    }
+
+    /// Installs the topics; any whose definition changed since the last run
+    /// is re-evaluated over every stored item. Returns (slug, items) for the
+    /// topics that were re-evaluated.
+    pub async fn set_topics(
+        &self,
+        topics: Arc<Vec<Topic>>,
+    ) -> Result<Vec<(String, usize)>, StoreError> {
+        self.call(move |db| db.set_topics(topics)).await
+    }
+
+    /// Stores a successful poll's items in one transaction.
+    pub async fn ingest(
+        &self,
+        feed_url: String,
+        feed: ParsedFeed,
+        now: DateTime<Utc>,
+        next_poll: DateTime<Utc>,
+    ) -> Result<IngestStats, StoreError> {
+        self.call(move |db| db.ingest(&feed_url, feed, now, next_poll))
+            .await
+    }
+
+    /// Records a failed poll; stored items are untouched.
+    pub async fn record_failure(
+        &self,
+        feed_url: String,
+        status: String,
+        error: String,
+        now: DateTime<Utc>,
+        next_poll: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.call(move |db| db.record_failure(&feed_url, &status, &error, now, next_poll))
+            .await
+    }
+
+    pub async fn feeds(&self) -> Result<Vec<FeedStatus>, StoreError> {
+        self.call(|db| db.feeds()).await
+    }
+
+    /// The newest `limit` entries of a topic, newest first.
+    pub async fn topic_entries(
+        &self,
+        slug: String,
+        limit: usize,
+    ) -> Result<TopicEntries, StoreError> {
+        self.call(move |db| db.topic_entries(&slug, limit)).await
+    }
+
+    /// Finishes queued jobs, closes the database and joins the thread.
+    /// Other handles still alive keep it open until they drop.
+    pub async fn close(self) {
+        let thread = self.thread.clone();
+        drop(self);
+        let handle = thread
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        if let Some(h) = handle {
+            // Joining blocks until all handles drop and the queue drains.
+            let _ = tokio::task::spawn_blocking(move || h.join()).await;
+        }
+    }
+}

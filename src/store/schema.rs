@@ -1,0 +1,59 @@
+//! The database schema as an append-only list of migrations. A database
+//! records how many it has applied in `PRAGMA user_version`; never edit an
+//! entry once released, add a new one.
+
+pub const MIGRATIONS: &[&str] = &[
+    // 1: feeds, items, the feeds each item was seen in, topic membership.
+    r#"
+    CREATE TABLE feeds (
+        id            INTEGER PRIMARY KEY,
+        url           TEXT NOT NULL UNIQUE,
+        config_title  TEXT,
+        title         TEXT,
+        site_url      TEXT,
+        feed_ident    TEXT,
+        language      TEXT,
+        last_attempt  INTEGER,
+        last_success  INTEGER,
+        last_status   TEXT,
+        last_error    TEXT,
+        next_poll     INTEGER
+    );
+    CREATE TABLE items (
+        id             INTEGER PRIMARY KEY,
+        uid            TEXT NOT NULL UNIQUE,
+        canonical_url  TEXT UNIQUE,
+        link           TEXT,
+        title          TEXT NOT NULL,
+        summary        TEXT,
+        content        TEXT,
+        author         TEXT,
+        categories     TEXT,
+        published      INTEGER,
+        updated        INTEGER,
+        first_seen     INTEGER NOT NULL,
+        sort_time      INTEGER NOT NULL,
+        first_feed_id  INTEGER NOT NULL REFERENCES feeds(id)
+    );
+    CREATE TABLE item_sources (
+        feed_id     INTEGER NOT NULL REFERENCES feeds(id),
+        entry_key   TEXT NOT NULL,
+        item_id     INTEGER NOT NULL REFERENCES items(id),
+        first_seen  INTEGER NOT NULL,
+        PRIMARY KEY (feed_id, entry_key)
+    ) WITHOUT ROWID;
+    CREATE INDEX item_sources_item ON item_sources(item_id);
+    CREATE TABLE topics (
+        slug         TEXT PRIMARY KEY,
+        fingerprint  TEXT NOT NULL,
+        changed      INTEGER NOT NULL
+    );
+    CREATE TABLE topic_items (
+        slug       TEXT NOT NULL,
+        item_id    INTEGER NOT NULL REFERENCES items(id),
+        sort_time  INTEGER NOT NULL,
+        PRIMARY KEY (slug, item_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX topic_items_order ON topic_items(slug, sort_time DESC, item_id DESC);
+    "#,
+];

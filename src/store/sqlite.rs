@@ -1,0 +1,397 @@
+//! The SQLite implementation, run only on the store thread.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use chrono::{DateTime, TimeZone, Utc};
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+
+use super::schema::MIGRATIONS;
+use super::{Entry, FeedSpec, FeedStatus, IngestStats, SourceFeed, StoreError, TopicEntries};
+use crate::parse::{NewItem, ParsedFeed};
+use crate::topics::{Document, Topic};
+
+pub struct Db {
+    conn: Connection,
+    topics: Arc<Vec<Topic>>,
+}
+
+fn ts(t: DateTime<Utc>) -> i64 {
+    t.timestamp()
+}
+
+fn from_ts(v: Option<i64>) -> Option<DateTime<Utc>> {
+    v.and_then(|s| Utc.timestamp_opt(s, 0).single())
+}
+
+fn item_document(title: &str, summary: Option<&str>, content: Option<&str>) -> Document {
+    let html: Vec<&str> = [summary, content].into_iter().flatten().collect();
+    Document::new(&[title], &html)
+}
+
+impl Db {
+    pub fn open(path: &Path) -> Result<Db, StoreError> {
+        let open_err = |e: rusqlite::Error| StoreError::Open {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        };
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
+            && !dir.is_dir()
+        {
+            return Err(StoreError::Open {
+                path: path.to_path_buf(),
+                reason: format!("folder {} does not exist", dir.display()),
+            });
+        }
+        let mut conn = Connection::open(path).map_err(open_err)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(open_err)?;
+        // WAL + NORMAL: a crash loses at most the last transactions, never
+        // corrupts; fsync on every commit would cost more than it buys here.
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(open_err)?;
+        conn.pragma_update(None, "foreign_keys", "ON")
+            .map_err(open_err)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(open_err)?;
+        migrate(&mut conn)?;
+        Ok(Db {
+            conn,
+            topics: Arc::new(Vec::new()),
+        })
+    }
+
+    pub fn close(self) {
+        // Fold the WAL back so the file is complete on its own.
+        let _ = self.conn.pragma_update(None, "wal_checkpoint", "TRUNCATE");
+        if let Err((_, e)) = self.conn.close() {
+            tracing::warn!(error = %e, "closing the database failed");
+        }
+    }
+
+    pub fn sync_feeds(&mut self, feeds: &[FeedSpec]) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        {
+            let mut up = tx.prepare_cached(
+                "INSERT INTO feeds (url, config_title) VALUES (?1, ?2)
+                 ON CONFLICT(url) DO UPDATE SET config_title = excluded.config_title",
+            )?;
+            for f in feeds {
+                up.execute(params![f.url, f.title])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    pub fn set_topics(
+        &mut self,
+        topics: Arc<Vec<Topic>>,
+    ) -> Result<Vec<(String, usize)>, StoreError> {
+        let now = ts(Utc::now());
+        let tx = self.conn.transaction()?;
+        let known: HashMap<String, String> = {
+            let mut st = tx.prepare("SELECT slug, fingerprint FROM topics")?;
+            st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<Result<_, _>>()?
+        };
+        // Topics no longer configured are forgotten; re-adding one rebuilds it.
+        for slug in known.keys() {
+            if !topics.iter().any(|t| &t.slug == slug) {
+                tx.execute("DELETE FROM topic_items WHERE slug = ?1", [slug])?;
+                tx.execute("DELETE FROM topics WHERE slug = ?1", [slug])?;
+            }
+        }
+        let changed: Vec<&Topic> = topics
+            .iter()
+            .filter(|t| known.get(&t.slug) != Some(&t.fingerprint))
+            .collect();
+        let mut counts = vec![0usize; changed.len()];
+        if !changed.is_empty() {
+            for t in &changed {
+                tx.execute("DELETE FROM topic_items WHERE slug = ?1", [&t.slug])?;
+                tx.execute(
+                    "INSERT INTO topics (slug, fingerprint, changed) VALUES (?1, ?2, ?3)
+                     ON CONFLICT(slug) DO UPDATE SET fingerprint = excluded.fingerprint, changed = excluded.changed",
+                    params![t.slug, t.fingerprint, now],
+                )?;
+            }
+            let mut scan = tx.prepare(
+                "SELECT i.id, i.title, i.summary, i.content, i.sort_time,
+                        (SELECT group_concat(f.url, char(10)) FROM item_sources s
+                           JOIN feeds f ON f.id = s.feed_id WHERE s.item_id = i.id)
+                 FROM items i",
+            )?;
+            let mut ins = tx.prepare(
+                "INSERT OR IGNORE INTO topic_items (slug, item_id, sort_time) VALUES (?1, ?2, ?3)",
+            )?;
+            let mut rows = scan.query([])?;
+            while let Some(r) = rows.next()? {
+                let id: i64 = r.get(0)?;
+                let title: String = r.get(1)?;
+                let summary: Option<String> = r.get(2)?;
+                let content: Option<String> = r.get(3)?;
+                let sort_time: i64 = r.get(4)?;
+                let urls: String = r.get::<_, Option<String>>(5)?.unwrap_or_default();
+                let doc = item_document(&title, summary.as_deref(), content.as_deref());
+                for (t, n) in changed.iter().zip(counts.iter_mut()) {
+                    if t.accepts(urls.split('\n'), &doc) {
+                        ins.execute(params![t.slug, id, sort_time])?;
+                        *n += 1;
+                    }
+                }
+            }
+        }
+        let out = changed
+            .iter()
+            .zip(counts)
+            .map(|(t, n)| (t.slug.clone(), n))
+            .collect();
+        tx.commit()?;
+        self.topics = topics;
+        Ok(out)
+    }
+
+    pub fn ingest(
+        &mut self,
+        feed_url: &str,
+        feed: ParsedFeed,
+        now: DateTime<Utc>,
+        next_poll: DateTime<Utc>,
+    ) -> Result<IngestStats, StoreError> {
+        let topics = self.topics.clone();
+        let tx = self.conn.transaction()?;
+        let feed_id = feed_row(&tx, feed_url)?;
+        let mut stats = IngestStats::default();
+        for item in feed.items {
+            add_item(&tx, &topics, feed_id, feed_url, item, now, &mut stats)?;
+        }
+        tx.execute(
+            "UPDATE feeds SET title = ?2, site_url = ?3, feed_ident = ?4, language = ?5,
+                    last_attempt = ?6, last_success = ?6, last_status = 'ok', last_error = NULL,
+                    next_poll = ?7
+             WHERE id = ?1",
+            params![
+                feed_id,
+                feed.title,
+                feed.site_url,
+                feed.id,
+                feed.language,
+                ts(now),
+                ts(next_poll)
+            ],
+        )?;
+        tx.commit()?;
+        Ok(stats)
+    }
+
+    pub fn record_failure(
+        &mut self,
+        feed_url: &str,
+        status: &str,
+        error: &str,
+        now: DateTime<Utc>,
+        next_poll: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        let feed_id = feed_row(&tx, feed_url)?;
+        tx.execute(
+            "UPDATE feeds SET last_attempt = ?2, last_status = ?3, last_error = ?4, next_poll = ?5
+             WHERE id = ?1",
+            params![feed_id, ts(now), status, error, ts(next_poll)],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    pub fn feeds(&mut self) -> Result<Vec<FeedStatus>, StoreError> {
+        let mut st = self.conn.prepare(
+            "SELECT f.url, coalesce(f.config_title, f.title), f.last_status, f.last_error,
+                    f.last_attempt, f.last_success, f.next_poll,
+                    (SELECT count(*) FROM item_sources s WHERE s.feed_id = f.id)
+             FROM feeds f ORDER BY f.url",
+        )?;
+        let rows = st
+            .query_map([], |r| {
+                Ok(FeedStatus {
+                    url: r.get(0)?,
+                    title: r.get(1)?,
+                    last_status: r.get(2)?,
+                    last_error: r.get(3)?,
+                    last_attempt: from_ts(r.get(4)?),
+                    last_success: from_ts(r.get(5)?),
+                    next_poll: from_ts(r.get(6)?),
+                    items: r.get(7)?,
+                })
+            })?
+            .collect::<Result<_, _>>()?;
+        Ok(rows)
+    }
+
+    pub fn topic_entries(&mut self, slug: &str, limit: usize) -> Result<TopicEntries, StoreError> {
+        let defined_at: Option<i64> = self
+            .conn
+            .query_row("SELECT changed FROM topics WHERE slug = ?1", [slug], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        let mut st = self.conn.prepare_cached(
+            "SELECT i.uid, i.title, coalesce(i.canonical_url, i.link), i.summary, i.content, i.author, i.published,
+                    i.updated, i.first_seen, i.sort_time,
+                    f.url, coalesce(f.config_title, f.title, f.url), f.site_url, f.feed_ident
+             FROM topic_items t
+             JOIN items i ON i.id = t.item_id
+             JOIN feeds f ON f.id = i.first_feed_id
+             WHERE t.slug = ?1
+             ORDER BY t.sort_time DESC, t.item_id DESC
+             LIMIT ?2",
+        )?;
+        let entries = st
+            .query_map(params![slug, limit as i64], |r| {
+                let first_seen = from_ts(r.get(8)?).unwrap_or_default();
+                Ok(Entry {
+                    uid: r.get(0)?,
+                    title: r.get(1)?,
+                    link: r.get(2)?,
+                    summary: r.get(3)?,
+                    content: r.get(4)?,
+                    author: r.get(5)?,
+                    published: from_ts(r.get(6)?),
+                    updated: from_ts(r.get(7)?),
+                    first_seen,
+                    sort_time: from_ts(r.get(9)?).unwrap_or(first_seen),
+                    source: SourceFeed {
+                        url: r.get(10)?,
+                        title: r.get(11)?,
+                        site_url: r.get(12)?,
+                        ident: r.get(13)?,
+                    },
+                })
+            })?
+            .collect::<Result<_, _>>()?;
+        Ok(TopicEntries {
+            entries,
+            defined_at: from_ts(defined_at).unwrap_or_default(),
+        })
+    }
+}
+
+fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    let known = MIGRATIONS.len() as i64;
+    if version > known {
+        return Err(StoreError::TooNew {
+            found: version,
+            known,
+        });
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+        tx.commit()?;
+        tracing::info!(version = i + 1, "database schema migrated");
+    }
+    Ok(())
+}
+
+fn feed_row(tx: &Transaction, url: &str) -> Result<i64, StoreError> {
+    tx.execute("INSERT OR IGNORE INTO feeds (url) VALUES (?1)", [url])?;
+    Ok(tx.query_row("SELECT id FROM feeds WHERE url = ?1", [url], |r| r.get(0))?)
+}
+
+/// Adds one parsed entry: new item, new source of a known item, or nothing.
+fn add_item(
+    tx: &Transaction,
+    topics: &[Topic],
+    feed_id: i64,
+    feed_url: &str,
+    item: NewItem,
+    now: DateTime<Utc>,
+    stats: &mut IngestStats,
+) -> Result<(), StoreError> {
+    let known: Option<i64> = tx
+        .prepare_cached("SELECT item_id FROM item_sources WHERE feed_id = ?1 AND entry_key = ?2")?
+        .query_row(params![feed_id, item.entry_key], |r| r.get(0))
+        .optional()?;
+    if known.is_some() {
+        stats.unchanged += 1;
+        return Ok(());
+    }
+    let same_url: Option<(i64, i64)> = match &item.canonical_url {
+        Some(c) => tx
+            .prepare_cached("SELECT id, sort_time FROM items WHERE canonical_url = ?1")?
+            .query_row([c], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?,
+        None => None,
+    };
+    let (item_id, sort_time) = match same_url {
+        Some(found) => {
+            stats.new_sources += 1;
+            found
+        }
+        None => {
+            // A date in the future or none at all would let an item jump
+            // the order: such items sort by when we first saw them.
+            let first_seen = ts(now);
+            let sort_time = item
+                .published
+                .or(item.updated)
+                .map_or(first_seen, |d| ts(d).min(first_seen));
+            let categories = (!item.categories.is_empty()).then(|| item.categories.join("\n"));
+            tx.prepare_cached(
+                "INSERT INTO items (uid, canonical_url, link, title, summary, content, author,
+                                    categories, published, updated, first_seen, sort_time, first_feed_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+            )?
+            .execute(params![
+                item.uid(feed_url),
+                item.canonical_url,
+                item.link,
+                item.title,
+                item.summary,
+                item.content,
+                item.author,
+                categories,
+                item.published.map(ts),
+                item.updated.map(ts),
+                first_seen,
+                sort_time,
+                feed_id
+            ])?;
+            stats.new_items += 1;
+            (tx.last_insert_rowid(), sort_time)
+        }
+    };
+    tx.prepare_cached(
+        "INSERT INTO item_sources (feed_id, entry_key, item_id, first_seen) VALUES (?1, ?2, ?3, ?4)",
+    )?
+    .execute(params![feed_id, item.entry_key, item_id, ts(now)])?;
+
+    if topics.is_empty() {
+        return Ok(());
+    }
+    // Membership depends on every feed the item was seen in (topic feed
+    // filters), so a new source can bring a known item into a topic. The
+    // text matched is the stored item's, whichever feed brought it.
+    let (title, summary, content): (String, Option<String>, Option<String>) = tx
+        .prepare_cached("SELECT title, summary, content FROM items WHERE id = ?1")?
+        .query_row([item_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+    let urls: Vec<String> = tx
+        .prepare_cached(
+            "SELECT f.url FROM item_sources s JOIN feeds f ON f.id = s.feed_id WHERE s.item_id = ?1",
+        )?
+        .query_map([item_id], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    let doc = item_document(&title, summary.as_deref(), content.as_deref());
+    let mut ins = tx.prepare_cached(
+        "INSERT OR IGNORE INTO topic_items (slug, item_id, sort_time) VALUES (?1, ?2, ?3)",
+    )?;
+    for t in topics {
+        if t.accepts(urls.iter().map(String::as_str), &doc) {
+            ins.execute(params![t.slug, item_id, sort_time])?;
+        }
+    }
+    Ok(())
+}

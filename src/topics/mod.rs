@@ -1,0 +1,51 @@
+//! Topics: the operator's queries, compiled once at load and matched against
+//! every stored item. `query` turns text into an expression tree, `text`
+//! normalises item text the same way on both sides, `matcher` evaluates.
+
+mod matcher;
+mod query;
+pub mod text;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+pub use matcher::{Document, Matcher};
+pub use query::{QueryError, parse_query};
+
+/// One topic as the store and publisher see it: a compiled query plus the
+/// feed filter and presentation settings from `[topic.SLUG]`.
+#[derive(Debug, Clone)]
+pub struct Topic {
+    pub slug: String,
+    pub title: String,
+    pub matcher: Matcher,
+    /// Feed urls this topic draws from; `None` means every feed.
+    pub feed_filter: Option<BTreeSet<String>>,
+    pub limit: usize,
+    /// Changes whenever anything that decides membership changes, so the
+    /// store knows to re-evaluate the topic over the stored history.
+    pub fingerprint: String,
+}
+
+impl Topic {
+    /// Does this topic take an item seen in `feed_urls` with this text?
+    pub fn accepts<'a>(
+        &self,
+        feed_urls: impl IntoIterator<Item = &'a str>,
+        doc: &Document,
+    ) -> bool {
+        let from_allowed_feed = match &self.feed_filter {
+            None => true,
+            Some(allowed) => feed_urls.into_iter().any(|u| allowed.contains(u)),
+        };
+        from_allowed_feed && self.matcher.matches(doc)
+    }
+}
+
+/// Aliases as written in `[alias]`: name -> list of terms.
+pub type Aliases = BTreeMap<String, Vec<String>>;
+
+/// Compile a query with its aliases into a matcher.
+pub fn compile(query: &str, aliases: &Aliases) -> Result<Matcher, QueryError> {
+    let expr = parse_query(query, aliases)?;
+    Ok(Matcher::new(expr))
+}

@@ -1,0 +1,189 @@
+//! End to end through the real binary: poll fixture feeds from a local HTTP
+//! server into SQLite, export the topic, and check what a reader would get.
+
+mod common;
+
+use common::*;
+
+fn sorted(mut v: Vec<String>) -> Vec<String> {
+    v.sort();
+    v
+}
+
+fn expected_titles() -> Vec<String> {
+    let text = std::fs::read_to_string(fixtures().join("expected-russia-japan.txt")).unwrap();
+    sorted(text.lines().map(str::to_owned).collect())
+}
+
+fn count(db: &std::path::Path, sql: &str) -> i64 {
+    let c = rusqlite::Connection::open(db).unwrap();
+    c.query_row(sql, [], |r| r.get(0)).unwrap()
+}
+
+#[test]
+fn poll_then_export_gives_exactly_the_topic_and_a_second_poll_changes_nothing() {
+    let addr = serve_fixtures();
+    let site = Site::new(&fixture_config(addr, &["broken.xml", "missing.xml"]));
+
+    let out = site.run(&["poll"]);
+    let err = stderr(&out);
+    assert!(out.status.success(), "poll failed:\n{err}");
+    // Failing feeds are named with their reason, and did not stop the rest.
+    assert!(
+        err.contains(&format!("http://{addr}/broken.xml")) && err.contains("not a feed"),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("http://{addr}/missing.xml")) && err.contains("HTTP 404"),
+        "{err}"
+    );
+
+    let out = site.run(&["export", "russia-japan"]);
+    assert!(out.status.success(), "export failed:\n{}", stderr(&out));
+    let first = String::from_utf8(out.stdout).unwrap();
+    assert_valid_atom(&first);
+    assert_eq!(sorted(titles(&first)), expected_titles(), "{first}");
+
+    // Entries are newest first, name their source feed and link the article.
+    let feed: atom_syndication::Feed = first.parse().unwrap();
+    let dates: Vec<_> = feed.entries.iter().map(|e| e.published.unwrap()).collect();
+    assert!(dates.windows(2).all(|w| w[0] >= w[1]), "{dates:?}");
+    let axar = feed
+        .entries
+        .iter()
+        .find(|e| e.links.iter().any(|l| l.href.contains("axar.example")))
+        .expect("the Axar.az copy is in the topic");
+    assert_eq!(axar.source.as_ref().unwrap().title.value, "Axar.az");
+    assert!(
+        axar.content
+            .as_ref()
+            .unwrap()
+            .value
+            .as_ref()
+            .unwrap()
+            .contains("citing TASS"),
+        "content kept"
+    );
+    // The item seen in two feeds (utm-tagged link) is one entry with the
+    // canonical link's identity, seen in both feeds.
+    assert_eq!(
+        count(
+            &site.db(),
+            "SELECT count(*) FROM item_sources s JOIN items i ON i.id = s.item_id
+             WHERE i.canonical_url = 'https://tass.example/politics/1002'"
+        ),
+        2
+    );
+
+    let items_before = count(&site.db(), "SELECT count(*) FROM items");
+    let sources_before = count(&site.db(), "SELECT count(*) FROM item_sources");
+    assert_eq!(
+        items_before, 11,
+        "4 TASS + 3 Axar + 2 NHK + 3 markets - 1 shared"
+    );
+
+    let out = site.run(&["poll"]);
+    assert!(
+        out.status.success(),
+        "second poll failed:\n{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        count(&site.db(), "SELECT count(*) FROM items"),
+        items_before
+    );
+    assert_eq!(
+        count(&site.db(), "SELECT count(*) FROM item_sources"),
+        sources_before
+    );
+
+    let out_file = site.dir.path().join("topic.atom");
+    let out = site.run(&["export", "russia-japan", "-o", out_file.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let second = std::fs::read_to_string(&out_file).unwrap();
+    assert_eq!(first, second, "a second poll changed the topic feed");
+}
+
+#[test]
+fn a_topic_added_later_fills_from_stored_history() {
+    let addr = serve_fixtures();
+    let config = fixture_config(addr, &[]);
+    let site = Site::new(&config);
+    assert!(site.run(&["poll"]).status.success());
+
+    std::fs::write(
+        site.config(),
+        format!("{config}\n[topic.caucasus]\ntitle = \"South Caucasus\"\nquery = \"Armenia OR Caucasus\"\n"),
+    )
+    .unwrap();
+    // No poll in between: the new topic is evaluated over what is stored.
+    let out = site.run(&["export", "caucasus"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let doc = String::from_utf8(out.stdout).unwrap();
+    assert_valid_atom(&doc);
+    assert_eq!(
+        sorted(titles(&doc)),
+        [
+            "President: Rapprochement between Turkiye and Armenia",
+            "Some attempts to draw dividing lines in the South Caucasus"
+        ]
+    );
+}
+
+#[test]
+fn poll_exits_1_only_when_every_feed_fails() {
+    let addr = serve_fixtures();
+    let site = Site::new(&format!(
+        "[[feed]]\nurl = \"http://{addr}/broken.xml\"\n[[feed]]\nurl = \"http://{addr}/nope.xml\"\n"
+    ));
+    let out = site.run(&["poll"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+
+    // Feed state is recorded and shown by `feeds`.
+    let out = site.run(&["feeds"]);
+    assert!(out.status.success());
+    let listing = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        listing.contains("not-a-feed") && listing.contains("404"),
+        "{listing}"
+    );
+}
+
+#[test]
+fn export_of_an_unknown_topic_names_the_known_ones() {
+    let addr = serve_fixtures();
+    let site = Site::new(&fixture_config(addr, &[]));
+    let out = site.run(&["export", "russia-japn"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.contains("no topic \"russia-japn\"") && err.contains("russia-japan"),
+        "{err}"
+    );
+}
+
+#[test]
+fn check_accepts_the_shipped_config_and_refuses_a_bad_one() {
+    let shipped = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config.toml");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_feedsift"))
+        .arg("--config")
+        .arg(&shipped)
+        .arg("check")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("russia-japan") && text.contains("8 feeds"),
+        "{text}"
+    );
+
+    let site = Site::new("[polling]\ninterval = \"soon\"\n");
+    let out = site.run(&["check"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.contains("config.toml:2:12: bad duration \"soon\""),
+        "{err}"
+    );
+}
