@@ -17,4 +17,8 @@ fi
 
 cargo fmt --all -- --check
 cargo clippy --locked --all-targets -- -D warnings
-cargo test --locked
+log=$(mktemp); trap 'rm -f "$log"' EXIT
+cargo test --locked --no-fail-fast 2>&1 | tee "$log"
+# One closing line for the whole suite, summed over every test binary.
+awk '/^test result:/ { p += $4; f += $6; i += $8 }
+     END { printf "feedsift tests: %d passed, %d failed, %d skipped\n", p, f, i }' "$log"

@@ -176,6 +176,13 @@ struct RawTopic {
 }
 
 /// Parses "30s", "15m", "2h", "90d", "1w" and sums like "1h30m".
+///
+/// ```
+/// use std::time::Duration;
+/// use feedsift::config::parse_duration;
+/// assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5400)));
+/// assert!(parse_duration("15 minutes").is_err());
+/// ```
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let bad = || {
         format!(

@@ -159,41 +159,45 @@ fn jitter(key: &str, max: Duration) -> Duration {
     max.mul_f64(frac)
 }
 
-/// Polls one feed forever on its interval, until `stop` is cancelled.
+/// Polls one feed forever on its interval. `retire` ends the loop between
+/// polls (a reload lets a poll in flight finish); `abort` (shutdown) also
+/// abandons a poll in flight.
 async fn feed_loop(
     feed: config::Feed,
     fetcher: Arc<Fetcher>,
     store: Store,
     first_in: Duration,
-    stop: CancellationToken,
+    retire: CancellationToken,
+    abort: CancellationToken,
 ) {
     let mut wait = first_in;
     loop {
         tokio::select! {
-            _ = stop.cancelled() => return,
+            _ = retire.cancelled() => return,
             _ = tokio::time::sleep(wait) => {}
         }
         tokio::select! {
             // Abandoning the fetch is safe: a store job already sent still
             // commits whole on the store thread.
-            _ = stop.cancelled() => return,
+            _ = abort.cancelled() => return,
             _ = poll_feed(&fetcher, &store, &feed) => {}
         }
         wait = feed.interval + jitter(&feed.url, feed.interval / 10);
     }
 }
 
-/// Starts one polling task per feed; a feed already polled recently waits
+/// Starts one polling task per feed in `set`; a feed polled recently waits
 /// for its stored next-poll time instead of polling again at start.
 async fn start_scheduler(
     cfg: &Config,
     store: &Store,
-    stop: CancellationToken,
-) -> anyhow::Result<JoinSet<()>> {
+    set: &mut JoinSet<()>,
+    retire: CancellationToken,
+    abort: CancellationToken,
+) -> anyhow::Result<()> {
     let fetcher = Arc::new(Fetcher::new(&cfg.polling)?);
     let states = store.feeds().await?;
     let now = Utc::now();
-    let mut set = JoinSet::new();
     for feed in cfg.feeds.clone() {
         let due = states
             .iter()
@@ -208,15 +212,37 @@ async fn start_scheduler(
             fetcher.clone(),
             store.clone(),
             first_in,
-            stop.clone(),
+            retire.clone(),
+            abort.clone(),
         ));
     }
     tracing::info!(feeds = cfg.feeds.len(), "scheduler started");
-    Ok(set)
+    Ok(())
+}
+
+/// Reads config.toml again and applies it to the store and the server.
+/// On error nothing has changed and the caller keeps the running config.
+async fn reload(old: &Config, store: &Store, state: &AppState) -> anyhow::Result<Config> {
+    let new = Config::load(&old.path)?;
+    sync_store(store, &new).await?;
+    state.set_topics(&new);
+    if new.server.listen != old.server.listen {
+        tracing::warn!(
+            old = %old.server.listen,
+            new = %new.server.listen,
+            "[server] listen changed: restart feedsift to move the listener"
+        );
+    }
+    Ok(new)
 }
 
 /// `feedsift run`: serve and poll until SIGTERM or SIGINT; SIGHUP reloads.
 pub async fn run(cfg: Config) -> anyhow::Result<()> {
+    // Handlers first, so a signal during start-up is not fatal by default.
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    let mut hup = signal(SignalKind::hangup())?;
+
     let store = open_store(&cfg).await?;
     let listener = tokio::net::TcpListener::bind(cfg.server.listen)
         .await
@@ -233,28 +259,37 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     tracing::info!(listen = %cfg.server.listen, base_url = %cfg.server.base_url, "serving");
 
     let mut cfg = cfg;
-    let mut poll_stop = shutdown.child_token();
-    let mut pollers = start_scheduler(&cfg, &store, poll_stop.clone()).await?;
+    let mut pollers = JoinSet::new();
+    let mut generation = shutdown.child_token();
+    start_scheduler(
+        &cfg,
+        &store,
+        &mut pollers,
+        generation.clone(),
+        shutdown.clone(),
+    )
+    .await?;
 
-    let mut term = signal(SignalKind::terminate())?;
-    let mut int = signal(SignalKind::interrupt())?;
-    let mut hup = signal(SignalKind::hangup())?;
     loop {
         tokio::select! {
             _ = term.recv() => { tracing::info!("SIGTERM: shutting down"); break; }
             _ = int.recv() => { tracing::info!("SIGINT: shutting down"); break; }
             _ = hup.recv() => {
-                match Config::load(&cfg.path) {
-                    Err(e) => tracing::error!(config = %cfg.path.display(), "reload refused, keeping the running config:\n{e}"),
+                tracing::info!(config = %cfg.path.display(), "SIGHUP: reloading");
+                match reload(&cfg, &store, &state).await {
+                    Err(e) => tracing::error!(
+                        config = %cfg.path.display(),
+                        "reload refused, keeping the running config: {e:#}"
+                    ),
                     Ok(new) => {
-                        tracing::info!(config = %new.path.display(), "SIGHUP: reloading");
-                        sync_store(&store, &new).await?;
-                        state.set_topics(&new);
-                        poll_stop.cancel();
-                        while pollers.join_next().await.is_some() {}
-                        poll_stop = shutdown.child_token();
-                        pollers = start_scheduler(&new, &store, poll_stop.clone()).await?;
+                        // Old pollers finish a poll in flight, then exit.
+                        generation.cancel();
+                        while pollers.try_join_next().is_some() {}
+                        generation = shutdown.child_token();
                         cfg = new;
+                        if let Err(e) = start_scheduler(&cfg, &store, &mut pollers, generation.clone(), shutdown.clone()).await {
+                            tracing::error!("cannot restart polling after reload: {e:#}");
+                        }
                     }
                 }
             }

@@ -91,16 +91,48 @@ fn run_serves_the_topic_and_stops_cleanly_on_sigterm() {
         (titles(&body).len() == 5).then_some((ct, body))
     });
     assert_eq!(ct, "application/atom+xml; charset=utf-8");
+    // markets.json adds no entry of its own; wait until it is polled too.
+    wait_for("every feed polled", Duration::from_secs(20), || {
+        let conn = rusqlite::Connection::open(site.db()).ok()?;
+        let polled: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM feeds WHERE last_success IS NOT NULL",
+                [],
+                |r| r.get(0),
+            )
+            .ok()?;
+        (polled == 4).then_some(())
+    });
     assert_valid_atom(&doc);
 
     let (status, _, body) = get(&format!("{base}/topics/nope.atom")).unwrap();
     assert_eq!(status, 404);
     assert!(body.contains("no topic \"nope\""), "{body}");
 
-    // SIGHUP must not kill it (systemd's ExecReload sends it).
+    // SIGHUP reloads: a topic added to config.toml is served, filled from
+    // the stored history.
+    std::fs::write(
+        site.config(),
+        format!("{config}\n[topic.caucasus]\nquery = \"Armenia OR Caucasus\"\n"),
+    )
+    .unwrap();
     signal(&daemon.0, "HUP");
-    std::thread::sleep(Duration::from_millis(300));
+    let doc = wait_for("the added topic", Duration::from_secs(10), || {
+        let (status, _, body) = get(&format!("{base}/topics/caucasus.atom"))?;
+        (status == 200).then_some(body)
+    });
+    assert_eq!(titles(&doc).len(), 2, "{doc}");
+
+    // An invalid config is refused and the running one kept.
+    std::fs::write(
+        site.config(),
+        format!("{config}\n[topic.Bad]\nquery = \"x\"\n"),
+    )
+    .unwrap();
+    signal(&daemon.0, "HUP");
+    std::thread::sleep(Duration::from_millis(500));
     assert_eq!(get(&format!("{base}/healthz")).unwrap().0, 200);
+    assert_eq!(get(&format!("{base}/topics/caucasus.atom")).unwrap().0, 200);
 
     signal(&daemon.0, "TERM");
     let started = Instant::now();
@@ -112,6 +144,10 @@ fn run_serves_the_topic_and_stops_cleanly_on_sigterm() {
     let mut log = String::new();
     std::io::Read::read_to_string(daemon.0.stderr.as_mut().unwrap(), &mut log).unwrap();
     assert!(log.contains("stopped"), "{log}");
+    assert!(
+        log.contains("reload refused") && log.contains("bad topic slug \"Bad\""),
+        "{log}"
+    );
 
     // The database is whole after the stop.
     let conn = rusqlite::Connection::open(site.db()).unwrap();
