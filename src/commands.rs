@@ -161,31 +161,44 @@ pub fn feeds(path: &Path) -> anyhow::Result<ExitCode> {
         anyhow::Ok(feeds?)
     })?;
     let mut out = std::io::stdout().lock();
-    writeln!(
-        out,
-        "{:<50} {:<12} {:<20} {:<20} {:>6}  error",
-        "url", "status", "last success", "next poll", "items"
-    )?;
     for f in feeds {
         let configured = cfg.feeds.iter().any(|c| c.url == f.url);
+        let status = match (configured, f.last_status.as_deref(), f.next_poll) {
+            (false, _, _) => "removed from config".to_owned(),
+            (true, None, _) => "never polled".to_owned(),
+            (true, Some("410"), None) => "410 gone: polling stopped".to_owned(),
+            (true, Some(s), _) => s.to_owned(),
+        };
+        writeln!(out, "{}", f.url)?;
+        if let Some(t) = &f.title {
+            writeln!(out, "  title:        {t}")?;
+        }
+        writeln!(out, "  status:       {status}")?;
+        writeln!(out, "  last success: {}", when(f.last_success))?;
+        if f.error_count > 0 {
+            writeln!(out, "  errors:       {} in a row", f.error_count)?;
+        }
         writeln!(
             out,
-            "{:<50} {:<12} {:<20} {:<20} {:>6}  {}",
-            f.url,
-            if configured {
-                f.last_status.as_deref().unwrap_or("never")
-            } else {
-                "removed"
-            },
-            when(f.last_success),
+            "  next poll:    {}",
             if configured {
                 when(f.next_poll)
             } else {
                 "-".into()
-            },
-            f.items,
-            f.last_error.as_deref().unwrap_or("")
+            }
         )?;
+        writeln!(out, "  items:        {}", f.items)?;
+        if let Some(moved) = &f.effective_url {
+            writeln!(
+                out,
+                "  moved to:     {moved} (permanent redirect; update config.toml)"
+            )?;
+        }
+        if let Some(e) = &f.last_error
+            && f.error_count > 0
+        {
+            writeln!(out, "  last error:   {e}")?;
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

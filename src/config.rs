@@ -47,6 +47,8 @@ pub struct Polling {
     pub per_host: usize,
     pub timeout: Duration,
     pub max_body_bytes: u64,
+    /// Let feeds reach loopback and private networks by name or redirect.
+    pub allow_private_networks: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -153,6 +155,7 @@ struct RawPolling {
     per_host: Option<Spanned<usize>>,
     timeout: Option<Dur>,
     max_body: Option<Size>,
+    allow_private_networks: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -457,6 +460,7 @@ impl Cx<'_> {
                 .timeout
                 .map_or(Duration::from_secs(30), |d| *d.0.get_ref()),
             max_body_bytes: raw.polling.max_body.map_or(16 << 20, |s| s.0),
+            allow_private_networks: raw.polling.allow_private_networks.unwrap_or(false),
         };
 
         let mut feeds = Vec::with_capacity(raw.feed.len());

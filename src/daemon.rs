@@ -5,17 +5,19 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
+use sha2::{Digest, Sha256};
 use thiserror::Error;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{self, Config};
-use crate::fetch::{FetchError, Fetcher};
-use crate::parse::{ParseError, parse_feed};
+use crate::config::{self, Config, hex};
+use crate::fetch::{Body, FetchError, Fetched, Fetcher, Validators};
+use crate::parse::{FeedHints, ParseError, parse_feed};
+use crate::schedule;
 use crate::server::{self, AppState};
-use crate::store::{FeedSpec, IngestStats, Store, StoreError};
+use crate::store::{FeedSpec, FeedState, IngestStats, PollRecord, Store, StoreError};
 
 #[derive(Debug, Error)]
 pub enum PollError {
@@ -31,19 +33,22 @@ impl PollError {
     /// A short status for `feedsift feeds`: the HTTP code or the error class.
     fn status(&self) -> String {
         match self {
-            PollError::Fetch(e) => match e.status() {
-                Some(s) => s.to_string(),
-                None => match e {
-                    FetchError::Timeout(_) => "timeout".into(),
-                    FetchError::Connect(_) => "unreachable".into(),
-                    FetchError::TooLarge { .. } => "too-large".into(),
-                    _ => "error".into(),
-                },
-            },
-            PollError::Parse(_) => "not-a-feed".into(),
+            PollError::Fetch(e) => e.status(),
+            PollError::Parse(e) => e.status().into(),
             PollError::Store(_) => "store-error".into(),
         }
     }
+
+    /// 410 Gone: the publisher says the feed will not come back.
+    pub fn is_gone(&self) -> bool {
+        matches!(self, PollError::Fetch(e) if e.is_gone())
+    }
+}
+
+/// What one poll did and when the feed is due again (None: never, it is gone).
+pub struct PollReport {
+    pub result: Result<IngestStats, PollError>,
+    pub next_poll: Option<DateTime<Utc>>,
 }
 
 /// Opens the store and brings it in line with the config: feed rows exist,
@@ -73,41 +78,78 @@ async fn sync_store(store: &Store, cfg: &Config) -> anyhow::Result<()> {
 }
 
 /// Fetches, parses and stores one feed, recording the outcome either way.
+/// `doc_hints` carries what the last parsed document said about its
+/// schedule, since a 304 brings no document.
 pub async fn poll_feed(
     fetcher: &Fetcher,
     store: &Store,
     feed: &config::Feed,
-) -> Result<IngestStats, PollError> {
+    doc_hints: &mut FeedHints,
+) -> PollReport {
+    let state = match store.feed_state(feed.url.clone()).await {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(feed_url = %feed.url, error = %e, "cannot read the feed's state");
+            return PollReport {
+                result: Err(e.into()),
+                next_poll: Some(
+                    Utc::now() + chrono::Duration::from_std(feed.interval).unwrap_or_default(),
+                ),
+            };
+        }
+    };
     let started = Utc::now();
-    let next = started + chrono::Duration::from_std(feed.interval).unwrap_or_default();
-    let result = async {
-        let fetched = fetcher.fetch(&feed.url).await?;
-        let url = feed.url.clone();
-        // Parsing is CPU work: keep it off the async worker threads.
-        let parsed = tokio::task::spawn_blocking(move || parse_feed(&url, &fetched.body))
-            .await
-            .map_err(|e| PollError::Fetch(FetchError::Other(format!("parser crashed: {e}"))))??;
-        let n = parsed.items.len();
-        let stats = store
-            .ingest(feed.url.clone(), parsed, Utc::now(), next)
-            .await?;
-        Ok::<_, PollError>((n, stats))
-    }
-    .await;
-    match result {
-        Ok((entries, stats)) => {
+    let target = state.effective_url.as_deref().unwrap_or(&feed.url);
+    let validators = Validators {
+        etag: state.etag.clone(),
+        last_modified: state.last_modified.clone(),
+    };
+    let outcome = match fetcher.fetch(&feed.url, target, &validators).await {
+        Ok(f) => receive(store, feed, &state, f, doc_hints).await,
+        Err(e) => Err(e.into()),
+    };
+    match outcome {
+        Ok((stats, next, status)) => {
+            if state.error_count > 0 {
+                tracing::info!(feed_url = %feed.url, errors = state.error_count, "feed recovered");
+            }
             tracing::info!(
                 feed_url = %feed.url,
-                status = "ok",
-                entries,
+                status,
                 new_items = stats.new_items,
                 new_sources = stats.new_sources,
+                next_poll = %next.format("%H:%M:%S"),
                 "polled"
             );
-            Ok(stats)
+            PollReport {
+                result: Ok(stats),
+                next_poll: Some(next),
+            }
         }
         Err(e) => {
-            tracing::warn!(feed_url = %feed.url, status = %e.status(), error = %e, "poll failed");
+            let errors = state.error_count + 1;
+            let next = if e.is_gone() {
+                None
+            } else {
+                let retry = match &e {
+                    PollError::Fetch(f) => f.retry_after(),
+                    _ => None,
+                };
+                Some(schedule::after_failure(
+                    feed.interval,
+                    errors,
+                    retry,
+                    Utc::now(),
+                    schedule::random_fraction(),
+                ))
+            };
+            tracing::warn!(
+                feed_url = %feed.url,
+                status = %e.status(),
+                errors,
+                next_poll = %next.map_or("never (gone)".into(), |t| t.format("%Y-%m-%d %H:%M:%S").to_string()),
+                "poll failed: {e}"
+            );
             if !matches!(e, PollError::Store(_))
                 && let Err(se) = store
                     .record_failure(feed.url.clone(), e.status(), e.to_string(), started, next)
@@ -115,9 +157,84 @@ pub async fn poll_feed(
             {
                 tracing::error!(feed_url = %feed.url, error = %se, "cannot record the failure");
             }
-            Err(e)
+            PollReport {
+                result: Err(e),
+                next_poll: next,
+            }
         }
     }
+}
+
+/// Handles a completed fetch: nothing new (304 or identical bytes), or a
+/// document to parse and store. Returns stats, the next poll and a status.
+async fn receive(
+    store: &Store,
+    feed: &config::Feed,
+    state: &FeedState,
+    fetched: Fetched,
+    doc_hints: &mut FeedHints,
+) -> Result<(IngestStats, DateTime<Utc>, &'static str), PollError> {
+    if let Some(to) = &fetched.moved_to
+        && state.effective_url.as_ref() != Some(to)
+    {
+        tracing::warn!(
+            feed_url = %feed.url,
+            moved_to = %to,
+            "feed moved permanently to {to}: polling the new address from now on; update config.toml"
+        );
+    }
+    let now = Utc::now();
+    let mut record = PollRecord {
+        status: "not-modified",
+        at: now,
+        next_poll: now,
+        etag: None,
+        last_modified: None,
+        body_hash: None,
+        moved_to: fetched.moved_to,
+    };
+    let next = |hints: &FeedHints| {
+        schedule::after_success(
+            feed.interval,
+            fetched.hints,
+            hints,
+            now,
+            schedule::random_fraction(),
+        )
+    };
+    let Body::Full {
+        bytes,
+        content_type,
+        validators,
+    } = fetched.body
+    else {
+        record.next_poll = next(doc_hints);
+        store.record_unchanged(feed.url.clone(), record).await?;
+        return Ok((IngestStats::default(), now, "not-modified"));
+    };
+    record.etag = validators.etag;
+    record.last_modified = validators.last_modified;
+    let hash = hex(&Sha256::digest(&bytes)[..16]);
+    if state.body_hash.as_deref() == Some(hash.as_str()) {
+        record.status = "unchanged";
+        record.next_poll = next(doc_hints);
+        let at = record.next_poll;
+        store.record_unchanged(feed.url.clone(), record).await?;
+        return Ok((IngestStats::default(), at, "unchanged"));
+    }
+    let url = feed.url.clone();
+    // Parsing is CPU work: keep it off the async worker threads.
+    let parsed =
+        tokio::task::spawn_blocking(move || parse_feed(&url, &bytes, content_type.as_deref()))
+            .await
+            .map_err(|e| ParseError::NotAFeed(format!("the parser stopped: {e}")))??;
+    *doc_hints = parsed.hints.clone();
+    record.status = "ok";
+    record.body_hash = Some(hash);
+    record.next_poll = next(doc_hints);
+    let at = record.next_poll;
+    let stats = store.ingest(feed.url.clone(), parsed, record).await?;
+    Ok((stats, at, "ok"))
 }
 
 /// Summary of `poll_all`.
@@ -134,7 +251,11 @@ pub async fn poll_all(cfg: &Config, store: &Store) -> anyhow::Result<PollSummary
     let mut set = JoinSet::new();
     for feed in cfg.feeds.clone() {
         let (fetcher, store) = (fetcher.clone(), store.clone());
-        set.spawn(async move { poll_feed(&fetcher, &store, &feed).await });
+        set.spawn(async move {
+            poll_feed(&fetcher, &store, &feed, &mut FeedHints::default())
+                .await
+                .result
+        });
     }
     let mut summary = PollSummary::default();
     while let Some(r) = set.join_next().await {
@@ -149,16 +270,6 @@ pub async fn poll_all(cfg: &Config, store: &Store) -> anyhow::Result<PollSummary
     Ok(summary)
 }
 
-/// A pseudo-random fraction of `max`, different per feed and per call, so
-/// feeds sharing an interval do not fire together.
-fn jitter(key: &str, max: Duration) -> Duration {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write(key.as_bytes());
-    let frac = (h.finish() % 10_000) as f64 / 10_000.0;
-    max.mul_f64(frac)
-}
-
 /// Polls one feed forever on its interval. `retire` ends the loop between
 /// polls (a reload lets a poll in flight finish); `abort` (shutdown) also
 /// abandons a poll in flight.
@@ -171,18 +282,27 @@ async fn feed_loop(
     abort: CancellationToken,
 ) {
     let mut wait = first_in;
+    let mut doc_hints = FeedHints::default();
     loop {
         tokio::select! {
             _ = retire.cancelled() => return,
             _ = tokio::time::sleep(wait) => {}
         }
-        tokio::select! {
+        let report = tokio::select! {
             // Abandoning the fetch is safe: a store job already sent still
             // commits whole on the store thread.
             _ = abort.cancelled() => return,
-            _ = poll_feed(&fetcher, &store, &feed) => {}
-        }
-        wait = feed.interval + jitter(&feed.url, feed.interval / 10);
+            r = poll_feed(&fetcher, &store, &feed, &mut doc_hints) => r,
+        };
+        let Some(next) = report.next_poll else {
+            tracing::warn!(
+                feed_url = %feed.url,
+                status = "410",
+                "the feed is gone (HTTP 410): polling stops until feedsift restarts or reloads; remove it from config.toml"
+            );
+            return;
+        };
+        wait = (next - Utc::now()).to_std().unwrap_or_default();
     }
 }
 
@@ -206,7 +326,8 @@ async fn start_scheduler(
             .and_then(|t| (t - now).to_std().ok())
             .unwrap_or_default()
             .min(feed.interval);
-        let first_in = due + jitter(&feed.url, Duration::from_secs(2));
+        // Spread the start so feeds of one host do not fire together.
+        let first_in = due + Duration::from_secs(2).mul_f64(schedule::random_fraction());
         set.spawn(feed_loop(
             feed,
             fetcher.clone(),

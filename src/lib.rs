@@ -10,6 +10,7 @@ pub mod daemon;
 pub mod fetch;
 pub mod parse;
 pub mod publish;
+pub mod schedule;
 pub mod server;
 pub mod store;
 pub mod topics;

@@ -68,7 +68,33 @@ pub struct FeedStatus {
     pub last_attempt: Option<DateTime<Utc>>,
     pub last_success: Option<DateTime<Utc>>,
     pub next_poll: Option<DateTime<Utc>>,
+    pub error_count: u32,
+    pub effective_url: Option<String>,
     pub items: i64,
+}
+
+/// What the fetcher needs to know about a feed before polling it.
+#[derive(Debug, Clone, Default)]
+pub struct FeedState {
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+    pub body_hash: Option<String>,
+    pub error_count: u32,
+    /// Where the feed permanently moved, if it did.
+    pub effective_url: Option<String>,
+}
+
+/// The outcome of a successful poll, recorded with or without new items.
+#[derive(Debug, Clone)]
+pub struct PollRecord {
+    pub status: &'static str,
+    pub at: DateTime<Utc>,
+    pub next_poll: DateTime<Utc>,
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+    pub body_hash: Option<String>,
+    /// Set when the feed just moved permanently.
+    pub moved_to: Option<String>,
 }
 
 /// The feed an entry came from, for atom:source.
@@ -167,26 +193,43 @@ impl Store {
         self.call(move |db| db.set_topics(topics)).await
     }
 
-    /// Stores a successful poll's items in one transaction.
+    /// What polling needs to know about a feed; defaults for a new one.
+    pub async fn feed_state(&self, feed_url: String) -> Result<FeedState, StoreError> {
+        self.call(move |db| db.feed_state(&feed_url)).await
+    }
+
+    /// Stores a successful poll's items and the feed's new state in one
+    /// transaction.
     pub async fn ingest(
         &self,
         feed_url: String,
         feed: ParsedFeed,
-        now: DateTime<Utc>,
-        next_poll: DateTime<Utc>,
+        record: PollRecord,
     ) -> Result<IngestStats, StoreError> {
-        self.call(move |db| db.ingest(&feed_url, feed, now, next_poll))
+        self.call(move |db| db.ingest(&feed_url, Some(feed), &record))
             .await
     }
 
-    /// Records a failed poll; stored items are untouched.
+    /// Records a successful poll that brought nothing to parse (304, or the
+    /// same bytes as last time).
+    pub async fn record_unchanged(
+        &self,
+        feed_url: String,
+        record: PollRecord,
+    ) -> Result<(), StoreError> {
+        self.call(move |db| db.ingest(&feed_url, None, &record).map(|_| ()))
+            .await
+    }
+
+    /// Records a failed poll; stored items are untouched. `next_poll` None
+    /// means the feed is not polled again (410 Gone).
     pub async fn record_failure(
         &self,
         feed_url: String,
         status: String,
         error: String,
         now: DateTime<Utc>,
-        next_poll: DateTime<Utc>,
+        next_poll: Option<DateTime<Utc>>,
     ) -> Result<(), StoreError> {
         self.call(move |db| db.record_failure(&feed_url, &status, &error, now, next_poll))
             .await

@@ -56,4 +56,12 @@ pub const MIGRATIONS: &[&str] = &[
     ) WITHOUT ROWID;
     CREATE INDEX topic_items_order ON topic_items(slug, sort_time DESC, item_id DESC);
     "#,
+    // 2: what polite polling remembers per feed.
+    r#"
+    ALTER TABLE feeds ADD COLUMN etag TEXT;
+    ALTER TABLE feeds ADD COLUMN last_modified TEXT;
+    ALTER TABLE feeds ADD COLUMN body_hash TEXT;
+    ALTER TABLE feeds ADD COLUMN error_count INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE feeds ADD COLUMN effective_url TEXT;
+    "#,
 ];

@@ -8,7 +8,10 @@ use chrono::{DateTime, TimeZone, Utc};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 use super::schema::MIGRATIONS;
-use super::{Entry, FeedSpec, FeedStatus, IngestStats, SourceFeed, StoreError, TopicEntries};
+use super::{
+    Entry, FeedSpec, FeedState, FeedStatus, IngestStats, PollRecord, SourceFeed, StoreError,
+    TopicEntries,
+};
 use crate::parse::{NewItem, ParsedFeed};
 use crate::topics::{Document, Topic};
 
@@ -153,35 +156,64 @@ impl Db {
         Ok(out)
     }
 
+    pub fn feed_state(&mut self, url: &str) -> Result<FeedState, StoreError> {
+        let st = self
+            .conn
+            .prepare_cached(
+                "SELECT etag, last_modified, body_hash, error_count, effective_url
+                 FROM feeds WHERE url = ?1",
+            )?
+            .query_row([url], |r| {
+                Ok(FeedState {
+                    etag: r.get(0)?,
+                    last_modified: r.get(1)?,
+                    body_hash: r.get(2)?,
+                    error_count: r.get(3)?,
+                    effective_url: r.get(4)?,
+                })
+            })
+            .optional()?;
+        Ok(st.unwrap_or_default())
+    }
+
+    /// Records a successful poll; with `feed`, its items too, in the same
+    /// transaction.
     pub fn ingest(
         &mut self,
         feed_url: &str,
-        feed: ParsedFeed,
-        now: DateTime<Utc>,
-        next_poll: DateTime<Utc>,
+        feed: Option<ParsedFeed>,
+        rec: &PollRecord,
     ) -> Result<IngestStats, StoreError> {
         let topics = self.topics.clone();
         let tx = self.conn.transaction()?;
         let feed_id = feed_row(&tx, feed_url)?;
         let mut stats = IngestStats::default();
-        for item in feed.items {
-            add_item(&tx, &topics, feed_id, feed_url, item, now, &mut stats)?;
+        if let Some(feed) = feed {
+            for item in feed.items {
+                add_item(&tx, &topics, feed_id, feed_url, item, rec.at, &mut stats)?;
+            }
+            tx.prepare_cached(
+                "UPDATE feeds SET title = ?2, site_url = ?3, feed_ident = ?4, language = ?5 WHERE id = ?1",
+            )?
+            .execute(params![feed_id, feed.title, feed.site_url, feed.id, feed.language])?;
         }
-        tx.execute(
-            "UPDATE feeds SET title = ?2, site_url = ?3, feed_ident = ?4, language = ?5,
-                    last_attempt = ?6, last_success = ?6, last_status = 'ok', last_error = NULL,
-                    next_poll = ?7
+        tx.prepare_cached(
+            "UPDATE feeds SET last_attempt = ?2, last_success = ?2, last_status = ?3, last_error = NULL,
+                    next_poll = ?4, error_count = 0,
+                    etag = coalesce(?5, etag), last_modified = coalesce(?6, last_modified),
+                    body_hash = coalesce(?7, body_hash), effective_url = coalesce(?8, effective_url)
              WHERE id = ?1",
-            params![
-                feed_id,
-                feed.title,
-                feed.site_url,
-                feed.id,
-                feed.language,
-                ts(now),
-                ts(next_poll)
-            ],
-        )?;
+        )?
+        .execute(params![
+            feed_id,
+            ts(rec.at),
+            rec.status,
+            ts(rec.next_poll),
+            rec.etag,
+            rec.last_modified,
+            rec.body_hash,
+            rec.moved_to
+        ])?;
         tx.commit()?;
         Ok(stats)
     }
@@ -192,14 +224,15 @@ impl Db {
         status: &str,
         error: &str,
         now: DateTime<Utc>,
-        next_poll: DateTime<Utc>,
+        next_poll: Option<DateTime<Utc>>,
     ) -> Result<(), StoreError> {
         let tx = self.conn.transaction()?;
         let feed_id = feed_row(&tx, feed_url)?;
         tx.execute(
-            "UPDATE feeds SET last_attempt = ?2, last_status = ?3, last_error = ?4, next_poll = ?5
+            "UPDATE feeds SET last_attempt = ?2, last_status = ?3, last_error = ?4, next_poll = ?5,
+                    error_count = error_count + 1
              WHERE id = ?1",
-            params![feed_id, ts(now), status, error, ts(next_poll)],
+            params![feed_id, ts(now), status, error, next_poll.map(ts)],
         )?;
         tx.commit()?;
         Ok(())
@@ -208,7 +241,7 @@ impl Db {
     pub fn feeds(&mut self) -> Result<Vec<FeedStatus>, StoreError> {
         let mut st = self.conn.prepare(
             "SELECT f.url, coalesce(f.config_title, f.title), f.last_status, f.last_error,
-                    f.last_attempt, f.last_success, f.next_poll,
+                    f.last_attempt, f.last_success, f.next_poll, f.error_count, f.effective_url,
                     (SELECT count(*) FROM item_sources s WHERE s.feed_id = f.id)
              FROM feeds f ORDER BY f.url",
         )?;
@@ -222,7 +255,9 @@ impl Db {
                     last_attempt: from_ts(r.get(4)?),
                     last_success: from_ts(r.get(5)?),
                     next_poll: from_ts(r.get(6)?),
-                    items: r.get(7)?,
+                    error_count: r.get(7)?,
+                    effective_url: r.get(8)?,
+                    items: r.get(9)?,
                 })
             })?
             .collect::<Result<_, _>>()?;

@@ -1,8 +1,17 @@
-//! Feed bytes -> our `ParsedFeed`: feed-rs does the format work (RSS 0.9x,
-//! 1.0, 2.0, Atom 0.3/1.0, JSON Feed); here we decide identity (stable keys,
-//! canonical URLs) and keep only the fields we publish.
+//! Feed bytes -> our `ParsedFeed`. `prepare` turns what publishers serve
+//! into clean UTF-8; feed-rs does the format work (RSS 0.9x, 1.0, 2.0, Atom
+//! 0.3/1.0, JSON Feed); here we decide identity (stable keys, canonical
+//! URLs), read scheduling hints and keep only the fields we publish.
 
-use chrono::{DateTime, Utc};
+mod prepare;
+
+pub use prepare::header_charset;
+
+use std::sync::LazyLock;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc, Weekday};
+use regex::Regex;
 use sha2::{Digest, Sha256};
 use thiserror::Error;
 use url::Url;
@@ -11,12 +20,35 @@ use crate::config::hex;
 
 #[derive(Debug, Error)]
 pub enum ParseError {
-    #[error(
-        "this is a web page, not a feed: check the feed address (look for an RSS or Atom link on the page)"
-    )]
-    HtmlPage,
+    #[error("this is a web page, not a feed{}", match .feed_link {
+        Some(l) => format!("; it links a feed at {l}: use that url in config.toml"),
+        None => "; check the feed address (look for an RSS or Atom link on the page)".into(),
+    })]
+    WebPage { feed_link: Option<String> },
     #[error("not a feed: {0}")]
     NotAFeed(String),
+}
+
+impl ParseError {
+    pub fn status(&self) -> &'static str {
+        match self {
+            ParseError::WebPage { .. } => "web-page",
+            ParseError::NotAFeed(_) => "not-a-feed",
+        }
+    }
+}
+
+/// What the document says about how often to poll it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FeedHints {
+    /// RSS `<ttl>`.
+    pub ttl: Option<Duration>,
+    /// `sy:updatePeriod` divided by `sy:updateFrequency`.
+    pub update_every: Option<Duration>,
+    /// RSS `<skipHours>`: hours (0-23, GMT) not to poll in.
+    pub skip_hours: Vec<u32>,
+    /// RSS `<skipDays>`.
+    pub skip_days: Vec<Weekday>,
 }
 
 /// A feed as we keep it.
@@ -28,6 +60,9 @@ pub struct ParsedFeed {
     pub site_url: Option<String>,
     pub language: Option<String>,
     pub items: Vec<NewItem>,
+    pub hints: FeedHints,
+    /// The encoding the body was read as.
+    pub encoding: &'static str,
 }
 
 /// One entry of a feed, before the store decides whether it is new.
@@ -106,23 +141,36 @@ pub fn canonical_url(link: &str) -> Option<String> {
     Some(u.to_string())
 }
 
-/// Parses feed bytes fetched from `feed_url`.
-pub fn parse_feed(feed_url: &str, body: &[u8]) -> Result<ParsedFeed, ParseError> {
-    let parser = feed_rs::parser::Builder::new()
-        .base_uri(Some(feed_url))
-        // Missing ids stay empty so we can tell them apart: feed-rs would
-        // otherwise invent one (a random UUID when there is no link).
-        .id_generator(|_, _, _| String::new())
-        // We sanitise at publication, with our own rules.
-        .sanitize_content(false)
-        .build();
-    let feed = parser.parse(body).map_err(|e| {
-        if looks_like_html(body) {
-            ParseError::HtmlPage
-        } else {
-            ParseError::NotAFeed(e.to_string())
-        }
-    })?;
+/// Parses feed bytes fetched from `feed_url`, served with `content_type`.
+/// No input panics: a panic inside the XML parser is caught and reported
+/// as "not a feed".
+pub fn parse_feed(
+    feed_url: &str,
+    body: &[u8],
+    content_type: Option<&str>,
+) -> Result<ParsedFeed, ParseError> {
+    let prepared = prepare::prepare(body, content_type);
+    if prepare::looks_like_html(&prepared.text) {
+        return Err(ParseError::WebPage {
+            feed_link: prepare::alternate_feed_link(&prepared.text, feed_url),
+        });
+    }
+    let text = prepared.text;
+    let parsed = std::panic::catch_unwind(|| {
+        feed_rs::parser::Builder::new()
+            .base_uri(Some(feed_url))
+            // Missing ids stay empty so we can tell them apart: feed-rs would
+            // otherwise invent one (a random UUID when there is no link).
+            .id_generator(|_, _, _| String::new())
+            // We sanitise at publication, with our own rules.
+            .sanitize_content(false)
+            .build()
+            .parse(text.as_bytes())
+    })
+    .map_err(|_| ParseError::NotAFeed("the document crashed the XML parser".into()))?;
+    let feed = parsed.map_err(|e| ParseError::NotAFeed(e.to_string()))?;
+    let hints = feed_hints(&text, feed.ttl);
+    let encoding = prepared.encoding;
     let base = Url::parse(feed_url).ok();
     let absolute = |href: &str| -> Option<String> {
         let href = href.trim();
@@ -211,12 +259,69 @@ pub fn parse_feed(feed_url: &str, body: &[u8]) -> Result<ParsedFeed, ParseError>
         site_url,
         language: feed.language,
         items,
+        hints,
+        encoding,
     })
 }
 
-fn looks_like_html(body: &[u8]) -> bool {
-    let head = String::from_utf8_lossy(&body[..body.len().min(1024)]).to_ascii_lowercase();
-    head.contains("<!doctype html") || head.contains("<html")
+/// Reads the scheduling elements feed-rs does not model (sy:, skipHours,
+/// skipDays) straight from the text; they are flat and simple.
+fn feed_hints(text: &str, ttl_minutes: Option<u32>) -> FeedHints {
+    static PERIOD: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"<(?:[\w.-]+:)?updatePeriod>\s*(\w+)\s*<").expect("static regex")
+    });
+    static FREQ: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"<(?:[\w.-]+:)?updateFrequency>\s*(\d+)\s*<").expect("static regex")
+    });
+    static SKIP_HOURS: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"(?s)<skipHours>(.*?)</skipHours>").expect("static regex"));
+    static HOUR: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"<hour>\s*(\d{1,2})\s*</hour>").expect("static regex"));
+    static SKIP_DAYS: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"(?s)<skipDays>(.*?)</skipDays>").expect("static regex"));
+    static DAY: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"<day>\s*(\w+)\s*</day>").expect("static regex"));
+
+    let period = PERIOD
+        .captures(text)
+        .and_then(|c| match c[1].to_ascii_lowercase().as_str() {
+            "hourly" => Some(3600u64),
+            "daily" => Some(86_400),
+            "weekly" => Some(604_800),
+            "monthly" => Some(2_592_000),
+            "yearly" => Some(31_536_000),
+            _ => None,
+        });
+    let freq = FREQ
+        .captures(text)
+        .and_then(|c| c[1].parse::<u64>().ok())
+        .filter(|&f| f > 0)
+        .unwrap_or(1);
+    let skip_hours = SKIP_HOURS
+        .captures(text)
+        .map(|c| {
+            HOUR.captures_iter(&c[1])
+                .filter_map(|h| h[1].parse::<u32>().ok())
+                .map(|h| h % 24)
+                .collect()
+        })
+        .unwrap_or_default();
+    let skip_days = SKIP_DAYS
+        .captures(text)
+        .map(|c| {
+            DAY.captures_iter(&c[1])
+                .filter_map(|d| d[1].parse::<Weekday>().ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    FeedHints {
+        ttl: ttl_minutes
+            .filter(|&m| m > 0)
+            .map(|m| Duration::from_secs(u64::from(m) * 60)),
+        update_every: period.map(|p| Duration::from_secs(p / freq)),
+        skip_hours,
+        skip_days,
+    }
 }
 
 #[cfg(test)]
@@ -251,7 +356,7 @@ mod tests {
 
     #[test]
     fn keys_prefer_guid_then_link_then_content_hash() {
-        let f = parse_feed("https://t.example/rss", RSS.as_bytes()).unwrap();
+        let f = parse_feed("https://t.example/rss", RSS.as_bytes(), None).unwrap();
         assert_eq!(f.title.as_deref(), Some("T"));
         let keys: Vec<_> = f.items.iter().map(|i| i.entry_key.as_str()).collect();
         assert_eq!(keys[0], "g-1");
@@ -270,8 +375,8 @@ mod tests {
 
     #[test]
     fn keys_are_stable_across_parses() {
-        let a = parse_feed("https://t.example/rss", RSS.as_bytes()).unwrap();
-        let b = parse_feed("https://t.example/rss", RSS.as_bytes()).unwrap();
+        let a = parse_feed("https://t.example/rss", RSS.as_bytes(), None).unwrap();
+        let b = parse_feed("https://t.example/rss", RSS.as_bytes(), None).unwrap();
         assert_eq!(a.items, b.items);
         assert_eq!(a.items[2].uid("x"), b.items[2].uid("x"));
         // Same canonical URL, same uid, whatever the feed.
@@ -283,10 +388,41 @@ mod tests {
         let e = parse_feed(
             "https://t.example/",
             b"<!DOCTYPE html><html><body>hi</body></html>",
+            Some("text/html"),
         )
         .unwrap_err();
-        assert!(matches!(e, ParseError::HtmlPage), "{e}");
-        let e = parse_feed("https://t.example/", b"<rss><channel><title>Broken").unwrap_err();
+        assert!(matches!(e, ParseError::WebPage { feed_link: None }), "{e}");
+        let e = parse_feed("https://t.example/", b"<rss><channel><title>Broken", None).unwrap_err();
         assert!(matches!(e, ParseError::NotAFeed(_)), "{e}");
+    }
+
+    #[test]
+    fn schedule_hints_are_read() {
+        let doc = r#"<rss version="2.0" xmlns:sy="http://purl.org/rss/1.0/modules/syndication/"><channel>
+<title>T</title><ttl>45</ttl><sy:updatePeriod>hourly</sy:updatePeriod><sy:updateFrequency>2</sy:updateFrequency>
+<skipHours><hour>0</hour><hour>23</hour></skipHours><skipDays><day>Saturday</day><day>Sunday</day></skipDays>
+</channel></rss>"#;
+        let f = parse_feed("https://t.example/rss", doc.as_bytes(), None).unwrap();
+        assert_eq!(f.hints.ttl, Some(Duration::from_secs(45 * 60)));
+        assert_eq!(f.hints.update_every, Some(Duration::from_secs(1800)));
+        assert_eq!(f.hints.skip_hours, [0, 23]);
+        assert_eq!(f.hints.skip_days, [Weekday::Sat, Weekday::Sun]);
+    }
+
+    #[test]
+    fn utf16_and_atom03_parse_with_their_entries() {
+        let mut utf16: Vec<u8> = vec![0xFE, 0xFF];
+        let doc = "<?xml version=\"1.0\" encoding=\"UTF-16\"?><rss version=\"2.0\"><channel><title>T</title><item><title>Япония</title><guid>1</guid></item></channel></rss>";
+        for u in doc.encode_utf16() {
+            utf16.extend(u.to_be_bytes());
+        }
+        let f = parse_feed("https://t.example/rss", &utf16, None).unwrap();
+        assert_eq!(f.items[0].title, "Япония");
+        let atom03 = r#"<?xml version="1.0"?><feed version="0.3" xmlns="http://purl.org/atom/ns#"><title>Old</title>
+<entry><title>One</title><id>tag:x,2004:1</id><link rel="alternate" type="text/html" href="https://o.example/1"/><issued>2004-01-01T00:00:00Z</issued><modified>2004-01-02T00:00:00Z</modified></entry>
+<entry><title>Two</title><id>tag:x,2004:2</id><issued>2004-01-03T00:00:00Z</issued></entry></feed>"#;
+        let f = parse_feed("https://o.example/atom", atom03.as_bytes(), None).unwrap();
+        assert_eq!(f.items.len(), 2);
+        assert!(f.items[0].published.is_some());
     }
 }

@@ -1,0 +1,459 @@
+//! What publishers serve -> a document feed-rs reads correctly. feed-rs never
+//! sees the HTTP charset, panics on some UTF-16, refuses `<rss>` without a
+//! known version, reads Atom 0.3 as an empty feed, keeps HTML entities
+//! literal and passes control characters through. Here every document is
+//! transcoded to UTF-8 and repaired before it is parsed.
+
+use std::sync::LazyLock;
+
+use encoding_rs::Encoding;
+use regex::{Captures, Regex};
+
+/// A document ready for feed-rs: UTF-8, no DOCTYPE, no declaration.
+#[derive(Debug)]
+pub struct Prepared {
+    pub text: String,
+    /// The encoding the bytes were read as.
+    pub encoding: &'static str,
+}
+
+/// The charset parameter of a Content-Type header.
+pub fn header_charset(content_type: Option<&str>) -> Option<&str> {
+    content_type?.split(';').skip(1).find_map(|p| {
+        let (k, v) = p.split_once('=')?;
+        k.trim()
+            .eq_ignore_ascii_case("charset")
+            .then(|| v.trim().trim_matches(['"', '\'']))
+    })
+}
+
+fn is_latin_single_byte(e: &'static Encoding) -> bool {
+    // encoding_rs maps iso-8859-1 and us-ascii to windows-1252 (WHATWG).
+    e == encoding_rs::WINDOWS_1252
+}
+
+/// Encoding named in the XML declaration, read as ASCII.
+fn declared_encoding(bytes: &[u8]) -> Option<&'static Encoding> {
+    static DECL: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r#"^\s*<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._:-]+)["']"#)
+            .expect("static regex")
+    });
+    let head = String::from_utf8_lossy(&bytes[..bytes.len().min(256)]);
+    let label = DECL.captures(&head)?.get(1)?.as_str().to_owned();
+    Encoding::for_label(label.as_bytes())
+}
+
+/// UTF-32 is not in encoding_rs (nor the web platform); a few feeds still
+/// use it, so decode it by hand.
+fn decode_utf32(bytes: &[u8], big_endian: bool) -> String {
+    bytes
+        .chunks_exact(4)
+        .map(|c| {
+            let v = if big_endian {
+                u32::from_be_bytes([c[0], c[1], c[2], c[3]])
+            } else {
+                u32::from_le_bytes([c[0], c[1], c[2], c[3]])
+            };
+            char::from_u32(v).unwrap_or('\u{FFFD}')
+        })
+        .collect()
+}
+
+/// Decodes the body: BOM, then the HTTP charset, then the XML declaration,
+/// then detection. A BOM is unambiguous, so it outranks a header that
+/// contradicts it. A Latin-1/windows-1252 label on bytes that are valid
+/// UTF-8 with non-ASCII in them is taken to be wrong (servers default to
+/// it): such bytes are almost never intended as Latin-1.
+pub fn decode(bytes: &[u8], content_type: Option<&str>) -> (String, &'static str) {
+    match bytes {
+        [0, 0, 0xFE, 0xFF, rest @ ..] => return (decode_utf32(rest, true), "UTF-32BE"),
+        [0xFF, 0xFE, 0, 0, rest @ ..] => return (decode_utf32(rest, false), "UTF-32LE"),
+        _ => {}
+    }
+    if let Some((enc, bom_len)) = Encoding::for_bom(bytes) {
+        let (text, _) = enc.decode_without_bom_handling(&bytes[bom_len..]);
+        return (text.into_owned(), enc.name());
+    }
+    // UTF-16 without a BOM still starts with "<" and a zero byte.
+    let sniffed = match bytes {
+        [0, b'<', ..] => Some(encoding_rs::UTF_16BE),
+        [b'<', 0, ..] => Some(encoding_rs::UTF_16LE),
+        _ => None,
+    };
+    let valid_utf8_non_ascii = || std::str::from_utf8(bytes).is_ok() && !bytes.is_ascii();
+    let labelled = sniffed
+        .or_else(|| header_charset(content_type).and_then(|l| Encoding::for_label(l.as_bytes())))
+        .or_else(|| declared_encoding(bytes))
+        .map(|e| {
+            if is_latin_single_byte(e) && valid_utf8_non_ascii() {
+                encoding_rs::UTF_8
+            } else {
+                e
+            }
+        });
+    let enc = labelled.unwrap_or_else(|| {
+        if std::str::from_utf8(bytes).is_ok() {
+            encoding_rs::UTF_8
+        } else {
+            let mut det = chardetng::EncodingDetector::new(chardetng::Iso2022JpDetection::Allow);
+            det.feed(bytes, true);
+            det.guess(None, chardetng::Utf8Detection::Allow)
+        }
+    });
+    let (text, _) = enc.decode_without_bom_handling(bytes);
+    (text.into_owned(), enc.name())
+}
+
+/// Does this look like an HTML page rather than a feed?
+pub fn looks_like_html(text: &str) -> bool {
+    let head: String = text
+        .chars()
+        .take(1024)
+        .collect::<String>()
+        .to_ascii_lowercase();
+    let head = head.trim_start();
+    head.starts_with("<!doctype html") || head.contains("<html")
+}
+
+/// The first feed a web page advertises with `<link rel="alternate">`.
+pub fn alternate_feed_link(html: &str, page_url: &str) -> Option<String> {
+    static LINK: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"(?is)<link\b[^>]*>").expect("static regex"));
+    static ATTR: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r#"(?i)\b(rel|type|href)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+))"#)
+            .expect("static regex")
+    });
+    let base = url::Url::parse(page_url).ok()?;
+    LINK.find_iter(html).find_map(|tag| {
+        let (mut rel, mut ty, mut href) = (String::new(), String::new(), None);
+        for c in ATTR.captures_iter(tag.as_str()) {
+            let v = c
+                .get(2)
+                .or_else(|| c.get(3))
+                .or_else(|| c.get(4))
+                .map_or("", |m| m.as_str());
+            match c[1].to_ascii_lowercase().as_str() {
+                "rel" => rel = v.to_ascii_lowercase(),
+                "type" => ty = v.to_ascii_lowercase(),
+                _ => href = Some(html_escape::decode_html_entities(v).into_owned()),
+            }
+        }
+        let is_feed = ["rss", "atom", "feed+json", "rdf"]
+            .iter()
+            .any(|t| ty.contains(t));
+        (rel.split_whitespace().any(|r| r == "alternate") && is_feed)
+            .then(|| base.join(href?.trim()).ok().map(|u| u.to_string()))
+            .flatten()
+    })
+}
+
+/// Removes a leading XML declaration (the text is UTF-8 now, whatever it
+/// said) and any DOCTYPE: feeds need no DTD, and dropping it is what makes
+/// external entities (XXE) and entity expansion bombs harmless.
+fn strip_prolog(text: &str) -> String {
+    let mut s = text.trim_start_matches(['\u{FEFF}', ' ', '\t', '\r', '\n']);
+    if s.starts_with("<?xml")
+        && let Some(end) = s.find("?>")
+    {
+        s = &s[end + 2..];
+    }
+    let Some(start) = find_ascii_ci(s, "<!doctype") else {
+        return s.to_owned();
+    };
+    // Only a DOCTYPE before the root element counts.
+    if !prolog_only(&s[..start]) {
+        return s.to_owned();
+    }
+    let (mut depth, mut quote, mut end) = (0i32, None::<char>, None);
+    for (i, c) in s[start..].char_indices() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '"' | '\'') => quote = Some(c),
+            (None, '[') => depth += 1,
+            (None, ']') => depth -= 1,
+            (None, '>') if depth <= 0 => {
+                end = Some(start + i + 1);
+                break;
+            }
+            _ => {}
+        }
+    }
+    match end {
+        Some(e) => format!("{}{}", &s[..start], &s[e..]),
+        // An unterminated DOCTYPE: nothing after it is a document.
+        None => String::new(),
+    }
+}
+
+/// True when `s` holds only comments, processing instructions and space.
+fn prolog_only(s: &str) -> bool {
+    static PROLOG: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"(?s)^(\s|<!--.*?-->|<\?.*?\?>)*$").expect("static regex"));
+    PROLOG.is_match(s)
+}
+
+fn find_ascii_ci(hay: &str, needle: &str) -> Option<usize> {
+    hay.as_bytes()
+        .windows(needle.len())
+        .position(|w| w.eq_ignore_ascii_case(needle.as_bytes()))
+}
+
+/// Characters XML 1.0 forbids (C0 controls but tab, newline and return;
+/// U+FFFE/U+FFFF). Publishers leak them from databases and word processors.
+fn is_xml_char(c: char) -> bool {
+    !((c < ' ' && !matches!(c, '\t' | '\n' | '\r')) || c == '\u{FFFE}' || c == '\u{FFFF}')
+}
+
+/// Outside CDATA sections: HTML named entities become numeric references,
+/// unknown entities and bare ampersands become literal text, references to
+/// forbidden characters are dropped. Inside CDATA nothing is touched.
+fn fix_references(text: &str) -> String {
+    static REF: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"&(#[0-9]{1,8};|#[xX][0-9a-fA-F]{1,7};|[A-Za-z][A-Za-z0-9]{0,31};)?")
+            .expect("static regex")
+    });
+    let fix = |seg: &str| {
+        REF.replace_all(seg, |c: &Captures| {
+            let Some(r) = c.get(1) else {
+                return "&amp;".to_owned();
+            };
+            let r = r.as_str();
+            let body = &r[..r.len() - 1];
+            if let Some(num) = body.strip_prefix('#') {
+                let v = match num.strip_prefix(['x', 'X']) {
+                    Some(hex) => u32::from_str_radix(hex, 16).ok(),
+                    None => num.parse().ok(),
+                };
+                return match v.and_then(char::from_u32) {
+                    Some(ch) if is_xml_char(ch) => format!("&{r}"),
+                    _ => String::new(),
+                };
+            }
+            if matches!(body, "amp" | "lt" | "gt" | "quot" | "apos") {
+                return format!("&{r}");
+            }
+            let decoded = html_escape::decode_html_entities(&c[0]).into_owned();
+            if decoded != c[0] {
+                decoded
+                    .chars()
+                    .map(|ch| format!("&#{};", ch as u32))
+                    .collect()
+            } else {
+                format!("&amp;{r}")
+            }
+        })
+        .into_owned()
+    };
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find("<![CDATA[") {
+        out.push_str(&fix(&rest[..start]));
+        let end = rest[start..]
+            .find("]]>")
+            .map_or(rest.len(), |e| start + e + 3);
+        out.push_str(&rest[start..end]);
+        rest = &rest[end..];
+    }
+    out.push_str(&fix(rest));
+    out
+}
+
+/// `<rss>` with no version, or one feed-rs does not know (0.93, 0.94, 3.0),
+/// is read as RSS 2.0, which is a superset in practice.
+fn fix_rss_version(text: &str) -> String {
+    static RSS: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"(?s)<rss\b([^>]*)>").expect("static regex"));
+    static VERSION: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r#"\bversion\s*=\s*["']([^"']*)["']"#).expect("static regex"));
+    let Some(m) = RSS.captures(text) else {
+        return text.to_owned();
+    };
+    let whole = m.get(0).map_or(0..0, |g| g.range());
+    if whole.start > 4096 {
+        return text.to_owned();
+    }
+    let attrs = &m[1];
+    let fixed_attrs = match VERSION.captures(attrs) {
+        Some(v) if matches!(&v[1], "0.91" | "0.92" | "2.0") => return text.to_owned(),
+        Some(_) => VERSION.replace(attrs, "version=\"2.0\"").into_owned(),
+        None => format!(" version=\"2.0\"{attrs}"),
+    };
+    format!(
+        "{}<rss{fixed_attrs}>{}",
+        &text[..whole.start],
+        &text[whole.end..]
+    )
+}
+
+/// Atom 0.3 is close enough to 1.0 to read as 1.0 once its namespace and
+/// the renamed elements are mapped.
+fn fix_atom03(text: &str) -> String {
+    const NS03: &str = "http://purl.org/atom/ns#";
+    if !text.contains(NS03) {
+        return text.to_owned();
+    }
+    static RENAMED: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"<(/?)((?:[A-Za-z_][\w.-]*:)?)(issued|modified|tagline|copyright)\b")
+            .expect("static regex")
+    });
+    let t = text.replace(NS03, "http://www.w3.org/2005/Atom");
+    RENAMED
+        .replace_all(&t, |c: &Captures| {
+            let new = match &c[3] {
+                "issued" => "published",
+                "modified" => "updated",
+                "tagline" => "subtitle",
+                _ => "rights",
+            };
+            format!("<{}{}{new}", &c[1], &c[2])
+        })
+        .into_owned()
+}
+
+/// Decodes and repairs a feed body. JSON is only decoded.
+pub fn prepare(bytes: &[u8], content_type: Option<&str>) -> Prepared {
+    let (text, encoding) = decode(bytes, content_type);
+    let is_json = text
+        .trim_start_matches(['\u{FEFF}', ' ', '\t', '\r', '\n'])
+        .starts_with('{');
+    if is_json {
+        return Prepared { text, encoding };
+    }
+    let text: String = strip_prolog(&text)
+        .chars()
+        .filter(|&c| is_xml_char(c))
+        .collect();
+    let text = fix_atom03(&fix_rss_version(&fix_references(&text)));
+    Prepared { text, encoding }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn charsets_from_header_declaration_bom_and_detection() {
+        let ru = "Россия и Япония";
+        let (cp1251, _, _) = encoding_rs::WINDOWS_1251.encode(ru);
+        let doc = [
+            br#"<?xml version="1.0" encoding="windows-1251"?><t>"#.as_slice(),
+            &cp1251,
+            b"</t>",
+        ]
+        .concat();
+        assert!(decode(&doc, None).0.contains(ru));
+
+        let (koi, _, _) = encoding_rs::KOI8_R.encode(ru);
+        let doc = [b"<t>".as_slice(), &koi, b"</t>"].concat();
+        assert!(
+            decode(&doc, Some("application/xml; charset=KOI8-R"))
+                .0
+                .contains(ru)
+        );
+
+        let ja = "日本とロシアの外相が会談";
+        for enc in [
+            encoding_rs::SHIFT_JIS,
+            encoding_rs::EUC_JP,
+            encoding_rs::ISO_2022_JP,
+        ] {
+            let (b, _, _) = enc.encode(ja);
+            let doc = [
+                format!("<?xml version=\"1.0\" encoding=\"{}\"?><t>", enc.name()).as_bytes(),
+                &b,
+                b"</t>",
+            ]
+            .concat();
+            assert!(decode(&doc, None).0.contains(ja), "{}", enc.name());
+        }
+
+        let mut utf16: Vec<u8> = vec![0xFE, 0xFF];
+        for u in "<?xml version=\"1.0\" encoding=\"UTF-16\"?><t>Япония</t>".encode_utf16() {
+            utf16.extend(u.to_be_bytes());
+        }
+        assert!(prepare(&utf16, None).text.contains("<t>Япония</t>"));
+    }
+
+    #[test]
+    fn a_latin1_label_on_utf8_bytes_is_overruled() {
+        let doc = "<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?><t>café</t>".as_bytes();
+        assert!(decode(doc, None).0.contains("café"));
+        assert!(
+            decode(doc, Some("text/xml; charset=iso-8859-1"))
+                .0
+                .contains("café")
+        );
+        // Real Latin-1 bytes stay Latin-1.
+        let doc = b"<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?><t>caf\xe9</t>";
+        assert!(decode(doc, None).0.contains("café"));
+    }
+
+    #[test]
+    fn undeclared_windows_1252_is_detected() {
+        let doc = b"<rss><channel><title>Caf\xe9 na\xefve \x96 cr\xe8me br\xfbl\xe9e</title></channel></rss>";
+        assert!(decode(doc, None).0.contains("Café naïve – crème brûlée"));
+    }
+
+    #[test]
+    fn doctype_and_entities_are_defused() {
+        let doc = r#"<?xml version="1.0"?>
+<!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;"><!ENTITY x SYSTEM "file:///etc/passwd">]>
+<rss><channel><title>&lol2; &x; &nbsp;caf&eacute; AT&T &#1;ok &#233;</title></channel></rss>"#;
+        let p = prepare(doc.as_bytes(), None);
+        assert!(!p.text.contains("DOCTYPE"), "{}", p.text);
+        assert!(
+            p.text
+                .contains("&amp;lol2; &amp;x; &#160;caf&#233; AT&amp;T ok &#233;"),
+            "{}",
+            p.text
+        );
+    }
+
+    #[test]
+    fn cdata_is_left_alone() {
+        let t = fix_references("<a>&nbsp;</a><b><![CDATA[AT&T &nbsp;]]></b>");
+        assert_eq!(t, "<a>&#160;</a><b><![CDATA[AT&T &nbsp;]]></b>");
+    }
+
+    #[test]
+    fn rss_versions_and_atom03_are_normalised() {
+        assert!(fix_rss_version("<rss><channel/></rss>").starts_with("<rss version=\"2.0\">"));
+        assert!(
+            fix_rss_version("<rss version=\"0.94\" x=\"1\">").contains("version=\"2.0\" x=\"1\"")
+        );
+        assert_eq!(
+            fix_rss_version("<rss version=\"0.91\">"),
+            "<rss version=\"0.91\">"
+        );
+        let a = fix_atom03(
+            "<feed xmlns=\"http://purl.org/atom/ns#\"><entry><issued>x</issued><modified>y</modified></entry></feed>",
+        );
+        assert!(
+            a.contains("<published>x</published><updated>y</updated>"),
+            "{a}"
+        );
+        assert!(a.contains("http://www.w3.org/2005/Atom"));
+    }
+
+    #[test]
+    fn control_characters_are_removed() {
+        let p = prepare(
+            b"<rss><channel><title>a\x01b\x0bc</title></channel></rss>",
+            None,
+        );
+        assert!(p.text.contains("<title>abc</title>"), "{}", p.text);
+    }
+
+    #[test]
+    fn web_pages_name_their_feed() {
+        let html = r#"<!DOCTYPE html><html><head>
+<link rel="stylesheet" href="/s.css"><link rel="alternate" type="application/rss+xml" title="RSS" href="/feed.xml?a=1&amp;b=2">
+</head></html>"#;
+        assert!(looks_like_html(html));
+        assert_eq!(
+            alternate_feed_link(html, "https://news.example/section/").as_deref(),
+            Some("https://news.example/feed.xml?a=1&b=2")
+        );
+    }
+}
