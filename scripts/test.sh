@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # The whole test suite, exactly as CI runs it (.ci/run calls this script).
 # On Debian it first installs what the tests use: jing (the RFC 4287 grammar
-# check) and systemd-analyze (the unit check).
+# check), systemd-analyze (the unit check) and newsboat (the benchmark's peer).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need=()
 command -v jing >/dev/null || need+=(jing)
 command -v systemd-analyze >/dev/null || need+=(systemd)
+command -v newsboat >/dev/null || need+=(newsboat)
 if ((${#need[@]})); then
   echo "installing test tools: ${need[*]}"
   sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
@@ -17,6 +18,9 @@ fi
 
 cargo fmt --all -- --check
 cargo clippy --locked --all-targets -- -D warnings
+# A short run of the benchmark: its assertions (every request conditional,
+# hanging feeds bounded by the timeout) are tests too.
+cargo bench --locked --bench poll -- --smoke
 log=$(mktemp); trap 'rm -f "$log"' EXIT
 cargo test --locked --no-fail-fast 2>&1 | tee "$log"
 # One closing line for the whole suite, summed over every test binary.

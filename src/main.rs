@@ -68,8 +68,7 @@ fn main() -> ExitCode {
         Ok(code) => code,
         // A closed pipe (`feedsift feeds | head`) is the reader's choice, not an error.
         Err(e)
-            if e
-                .downcast_ref::<std::io::Error>()
+            if e.downcast_ref::<std::io::Error>()
                 .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe) =>
         {
             ExitCode::SUCCESS
