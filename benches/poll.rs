@@ -144,8 +144,10 @@ fn feed_urls(addrs: &[SocketAddr], feeds: usize, hanging: usize) -> Vec<String> 
             // One feed in each block of feeds/hanging hangs, each on a
             // different host: a hanging server, not a hanging host of
             // which per_host slots would all be taken (see BENCHMARKS.md).
-            let block = if hanging > 0 { feeds / hanging } else { 0 };
-            if hanging > 0 && n % block == (n / block) % addrs.len() {
+            let hangs = feeds
+                .checked_div(hanging)
+                .is_some_and(|block| n % block == (n / block) % addrs.len());
+            if hangs {
                 format!("http://{a}/hang/{n}.xml")
             } else {
                 format!("http://{a}/f/{n}.xml")
