@@ -5,12 +5,14 @@ use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use chrono::{DateTime, Utc};
 
-use crate::config::Config;
+use crate::config::{Config, parse_duration};
 use crate::daemon;
 use crate::publish;
+use crate::store::{Store, StoredItem};
+use crate::topics::{self, Document, ItemText, Topic};
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
 pub enum ExportFormat {
@@ -111,18 +113,7 @@ pub fn export(
     output: Option<&Path>,
 ) -> anyhow::Result<ExitCode> {
     let cfg = load(path)?;
-    let Some(topic) = cfg.topics.iter().find(|t| t.slug == slug).cloned() else {
-        let known: Vec<_> = cfg.topics.iter().map(|t| t.slug.as_str()).collect();
-        bail!(
-            "no topic {slug:?} in {}: known topics are {}",
-            cfg.path.display(),
-            if known.is_empty() {
-                "none".to_owned()
-            } else {
-                known.join(", ")
-            }
-        );
-    };
+    let topic = find_topic(&cfg, slug)?;
     let doc = runtime()?.block_on(async {
         let store = daemon::open_store(&cfg).await?;
         let data = store.topic_entries(topic.slug.clone(), topic.limit).await;
@@ -201,6 +192,138 @@ pub fn feeds(path: &Path) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `feedsift topic test`: replays stored items through a query. Reads only.
+pub fn topic_test(
+    path: &Path,
+    slug: Option<&str>,
+    query: Option<&str>,
+    since: &str,
+) -> anyhow::Result<ExitCode> {
+    let cfg = load(path)?;
+    let window = parse_duration(since).map_err(|e| anyhow::anyhow!("--since: {e}"))?;
+    let topic = match slug {
+        None => None,
+        Some(slug) => Some(find_topic(&cfg, slug)?),
+    };
+    let proposed = match query {
+        None => None,
+        Some(q) => Some(
+            topics::compile(q, &cfg.aliases)
+                .map_err(|e| anyhow::anyhow!("in --query: {}", e.render(q)))?,
+        ),
+    };
+    let since_time = Utc::now() - chrono::Duration::from_std(window).unwrap_or_default();
+    let items = runtime()?.block_on(async {
+        let store = Store::open(&cfg.storage.path)?;
+        let items = store.items_since(since_time).await;
+        store.close().await;
+        anyhow::Ok(items?)
+    })?;
+    // The topic's feed filter applies to both sides of a comparison.
+    let in_scope = |it: &StoredItem| {
+        topic
+            .as_ref()
+            .and_then(|t| t.feed_filter.as_ref())
+            .is_none_or(|allowed| it.feed_urls.lines().any(|u| allowed.contains(u)))
+    };
+    let mut out = std::io::stdout().lock();
+    let line = |out: &mut dyn Write, mark: &str, it: &StoredItem, why: &[String]| {
+        let why = if why.is_empty() {
+            String::new()
+        } else {
+            format!("  [{}]", why.join(" "))
+        };
+        writeln!(
+            out,
+            "{mark}{}  {:<20}  {}{why}",
+            it.date.format("%Y-%m-%d %H:%M"),
+            truncate(&it.feed_title, 20),
+            it.title,
+        )
+    };
+    let (mut old_n, mut new_n, mut added, mut dropped) = (0, 0, 0, 0);
+    for it in &items {
+        let doc = Document::new(&ItemText {
+            title: &it.title,
+            summary_html: it.summary.as_deref(),
+            content_html: it.content.as_deref(),
+            author: it.author.as_deref(),
+            categories: &it.categories,
+            feeds: &it.feed_labels,
+        });
+        let scoped = in_scope(it);
+        let old = topic
+            .as_ref()
+            .filter(|_| scoped)
+            .filter(|t| t.matcher.matches(&doc));
+        let new = proposed
+            .as_ref()
+            .filter(|_| scoped)
+            .filter(|m| m.matches(&doc));
+        old_n += usize::from(old.is_some());
+        new_n += usize::from(new.is_some());
+        match (old, new, proposed.is_some() && topic.is_some()) {
+            // A comparison lists only the differences.
+            (Some(_), None, true) => {
+                dropped += 1;
+                line(&mut out, "- ", it, &[])?;
+            }
+            (None, Some(m), true) => {
+                added += 1;
+                line(&mut out, "+ ", it, &m.explain(&doc))?;
+            }
+            (_, _, true) => {}
+            (Some(t), _, false) => line(&mut out, "", it, &t.matcher.explain(&doc))?,
+            (_, Some(m), false) => line(&mut out, "", it, &m.explain(&doc))?,
+            _ => {}
+        }
+    }
+    let scope = format!(
+        "{} items stored since {}",
+        items.len(),
+        since_time.format("%Y-%m-%d")
+    );
+    match (&topic, query) {
+        (Some(t), Some(_)) => writeln!(
+            out,
+            "the new query would add {added} and drop {dropped}: {new_n} items instead of {old_n} for topic {} ({scope})",
+            t.slug
+        )?,
+        (Some(t), None) => writeln!(out, "{old_n} items match topic {} ({scope})", t.slug)?,
+        (None, _) => writeln!(out, "{new_n} items match the query ({scope})")?,
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn truncate(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        s.to_owned()
+    } else {
+        let mut t: String = s.chars().take(n - 1).collect();
+        t.push('…');
+        t
+    }
+}
+
+fn find_topic(cfg: &Config, slug: &str) -> anyhow::Result<Topic> {
+    cfg.topics
+        .iter()
+        .find(|t| t.slug == slug)
+        .cloned()
+        .ok_or_else(|| {
+            let known: Vec<_> = cfg.topics.iter().map(|t| t.slug.as_str()).collect();
+            anyhow::anyhow!(
+                "no topic {slug:?} in {}: known topics are {}",
+                cfg.path.display(),
+                if known.is_empty() {
+                    "none".to_owned()
+                } else {
+                    known.join(", ")
+                }
+            )
+        })
 }
 
 fn when(t: Option<DateTime<Utc>>) -> String {

@@ -484,6 +484,7 @@ impl Cx<'_> {
         }
 
         let mut aliases = Aliases::new();
+        let mut alias_spans = Vec::new();
         for (name, terms) in raw.alias {
             let valid = !name.get_ref().is_empty()
                 && name
@@ -500,7 +501,15 @@ impl Cx<'_> {
                     ),
                 ));
             }
+            alias_spans.push((name.get_ref().clone(), name.span()));
             aliases.insert(name.into_inner(), terms);
+        }
+        // Every alias must compile on its own, used or not: a cycle or a bad
+        // entry is reported at the alias, not later at some query using it.
+        for (name, span) in alias_spans {
+            if let Err(e) = topics::compile(&format!("@{name}"), &aliases) {
+                return Err(self.err(span, e.message, e.hint));
+            }
         }
 
         let mut topics_in_file: Vec<_> = raw.topic.into_iter().collect();
@@ -762,6 +771,27 @@ limit = 20
         assert_eq!(l.line, 28);
         assert!(l.message.contains("unclosed '('"), "{}", l.message);
         assert_eq!(l.column, 10);
+    }
+
+    #[test]
+    fn alias_cycles_and_bad_entries_are_refused_at_the_alias() {
+        let l = refused(&GOOD.replace(
+            "japan = [\"Japan\", \"Tokyo\"]",
+            "japan = [\"Japan\", \"@nihon\"]\nnihon = [\"@japan\"]",
+        ));
+        assert_eq!(l.line, 24);
+        assert!(
+            l.message.contains("cycle: @japan -> @nihon -> @japan"),
+            "{}",
+            l.message
+        );
+        let l = refused(&GOOD.replace("\"Tokyo\"]", "\"/Tok(yo/\"]"));
+        assert_eq!(l.line, 24);
+        assert!(
+            l.message.contains("in alias @japan") && l.message.contains("bad /regex/"),
+            "{}",
+            l.message
+        );
     }
 
     #[test]

@@ -67,6 +67,7 @@ async fn sync_store(store: &Store, cfg: &Config) -> anyhow::Result<()> {
                 .map(|f| FeedSpec {
                     url: f.url.clone(),
                     title: f.title.clone(),
+                    tags: f.tags.clone(),
                 })
                 .collect(),
         )

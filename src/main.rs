@@ -39,8 +39,28 @@ enum Command {
         #[arg(short, long, value_name = "FILE")]
         output: Option<PathBuf>,
     },
-    /// One line per feed: url, last status, last success, next poll, items, error
+    /// Per feed: status, last success, errors in a row, next poll, items, last error
     Feeds,
+    /// Work on topics without changing anything
+    #[command(subcommand)]
+    Topic(TopicCommand),
+}
+
+#[derive(Subcommand)]
+enum TopicCommand {
+    /// Replay stored items through a topic or a query and list what it includes;
+    /// with both, list what the query would add (+) and drop (-)
+    Test {
+        /// a topic's slug, as in [topic.SLUG]
+        #[arg(required_unless_present = "query")]
+        slug: Option<String>,
+        /// a query to try, in the topic query language
+        #[arg(long, value_name = "QUERY")]
+        query: Option<String>,
+        /// how far back to look, like 30d or 12h
+        #[arg(long, default_value = "30d", value_name = "DURATION")]
+        since: String,
+    },
 }
 
 fn main() -> ExitCode {
@@ -63,6 +83,9 @@ fn main() -> ExitCode {
             output,
         } => commands::export(&path, &slug, format, output.as_deref()),
         Command::Feeds => commands::feeds(&path),
+        Command::Topic(TopicCommand::Test { slug, query, since }) => {
+            commands::topic_test(&path, slug.as_deref(), query.as_deref(), &since)
+        }
     };
     match result {
         Ok(code) => code,

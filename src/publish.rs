@@ -52,7 +52,10 @@ fn entry_updated(e: &Entry) -> DateTime<Utc> {
         .map_or(e.first_seen, |d| d.min(e.first_seen))
 }
 
-fn atom_entry(e: &Entry) -> atom::Entry {
+/// The scheme of categories that say which alias or term matched.
+const MATCHED_SCHEME: &str = "tag:feedsift,2026:matched";
+
+fn atom_entry(topic: &Topic, e: &Entry) -> atom::Entry {
     let mut entry = atom::Entry {
         id: format!("{TAG}item:{}", e.uid),
         title: atom::Text::plain(xml_safe(if e.title.is_empty() {
@@ -104,6 +107,19 @@ fn atom_entry(e: &Entry) -> atom::Entry {
             .push(link(site, "alternate", Some("text/html")));
     }
     entry.source = Some(source);
+    // Why it is here: the topic, then what matched.
+    entry.categories.push(atom::Category {
+        term: topic.slug.clone(),
+        label: Some(xml_safe(&topic.title)),
+        ..Default::default()
+    });
+    for m in &e.matched {
+        entry.categories.push(atom::Category {
+            term: xml_safe(m),
+            scheme: Some(MATCHED_SCHEME.into()),
+            ..Default::default()
+        });
+    }
     entry
 }
 
@@ -113,7 +129,7 @@ pub fn atom_feed(
     base_url: &str,
     data: &TopicEntries,
 ) -> Result<String, PublishError> {
-    let entries: Vec<atom::Entry> = data.entries.iter().map(atom_entry).collect();
+    let entries: Vec<atom::Entry> = data.entries.iter().map(|e| atom_entry(topic, e)).collect();
     let updated = data
         .entries
         .iter()

@@ -187,3 +187,102 @@ fn check_accepts_the_shipped_config_and_refuses_a_bad_one() {
         "{err}"
     );
 }
+
+#[test]
+fn topic_test_replays_history_and_writes_nothing() {
+    let addr = serve_fixtures();
+    let site = Site::new(&fixture_config(addr, &[]));
+    assert!(site.run(&["poll"]).status.success());
+    let db_before = std::fs::read(site.db()).unwrap();
+
+    let out = site.run(&["topic", "test", "russia-japan", "--since", "100000d"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("5 items match topic russia-japan (11 items stored"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Kremlin comments on Tokyo visit  [@russia @japan]"),
+        "{text}"
+    );
+
+    // A proposed query against the configured one: only the differences.
+    let out = site.run(&[
+        "topic",
+        "test",
+        "russia-japan",
+        "--query",
+        "@russia AND @japan AND NOT 日本",
+        "--since",
+        "100000d",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("- 2019-05-10 11:15  NHK News"), "{text}");
+    assert!(
+        text.contains("would add 0 and drop 1: 4 items instead of 5"),
+        "{text}"
+    );
+
+    // A query alone; and one with an error gets a caret.
+    let out = site.run(&[
+        "topic",
+        "test",
+        "--query",
+        "title:Kuril* OR Armenia",
+        "--since",
+        "100000d",
+    ]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("1 items match the query"), "{text}");
+    let out = site.run(&[
+        "topic",
+        "test",
+        "--query",
+        "Japan AND (Russia",
+        "--since",
+        "100000d",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.contains("unclosed '('") && err.contains("  | Japan AND (Russia\n  |           ^"),
+        "{err}"
+    );
+
+    // The window applies: nothing in these fixtures is from the last 30 days.
+    let out = site.run(&["topic", "test", "russia-japan"]);
+    assert!(
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .contains("0 items match")
+    );
+
+    assert!(
+        std::fs::read(site.db()).unwrap() == db_before,
+        "topic test changed the database"
+    );
+}
+
+#[test]
+fn entries_say_why_they_are_in_the_topic() {
+    let addr = serve_fixtures();
+    let site = Site::new(&fixture_config(addr, &[]));
+    assert!(site.run(&["poll"]).status.success());
+    let out = site.run(&["export", "russia-japan"]);
+    let feed: atom_syndication::Feed = String::from_utf8(out.stdout).unwrap().parse().unwrap();
+    let kremlin = feed
+        .entries
+        .iter()
+        .find(|e| e.title.value == "Kremlin comments on Tokyo visit")
+        .unwrap();
+    let terms: Vec<_> = kremlin.categories.iter().map(|c| c.term.as_str()).collect();
+    assert_eq!(terms, ["russia-japan", "@russia", "@japan"]);
+    let axar = feed
+        .entries
+        .iter()
+        .find(|e| e.links.iter().any(|l| l.href.contains("axar.example")))
+        .unwrap();
+    assert!(axar.categories.iter().any(|c| c.term == "\"peace treaty\""));
+}

@@ -156,6 +156,16 @@ pub fn parse_feed(
         });
     }
     let text = prepared.text;
+    let first = text
+        .trim_start_matches(['\u{FEFF}', ' ', '\t', '\r', '\n'])
+        .chars()
+        .next();
+    if !matches!(first, Some('<' | '{')) {
+        return Err(ParseError::NotAFeed(match first {
+            None => "the body is empty".into(),
+            Some(_) => "the body is neither XML nor JSON".into(),
+        }));
+    }
     let parsed = std::panic::catch_unwind(|| {
         feed_rs::parser::Builder::new()
             .base_uri(Some(feed_url))

@@ -56,6 +56,7 @@ pub struct IngestStats {
 pub struct FeedSpec {
     pub url: String,
     pub title: Option<String>,
+    pub tags: Vec<String>,
 }
 
 /// A feed's state, for `feedsift feeds` and the scheduler.
@@ -121,6 +122,25 @@ pub struct Entry {
     pub first_seen: DateTime<Utc>,
     pub sort_time: DateTime<Utc>,
     pub source: SourceFeed,
+    /// Why the item is in the topic: the aliases and terms that matched.
+    pub matched: Vec<String>,
+}
+
+/// A stored item with what a topic query looks at, for `topic test`.
+#[derive(Debug, Clone)]
+pub struct StoredItem {
+    pub date: DateTime<Utc>,
+    pub feed_title: String,
+    pub title: String,
+    pub summary: Option<String>,
+    pub content: Option<String>,
+    pub author: Option<String>,
+    /// One per line.
+    pub categories: String,
+    /// Urls of the feeds it was seen in, one per line.
+    pub feed_urls: String,
+    /// "url title tags" of those feeds, one per line.
+    pub feed_labels: String,
 }
 
 /// A topic's newest entries.
@@ -233,6 +253,11 @@ impl Store {
     ) -> Result<(), StoreError> {
         self.call(move |db| db.record_failure(&feed_url, &status, &error, now, next_poll))
             .await
+    }
+
+    /// Every item sorted at or after `since`, newest first.
+    pub async fn items_since(&self, since: DateTime<Utc>) -> Result<Vec<StoredItem>, StoreError> {
+        self.call(move |db| db.items_since(since)).await
     }
 
     pub async fn feeds(&self) -> Result<Vec<FeedStatus>, StoreError> {

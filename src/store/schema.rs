@@ -64,4 +64,9 @@ pub const MIGRATIONS: &[&str] = &[
     ALTER TABLE feeds ADD COLUMN error_count INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE feeds ADD COLUMN effective_url TEXT;
     "#,
+    // 3: feed tags (for feed: queries) and why an item is in a topic.
+    r#"
+    ALTER TABLE feeds ADD COLUMN tags TEXT;
+    ALTER TABLE topic_items ADD COLUMN matched TEXT;
+    "#,
 ];

@@ -10,10 +10,10 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use super::schema::MIGRATIONS;
 use super::{
     Entry, FeedSpec, FeedState, FeedStatus, IngestStats, PollRecord, SourceFeed, StoreError,
-    TopicEntries,
+    StoredItem, TopicEntries,
 };
 use crate::parse::{NewItem, ParsedFeed};
-use crate::topics::{Document, Topic};
+use crate::topics::{Document, ItemText, Topic};
 
 pub struct Db {
     conn: Connection,
@@ -28,10 +28,72 @@ fn from_ts(v: Option<i64>) -> Option<DateTime<Utc>> {
     v.and_then(|s| Utc.timestamp_opt(s, 0).single())
 }
 
-fn item_document(title: &str, summary: Option<&str>, content: Option<&str>) -> Document {
-    let html: Vec<&str> = [summary, content].into_iter().flatten().collect();
-    Document::new(&[title], &html)
+/// An item with everything a topic query can look at; `ITEM_ROW` selects it.
+struct MatchRow {
+    id: i64,
+    title: String,
+    summary: Option<String>,
+    content: Option<String>,
+    author: Option<String>,
+    categories: Option<String>,
+    sort_time: i64,
+    /// Urls of the feeds the item was seen in, one per line.
+    urls: String,
+    /// "url title tags" of those feeds, one per line.
+    feed_labels: String,
 }
+
+const ITEM_ROW: &str = "SELECT i.id, i.title, i.summary, i.content, i.author, i.categories, i.sort_time,
+        (SELECT group_concat(f.url, char(10)) FROM item_sources s
+           JOIN feeds f ON f.id = s.feed_id WHERE s.item_id = i.id),
+        (SELECT group_concat(f.url || ' ' || coalesce(f.config_title, f.title, '') || ' ' || coalesce(f.tags, ''), char(10))
+           FROM item_sources s JOIN feeds f ON f.id = s.feed_id WHERE s.item_id = i.id)
+     FROM items i";
+
+impl MatchRow {
+    fn read(r: &rusqlite::Row) -> rusqlite::Result<MatchRow> {
+        Ok(MatchRow {
+            id: r.get(0)?,
+            title: r.get(1)?,
+            summary: r.get(2)?,
+            content: r.get(3)?,
+            author: r.get(4)?,
+            categories: r.get(5)?,
+            sort_time: r.get(6)?,
+            urls: r.get::<_, Option<String>>(7)?.unwrap_or_default(),
+            feed_labels: r.get::<_, Option<String>>(8)?.unwrap_or_default(),
+        })
+    }
+
+    fn document(&self) -> Document {
+        Document::new(&ItemText {
+            title: &self.title,
+            summary_html: self.summary.as_deref(),
+            content_html: self.content.as_deref(),
+            author: self.author.as_deref(),
+            categories: self.categories.as_deref().unwrap_or(""),
+            feeds: &self.feed_labels,
+        })
+    }
+
+    /// Adds the item to `topic` if the topic takes it, recording why.
+    fn file_into(
+        &self,
+        topic: &Topic,
+        doc: &Document,
+        ins: &mut rusqlite::CachedStatement,
+    ) -> Result<bool, StoreError> {
+        if !topic.accepts(self.urls.split('\n'), doc) {
+            return Ok(false);
+        }
+        let why = topic.matcher.explain(doc).join("\n");
+        ins.execute(params![topic.slug, self.id, self.sort_time, why])?;
+        Ok(true)
+    }
+}
+
+const INSERT_MEMBER: &str =
+    "INSERT OR IGNORE INTO topic_items (slug, item_id, sort_time, matched) VALUES (?1, ?2, ?3, ?4)";
 
 impl Db {
     pub fn open(path: &Path) -> Result<Db, StoreError> {
@@ -77,11 +139,12 @@ impl Db {
         let tx = self.conn.transaction()?;
         {
             let mut up = tx.prepare_cached(
-                "INSERT INTO feeds (url, config_title) VALUES (?1, ?2)
-                 ON CONFLICT(url) DO UPDATE SET config_title = excluded.config_title",
+                "INSERT INTO feeds (url, config_title, tags) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(url) DO UPDATE SET config_title = excluded.config_title, tags = excluded.tags",
             )?;
             for f in feeds {
-                up.execute(params![f.url, f.title])?;
+                let tags = (!f.tags.is_empty()).then(|| f.tags.join(" "));
+                up.execute(params![f.url, f.title, tags])?;
             }
         }
         tx.commit()?;
@@ -120,27 +183,14 @@ impl Db {
                     params![t.slug, t.fingerprint, now],
                 )?;
             }
-            let mut scan = tx.prepare(
-                "SELECT i.id, i.title, i.summary, i.content, i.sort_time,
-                        (SELECT group_concat(f.url, char(10)) FROM item_sources s
-                           JOIN feeds f ON f.id = s.feed_id WHERE s.item_id = i.id)
-                 FROM items i",
-            )?;
-            let mut ins = tx.prepare(
-                "INSERT OR IGNORE INTO topic_items (slug, item_id, sort_time) VALUES (?1, ?2, ?3)",
-            )?;
+            let mut scan = tx.prepare(ITEM_ROW)?;
+            let mut ins = tx.prepare_cached(INSERT_MEMBER)?;
             let mut rows = scan.query([])?;
             while let Some(r) = rows.next()? {
-                let id: i64 = r.get(0)?;
-                let title: String = r.get(1)?;
-                let summary: Option<String> = r.get(2)?;
-                let content: Option<String> = r.get(3)?;
-                let sort_time: i64 = r.get(4)?;
-                let urls: String = r.get::<_, Option<String>>(5)?.unwrap_or_default();
-                let doc = item_document(&title, summary.as_deref(), content.as_deref());
+                let row = MatchRow::read(r)?;
+                let doc = row.document();
                 for (t, n) in changed.iter().zip(counts.iter_mut()) {
-                    if t.accepts(urls.split('\n'), &doc) {
-                        ins.execute(params![t.slug, id, sort_time])?;
+                    if row.file_into(t, &doc, &mut ins)? {
                         *n += 1;
                     }
                 }
@@ -218,6 +268,32 @@ impl Db {
         Ok(stats)
     }
 
+    pub fn items_since(&mut self, since: DateTime<Utc>) -> Result<Vec<StoredItem>, StoreError> {
+        let mut st = self.conn.prepare(&format!(
+            "SELECT * FROM ({ITEM_ROW} WHERE i.sort_time >= ?1) m
+             JOIN (SELECT i.id AS iid, coalesce(f.config_title, f.title, f.url) AS ftitle
+                   FROM items i JOIN feeds f ON f.id = i.first_feed_id) t ON t.iid = m.id
+             ORDER BY m.sort_time DESC, m.id DESC"
+        ))?;
+        let rows = st
+            .query_map([ts(since)], |r| {
+                let m = MatchRow::read(r)?;
+                Ok(StoredItem {
+                    date: from_ts(Some(m.sort_time)).unwrap_or_default(),
+                    feed_title: r.get(10)?,
+                    title: m.title,
+                    summary: m.summary,
+                    content: m.content,
+                    author: m.author,
+                    categories: m.categories.unwrap_or_default(),
+                    feed_urls: m.urls,
+                    feed_labels: m.feed_labels,
+                })
+            })?
+            .collect::<Result<_, _>>()?;
+        Ok(rows)
+    }
+
     pub fn record_failure(
         &mut self,
         feed_url: &str,
@@ -274,7 +350,8 @@ impl Db {
         let mut st = self.conn.prepare_cached(
             "SELECT i.uid, i.title, coalesce(i.canonical_url, i.link), i.summary, i.content, i.author, i.published,
                     i.updated, i.first_seen, i.sort_time,
-                    f.url, coalesce(f.config_title, f.title, f.url), f.site_url, f.feed_ident
+                    f.url, coalesce(f.config_title, f.title, f.url), f.site_url, f.feed_ident,
+                    t.matched
              FROM topic_items t
              JOIN items i ON i.id = t.item_id
              JOIN feeds f ON f.id = i.first_feed_id
@@ -302,6 +379,10 @@ impl Db {
                         site_url: r.get(12)?,
                         ident: r.get(13)?,
                     },
+                    matched: r
+                        .get::<_, Option<String>>(14)?
+                        .map(|m| m.lines().map(str::to_owned).collect())
+                        .unwrap_or_default(),
                 })
             })?
             .collect::<Result<_, _>>()?;
@@ -354,14 +435,14 @@ fn add_item(
         stats.unchanged += 1;
         return Ok(());
     }
-    let same_url: Option<(i64, i64)> = match &item.canonical_url {
+    let same_url: Option<i64> = match &item.canonical_url {
         Some(c) => tx
-            .prepare_cached("SELECT id, sort_time FROM items WHERE canonical_url = ?1")?
-            .query_row([c], |r| Ok((r.get(0)?, r.get(1)?)))
+            .prepare_cached("SELECT id FROM items WHERE canonical_url = ?1")?
+            .query_row([c], |r| r.get(0))
             .optional()?,
         None => None,
     };
-    let (item_id, sort_time) = match same_url {
+    let item_id = match same_url {
         Some(found) => {
             stats.new_sources += 1;
             found
@@ -396,7 +477,7 @@ fn add_item(
                 feed_id
             ])?;
             stats.new_items += 1;
-            (tx.last_insert_rowid(), sort_time)
+            tx.last_insert_rowid()
         }
     };
     tx.prepare_cached(
@@ -410,23 +491,13 @@ fn add_item(
     // Membership depends on every feed the item was seen in (topic feed
     // filters), so a new source can bring a known item into a topic. The
     // text matched is the stored item's, whichever feed brought it.
-    let (title, summary, content): (String, Option<String>, Option<String>) = tx
-        .prepare_cached("SELECT title, summary, content FROM items WHERE id = ?1")?
-        .query_row([item_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
-    let urls: Vec<String> = tx
-        .prepare_cached(
-            "SELECT f.url FROM item_sources s JOIN feeds f ON f.id = s.feed_id WHERE s.item_id = ?1",
-        )?
-        .query_map([item_id], |r| r.get(0))?
-        .collect::<Result<_, _>>()?;
-    let doc = item_document(&title, summary.as_deref(), content.as_deref());
-    let mut ins = tx.prepare_cached(
-        "INSERT OR IGNORE INTO topic_items (slug, item_id, sort_time) VALUES (?1, ?2, ?3)",
-    )?;
+    let row = tx
+        .prepare_cached(&format!("{ITEM_ROW} WHERE i.id = ?1"))?
+        .query_row([item_id], MatchRow::read)?;
+    let doc = row.document();
+    let mut ins = tx.prepare_cached(INSERT_MEMBER)?;
     for t in topics {
-        if t.accepts(urls.iter().map(String::as_str), &doc) {
-            ins.execute(params![t.slug, item_id, sort_time])?;
-        }
+        row.file_into(t, &doc, &mut ins)?;
     }
     Ok(())
 }

@@ -8,7 +8,7 @@ pub mod text;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-pub use matcher::{Document, Matcher};
+pub use matcher::{Document, ItemText, Matcher};
 pub use query::{QueryError, parse_query};
 
 /// One topic as the store and publisher see it: a compiled query plus the

@@ -1,17 +1,26 @@
 //! The topic query language: a lexer and a recursive-descent parser producing
-//! an expression tree with aliases already expanded.
+//! an expression tree with aliases expanded and every term folded.
 //!
 //! Grammar (precedence NOT > AND > OR; AND may be implicit):
 //! ```text
-//! or    := and ("OR" and)*
-//! and   := unary (["AND"] unary)*
-//! unary := ("NOT" | "-") unary | "(" or ")" | WORD | "PHRASE" | @ALIAS
+//! or      := and ("OR" and)*
+//! and     := unary (["AND"] unary)*
+//! unary   := ("NOT" | "-") unary | [FIELD ":"] primary
+//! primary := "(" or ")" | WORD | WORD"*" | "PHRASE" | "PHRASE"~N | /REGEX/ | @ALIAS
 //! ```
 //! Operators are upper case, as in Lucene; lower-case "and"/"or" are words.
 
 use super::Aliases;
 use super::text::{fold, is_unspaced_script, words};
 use thiserror::Error;
+
+/// Deepest nesting of groups, NOTs and aliases accepted; keeps recursion
+/// (here and in the matcher) far from the stack's end on any input.
+const MAX_DEPTH: usize = 64;
+/// Largest compiled regex; a query is no place for a megabyte automaton.
+const REGEX_SIZE_LIMIT: usize = 1 << 20;
+/// Largest proximity window.
+const MAX_SLOP: u32 = 1000;
 
 /// A query that could not be parsed; `at` is a byte offset into the query.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -31,6 +40,51 @@ impl QueryError {
             hint: (!hint.is_empty()).then_some(hint),
         }
     }
+
+    /// The error with the query under it and a caret at the column, for
+    /// the command line.
+    pub fn render(&self, query: &str) -> String {
+        let col = query[..self.at.min(query.len())].chars().count();
+        let mut s = format!(
+            "{}\n  |\n  | {query}\n  | {}^",
+            self.message,
+            " ".repeat(col)
+        );
+        if let Some(h) = &self.hint {
+            s.push_str(&format!("\n  = hint: {h}"));
+        }
+        s
+    }
+}
+
+/// Where a term looks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Field {
+    /// Title, summary and content: the default.
+    Text,
+    Title,
+    Summary,
+    Content,
+    Author,
+    Category,
+    /// The url, title and tags of every feed the item was seen in.
+    Feed,
+}
+
+pub const FIELD_NAMES: &[&str] = &["title", "summary", "content", "author", "category", "feed"];
+
+impl Field {
+    fn from_name(name: &str) -> Option<Field> {
+        Some(match name {
+            "title" => Field::Title,
+            "summary" => Field::Summary,
+            "content" => Field::Content,
+            "author" => Field::Author,
+            "category" => Field::Category,
+            "feed" => Field::Feed,
+            _ => return None,
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,18 +92,50 @@ pub enum Expr {
     And(Vec<Expr>),
     Or(Vec<Expr>),
     Not(Box<Expr>),
-    Term(Term),
+    Term {
+        field: Field,
+        term: Term,
+        /// How the term was written, to say why an item matched.
+        label: String,
+    },
+    /// An expanded `@name`, kept as a node to say which alias matched.
+    Alias {
+        name: String,
+        expr: Box<Expr>,
+    },
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum Term {
     /// One folded word, matched as a whole word.
     Word(String),
+    /// Any word starting with this.
+    Prefix(String),
     /// Consecutive folded words.
     Phrase(Vec<String>),
+    /// All the words within `slop` positions of each other, any order.
+    Near(Vec<String>, u32),
     /// Text in a script without spaces, matched anywhere in the folded text.
     Substring(String),
+    /// A regular expression over the folded text.
+    Regex(regex::Regex),
 }
+
+impl PartialEq for Term {
+    fn eq(&self, other: &Term) -> bool {
+        match (self, other) {
+            (Term::Word(a), Term::Word(b))
+            | (Term::Prefix(a), Term::Prefix(b))
+            | (Term::Substring(a), Term::Substring(b)) => a == b,
+            (Term::Phrase(a), Term::Phrase(b)) => a == b,
+            (Term::Near(a, x), Term::Near(b, y)) => a == b && x == y,
+            (Term::Regex(a), Term::Regex(b)) => a.as_str() == b.as_str(),
+            _ => false,
+        }
+    }
+}
+
+impl Eq for Term {}
 
 impl Term {
     /// Builds the term for `raw` (a bare word or a phrase's inside). `None`
@@ -76,8 +162,17 @@ enum Tok {
     Or,
     Not,
     Minus,
-    Word(String),
-    Phrase(String),
+    Field(Field),
+    /// A bare word; `prefix` when it ended in `*`.
+    Word {
+        text: String,
+        prefix: bool,
+    },
+    Phrase {
+        text: String,
+        slop: Option<u32>,
+    },
+    Regex(String),
     Alias(String),
 }
 
@@ -100,13 +195,7 @@ fn lex(q: &str) -> Result<Vec<(usize, Tok)>, QueryError> {
             '"' => {
                 it.next();
                 let start = i + 1;
-                let mut end = None;
-                for (j, c) in it.by_ref() {
-                    if c == '"' {
-                        end = Some(j);
-                        break;
-                    }
-                }
+                let end = it.by_ref().find(|&(_, c)| c == '"').map(|(j, _)| j);
                 let Some(end) = end else {
                     return Err(QueryError::new(
                         i,
@@ -114,7 +203,58 @@ fn lex(q: &str) -> Result<Vec<(usize, Tok)>, QueryError> {
                         "add a closing \" after the phrase",
                     ));
                 };
-                toks.push((i, Tok::Phrase(q[start..end].to_owned())));
+                let mut slop = None;
+                if let Some(&(t, '~')) = it.peek() {
+                    it.next();
+                    let mut digits = String::new();
+                    while let Some(&(_, d)) = it.peek().filter(|(_, d)| d.is_ascii_digit()) {
+                        digits.push(d);
+                        it.next();
+                    }
+                    let n = digits
+                        .parse::<u32>()
+                        .ok()
+                        .filter(|n| (1..=MAX_SLOP).contains(n));
+                    let Some(n) = n else {
+                        return Err(QueryError::new(
+                            t,
+                            "'~' must be followed by a distance in words",
+                            format!("write \"Russia Japan\"~10 (1 to {MAX_SLOP})"),
+                        ));
+                    };
+                    slop = Some(n);
+                }
+                toks.push((
+                    i,
+                    Tok::Phrase {
+                        text: q[start..end].to_owned(),
+                        slop,
+                    },
+                ));
+            }
+            '/' => {
+                it.next();
+                let start = i + 1;
+                let mut end = None;
+                let mut escaped = false;
+                for (j, c) in it.by_ref() {
+                    match c {
+                        '\\' if !escaped => escaped = true,
+                        '/' if !escaped => {
+                            end = Some(j);
+                            break;
+                        }
+                        _ => escaped = false,
+                    }
+                }
+                let Some(end) = end else {
+                    return Err(QueryError::new(
+                        i,
+                        "unclosed /regex/",
+                        "add a closing / (write \\/ for a slash inside)",
+                    ));
+                };
+                toks.push((i, Tok::Regex(q[start..end].replace("\\/", "/"))));
             }
             '-' => {
                 it.next();
@@ -153,19 +293,61 @@ fn lex(q: &str) -> Result<Vec<(usize, Tok)>, QueryError> {
             _ => {
                 let start = i;
                 let mut end = i;
+                let mut field_end = None;
                 while let Some(&(j, c)) = it.peek() {
                     if c.is_whitespace() || matches!(c, '(' | ')' | '"') {
                         break;
                     }
                     end = j + c.len_utf8();
                     it.next();
+                    // "name:" followed by more is a field, if name is letters.
+                    if c == ':'
+                        && field_end.is_none()
+                        && q[start..j].chars().all(|c| c.is_ascii_alphabetic())
+                        && j > start
+                    {
+                        field_end = Some(j);
+                        break;
+                    }
+                }
+                if let Some(fe) = field_end {
+                    let name = &q[start..fe];
+                    let after = it.peek().map(|&(_, c)| c);
+                    if after.is_some_and(|c| !c.is_whitespace() && c != ')') {
+                        let Some(field) = Field::from_name(&name.to_ascii_lowercase()) else {
+                            return Err(QueryError::new(
+                                start,
+                                format!("unknown field {name}:"),
+                                format!(
+                                    "fields are {}; to search for the text itself, quote it: \"{}\"",
+                                    FIELD_NAMES
+                                        .iter()
+                                        .map(|f| format!("{f}:"))
+                                        .collect::<Vec<_>>()
+                                        .join(" "),
+                                    name
+                                ),
+                            ));
+                        };
+                        toks.push((start, Tok::Field(field)));
+                        continue;
+                    }
                 }
                 let w = &q[start..end];
                 let tok = match w {
                     "AND" => Tok::And,
                     "OR" => Tok::Or,
                     "NOT" => Tok::Not,
-                    _ => Tok::Word(w.to_owned()),
+                    _ => match w.strip_suffix('*') {
+                        Some(p) => Tok::Word {
+                            text: p.to_owned(),
+                            prefix: true,
+                        },
+                        None => Tok::Word {
+                            text: w.to_owned(),
+                            prefix: false,
+                        },
+                    },
                 };
                 toks.push((start, tok));
             }
@@ -179,6 +361,9 @@ struct Parser<'a> {
     pos: usize,
     len: usize,
     aliases: &'a Aliases,
+    /// Aliases being expanded, outermost first, to refuse cycles.
+    expanding: Vec<String>,
+    depth: usize,
 }
 
 impl Parser<'_> {
@@ -190,20 +375,35 @@ impl Parser<'_> {
         self.toks.get(self.pos).map_or(self.len, |(i, _)| *i)
     }
 
-    fn or(&mut self) -> Result<Expr, QueryError> {
-        let mut parts = vec![self.and()?];
+    fn starts_operand(&self) -> bool {
+        matches!(
+            self.peek(),
+            Some(
+                Tok::LParen
+                    | Tok::Not
+                    | Tok::Minus
+                    | Tok::Field(_)
+                    | Tok::Word { .. }
+                    | Tok::Phrase { .. }
+                    | Tok::Regex(_)
+                    | Tok::Alias(_)
+            )
+        )
+    }
+
+    fn or(&mut self, field: Field) -> Result<Expr, QueryError> {
+        let mut parts = vec![self.and(field)?];
         while self.peek() == Some(&Tok::Or) {
             let op_at = self.at();
             self.pos += 1;
-            if self.starts_operand() {
-                parts.push(self.and()?);
-            } else {
+            if !self.starts_operand() {
                 return Err(QueryError::new(
                     op_at,
                     "OR needs a term on its right",
                     "remove the OR or add a term after it",
                 ));
             }
+            parts.push(self.and(field)?);
         }
         Ok(if parts.len() == 1 {
             parts.remove(0)
@@ -212,17 +412,8 @@ impl Parser<'_> {
         })
     }
 
-    fn starts_operand(&self) -> bool {
-        matches!(
-            self.peek(),
-            Some(
-                Tok::LParen | Tok::Not | Tok::Minus | Tok::Word(_) | Tok::Phrase(_) | Tok::Alias(_)
-            )
-        )
-    }
-
-    fn and(&mut self) -> Result<Expr, QueryError> {
-        let mut parts = vec![self.unary()?];
+    fn and(&mut self, field: Field) -> Result<Expr, QueryError> {
+        let mut parts = vec![self.unary(field)?];
         loop {
             match self.peek() {
                 Some(Tok::And) => {
@@ -235,9 +426,9 @@ impl Parser<'_> {
                             "remove the AND or add a term after it",
                         ));
                     }
-                    parts.push(self.unary()?);
+                    parts.push(self.unary(field)?);
                 }
-                _ if self.starts_operand() => parts.push(self.unary()?),
+                _ if self.starts_operand() => parts.push(self.unary(field)?),
                 _ => break,
             }
         }
@@ -248,8 +439,27 @@ impl Parser<'_> {
         })
     }
 
-    fn unary(&mut self) -> Result<Expr, QueryError> {
+    fn enter(&mut self, at: usize) -> Result<(), QueryError> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(QueryError::new(
+                at,
+                format!("the query nests more than {MAX_DEPTH} levels deep"),
+                "flatten the groups",
+            ));
+        }
+        Ok(())
+    }
+
+    fn unary(&mut self, field: Field) -> Result<Expr, QueryError> {
         let at = self.at();
+        self.enter(at)?;
+        let r = self.unary_inner(field, at);
+        self.depth -= 1;
+        r
+    }
+
+    fn unary_inner(&mut self, field: Field, at: usize) -> Result<Expr, QueryError> {
         let Some(tok) = self.peek().cloned() else {
             return Err(QueryError::new(
                 at,
@@ -267,7 +477,17 @@ impl Parser<'_> {
                         "write NOT sport or -sport",
                     ));
                 }
-                Ok(Expr::Not(Box::new(self.unary()?)))
+                Ok(Expr::Not(Box::new(self.unary(field)?)))
+            }
+            Tok::Field(f) => {
+                if !self.starts_operand() || matches!(self.peek(), Some(Tok::Field(_))) {
+                    return Err(QueryError::new(
+                        at,
+                        "a field needs a term after it",
+                        "write title:Kuril* or title:(a OR b)",
+                    ));
+                }
+                self.unary(f)
             }
             Tok::LParen => {
                 if self.peek() == Some(&Tok::RParen) {
@@ -277,7 +497,7 @@ impl Parser<'_> {
                         "put terms inside ( ), or remove them",
                     ));
                 }
-                let inner = self.or()?;
+                let inner = self.or(field)?;
                 if self.peek() == Some(&Tok::RParen) {
                     self.pos += 1;
                     Ok(inner)
@@ -302,26 +522,15 @@ impl Parser<'_> {
                     format!("remove the {op}, or add a term before it"),
                 ))
             }
-            Tok::Word(w) => Term::from_text(&w).map(Expr::Term).ok_or_else(|| {
-                QueryError::new(
-                    at,
-                    format!("`{w}` holds no letters or digits"),
-                    "remove it; queries match words, not punctuation",
-                )
-            }),
-            Tok::Phrase(p) => Term::from_text(&p).map(Expr::Term).ok_or_else(|| {
-                QueryError::new(
-                    at,
-                    "empty phrase",
-                    "put words between the quotes, or remove them",
-                )
-            }),
-            Tok::Alias(name) => self.alias(at, &name),
+            Tok::Word { text, prefix } => word(at, field, &text, prefix),
+            Tok::Phrase { text, slop } => phrase(at, field, &text, slop),
+            Tok::Regex(re) => regex_term(at, field, &re),
+            Tok::Alias(name) => self.alias(at, field, &name),
         }
     }
 
-    fn alias(&self, at: usize, name: &str) -> Result<Expr, QueryError> {
-        let Some(terms) = self.aliases.get(name) else {
+    fn alias(&mut self, at: usize, field: Field, name: &str) -> Result<Expr, QueryError> {
+        let Some(entries) = self.aliases.get(name) else {
             let known: Vec<_> = self.aliases.keys().map(|k| format!("@{k}")).collect();
             let hint = if known.is_empty() {
                 format!("define it in config.toml: [alias] {name} = [\"term\", ...]")
@@ -333,65 +542,270 @@ impl Parser<'_> {
             };
             return Err(QueryError::new(at, format!("unknown alias @{name}"), hint));
         };
-        let mut parts = Vec::with_capacity(terms.len());
-        for t in terms {
-            match Term::from_text(t) {
-                Some(term) => parts.push(Expr::Term(term)),
-                None => {
-                    return Err(QueryError::new(
-                        at,
-                        format!("alias @{name} has a term with no letters or digits: {t:?}"),
-                        "remove that term from the alias",
-                    ));
-                }
-            }
+        if self.expanding.iter().any(|n| n == name) {
+            let mut cycle: Vec<String> = self.expanding.iter().map(|n| format!("@{n}")).collect();
+            cycle.push(format!("@{name}"));
+            return Err(QueryError::new(
+                at,
+                format!(
+                    "aliases refer to each other in a cycle: {}",
+                    cycle.join(" -> ")
+                ),
+                "remove one of the references",
+            ));
         }
-        if parts.is_empty() {
+        if entries.is_empty() {
             return Err(QueryError::new(
                 at,
                 format!("alias @{name} is empty"),
                 "give it at least one term",
             ));
         }
-        Ok(if parts.len() == 1 {
+        self.expanding.push(name.to_owned());
+        let mut parts = Vec::with_capacity(entries.len());
+        for entry in entries {
+            let part = self.alias_entry(at, field, name, entry);
+            match part {
+                Ok(p) => parts.push(p),
+                Err(e) => {
+                    self.expanding.pop();
+                    return Err(e);
+                }
+            }
+        }
+        self.expanding.pop();
+        let expr = if parts.len() == 1 {
             parts.remove(0)
         } else {
             Expr::Or(parts)
+        };
+        Ok(Expr::Alias {
+            name: name.to_owned(),
+            expr: Box::new(expr),
         })
     }
+
+    /// An alias entry is a plain word or phrase, or — when it uses query
+    /// syntax (quotes, `*`, `@`, `/`, `~`, `:`, parentheses) — a query.
+    fn alias_entry(
+        &mut self,
+        at: usize,
+        field: Field,
+        alias: &str,
+        entry: &str,
+    ) -> Result<Expr, QueryError> {
+        let in_alias = |e: QueryError| QueryError {
+            at,
+            message: format!("in alias @{alias}, entry {entry:?}: {}", e.message),
+            hint: e.hint,
+        };
+        if !entry.contains(['"', '*', '@', '/', '~', ':', '(', ')']) {
+            return match Term::from_text(entry) {
+                Some(term) => Ok(Expr::Term {
+                    field,
+                    term,
+                    label: entry.to_owned(),
+                }),
+                None => Err(in_alias(QueryError::new(
+                    0,
+                    "no letters or digits",
+                    "remove that entry",
+                ))),
+            };
+        }
+        let toks = lex(entry).map_err(in_alias)?;
+        let mut sub = Parser {
+            toks,
+            pos: 0,
+            len: entry.len(),
+            aliases: self.aliases,
+            expanding: std::mem::take(&mut self.expanding),
+            depth: self.depth,
+        };
+        let r = sub.whole(field);
+        self.expanding = std::mem::take(&mut sub.expanding);
+        // A cycle found deeper is already phrased for the person: pass it on.
+        r.map_err(|e| {
+            if e.message.contains("cycle") {
+                QueryError { at, ..e }
+            } else {
+                in_alias(e)
+            }
+        })
+    }
+
+    fn whole(&mut self, field: Field) -> Result<Expr, QueryError> {
+        if self.toks.is_empty() {
+            return Err(QueryError::new(
+                0,
+                "the query is empty",
+                "write at least one term, e.g. query = '\"peace treaty\"'",
+            ));
+        }
+        let expr = self.or(field)?;
+        if self.pos < self.toks.len() {
+            let at = self.at();
+            let msg = if self.peek() == Some(&Tok::RParen) {
+                "unmatched ')'"
+            } else {
+                "unexpected text"
+            };
+            return Err(QueryError::new(
+                at,
+                msg,
+                "remove it, or add the '(' it closes",
+            ));
+        }
+        Ok(expr)
+    }
+}
+
+/// How a term is shown when saying why an item matched: as written, with
+/// its field.
+fn label(field: Field, written: String) -> String {
+    match field {
+        Field::Text => written,
+        f => format!("{}:{written}", FIELD_NAMES[f as usize - 1]),
+    }
+}
+
+fn word(at: usize, field: Field, text: &str, prefix: bool) -> Result<Expr, QueryError> {
+    let label = label(
+        field,
+        if prefix {
+            format!("{text}*")
+        } else {
+            text.to_owned()
+        },
+    );
+    if !prefix {
+        if text.contains('*') {
+            return Err(QueryError::new(
+                at,
+                format!("`{text}`: a * may only end a word"),
+                "write Kuril* for words starting with Kuril",
+            ));
+        }
+        return Term::from_text(text)
+            .map(|term| Expr::Term { field, term, label })
+            .ok_or_else(|| {
+                QueryError::new(
+                    at,
+                    format!("`{text}` holds no letters or digits"),
+                    "remove it; queries match words, not punctuation",
+                )
+            });
+    }
+    let folded = fold(text);
+    if folded.chars().any(is_unspaced_script) {
+        return Ok(Expr::Term {
+            field,
+            term: Term::Substring(folded),
+            label,
+        });
+    }
+    let ws: Vec<&str> = words(&folded).collect();
+    match ws.as_slice() {
+        [one] => Ok(Expr::Term {
+            field,
+            term: Term::Prefix((*one).to_owned()),
+            label,
+        }),
+        [] => Err(QueryError::new(
+            at,
+            "a * needs letters before it",
+            "write Kuril* for words starting with Kuril",
+        )),
+        _ => Err(QueryError::new(
+            at,
+            format!("`{text}*` is more than one word"),
+            "a prefix* applies to one word",
+        )),
+    }
+}
+
+fn phrase(at: usize, field: Field, text: &str, slop: Option<u32>) -> Result<Expr, QueryError> {
+    let label = label(
+        field,
+        match slop {
+            Some(n) => format!("\"{text}\"~{n}"),
+            None => format!("\"{text}\""),
+        },
+    );
+    let term = Term::from_text(text).ok_or_else(|| {
+        QueryError::new(
+            at,
+            "empty phrase",
+            "put words between the quotes, or remove them",
+        )
+    })?;
+    let term = match (term, slop) {
+        (Term::Phrase(ws), Some(n)) => {
+            let mut ws = ws;
+            ws.sort();
+            ws.dedup();
+            if ws.len() == 1 {
+                Term::Word(ws.remove(0))
+            } else {
+                Term::Near(ws, n)
+            }
+        }
+        (Term::Substring(_), Some(_)) => {
+            return Err(QueryError::new(
+                at,
+                "proximity needs words separated by spaces",
+                "in Japanese, Chinese or Korean text use separate terms: 日本 ロシア",
+            ));
+        }
+        (t, _) => t,
+    };
+    Ok(Expr::Term { field, term, label })
+}
+
+fn regex_term(at: usize, field: Field, re: &str) -> Result<Expr, QueryError> {
+    if re.is_empty() {
+        return Err(QueryError::new(
+            at,
+            "empty /regex/",
+            "write a pattern between the slashes, or remove them",
+        ));
+    }
+    let compiled = regex::RegexBuilder::new(re)
+        .case_insensitive(true)
+        .size_limit(REGEX_SIZE_LIMIT)
+        .build()
+        .map_err(|e| {
+            let detail = e.to_string();
+            let last = detail
+                .lines()
+                .rfind(|l| !l.trim().is_empty())
+                .unwrap_or("")
+                .trim();
+            QueryError::new(
+                at,
+                format!("bad /regex/: {last}"),
+                "see https://docs.rs/regex for the syntax",
+            )
+        })?;
+    Ok(Expr::Term {
+        field,
+        term: Term::Regex(compiled),
+        label: label(field, format!("/{re}/")),
+    })
 }
 
 /// Parses a query, expanding `@alias` references from `aliases`.
 pub fn parse_query(q: &str, aliases: &Aliases) -> Result<Expr, QueryError> {
     let toks = lex(q)?;
-    if toks.is_empty() {
-        return Err(QueryError::new(
-            0,
-            "the query is empty",
-            "write at least one term, e.g. query = '\"peace treaty\"'",
-        ));
-    }
     let mut p = Parser {
         toks,
         pos: 0,
         len: q.len(),
         aliases,
+        expanding: Vec::new(),
+        depth: 0,
     };
-    let expr = p.or()?;
-    if p.pos < p.toks.len() {
-        let at = p.at();
-        let msg = if p.peek() == Some(&Tok::RParen) {
-            "unmatched ')'"
-        } else {
-            "unexpected text"
-        };
-        return Err(QueryError::new(
-            at,
-            msg,
-            "remove it, or add the '(' it closes",
-        ));
-    }
-    Ok(expr)
+    p.whole(Field::Text)
 }
 
 #[cfg(test)]
@@ -401,11 +815,28 @@ mod tests {
     fn aliases() -> Aliases {
         let mut a = Aliases::new();
         a.insert("japan".into(), vec!["Japan".into(), "日本".into()]);
+        a.insert(
+            "kurils".into(),
+            vec!["\"Kuril Islands\"".into(), "Курил*".into(), "@japan".into()],
+        );
+        a.insert("loop-a".into(), vec!["@loop-b".into()]);
+        a.insert("loop-b".into(), vec!["x OR @loop-a".into()]);
         a
     }
 
     fn w(s: &str) -> Expr {
-        Expr::Term(Term::Word(s.into()))
+        Expr::Term {
+            field: Field::Text,
+            term: Term::Word(s.into()),
+            label: s.into(),
+        }
+    }
+
+    fn term(e: &Expr) -> (Field, &Term) {
+        match e {
+            Expr::Term { field, term, .. } => (*field, term),
+            other => panic!("not a term: {other:?}"),
+        }
     }
 
     #[test]
@@ -421,24 +852,51 @@ mod tests {
     }
 
     #[test]
-    fn phrases_minus_groups_and_aliases() {
-        let e = parse_query("(\"Peace Treaty\" OR @japan) -Sport", &aliases()).unwrap();
-        assert_eq!(
-            e,
-            Expr::And(vec![
-                Expr::Or(vec![
-                    Expr::Term(Term::Phrase(vec!["peace".into(), "treaty".into()])),
-                    Expr::Or(vec![w("japan"), Expr::Term(Term::Substring("日本".into()))]),
-                ]),
-                Expr::Not(Box::new(w("sport"))),
-            ])
-        );
-    }
-
-    #[test]
     fn lowercase_operators_are_words() {
         let e = parse_query("war and peace", &aliases()).unwrap();
         assert_eq!(e, Expr::And(vec![w("war"), w("and"), w("peace")]));
+    }
+
+    #[test]
+    fn prefixes_fields_proximity_and_regex() {
+        let a = aliases();
+        let e = parse_query("title:Kuril*", &a).unwrap();
+        assert_eq!(term(&e), (Field::Title, &Term::Prefix("kuril".into())));
+        let e = parse_query("\"Russia Japan Russia\"~10", &a).unwrap();
+        assert_eq!(
+            term(&e).1,
+            &Term::Near(vec!["japan".into(), "russia".into()], 10)
+        );
+        let e = parse_query("content:/Kuril(e|s)?/", &a).unwrap();
+        assert!(matches!(term(&e), (Field::Content, Term::Regex(_))));
+        let Expr::Or(parts) = parse_query("author:(Kono OR Lavrov)", &a).unwrap() else {
+            panic!()
+        };
+        assert!(parts.iter().all(|p| term(p).0 == Field::Author));
+        let e = parse_query("北方*", &a).unwrap();
+        assert_eq!(term(&e).1, &Term::Substring("北方".into()));
+    }
+
+    #[test]
+    fn aliases_nest_and_carry_the_field() {
+        let e = parse_query("title:@kurils", &aliases()).unwrap();
+        let Expr::Alias { name, expr } = e else {
+            panic!()
+        };
+        assert_eq!(name, "kurils");
+        let Expr::Or(parts) = *expr else { panic!() };
+        assert_eq!(
+            term(&parts[0]),
+            (
+                Field::Title,
+                &Term::Phrase(vec!["kuril".into(), "islands".into()])
+            )
+        );
+        assert_eq!(
+            term(&parts[1]),
+            (Field::Title, &Term::Prefix("курил".into()))
+        );
+        assert!(matches!(&parts[2], Expr::Alias { name, .. } if name == "japan"));
     }
 
     #[track_caller]
@@ -470,5 +928,26 @@ mod tests {
         assert_eq!(err("\"\"").message, "empty phrase");
         assert_eq!(err("   ").message, "the query is empty");
         assert_eq!(err("a - b").at, 2);
+        let e = err("Japan titel:Kuril");
+        assert_eq!((e.at, e.message.as_str()), (6, "unknown field titel:"));
+        assert!(e.hint.unwrap().contains("title:"));
+        let e = err("Japan /Kuril(/");
+        assert_eq!(e.at, 6);
+        assert!(e.message.starts_with("bad /regex/"), "{}", e.message);
+        let e = err("@loop-a");
+        assert!(
+            e.message.contains("cycle: @loop-a -> @loop-b -> @loop-a"),
+            "{}",
+            e.message
+        );
+        assert!(err("\"a b\"~").message.contains("distance"));
+        assert!(err(&"(".repeat(100)).message.contains("levels deep"));
+    }
+
+    #[test]
+    fn render_puts_a_caret_under_the_column() {
+        let e = err("Россия AND @korea");
+        let r = e.render("Россия AND @korea");
+        assert!(r.contains("  | Россия AND @korea\n  |            ^"), "{r}");
     }
 }

@@ -1,10 +1,36 @@
 //! Text normalisation shared by queries and items, so that a term and the
 //! text it should find are folded the same way.
 
-/// Lowercases (full Unicode case mapping) — the single folding applied to
-/// both query terms and item text.
+/// Folds text for comparison: NFKC, full case folding, Latin diacritics
+/// removed. The same folding is applied to query terms and item text.
+/// ASCII — most of most feeds — takes a fast path with the same result.
 pub fn fold(s: &str) -> String {
-    s.to_lowercase()
+    if s.is_ascii() {
+        return s.to_ascii_lowercase();
+    }
+    use unicode_normalization::UnicodeNormalization;
+    let nfkc: String = s.nfkc().collect();
+    let folded = caseless::default_case_fold_str(&nfkc);
+    // Decompose, drop combining diacritics that sit on Latin or Greek letters or on
+    // Cyrillic е (ё -> е), keep the rest (й keeps its breve; Japanese voicing
+    // marks are outside this range), recompose.
+    let mut out = String::with_capacity(folded.len());
+    let mut base = ' ';
+    for c in folded.nfd() {
+        if ('\u{0300}'..='\u{036F}').contains(&c) {
+            let drop = base.is_ascii_alphabetic()
+                || ('\u{00C0}'..='\u{024F}').contains(&base)
+                || ('\u{0370}'..='\u{03FF}').contains(&base)
+                || (base == 'е' && c == '\u{0308}');
+            if drop {
+                continue;
+            }
+        } else {
+            base = c;
+        }
+        out.push(c);
+    }
+    out.nfc().collect()
 }
 
 /// Scripts written without spaces between words. Terms in these scripts are
@@ -25,19 +51,34 @@ pub fn is_unspaced_script(c: char) -> bool {
     )
 }
 
-/// Splits folded text into words: maximal runs of letters, digits and
-/// combining marks. Apostrophes and dots split words, so "Russia's" yields
-/// "russia" and "s", and "U.S." yields "u" and "s" — a query word then finds
-/// the word it names regardless of attached punctuation.
-pub fn words(folded: &str) -> impl Iterator<Item = &str> {
-    folded
-        .split(|c: char| !(c.is_alphanumeric() || is_mark(c)))
-        .filter(|w| !w.is_empty())
+/// Splits folded text into words at Unicode word boundaries (UAX #29),
+/// then at apostrophes, dots and colons inside words, so "russia's" yields
+/// "russia" and "s", and "u.s." yields "u" and "s": a query word then finds
+/// the word it names whatever punctuation is attached. Yields byte ranges
+/// into `folded`.
+pub fn word_ranges(folded: &str) -> impl Iterator<Item = (usize, usize)> + '_ {
+    use unicode_segmentation::UnicodeSegmentation;
+    folded.unicode_word_indices().flat_map(|(start, w)| {
+        let mut parts = Vec::new();
+        let mut from = 0;
+        for (i, c) in w.char_indices() {
+            if matches!(c, '\'' | '’' | '.' | ':' | '·' | '\u{2027}' | '_') {
+                if i > from {
+                    parts.push((start + from, start + i));
+                }
+                from = i + c.len_utf8();
+            }
+        }
+        if from < w.len() {
+            parts.push((start + from, start + w.len()));
+        }
+        parts
+    })
 }
 
-fn is_mark(c: char) -> bool {
-    // Combining diacritical marks (decomposed accents) belong to their word.
-    matches!(c, '\u{0300}'..='\u{036F}')
+/// The words of folded text, as slices.
+pub fn words(folded: &str) -> impl Iterator<Item = &str> {
+    word_ranges(folded).map(move |(a, b)| &folded[a..b])
 }
 
 /// Turns an HTML fragment into plain text: tags dropped (with `script` and
@@ -88,6 +129,16 @@ pub fn html_to_text(html: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn folding() {
+        assert_eq!(fold("Café MÜLLER"), "cafe muller");
+        assert_eq!(fold("ＪＡＰＡＮ ﬁnal"), "japan final");
+        assert_eq!(fold("STRASSE Straße"), "strasse strasse");
+        assert_eq!(fold("Ёлка Йошкар-Ола"), "елка йошкар-ола");
+        assert_eq!(fold("がぎ ガ"), "がぎ ガ");
+        assert_eq!(fold("ΣΊΣΥΦΟΣ"), "σισυφοσ");
+    }
 
     #[test]
     fn words_split_on_punctuation_and_keep_cyrillic() {
