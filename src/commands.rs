@@ -116,7 +116,9 @@ pub fn export(
     let topic = find_topic(&cfg, slug)?;
     let doc = runtime()?.block_on(async {
         let store = daemon::open_store(&cfg).await?;
-        let data = store.topic_entries(topic.slug.clone(), topic.limit).await;
+        let data = store
+            .topic_entries(topic.slug.clone(), topic.limit, topic.by_story)
+            .await;
         store.close().await;
         anyhow::Ok(publish::atom_feed(&topic, &cfg.server.base_url, &data?)?)
     })?;
@@ -216,7 +218,7 @@ pub fn topic_test(
     };
     let since_time = Utc::now() - chrono::Duration::from_std(window).unwrap_or_default();
     let items = runtime()?.block_on(async {
-        let store = Store::open(&cfg.storage.path)?;
+        let store = Store::open(&cfg.storage.path, cfg.stories)?;
         let items = store.items_since(since_time).await;
         store.close().await;
         anyhow::Ok(items?)
@@ -235,9 +237,13 @@ pub fn topic_test(
         } else {
             format!("  [{}]", why.join(" "))
         };
+        let story = match it.story {
+            Some(id) if it.story_size > 1 => format!("  (story {id}: {} sources)", it.story_size),
+            _ => String::new(),
+        };
         writeln!(
             out,
-            "{mark}{}  {:<20}  {}{why}",
+            "{mark}{}  {:<20}  {}{why}{story}",
             it.date.format("%Y-%m-%d %H:%M"),
             truncate(&it.feed_title, 20),
             it.title,
@@ -294,6 +300,52 @@ pub fn topic_test(
         (Some(t), None) => writeln!(out, "{old_n} items match topic {} ({scope})", t.slug)?,
         (None, _) => writeln!(out, "{new_n} items match the query ({scope})")?,
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `feedsift story ID`: a story's members, the lead marked.
+pub fn story(path: &Path, key: &str) -> anyhow::Result<ExitCode> {
+    let cfg = load(path)?;
+    let found = runtime()?.block_on(async {
+        let store = Store::open(&cfg.storage.path, cfg.stories)?;
+        let s = store.story(key.to_owned()).await;
+        store.close().await;
+        anyhow::Ok(s?)
+    })?;
+    let Some(s) = found else {
+        anyhow::bail!(
+            "no story {key:?}: give the number `feedsift topic test` shows, or a story id from a topic feed"
+        );
+    };
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "story {} (tag:feedsift,2026:story:{}), {} sources:",
+        s.id,
+        s.uid,
+        s.members.len()
+    )?;
+    for m in &s.members {
+        let lead = if m.uid == s.lead_uid { "* " } else { "  " };
+        let cites = m
+            .cites
+            .as_deref()
+            .map_or(String::new(), |c| format!("  (cites {c})"));
+        writeln!(
+            out,
+            "{lead}{}  {:<20}  {}{cites}",
+            m.date.format("%Y-%m-%d %H:%M"),
+            truncate(&m.feed_title, 20),
+            m.title
+        )?;
+        if let Some(l) = &m.link {
+            writeln!(out, "    {l}")?;
+        }
+    }
+    writeln!(
+        out,
+        "* the lead: the source the others cite, else the earliest"
+    )?;
     Ok(ExitCode::SUCCESS)
 }
 

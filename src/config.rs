@@ -22,6 +22,7 @@ pub struct Config {
     pub server: Server,
     pub storage: Storage,
     pub polling: Polling,
+    pub stories: Stories,
     pub feeds: Vec<Feed>,
     pub aliases: Aliases,
     pub topics: Vec<Topic>,
@@ -50,6 +51,28 @@ pub struct Polling {
     /// Let feeds reach loopback and private networks by name or redirect.
     pub allow_private_networks: bool,
 }
+
+/// How items are grouped into stories.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Stories {
+    /// Items further apart than this never join one story.
+    pub window: Duration,
+    /// Estimated Jaccard similarity of title+summary shingles from which
+    /// two items are copies of one story (0 to 1).
+    pub threshold: f64,
+}
+
+impl Default for Stories {
+    fn default() -> Stories {
+        Stories {
+            window: Duration::from_secs(72 * 3600),
+            threshold: DEFAULT_STORY_THRESHOLD,
+        }
+    }
+}
+
+/// Tuned on the labelled fixture set in tests/fixtures/stories.
+pub const DEFAULT_STORY_THRESHOLD: f64 = 0.35;
 
 #[derive(Debug, Clone)]
 pub struct Feed {
@@ -126,6 +149,8 @@ struct RawConfig {
     #[serde(default)]
     polling: RawPolling,
     #[serde(default)]
+    stories: RawStories,
+    #[serde(default)]
     feed: Vec<RawFeed>,
     #[serde(default)]
     alias: BTreeMap<Spanned<String>, Vec<String>>,
@@ -158,6 +183,13 @@ struct RawPolling {
     allow_private_networks: Option<bool>,
 }
 
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawStories {
+    window: Option<Dur>,
+    threshold: Option<Spanned<f64>>,
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawFeed {
@@ -176,6 +208,7 @@ struct RawTopic {
     #[serde(default)]
     feeds: Vec<Spanned<String>>,
     limit: Option<Spanned<usize>>,
+    group: Option<Spanned<String>>,
 }
 
 /// Parses "30s", "15m", "2h", "90d", "1w" and sums like "1h30m".
@@ -463,6 +496,26 @@ impl Cx<'_> {
             allow_private_networks: raw.polling.allow_private_networks.unwrap_or(false),
         };
 
+        let stories = Stories {
+            window: raw
+                .stories
+                .window
+                .map_or(Stories::default().window, |d| *d.0.get_ref()),
+            threshold: match raw.stories.threshold {
+                None => DEFAULT_STORY_THRESHOLD,
+                Some(t) if (0.0..=1.0).contains(t.get_ref()) && *t.get_ref() > 0.0 => *t.get_ref(),
+                Some(t) => {
+                    return Err(self.err(
+                        t.span(),
+                        "threshold must be above 0 and at most 1",
+                        Some(format!(
+                            "it is the share of shingles two copies have in common; the default is {DEFAULT_STORY_THRESHOLD}"
+                        )),
+                    ));
+                }
+            },
+        };
+
         let mut feeds = Vec::with_capacity(raw.feed.len());
         let mut seen_urls = HashSet::new();
         for f in raw.feed {
@@ -524,6 +577,7 @@ impl Cx<'_> {
             server: Server { listen, base_url },
             storage,
             polling,
+            stories,
             feeds,
             aliases,
             topics,
@@ -617,6 +671,19 @@ impl Cx<'_> {
             None => 100,
         };
 
+        let by_story = match t.group {
+            None => true,
+            Some(g) if g.get_ref() == "story" => true,
+            Some(g) if g.get_ref() == "item" => false,
+            Some(g) => {
+                return Err(self.err(
+                    g.span(),
+                    format!("group must be \"story\" or \"item\", not {:?}", g.get_ref()),
+                    Some("\"story\" (the default) shows one entry per story with its sources; \"item\" one per item".into()),
+                ));
+            }
+        };
+
         let mut h = Sha256::new();
         h.update(format!("{matcher:?}\n{feed_filter:?}").as_bytes());
         let fingerprint = hex(&h.finalize()[..16]);
@@ -629,6 +696,7 @@ impl Cx<'_> {
             matcher,
             feed_filter,
             limit,
+            by_story,
             fingerprint,
         })
     }

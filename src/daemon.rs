@@ -54,7 +54,7 @@ pub struct PollReport {
 /// Opens the store and brings it in line with the config: feed rows exist,
 /// topics whose definition changed are re-evaluated over the history.
 pub async fn open_store(cfg: &Config) -> anyhow::Result<Store> {
-    let store = Store::open(&cfg.storage.path)?;
+    let store = Store::open(&cfg.storage.path, cfg.stories)?;
     sync_store(&store, cfg).await?;
     Ok(store)
 }

@@ -4,6 +4,7 @@
 //! Data flow: daemon (schedule) -> fetch -> parse -> store (new items, topic
 //! membership); server -> store -> publish on request.
 
+pub mod cluster;
 pub mod commands;
 pub mod config;
 pub mod daemon;

@@ -44,6 +44,11 @@ enum Command {
     /// Work on topics without changing anything
     #[command(subcommand)]
     Topic(TopicCommand),
+    /// List a story's sources (the number `topic test` shows, or its id)
+    Story {
+        /// the story's number or id
+        id: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -83,6 +88,7 @@ fn main() -> ExitCode {
             output,
         } => commands::export(&path, &slug, format, output.as_deref()),
         Command::Feeds => commands::feeds(&path),
+        Command::Story { id } => commands::story(&path, &id),
         Command::Topic(TopicCommand::Test { slug, query, since }) => {
             commands::topic_test(&path, slug.as_deref(), query.as_deref(), &since)
         }

@@ -4,7 +4,7 @@
 use atom_syndication as atom;
 use chrono::{DateTime, FixedOffset, Utc};
 
-use crate::store::{Entry, TopicEntries};
+use crate::store::{Entry, Member, TopicEntries};
 use crate::topics::Topic;
 
 /// The tagging entity for our ids (RFC 4151). Ids must never change, so
@@ -55,32 +55,73 @@ fn entry_updated(e: &Entry) -> DateTime<Utc> {
 /// The scheme of categories that say which alias or term matched.
 const MATCHED_SCHEME: &str = "tag:feedsift,2026:matched";
 
+/// The list of a story's sources, as HTML: feed, headline, link.
+fn sources_html(members: &[Member]) -> String {
+    use html_escape::{encode_double_quoted_attribute as attr, encode_text as text};
+    let mut h = format!("<p>Reported by {} sources:</p><ul>", members.len());
+    for m in members {
+        let headline = match &m.link {
+            Some(l) => format!("<a href=\"{}\">{}</a>", attr(l), text(&m.title)),
+            None => text(&m.title).into_owned(),
+        };
+        h.push_str(&format!(
+            "<li>{}: {headline} ({})</li>",
+            text(&m.feed_title),
+            m.date.format("%Y-%m-%d %H:%M UTC")
+        ));
+    }
+    h.push_str("</ul>");
+    h
+}
+
 fn atom_entry(topic: &Topic, e: &Entry) -> atom::Entry {
+    let story = e.story.as_ref().filter(|s| s.members.len() > 1);
     let mut entry = atom::Entry {
-        id: format!("{TAG}item:{}", e.uid),
+        id: match &e.story {
+            Some(s) => format!("{TAG}story:{}", s.uid),
+            None => format!("{TAG}item:{}", e.uid),
+        },
         title: atom::Text::plain(xml_safe(if e.title.is_empty() {
             "(untitled)"
         } else {
             &e.title
         })),
-        updated: fixed(entry_updated(e)),
-        published: Some(fixed(e.sort_time)),
+        // A story moves when a source joins, so readers see it again.
+        updated: fixed(story.map_or(entry_updated(e), |s| s.updated.max(entry_updated(e)))),
+        published: Some(fixed(e.story.as_ref().map_or(e.sort_time, |s| s.sort_time))),
         authors: vec![person(e.author.as_deref().unwrap_or(&e.source.title))],
         ..Default::default()
     };
     if let Some(l) = &e.link {
         entry.links.push(link(l, "alternate", Some("text/html")));
     }
+    if let Some(s) = story {
+        for m in s.members.iter().filter(|m| m.uid != e.uid) {
+            if let Some(l) = &m.link {
+                let mut rel = link(l, "related", Some("text/html"));
+                rel.title = Some(xml_safe(&format!("{}: {}", m.feed_title, m.title)));
+                entry.links.push(rel);
+            }
+        }
+    }
     entry.summary = e.summary.as_deref().map(|s| atom::Text::html(xml_safe(s)));
-    let body = e.content.as_deref().or(if e.link.is_none() {
-        // Without a link, the entry must carry content (RFC 4287 4.1.2).
-        e.summary.as_deref()
-    } else {
-        None
-    });
+    let body = e
+        .content
+        .as_deref()
+        .or(if e.link.is_none() || story.is_some() {
+            // Without a link, the entry must carry content (RFC 4287 4.1.2);
+            // a story's content carries its list of sources.
+            e.summary.as_deref()
+        } else {
+            None
+        });
+    let body = match (body, story) {
+        (b, Some(s)) => Some(format!("{}{}", b.unwrap_or(""), sources_html(&s.members))),
+        (b, None) => b.map(str::to_owned),
+    };
     entry.content = match body {
         Some(b) => Some(atom::Content {
-            value: Some(xml_safe(b)),
+            value: Some(xml_safe(&b)),
             content_type: Some("html".into()),
             ..Default::default()
         }),
@@ -130,16 +171,15 @@ pub fn atom_feed(
     data: &TopicEntries,
 ) -> Result<String, PublishError> {
     let entries: Vec<atom::Entry> = data.entries.iter().map(|e| atom_entry(topic, e)).collect();
-    let updated = data
-        .entries
+    let updated = entries
         .iter()
-        .map(entry_updated)
+        .map(|e| e.updated)
         .max()
-        .unwrap_or(data.defined_at);
+        .unwrap_or(fixed(data.defined_at));
     let feed = atom::Feed {
         id: format!("{TAG}topic:{}", topic.slug),
         title: atom::Text::plain(xml_safe(&topic.title)),
-        updated: fixed(updated),
+        updated,
         authors: vec![person("feedsift")],
         generator: Some(atom::Generator {
             value: "feedsift".into(),

@@ -95,7 +95,7 @@ async fn topic_feed(State(state): State<Arc<AppState>>, Path(file): Path<String>
     };
     let data = match state
         .store
-        .topic_entries(topic.slug.clone(), topic.limit)
+        .topic_entries(topic.slug.clone(), topic.limit, topic.by_story)
         .await
     {
         Ok(d) => d,

@@ -6,6 +6,7 @@
 
 mod schema;
 mod sqlite;
+mod stories;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -124,6 +125,43 @@ pub struct Entry {
     pub source: SourceFeed,
     /// Why the item is in the topic: the aliases and terms that matched.
     pub matched: Vec<String>,
+    /// In a topic shown by story: the story this item leads.
+    pub story: Option<StoryInfo>,
+}
+
+/// A story, as its lead entry carries it.
+#[derive(Debug, Clone)]
+pub struct StoryInfo {
+    pub uid: String,
+    pub first_seen: DateTime<Utc>,
+    /// When the last source joined.
+    pub updated: DateTime<Utc>,
+    /// The earliest member's date.
+    pub sort_time: DateTime<Utc>,
+    /// Every item of the story, earliest first, the lead among them.
+    pub members: Vec<Member>,
+}
+
+/// A story with all its members, for `feedsift story`.
+#[derive(Debug, Clone)]
+pub struct StoryDetail {
+    pub id: i64,
+    pub uid: String,
+    pub lead_uid: String,
+    pub members: Vec<Member>,
+}
+
+/// One source of a story.
+#[derive(Debug, Clone)]
+pub struct Member {
+    pub uid: String,
+    pub title: String,
+    pub link: Option<String>,
+    pub feed_title: String,
+    pub feed_url: String,
+    pub date: DateTime<Utc>,
+    /// The agency this copy says it cites.
+    pub cites: Option<String>,
 }
 
 /// A stored item with what a topic query looks at, for `topic test`.
@@ -131,6 +169,9 @@ pub struct Entry {
 pub struct StoredItem {
     pub date: DateTime<Utc>,
     pub feed_title: String,
+    /// The story's number and how many items it has.
+    pub story: Option<i64>,
+    pub story_size: i64,
     pub title: String,
     pub summary: Option<String>,
     pub content: Option<String>,
@@ -163,8 +204,8 @@ pub struct Store {
 
 impl Store {
     /// Opens (creating and migrating as needed) the database at `path`.
-    pub fn open(path: &Path) -> Result<Store, StoreError> {
-        let db = sqlite::Db::open(path)?;
+    pub fn open(path: &Path, stories: crate::config::Stories) -> Result<Store, StoreError> {
+        let db = sqlite::Db::open(path, stories)?;
         // Small: the writer is fast and back-pressure keeps memory bounded.
         let (tx, mut rx) = mpsc::channel::<Job>(64);
         let thread = std::thread::Builder::new()
@@ -264,13 +305,21 @@ impl Store {
         self.call(|db| db.feeds()).await
     }
 
-    /// The newest `limit` entries of a topic, newest first.
+    /// The newest `limit` entries of a topic, newest first: one per story
+    /// when `by_story`, else one per item.
     pub async fn topic_entries(
         &self,
         slug: String,
         limit: usize,
+        by_story: bool,
     ) -> Result<TopicEntries, StoreError> {
-        self.call(move |db| db.topic_entries(&slug, limit)).await
+        self.call(move |db| db.topic_entries(&slug, limit, by_story))
+            .await
+    }
+
+    /// A story by its number or uid.
+    pub async fn story(&self, key: String) -> Result<Option<StoryDetail>, StoreError> {
+        self.call(move |db| db.story(&key)).await
     }
 
     /// Finishes queued jobs, closes the database and joins the thread.

@@ -69,4 +69,20 @@ pub const MIGRATIONS: &[&str] = &[
     ALTER TABLE feeds ADD COLUMN tags TEXT;
     ALTER TABLE topic_items ADD COLUMN matched TEXT;
     "#,
+    // 4: stories: items about one event across feeds.
+    r#"
+    CREATE TABLE stories (
+        id            INTEGER PRIMARY KEY,
+        uid           TEXT NOT NULL UNIQUE,
+        first_seen    INTEGER NOT NULL,
+        updated       INTEGER NOT NULL,
+        sort_time     INTEGER NOT NULL,
+        lead_item_id  INTEGER NOT NULL REFERENCES items(id)
+    );
+    ALTER TABLE items ADD COLUMN story_id INTEGER REFERENCES stories(id);
+    ALTER TABLE items ADD COLUMN sketch BLOB;
+    ALTER TABLE items ADD COLUMN cites TEXT;
+    CREATE INDEX items_story ON items(story_id);
+    CREATE INDEX items_sort ON items(sort_time);
+    "#,
 ];

@@ -8,16 +8,21 @@ use chrono::{DateTime, TimeZone, Utc};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 use super::schema::MIGRATIONS;
+use super::stories;
 use super::{
-    Entry, FeedSpec, FeedState, FeedStatus, IngestStats, PollRecord, SourceFeed, StoreError,
-    StoredItem, TopicEntries,
+    Entry, FeedSpec, FeedState, FeedStatus, IngestStats, Member, PollRecord, SourceFeed,
+    StoreError, StoredItem, StoryDetail, StoryInfo, TopicEntries,
 };
+use crate::cluster::StoryIndex;
+use crate::config::Stories;
 use crate::parse::{NewItem, ParsedFeed};
 use crate::topics::{Document, ItemText, Topic};
 
 pub struct Db {
     conn: Connection,
     topics: Arc<Vec<Topic>>,
+    stories: StoryIndex,
+    story_cfg: Stories,
 }
 
 fn ts(t: DateTime<Utc>) -> i64 {
@@ -96,7 +101,7 @@ const INSERT_MEMBER: &str =
     "INSERT OR IGNORE INTO topic_items (slug, item_id, sort_time, matched) VALUES (?1, ?2, ?3, ?4)";
 
 impl Db {
-    pub fn open(path: &Path) -> Result<Db, StoreError> {
+    pub fn open(path: &Path, story_cfg: Stories) -> Result<Db, StoreError> {
         let open_err = |e: rusqlite::Error| StoreError::Open {
             path: path.to_path_buf(),
             reason: e.to_string(),
@@ -121,10 +126,26 @@ impl Db {
         conn.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(open_err)?;
         migrate(&mut conn)?;
-        Ok(Db {
+        let mut db = Db {
             conn,
             topics: Arc::new(Vec::new()),
-        })
+            stories: StoryIndex::new(0, 1.0),
+            story_cfg,
+        };
+        db.reload_index()?;
+        let n = stories::backfill(&mut db.conn, &mut db.stories, ts(Utc::now()))?;
+        if n > 0 {
+            tracing::info!(items = n, "stored items assigned to stories");
+        }
+        Ok(db)
+    }
+
+    /// Rebuilds the story index from the database (at open, and after a
+    /// failed transaction left it ahead of what was committed).
+    fn reload_index(&mut self) -> Result<(), StoreError> {
+        let window = self.story_cfg.window.as_secs() as i64;
+        self.stories = StoryIndex::new(window, self.story_cfg.threshold);
+        stories::load_index(&self.conn, &mut self.stories, window)
     }
 
     pub fn close(self) {
@@ -234,13 +255,37 @@ impl Db {
         feed: Option<ParsedFeed>,
         rec: &PollRecord,
     ) -> Result<IngestStats, StoreError> {
+        let result = self.ingest_tx(feed_url, feed, rec);
+        if result.is_err() {
+            // The transaction rolled back; the story index may hold items
+            // that were never committed.
+            self.reload_index()?;
+        }
+        result
+    }
+
+    fn ingest_tx(
+        &mut self,
+        feed_url: &str,
+        feed: Option<ParsedFeed>,
+        rec: &PollRecord,
+    ) -> Result<IngestStats, StoreError> {
         let topics = self.topics.clone();
         let tx = self.conn.transaction()?;
         let feed_id = feed_row(&tx, feed_url)?;
         let mut stats = IngestStats::default();
         if let Some(feed) = feed {
             for item in feed.items {
-                add_item(&tx, &topics, feed_id, feed_url, item, rec.at, &mut stats)?;
+                add_item(
+                    &tx,
+                    &topics,
+                    &mut self.stories,
+                    feed_id,
+                    feed_url,
+                    item,
+                    rec.at,
+                    &mut stats,
+                )?;
             }
             tx.prepare_cached(
                 "UPDATE feeds SET title = ?2, site_url = ?3, feed_ident = ?4, language = ?5 WHERE id = ?1",
@@ -271,7 +316,9 @@ impl Db {
     pub fn items_since(&mut self, since: DateTime<Utc>) -> Result<Vec<StoredItem>, StoreError> {
         let mut st = self.conn.prepare(&format!(
             "SELECT * FROM ({ITEM_ROW} WHERE i.sort_time >= ?1) m
-             JOIN (SELECT i.id AS iid, coalesce(f.config_title, f.title, f.url) AS ftitle
+             JOIN (SELECT i.id AS iid, coalesce(f.config_title, f.title, f.url) AS ftitle,
+                          i.story_id AS sid,
+                          (SELECT count(*) FROM items x WHERE x.story_id = i.story_id) AS ssize
                    FROM items i JOIN feeds f ON f.id = i.first_feed_id) t ON t.iid = m.id
              ORDER BY m.sort_time DESC, m.id DESC"
         ))?;
@@ -281,6 +328,8 @@ impl Db {
                 Ok(StoredItem {
                     date: from_ts(Some(m.sort_time)).unwrap_or_default(),
                     feed_title: r.get(10)?,
+                    story: r.get(11)?,
+                    story_size: r.get(12)?,
                     title: m.title,
                     summary: m.summary,
                     content: m.content,
@@ -340,57 +389,178 @@ impl Db {
         Ok(rows)
     }
 
-    pub fn topic_entries(&mut self, slug: &str, limit: usize) -> Result<TopicEntries, StoreError> {
+    pub fn topic_entries(
+        &mut self,
+        slug: &str,
+        limit: usize,
+        by_story: bool,
+    ) -> Result<TopicEntries, StoreError> {
         let defined_at: Option<i64> = self
             .conn
             .query_row("SELECT changed FROM topics WHERE slug = ?1", [slug], |r| {
                 r.get(0)
             })
             .optional()?;
-        let mut st = self.conn.prepare_cached(
-            "SELECT i.uid, i.title, coalesce(i.canonical_url, i.link), i.summary, i.content, i.author, i.published,
-                    i.updated, i.first_seen, i.sort_time,
-                    f.url, coalesce(f.config_title, f.title, f.url), f.site_url, f.feed_ident,
-                    t.matched
-             FROM topic_items t
-             JOIN items i ON i.id = t.item_id
-             JOIN feeds f ON f.id = i.first_feed_id
-             WHERE t.slug = ?1
-             ORDER BY t.sort_time DESC, t.item_id DESC
-             LIMIT ?2",
-        )?;
-        let entries = st
-            .query_map(params![slug, limit as i64], |r| {
-                let first_seen = from_ts(r.get(8)?).unwrap_or_default();
-                Ok(Entry {
-                    uid: r.get(0)?,
-                    title: r.get(1)?,
-                    link: r.get(2)?,
-                    summary: r.get(3)?,
-                    content: r.get(4)?,
-                    author: r.get(5)?,
-                    published: from_ts(r.get(6)?),
-                    updated: from_ts(r.get(7)?),
-                    first_seen,
-                    sort_time: from_ts(r.get(9)?).unwrap_or(first_seen),
-                    source: SourceFeed {
-                        url: r.get(10)?,
-                        title: r.get(11)?,
-                        site_url: r.get(12)?,
-                        ident: r.get(13)?,
-                    },
-                    matched: r
-                        .get::<_, Option<String>>(14)?
-                        .map(|m| m.lines().map(str::to_owned).collect())
-                        .unwrap_or_default(),
-                })
-            })?
-            .collect::<Result<_, _>>()?;
+        let entries = if by_story {
+            self.topic_stories(slug, limit)?
+        } else {
+            self.conn
+                .prepare_cached(&format!(
+                    "{ENTRY_SELECT}, t.matched FROM topic_items t
+                     JOIN items i ON i.id = t.item_id
+                     JOIN feeds f ON f.id = i.first_feed_id
+                     WHERE t.slug = ?1
+                     ORDER BY t.sort_time DESC, t.item_id DESC
+                     LIMIT ?2"
+                ))?
+                .query_map(params![slug, limit as i64], |r| {
+                    let mut e = read_entry(r)?;
+                    e.matched = lines(r.get(15)?);
+                    Ok(e)
+                })?
+                .collect::<Result<_, _>>()?
+        };
         Ok(TopicEntries {
             entries,
             defined_at: from_ts(defined_at).unwrap_or_default(),
         })
     }
+
+    /// One entry per story with a member in the topic: the lead item, with
+    /// every member listed, newest story first.
+    fn topic_stories(&mut self, slug: &str, limit: usize) -> Result<Vec<Entry>, StoreError> {
+        let stories: Vec<(i64, String, i64, i64, i64, i64)> = self
+            .conn
+            .prepare_cached(
+                "SELECT s.id, s.uid, s.first_seen, s.updated, s.sort_time, s.lead_item_id
+                 FROM stories s
+                 WHERE s.id IN (SELECT i.story_id FROM topic_items t JOIN items i ON i.id = t.item_id
+                                WHERE t.slug = ?1)
+                 ORDER BY s.sort_time DESC, s.id DESC
+                 LIMIT ?2",
+            )?
+            .query_map(params![slug, limit as i64], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
+            })?
+            .collect::<Result<_, _>>()?;
+        let mut out = Vec::with_capacity(stories.len());
+        for (id, uid, first_seen, updated, sort_time, lead) in stories {
+            let mut e = self
+                .conn
+                .prepare_cached(&format!(
+                    "{ENTRY_SELECT} FROM items i JOIN feeds f ON f.id = i.first_feed_id WHERE i.id = ?1"
+                ))?
+                .query_row([lead], read_entry)?;
+            let mut matched: Vec<String> = Vec::new();
+            let whys: Vec<Option<String>> = self
+                .conn
+                .prepare_cached(
+                    "SELECT t.matched FROM topic_items t JOIN items i ON i.id = t.item_id
+                     WHERE t.slug = ?1 AND i.story_id = ?2 ORDER BY i.sort_time, i.id",
+                )?
+                .query_map(params![slug, id], |r| r.get(0))?
+                .collect::<Result<_, _>>()?;
+            for w in whys {
+                for m in lines(w) {
+                    if !matched.contains(&m) {
+                        matched.push(m);
+                    }
+                }
+            }
+            e.matched = matched;
+            e.story = Some(StoryInfo {
+                uid,
+                first_seen: from_ts(Some(first_seen)).unwrap_or_default(),
+                updated: from_ts(Some(updated)).unwrap_or_default(),
+                sort_time: from_ts(Some(sort_time)).unwrap_or_default(),
+                members: self.story_members(id)?,
+            });
+            out.push(e);
+        }
+        Ok(out)
+    }
+
+    /// Every item of a story, earliest first.
+    pub fn story_members(&mut self, story: i64) -> Result<Vec<Member>, StoreError> {
+        let rows = self
+            .conn
+            .prepare_cached(
+                "SELECT i.uid, i.title, coalesce(i.canonical_url, i.link), coalesce(f.config_title, f.title, f.url),
+                        f.url, i.sort_time, i.cites
+                 FROM items i JOIN feeds f ON f.id = i.first_feed_id
+                 WHERE i.story_id = ?1 ORDER BY i.sort_time, i.id",
+            )?
+            .query_map([story], |r| {
+                Ok(Member {
+                    uid: r.get(0)?,
+                    title: r.get(1)?,
+                    link: r.get(2)?,
+                    feed_title: r.get(3)?,
+                    feed_url: r.get(4)?,
+                    date: from_ts(r.get(5)?).unwrap_or_default(),
+                    cites: r.get(6)?,
+                })
+            })?
+            .collect::<Result<_, _>>()?;
+        Ok(rows)
+    }
+
+    /// A story by its number or uid, with its members.
+    pub fn story(&mut self, key: &str) -> Result<Option<StoryDetail>, StoreError> {
+        let found: Option<(i64, String, String)> = self
+            .conn
+            .query_row(
+                "SELECT s.id, s.uid, i.uid FROM stories s JOIN items i ON i.id = s.lead_item_id
+                 WHERE s.uid = ?1 OR CAST(s.id AS TEXT) = ?1",
+                [key],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()?;
+        match found {
+            None => Ok(None),
+            Some((id, uid, lead_uid)) => Ok(Some(StoryDetail {
+                id,
+                uid,
+                lead_uid,
+                members: self.story_members(id)?,
+            })),
+        }
+    }
+}
+
+/// Columns 0..=14 of an entry; `read_entry` reads them.
+const ENTRY_SELECT: &str =
+    "SELECT i.uid, i.title, coalesce(i.canonical_url, i.link), i.summary, i.content, i.author,
+        i.published, i.updated, i.first_seen, i.sort_time,
+        f.url, coalesce(f.config_title, f.title, f.url), f.site_url, f.feed_ident, i.story_id";
+
+fn read_entry(r: &rusqlite::Row) -> rusqlite::Result<Entry> {
+    let first_seen = from_ts(r.get(8)?).unwrap_or_default();
+    Ok(Entry {
+        uid: r.get(0)?,
+        title: r.get(1)?,
+        link: r.get(2)?,
+        summary: r.get(3)?,
+        content: r.get(4)?,
+        author: r.get(5)?,
+        published: from_ts(r.get(6)?),
+        updated: from_ts(r.get(7)?),
+        first_seen,
+        sort_time: from_ts(r.get(9)?).unwrap_or(first_seen),
+        source: SourceFeed {
+            url: r.get(10)?,
+            title: r.get(11)?,
+            site_url: r.get(12)?,
+            ident: r.get(13)?,
+        },
+        matched: Vec::new(),
+        story: None,
+    })
+}
+
+fn lines(v: Option<String>) -> Vec<String> {
+    v.map(|m| m.lines().map(str::to_owned).collect())
+        .unwrap_or_default()
 }
 
 fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
@@ -418,9 +588,11 @@ fn feed_row(tx: &Transaction, url: &str) -> Result<i64, StoreError> {
 }
 
 /// Adds one parsed entry: new item, new source of a known item, or nothing.
+#[allow(clippy::too_many_arguments)]
 fn add_item(
     tx: &Transaction,
     topics: &[Topic],
+    index: &mut StoryIndex,
     feed_id: i64,
     feed_url: &str,
     item: NewItem,
@@ -477,7 +649,9 @@ fn add_item(
                 feed_id
             ])?;
             stats.new_items += 1;
-            tx.last_insert_rowid()
+            let id = tx.last_insert_rowid();
+            stories::assign(tx, index, id, first_seen)?;
+            id
         }
     };
     tx.prepare_cached(

@@ -21,6 +21,8 @@ pub struct Topic {
     /// Feed urls this topic draws from; `None` means every feed.
     pub feed_filter: Option<BTreeSet<String>>,
     pub limit: usize,
+    /// One entry per story (the default) rather than per item.
+    pub by_story: bool,
     /// Changes whenever anything that decides membership changes, so the
     /// store knows to re-evaluate the topic over the stored history.
     pub fingerprint: String,

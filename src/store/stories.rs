@@ -1,0 +1,146 @@
+//! Story bookkeeping in SQLite: each new item is sketched, joined to the
+//! story of its most similar recent item or made a story of its own, and
+//! the story's lead (the original source) is chosen again.
+
+use rusqlite::{OptionalExtension, Transaction, params};
+
+use super::StoreError;
+use crate::cluster::{self, StoryIndex};
+
+/// Assigns item `item_id` (already inserted) to a story. Returns the story
+/// id and whether the story is new.
+pub fn assign(
+    tx: &Transaction,
+    index: &mut StoryIndex,
+    item_id: i64,
+    now: i64,
+) -> Result<(i64, bool), StoreError> {
+    let (uid, title, summary, content, sort_time): (
+        String,
+        String,
+        Option<String>,
+        Option<String>,
+        i64,
+    ) = tx
+        .prepare_cached("SELECT uid, title, summary, content, sort_time FROM items WHERE id = ?1")?
+        .query_row([item_id], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+        })?;
+    let body = summary.as_deref().or(content.as_deref()).unwrap_or("");
+    let sketch = cluster::sketch(&title, body);
+    // The attribution line is often in the full text only.
+    let cites = [content.as_deref(), summary.as_deref()]
+        .into_iter()
+        .flatten()
+        .find_map(|h| cluster::cited_agency(&crate::topics::text::html_to_text(h)))
+        .or_else(|| cluster::cited_agency(&title));
+    let (story, is_new) = match index.find(&sketch, sort_time) {
+        Some((story, _)) => {
+            tx.prepare_cached(
+                "UPDATE stories SET updated = ?2, sort_time = min(sort_time, ?3) WHERE id = ?1",
+            )?
+            .execute(params![story, now, sort_time])?;
+            (story, false)
+        }
+        None => {
+            tx.prepare_cached(
+                "INSERT INTO stories (uid, first_seen, updated, sort_time, lead_item_id)
+                 VALUES (?1, ?2, ?2, ?3, ?4)",
+            )?
+            .execute(params![uid, now, sort_time, item_id])?;
+            (tx.last_insert_rowid(), true)
+        }
+    };
+    tx.prepare_cached("UPDATE items SET story_id = ?2, sketch = ?3, cites = ?4 WHERE id = ?1")?
+        .execute(params![item_id, story, cluster::to_bytes(&sketch), cites])?;
+    index.insert(item_id, sketch, sort_time, story);
+    if !is_new {
+        choose_lead(tx, story)?;
+    }
+    Ok((story, is_new))
+}
+
+/// The lead is the member from the agency the others cite ("citing TASS"
+/// makes the TASS item the lead); without one, the earliest member.
+fn choose_lead(tx: &Transaction, story: i64) -> Result<(), StoreError> {
+    let members: Vec<(i64, Option<String>, String, i64)> = tx
+        .prepare_cached(
+            "SELECT i.id, i.cites, coalesce(f.config_title, f.title, f.url), i.sort_time
+             FROM items i JOIN feeds f ON f.id = i.first_feed_id
+             WHERE i.story_id = ?1 ORDER BY i.sort_time, i.id",
+        )?
+        .query_map([story], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+        })?
+        .collect::<Result<_, _>>()?;
+    let cited: Vec<&str> = members.iter().filter_map(|m| m.1.as_deref()).collect();
+    let lead = members
+        .iter()
+        .find(|m| cluster::agency_named(&m.2).is_some_and(|a| cited.contains(&a)))
+        .or_else(|| members.first())
+        .map(|m| m.0);
+    if let Some(lead) = lead {
+        tx.prepare_cached("UPDATE stories SET lead_item_id = ?2 WHERE id = ?1")?
+            .execute(params![story, lead])?;
+    }
+    Ok(())
+}
+
+/// Rebuilds the in-memory index from the sketches of the items in the
+/// window before the newest one.
+pub fn load_index(
+    conn: &rusqlite::Connection,
+    index: &mut StoryIndex,
+    window: i64,
+) -> Result<(), StoreError> {
+    let newest: Option<i64> = conn
+        .query_row(
+            "SELECT max(sort_time) FROM items WHERE story_id IS NOT NULL",
+            [],
+            |r| r.get(0),
+        )
+        .optional()?
+        .flatten();
+    let Some(newest) = newest else {
+        return Ok(());
+    };
+    let mut st = conn.prepare(
+        "SELECT id, sketch, sort_time, story_id FROM items
+         WHERE story_id IS NOT NULL AND sort_time >= ?1 ORDER BY sort_time",
+    )?;
+    let mut rows = st.query([newest.saturating_sub(2 * window)])?;
+    while let Some(r) = rows.next()? {
+        let blob: Option<Vec<u8>> = r.get(1)?;
+        if let Some(sketch) = blob.as_deref().and_then(cluster::from_bytes) {
+            index.insert(r.get(0)?, sketch, r.get(2)?, r.get(3)?);
+        }
+    }
+    Ok(())
+}
+
+/// Items stored before stories existed (or by an interrupted run) get
+/// their stories, oldest first, in batches.
+pub fn backfill(
+    conn: &mut rusqlite::Connection,
+    index: &mut StoryIndex,
+    now: i64,
+) -> Result<usize, StoreError> {
+    let mut done = 0;
+    loop {
+        let ids: Vec<i64> = conn
+            .prepare(
+                "SELECT id FROM items WHERE story_id IS NULL ORDER BY sort_time, id LIMIT 1000",
+            )?
+            .query_map([], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        if ids.is_empty() {
+            return Ok(done);
+        }
+        let tx = conn.transaction()?;
+        for id in &ids {
+            assign(&tx, index, *id, now)?;
+        }
+        tx.commit()?;
+        done += ids.len();
+    }
+}
