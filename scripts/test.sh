@@ -21,6 +21,8 @@ cargo clippy --locked --all-targets -- -D warnings
 # A short run of the benchmark: its assertions (every request conditional,
 # hanging feeds bounded by the timeout) are tests too.
 cargo bench --locked --bench poll -- --smoke
+cargo bench --locked --bench topics -- --smoke
+cargo bench --locked --bench stories -- --smoke
 log=$(mktemp); trap 'rm -f "$log"' EXIT
 cargo test --locked --no-fail-fast 2>&1 | tee "$log"
 # One closing line for the whole suite, summed over every test binary.

@@ -21,6 +21,9 @@ pub const K: usize = 64;
 const BANDS: usize = 32;
 const ROWS: usize = K / BANDS;
 
+/// Candidates compared per LSH bucket, newest first.
+const MAX_PER_BUCKET: usize = 64;
+
 /// A MinHash sketch.
 pub type Sketch = [u32; K];
 
@@ -169,16 +172,17 @@ impl StoryIndex {
     /// reaches the threshold.
     pub fn find(&self, s: &Sketch, time: i64) -> Option<(i64, f64)> {
         let mut best: Option<(i64, f64)> = None;
-        let mut seen: Vec<i64> = Vec::new();
+        let mut seen: rustc_hash::FxHashSet<i64> = Default::default();
         for band in 0..BANDS {
             let Some(ids) = self.buckets.get(&band_key(band, s)) else {
                 continue;
             };
-            for id in ids {
-                if seen.contains(id) {
+            // A bucket only grows huge for boilerplate every item shares;
+            // its newest entries are the ones worth comparing.
+            for id in ids.iter().rev().take(MAX_PER_BUCKET) {
+                if !seen.insert(*id) {
                     continue;
                 }
-                seen.push(*id);
                 let Some(it) = self.items.get(id) else {
                     continue;
                 };

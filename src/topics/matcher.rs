@@ -1,5 +1,7 @@
 //! Evaluates a compiled query against one item's text.
 
+use std::collections::HashSet;
+
 use super::query::{Expr, Field, Term};
 use super::text::{fold, html_to_text, word_ranges};
 
@@ -16,70 +18,129 @@ pub struct ItemText<'a> {
     pub feeds: &'a str,
 }
 
-/// One field, folded and split once so every topic can test it cheaply.
+/// Folded text split once into words so every topic can test it cheaply.
+/// One `FieldText` may hold several fields, each a byte span of `text`.
 #[derive(Debug, Clone, Default)]
 struct FieldText {
     text: String,
-    /// Word ranges in order, for phrases and proximity.
+    /// Word ranges in order, for phrases and proximity; `(0, 0)` separates
+    /// fields and lines that a phrase must not span.
     seq: Vec<(u32, u32)>,
-    /// The same ranges sorted by the words they hold, deduplicated.
-    sorted: Vec<(u32, u32)>,
+    /// Every word range with the hash of its word, sorted by hash (repeats
+    /// kept, so a lookup can tell which field an occurrence is in). Integer
+    /// keys sort and search much faster than the strings themselves.
+    sorted: Vec<(u64, u32, u32)>,
+    /// Every word range in the order of the words, built the first time a
+    /// prefix is looked up.
+    lexical: std::cell::OnceCell<Vec<(u32, u32)>>,
 }
 
+fn word_hash(w: &str) -> u64 {
+    use std::hash::BuildHasher;
+    rustc_hash::FxBuildHasher.hash_one(w)
+}
+
+/// A byte span of a `FieldText`: one field, or all of them.
+type Span = (u32, u32);
+const ALL: Span = (0, u32::MAX);
+
 impl FieldText {
-    fn new(raw: &str) -> FieldText {
-        let text = fold(raw);
-        let seq: Vec<(u32, u32)> = word_ranges(&text)
-            .map(|(a, b)| (a as u32, b as u32))
+    /// Folds and splits `parts`, each of which becomes a span; phrases
+    /// never cross from one part to the next.
+    fn new(parts: &[&str]) -> (FieldText, Vec<Span>) {
+        let mut text = String::new();
+        let mut seq = Vec::new();
+        let mut spans = Vec::with_capacity(parts.len());
+        for p in parts {
+            let start = text.len();
+            text.push_str(&fold(p));
+            for (a, b) in word_ranges(&text[start..]) {
+                seq.push(((start + a) as u32, (start + b) as u32));
+            }
+            seq.push((0, 0));
+            spans.push((start as u32, text.len() as u32));
+            text.push('\n');
+        }
+        let mut sorted: Vec<(u64, u32, u32)> = seq
+            .iter()
+            .filter(|r| r.1 > r.0)
+            .map(|&(a, b)| (word_hash(&text[a as usize..b as usize]), a, b))
             .collect();
-        let mut sorted = seq.clone();
-        sorted.sort_unstable_by(|a, b| {
-            text[a.0 as usize..a.1 as usize].cmp(&text[b.0 as usize..b.1 as usize])
-        });
-        sorted
-            .dedup_by(|a, b| text[a.0 as usize..a.1 as usize] == text[b.0 as usize..b.1 as usize]);
-        FieldText { text, seq, sorted }
+        sorted.sort_unstable();
+        let ft = FieldText {
+            text,
+            seq,
+            sorted,
+            lexical: std::cell::OnceCell::new(),
+        };
+        (ft, spans)
     }
 
     fn word(&self, r: (u32, u32)) -> &str {
         &self.text[r.0 as usize..r.1 as usize]
     }
 
-    fn has_word(&self, w: &str) -> bool {
-        self.sorted
-            .binary_search_by(|&r| self.word(r).cmp(w))
-            .is_ok()
+    fn in_span(r: (u32, u32), span: Span) -> bool {
+        r.0 >= span.0 && r.1 <= span.1
     }
 
-    fn has_prefix(&self, p: &str) -> bool {
-        let i = self.sorted.partition_point(|&r| self.word(r) < p);
-        self.sorted
-            .get(i)
-            .is_some_and(|&r| self.word(r).starts_with(p))
+    fn has_word(&self, w: &str, span: Span) -> bool {
+        let h = word_hash(w);
+        let lo = self.sorted.partition_point(|e| e.0 < h);
+        self.sorted[lo..]
+            .iter()
+            .take_while(|e| e.0 == h)
+            .any(|&(_, a, b)| Self::in_span((a, b), span) && self.word((a, b)) == w)
     }
 
-    fn has_phrase(&self, p: &[String]) -> bool {
-        if !p.iter().all(|w| self.has_word(w)) {
+    fn has_prefix(&self, p: &str, span: Span) -> bool {
+        let lexical = self.lexical.get_or_init(|| {
+            let mut v: Vec<(u32, u32)> = self.seq.iter().copied().filter(|r| r.1 > r.0).collect();
+            v.sort_unstable_by(|a, b| self.word(*a).cmp(self.word(*b)));
+            v
+        });
+        let lo = lexical.partition_point(|&r| self.word(r) < p);
+        lexical[lo..]
+            .iter()
+            .take_while(|&&r| self.word(r).starts_with(p))
+            .any(|&r| Self::in_span(r, span))
+    }
+
+    fn has_phrase(&self, p: &[String], span: Span) -> bool {
+        if !p.iter().all(|w| self.has_word(w, span)) {
             return false;
         }
-        self.seq
-            .windows(p.len())
-            .any(|win| win.iter().zip(p).all(|(&r, w)| self.word(r) == w))
+        self.seq.windows(p.len()).any(|win| {
+            Self::in_span(win[0], span) && win.iter().zip(p).all(|(&r, w)| self.word(r) == w)
+        })
     }
 
     /// All `ws` (distinct) within `slop` positions: the smallest window of
     /// positions holding every word, found in one pass.
-    fn has_near(&self, ws: &[String], slop: u32) -> bool {
-        if !ws.iter().all(|w| self.has_word(w)) {
+    fn has_near(&self, ws: &[String], slop: u32, span: Span) -> bool {
+        if !ws.iter().all(|w| self.has_word(w, span)) {
             return false;
         }
-        let hits: Vec<(usize, usize)> = self
-            .seq
-            .iter()
-            .enumerate()
-            .filter_map(|(pos, &r)| ws.iter().position(|w| w == self.word(r)).map(|t| (pos, t)))
-            .collect();
-        let mut counts = vec![0usize; ws.len()];
+        // (position, term, segment): a window never spans two fields or lines.
+        let mut segment = 0;
+        let mut hits: Vec<(usize, usize, usize)> = Vec::new();
+        for (pos, &r) in self.seq.iter().enumerate() {
+            if r.1 == r.0 {
+                segment += 1;
+            } else if Self::in_span(r, span)
+                && let Some(t) = ws.iter().position(|w| w == self.word(r))
+            {
+                hits.push((pos, t, segment));
+            }
+        }
+        hits.chunk_by(|a, b| a.2 == b.2)
+            .any(|seg| Self::window_fits(seg, ws.len(), slop))
+    }
+
+    /// Whether some window of `hits` (one segment) holds all `n` terms
+    /// within `slop` positions.
+    fn window_fits(hits: &[(usize, usize, usize)], n: usize, slop: u32) -> bool {
+        let mut counts = vec![0usize; n];
         let mut covered = 0;
         let mut lo = 0;
         for hi in 0..hits.len() {
@@ -88,7 +149,7 @@ impl FieldText {
             if counts[t] == 1 {
                 covered += 1;
             }
-            while covered == ws.len() {
+            while covered == n {
                 if hits[hi].0 - hits[lo].0 <= slop as usize {
                     return true;
                 }
@@ -103,55 +164,69 @@ impl FieldText {
         false
     }
 
-    fn matches(&self, term: &Term) -> bool {
+    fn span_text(&self, span: Span) -> &str {
+        let end = (span.1 as usize).min(self.text.len());
+        &self.text[span.0 as usize..end]
+    }
+
+    fn matches(&self, term: &Term, span: Span) -> bool {
         match term {
-            Term::Word(w) => self.has_word(w),
-            Term::Prefix(p) => self.has_prefix(p),
-            Term::Phrase(p) => self.has_phrase(p),
-            Term::Near(ws, slop) => self.has_near(ws, *slop),
-            Term::Substring(s) => self.text.contains(s.as_str()),
-            Term::Regex(re) => re.is_match(&self.text),
+            Term::Word(w) => self.has_word(w, span),
+            Term::Prefix(p) => self.has_prefix(p, span),
+            Term::Phrase(p) => self.has_phrase(p, span),
+            Term::Near(ws, slop) => self.has_near(ws, *slop, span),
+            Term::Substring(s) => {
+                let text = self.span_text(span);
+                s.split_whitespace().all(|part| text.contains(part))
+            }
+            Term::Regex(re) => re.is_match(self.span_text(span)),
         }
     }
 }
 
-/// An item's searchable text.
+/// An item's searchable text. Title, summary and content share one word
+/// index, since most queries search all three at once.
 #[derive(Debug, Clone)]
 pub struct Document {
-    title: FieldText,
-    summary: FieldText,
-    content: FieldText,
+    body: FieldText,
+    title: Span,
+    summary: Span,
+    content: Span,
     author: FieldText,
     category: FieldText,
     feed: FieldText,
+    /// Results of aliases already evaluated on this document, by key.
+    alias_memo: std::cell::RefCell<Vec<(u64, bool)>>,
 }
 
 impl Document {
     pub fn new(item: &ItemText) -> Document {
-        let html = |h: Option<&str>| {
-            h.map_or_else(FieldText::default, |h| FieldText::new(&html_to_text(h)))
-        };
+        let summary = item.summary_html.map(html_to_text).unwrap_or_default();
+        let content = item.content_html.map(html_to_text).unwrap_or_default();
+        let (body, spans) = FieldText::new(&[item.title, &summary, &content]);
+        // Categories and feeds are lists: a phrase must not join two entries.
+        let lines = |s: &str| FieldText::new(&s.lines().collect::<Vec<_>>()).0;
         Document {
-            title: FieldText::new(item.title),
-            summary: html(item.summary_html),
-            content: html(item.content_html),
-            author: FieldText::new(item.author.unwrap_or("")),
-            category: FieldText::new(item.categories),
-            feed: FieldText::new(item.feeds),
+            body,
+            title: spans[0],
+            summary: spans[1],
+            content: spans[2],
+            author: FieldText::new(&[item.author.unwrap_or("")]).0,
+            category: lines(item.categories),
+            feed: lines(item.feeds),
+            alias_memo: std::cell::RefCell::new(Vec::new()),
         }
     }
 
     fn field_matches(&self, field: Field, term: &Term) -> bool {
         match field {
-            Field::Text => {
-                self.title.matches(term) || self.summary.matches(term) || self.content.matches(term)
-            }
-            Field::Title => self.title.matches(term),
-            Field::Summary => self.summary.matches(term),
-            Field::Content => self.content.matches(term),
-            Field::Author => self.author.matches(term),
-            Field::Category => self.category.matches(term),
-            Field::Feed => self.feed.matches(term),
+            Field::Text => self.body.matches(term, ALL),
+            Field::Title => self.body.matches(term, self.title),
+            Field::Summary => self.body.matches(term, self.summary),
+            Field::Content => self.body.matches(term, self.content),
+            Field::Author => self.author.matches(term, ALL),
+            Field::Category => self.category.matches(term, ALL),
+            Field::Feed => self.feed.matches(term, ALL),
         }
     }
 }
@@ -175,7 +250,7 @@ impl Matcher {
     /// outside any NOT, in query order, without repeats.
     pub fn explain(&self, doc: &Document) -> Vec<String> {
         let mut out = Vec::new();
-        collect(&self.expr, doc, &mut out);
+        collect(&self.expr, doc, &mut HashSet::new(), &mut out);
         out
     }
 }
@@ -185,28 +260,33 @@ fn eval(e: &Expr, doc: &Document) -> bool {
         Expr::And(parts) => parts.iter().all(|p| eval(p, doc)),
         Expr::Or(parts) => parts.iter().any(|p| eval(p, doc)),
         Expr::Not(inner) => !eval(inner, doc),
-        Expr::Alias { expr, .. } => eval(expr, doc),
+        Expr::Alias { expr, key, .. } => {
+            // Topics share aliases: each is evaluated once per document.
+            if let Some(v) = doc.alias_memo.borrow().iter().find(|m| m.0 == *key) {
+                return v.1;
+            }
+            let v = eval(expr, doc);
+            doc.alias_memo.borrow_mut().push((*key, v));
+            v
+        }
         Expr::Term { field, term, .. } => doc.field_matches(*field, term),
     }
 }
 
-fn collect(e: &Expr, doc: &Document, out: &mut Vec<String>) {
-    let mut push = |label: String| {
-        if !out.contains(&label) {
-            out.push(label);
-        }
-    };
+fn collect<'e>(e: &'e Expr, doc: &Document, seen: &mut HashSet<&'e str>, out: &mut Vec<String>) {
     match e {
-        Expr::And(parts) | Expr::Or(parts) => parts.iter().for_each(|p| collect(p, doc, out)),
+        Expr::And(parts) | Expr::Or(parts) => parts.iter().for_each(|p| collect(p, doc, seen, out)),
         Expr::Not(_) => {}
-        Expr::Alias { name, expr } => {
-            if eval(expr, doc) {
-                push(format!("@{name}"));
+        Expr::Alias { name, .. } => {
+            if !seen.contains(name.as_str()) && eval(e, doc) {
+                seen.insert(name);
+                out.push(format!("@{name}"));
             }
         }
         Expr::Term { field, term, label } => {
-            if doc.field_matches(*field, term) {
-                push(label.clone());
+            if !seen.contains(label.as_str()) && doc.field_matches(*field, term) {
+                seen.insert(label);
+                out.push(label.clone());
             }
         }
     }

@@ -2,6 +2,8 @@
 //! every stored item. `query` turns text into an expression tree, `text`
 //! normalises item text the same way on both sides, `matcher` evaluates.
 
+#[cfg(test)]
+mod cases;
 mod matcher;
 mod query;
 pub mod text;

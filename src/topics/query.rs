@@ -21,6 +21,9 @@ const MAX_DEPTH: usize = 64;
 const REGEX_SIZE_LIMIT: usize = 1 << 20;
 /// Largest proximity window.
 const MAX_SLOP: u32 = 1000;
+/// Most terms a query may expand to through its aliases: aliases naming
+/// each other twice over would otherwise grow exponentially.
+const MAX_TERMS: usize = 10_000;
 
 /// A query that could not be parsed; `at` is a byte offset into the query.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -44,7 +47,8 @@ impl QueryError {
     /// The error with the query under it and a caret at the column, for
     /// the command line.
     pub fn render(&self, query: &str) -> String {
-        let col = query[..self.at.min(query.len())].chars().count();
+        // Columns as a terminal shows them: wide (CJK) characters take two.
+        let col = unicode_width::UnicodeWidthStr::width(&query[..self.at.min(query.len())]);
         let mut s = format!(
             "{}\n  |\n  | {query}\n  | {}^",
             self.message,
@@ -99,9 +103,12 @@ pub enum Expr {
         label: String,
     },
     /// An expanded `@name`, kept as a node to say which alias matched.
+    /// `key` identifies the expansion (name and field) so a document can
+    /// remember its result across the topics that share the alias.
     Alias {
         name: String,
         expr: Box<Expr>,
+        key: u64,
     },
 }
 
@@ -115,7 +122,8 @@ pub enum Term {
     Phrase(Vec<String>),
     /// All the words within `slop` positions of each other, any order.
     Near(Vec<String>, u32),
-    /// Text in a script without spaces, matched anywhere in the folded text.
+    /// Text in a script without spaces, matched anywhere in the folded
+    /// text; with spaces, each part anywhere ("日本 ロシア" finds 「日本とロシア」).
     Substring(String),
     /// A regular expression over the folded text.
     Regex(regex::Regex),
@@ -178,10 +186,15 @@ enum Tok {
 
 fn lex(q: &str) -> Result<Vec<(usize, Tok)>, QueryError> {
     let mut toks = Vec::new();
+    let mut after_field = false;
     let mut it = q.char_indices().peekable();
     while let Some(&(i, c)) = it.peek() {
+        if !(c.is_whitespace() || c.is_alphanumeric()) {
+            after_field = false;
+        }
         match c {
             c if c.is_whitespace() => {
+                after_field = false;
                 it.next();
             }
             '(' => {
@@ -294,27 +307,40 @@ fn lex(q: &str) -> Result<Vec<(usize, Tok)>, QueryError> {
                 let start = i;
                 let mut end = i;
                 let mut field_end = None;
+                // Only a run of letters before the first ':' can name a field,
+                // and not right after another field (feed:https://...).
+                let mut letters_only = !after_field;
                 while let Some(&(j, c)) = it.peek() {
                     if c.is_whitespace() || matches!(c, '(' | ')' | '"') {
                         break;
                     }
                     end = j + c.len_utf8();
                     it.next();
-                    // "name:" followed by more is a field, if name is letters.
-                    if c == ':'
-                        && field_end.is_none()
-                        && q[start..j].chars().all(|c| c.is_ascii_alphabetic())
-                        && j > start
-                    {
+                    if c == ':' && letters_only && j > start {
                         field_end = Some(j);
                         break;
                     }
+                    letters_only &= c.is_ascii_alphabetic();
                 }
+                after_field = false;
                 if let Some(fe) = field_end {
                     let name = &q[start..fe];
                     let after = it.peek().map(|&(_, c)| c);
-                    if after.is_some_and(|c| !c.is_whitespace() && c != ')') {
-                        let Some(field) = Field::from_name(&name.to_ascii_lowercase()) else {
+                    let field = Field::from_name(&name.to_ascii_lowercase());
+                    match (field, after) {
+                        (Some(field), Some(c)) if !c.is_whitespace() && c != ')' => {
+                            toks.push((start, Tok::Field(field)));
+                            after_field = true;
+                            continue;
+                        }
+                        (Some(_), _) => {
+                            return Err(QueryError::new(
+                                start,
+                                format!("{name}: needs its term right after the colon"),
+                                format!("write {name}:Kuril or {name}:(a OR b), without a space"),
+                            ));
+                        }
+                        (None, Some(c)) if !c.is_whitespace() && c != ')' => {
                             return Err(QueryError::new(
                                 start,
                                 format!("unknown field {name}:"),
@@ -328,9 +354,9 @@ fn lex(q: &str) -> Result<Vec<(usize, Tok)>, QueryError> {
                                     name
                                 ),
                             ));
-                        };
-                        toks.push((start, Tok::Field(field)));
-                        continue;
+                        }
+                        // "Re: talks" — a word with a colon, not a field.
+                        (None, _) => {}
                     }
                 }
                 let w = &q[start..end];
@@ -364,6 +390,8 @@ struct Parser<'a> {
     /// Aliases being expanded, outermost first, to refuse cycles.
     expanding: Vec<String>,
     depth: usize,
+    /// Terms produced so far, against MAX_TERMS.
+    terms: usize,
 }
 
 impl Parser<'_> {
@@ -529,6 +557,18 @@ impl Parser<'_> {
         }
     }
 
+    fn count_terms(&mut self, at: usize, n: usize) -> Result<(), QueryError> {
+        self.terms += n;
+        if self.terms > MAX_TERMS {
+            return Err(QueryError::new(
+                at,
+                format!("the query expands to more than {MAX_TERMS} terms through its aliases"),
+                "an alias that names another alias several times multiplies its terms; list them once",
+            ));
+        }
+        Ok(())
+    }
+
     fn alias(&mut self, at: usize, field: Field, name: &str) -> Result<Expr, QueryError> {
         let Some(entries) = self.aliases.get(name) else {
             let known: Vec<_> = self.aliases.keys().map(|k| format!("@{k}")).collect();
@@ -561,6 +601,7 @@ impl Parser<'_> {
                 "give it at least one term",
             ));
         }
+        self.count_terms(at, entries.len())?;
         self.expanding.push(name.to_owned());
         let mut parts = Vec::with_capacity(entries.len());
         for entry in entries {
@@ -579,14 +620,21 @@ impl Parser<'_> {
         } else {
             Expr::Or(parts)
         };
+        let key = {
+            use std::hash::BuildHasher;
+            rustc_hash::FxBuildHasher.hash_one((name, field))
+        };
         Ok(Expr::Alias {
             name: name.to_owned(),
             expr: Box::new(expr),
+            key,
         })
     }
 
-    /// An alias entry is a plain word or phrase, or — when it uses query
-    /// syntax (quotes, `*`, `@`, `/`, `~`, `:`, parentheses) — a query.
+    /// An alias entry is query syntax when it starts with `"`, `(`, `@`,
+    /// `/`, `-` or `field:`, ends in `*`, or uses AND/OR/NOT; otherwise it
+    /// is a word, or a phrase when it has spaces ("Tokyo/Moscow talks" and
+    /// "Japan: Russia talks" are phrases).
     fn alias_entry(
         &mut self,
         at: usize,
@@ -599,7 +647,16 @@ impl Parser<'_> {
             message: format!("in alias @{alias}, entry {entry:?}: {}", e.message),
             hint: e.hint,
         };
-        if !entry.contains(['"', '*', '@', '/', '~', ':', '(', ')']) {
+        let t = entry.trim();
+        let starts_field = t
+            .split_once(':')
+            .is_some_and(|(f, rest)| Field::from_name(f).is_some() && !rest.starts_with(' '));
+        let syntax = t.starts_with(['"', '(', '@', '/', '-'])
+            || t.ends_with('*')
+            || starts_field
+            || t.split_whitespace()
+                .any(|w| matches!(w, "AND" | "OR" | "NOT"));
+        if !syntax {
             return match Term::from_text(entry) {
                 Some(term) => Ok(Expr::Term {
                     field,
@@ -621,9 +678,11 @@ impl Parser<'_> {
             aliases: self.aliases,
             expanding: std::mem::take(&mut self.expanding),
             depth: self.depth,
+            terms: self.terms,
         };
         let r = sub.whole(field);
         self.expanding = std::mem::take(&mut sub.expanding);
+        self.terms = sub.terms;
         // A cycle found deeper is already phrased for the person: pass it on.
         r.map_err(|e| {
             if e.message.contains("cycle") {
@@ -804,6 +863,7 @@ pub fn parse_query(q: &str, aliases: &Aliases) -> Result<Expr, QueryError> {
         aliases,
         expanding: Vec::new(),
         depth: 0,
+        terms: 0,
     };
     p.whole(Field::Text)
 }
@@ -880,7 +940,7 @@ mod tests {
     #[test]
     fn aliases_nest_and_carry_the_field() {
         let e = parse_query("title:@kurils", &aliases()).unwrap();
-        let Expr::Alias { name, expr } = e else {
+        let Expr::Alias { name, expr, .. } = e else {
             panic!()
         };
         assert_eq!(name, "kurils");
