@@ -44,11 +44,38 @@ fn feed_body(n: usize) -> String {
     let mut s = format!(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<rss version=\"2.0\"><channel><title>Feed {n}</title><link>https://site{n}.example/</link><description>bench</description>\n"
     );
+    // Every item its own text, as news is: a few shared news words and
+    // rarer ones drawn per item (names, places, figures).
+    let mut seed = (n as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    let mut word = || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        const NEWS: &[&str] = &[
+            "talks",
+            "Tokyo",
+            "Moscow",
+            "trade",
+            "minister",
+            "energy",
+            "fisheries",
+            "visit",
+        ];
+        if seed.is_multiple_of(4) {
+            NEWS[(seed >> 8) as usize % NEWS.len()].to_owned()
+        } else {
+            format!("w{}", (seed >> 16) % 50_000)
+        }
+    };
     for i in 0..ITEMS {
+        let title: Vec<String> = (0..8).map(|_| word()).collect();
+        let body: Vec<String> = (0..40).map(|_| word()).collect();
         s.push_str(&format!(
-            "<item><title>Feed {n} story {i}: talks in Tokyo and Moscow on trade</title><link>https://site{n}.example/news/{i}</link><guid>f{n}-i{i}</guid><pubDate>Fri, 10 May 2019 {:02}:{:02}:00 +0000</pubDate><description>&lt;p&gt;Officials from both countries met on Friday to discuss item {i} of feed {n}, covering energy, fisheries and travel between the two countries.&lt;/p&gt;</description></item>\n",
+            "<item><title>{}</title><link>https://site{n}.example/news/{i}</link><guid>f{n}-i{i}</guid><pubDate>Fri, 10 May 2019 {:02}:{:02}:00 +0000</pubDate><description>&lt;p&gt;{}.&lt;/p&gt;</description></item>\n",
+            title.join(" "),
             i % 24,
-            (i * 7) % 60
+            (i * 7) % 60,
+            body.join(" ")
         ));
     }
     s.push_str("</channel></rss>\n");

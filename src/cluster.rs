@@ -23,6 +23,10 @@ const ROWS: usize = K / BANDS;
 
 /// Candidates compared per LSH bucket, newest first.
 const MAX_PER_BUCKET: usize = 64;
+/// A story stops taking members here: no event has hundreds of copies in a
+/// few days, but a feed of near-identical boilerplate items would otherwise
+/// grow one story without end (and its bookkeeping with it).
+pub const MAX_STORY_SIZE: u32 = 200;
 
 /// A MinHash sketch.
 pub type Sketch = [u32; K];
@@ -150,6 +154,8 @@ pub struct StoryIndex {
     threshold: f64,
     items: HashMap<i64, Indexed>,
     buckets: HashMap<u64, Vec<i64>>,
+    /// Members per story, for the stories with an item in the index.
+    sizes: HashMap<i64, u32>,
     newest: i64,
     since_evict: usize,
 }
@@ -163,6 +169,7 @@ impl StoryIndex {
             threshold,
             items: HashMap::new(),
             buckets: HashMap::new(),
+            sizes: HashMap::new(),
             newest: i64::MIN,
             since_evict: 0,
         }
@@ -186,7 +193,12 @@ impl StoryIndex {
                 let Some(it) = self.items.get(id) else {
                     continue;
                 };
-                if (it.time - time).abs() > self.window {
+                if (it.time - time).abs() > self.window
+                    || self
+                        .sizes
+                        .get(&it.story)
+                        .is_some_and(|&n| n >= MAX_STORY_SIZE)
+                {
                     continue;
                 }
                 let sim = similarity(s, &it.sketch);
@@ -213,6 +225,7 @@ impl StoryIndex {
                 story,
             },
         );
+        *self.sizes.entry(story).or_default() += 1;
         self.newest = self.newest.max(time);
         self.since_evict += 1;
         if self.since_evict >= 4096 {
@@ -231,6 +244,8 @@ impl StoryIndex {
             ids.retain(|id| items.contains_key(id));
             !ids.is_empty()
         });
+        let live: std::collections::HashSet<i64> = items.values().map(|i| i.story).collect();
+        self.sizes.retain(|s, _| live.contains(s));
     }
 
     pub fn len(&self) -> usize {
@@ -368,6 +383,24 @@ mod tests {
         idx.insert(1, a, 1_000_000, 10);
         assert_eq!(idx.find(&b, 1_000_000 + 3600).map(|(s, _)| s), Some(10));
         assert_eq!(idx.find(&b, 1_000_000 + 80 * 3600), None);
+    }
+
+    #[test]
+    fn a_story_stops_growing_at_its_cap() {
+        let s = sketch(
+            "Daily notice",
+            "The same boilerplate text every time, word for word.",
+        );
+        let mut idx = StoryIndex::new(72 * 3600, 0.4);
+        for i in 0..i64::from(MAX_STORY_SIZE) {
+            assert!(i == 0 || idx.find(&s, 1000 + i).is_some());
+            idx.insert(i, s, 1000 + i, 7);
+        }
+        assert_eq!(
+            idx.find(&s, 5000),
+            None,
+            "a full story takes no more members"
+        );
     }
 
     #[test]

@@ -59,6 +59,13 @@ pub async fn open_store(cfg: &Config) -> anyhow::Result<Store> {
     Ok(store)
 }
 
+/// The same for the daemon, whose store groups stories while idle.
+async fn open_daemon_store(cfg: &Config) -> anyhow::Result<Store> {
+    let store = Store::open_for_daemon(&cfg.storage.path, cfg.stories)?;
+    sync_store(&store, cfg).await?;
+    Ok(store)
+}
+
 async fn sync_store(store: &Store, cfg: &Config) -> anyhow::Result<()> {
     store
         .sync_feeds(
@@ -365,7 +372,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     let mut int = signal(SignalKind::interrupt())?;
     let mut hup = signal(SignalKind::hangup())?;
 
-    let store = open_store(&cfg).await?;
+    let store = open_daemon_store(&cfg).await?;
     let listener = tokio::net::TcpListener::bind(cfg.server.listen)
         .await
         .with_context(|| {

@@ -138,6 +138,8 @@ fn labelled_stories_are_scored_pairwise() {
     let site = Site::new(&config(addr, &names, ""));
     let out = site.run(&["poll"]);
     assert!(out.status.success(), "{}", stderr(&out));
+    // Stories are formed after items are stored; reading a topic finishes it.
+    assert!(site.run(&["export", "russia-japan"]).status.success());
 
     let story_of: HashMap<String, i64> =
         query_pairs(&site.db(), "SELECT link, story_id FROM items")

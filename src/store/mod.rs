@@ -204,7 +204,26 @@ pub struct Store {
 
 impl Store {
     /// Opens (creating and migrating as needed) the database at `path`.
+    /// Opens for one-off commands: stories are grouped only when a topic or
+    /// story is read.
     pub fn open(path: &Path, stories: crate::config::Stories) -> Result<Store, StoreError> {
+        Store::open_with(path, stories, false)
+    }
+
+    /// Opens for the daemon: between jobs, the store thread also groups new
+    /// items into stories, so topic feeds find them grouped.
+    pub fn open_for_daemon(
+        path: &Path,
+        stories: crate::config::Stories,
+    ) -> Result<Store, StoreError> {
+        Store::open_with(path, stories, true)
+    }
+
+    fn open_with(
+        path: &Path,
+        stories: crate::config::Stories,
+        group_when_idle: bool,
+    ) -> Result<Store, StoreError> {
         let db = sqlite::Db::open(path, stories)?;
         // Small: the writer is fast and back-pressure keeps memory bounded.
         let (tx, mut rx) = mpsc::channel::<Job>(64);
@@ -212,7 +231,30 @@ impl Store {
             .name("feedsift-store".into())
             .spawn(move || {
                 let mut db = db;
-                while let Some(job) = rx.blocking_recv() {
+                loop {
+                    // Between jobs, new items are grouped into stories in
+                    // small batches, so polling never waits for it.
+                    let job = match rx.try_recv() {
+                        Ok(job) => job,
+                        Err(mpsc::error::TryRecvError::Disconnected) => break,
+                        Err(mpsc::error::TryRecvError::Empty) if group_when_idle => {
+                            match db.assign_stories(256) {
+                                Ok(n) if n > 0 => continue,
+                                Ok(_) => {}
+                                Err(e) => {
+                                    tracing::error!(error = %e, "cannot group items into stories")
+                                }
+                            }
+                            match rx.blocking_recv() {
+                                Some(job) => job,
+                                None => break,
+                            }
+                        }
+                        Err(mpsc::error::TryRecvError::Empty) => match rx.blocking_recv() {
+                            Some(job) => job,
+                            None => break,
+                        },
+                    };
                     job(&mut db);
                 }
                 db.close();

@@ -21,7 +21,8 @@ use crate::topics::{Document, ItemText, Topic};
 pub struct Db {
     conn: Connection,
     topics: Arc<Vec<Topic>>,
-    stories: StoryIndex,
+    /// Loaded the first time an item is assigned to a story.
+    stories: Option<StoryIndex>,
     story_cfg: Stories,
 }
 
@@ -126,26 +127,55 @@ impl Db {
         conn.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(open_err)?;
         migrate(&mut conn)?;
-        let mut db = Db {
+        let db = Db {
             conn,
             topics: Arc::new(Vec::new()),
-            stories: StoryIndex::new(0, 1.0),
+            stories: None,
             story_cfg,
         };
-        db.reload_index()?;
-        let n = stories::backfill(&mut db.conn, &mut db.stories, ts(Utc::now()))?;
-        if n > 0 {
-            tracing::info!(items = n, "stored items assigned to stories");
-        }
         Ok(db)
     }
 
-    /// Rebuilds the story index from the database (at open, and after a
-    /// failed transaction left it ahead of what was committed).
-    fn reload_index(&mut self) -> Result<(), StoreError> {
-        let window = self.story_cfg.window.as_secs() as i64;
-        self.stories = StoryIndex::new(window, self.story_cfg.threshold);
-        stories::load_index(&self.conn, &mut self.stories, window)
+    /// Assigns up to `limit` items stored without a story (new items are
+    /// stored first and grouped after, off the polling path). Returns how
+    /// many were assigned; 0 when none are waiting.
+    pub fn assign_stories(&mut self, limit: usize) -> Result<usize, StoreError> {
+        let pending: Vec<i64> = self
+            .conn
+            .prepare_cached(
+                "SELECT id FROM items WHERE story_id IS NULL ORDER BY sort_time, id LIMIT ?1",
+            )?
+            .query_map([limit as i64], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        if pending.is_empty() {
+            return Ok(0);
+        }
+        if self.stories.is_none() {
+            let window = self.story_cfg.window.as_secs() as i64;
+            let mut index = StoryIndex::new(window, self.story_cfg.threshold);
+            stories::load_index(&self.conn, &mut index, window)?;
+            self.stories = Some(index);
+        }
+        let Some(index) = self.stories.as_mut() else {
+            return Ok(0);
+        };
+        let now = ts(Utc::now());
+        let tx = self.conn.transaction()?;
+        let mut result = Ok(());
+        for id in &pending {
+            result = stories::assign(&tx, index, *id, now).map(|_| ());
+            if result.is_err() {
+                break;
+            }
+        }
+        match result.and_then(|_| tx.commit().map_err(StoreError::from)) {
+            Ok(()) => Ok(pending.len()),
+            Err(e) => {
+                // Rolled back: the index may hold what was never committed.
+                self.stories = None;
+                Err(e)
+            }
+        }
     }
 
     pub fn close(self) {
@@ -255,13 +285,7 @@ impl Db {
         feed: Option<ParsedFeed>,
         rec: &PollRecord,
     ) -> Result<IngestStats, StoreError> {
-        let result = self.ingest_tx(feed_url, feed, rec);
-        if result.is_err() {
-            // The transaction rolled back; the story index may hold items
-            // that were never committed.
-            self.reload_index()?;
-        }
-        result
+        self.ingest_tx(feed_url, feed, rec)
     }
 
     fn ingest_tx(
@@ -276,16 +300,7 @@ impl Db {
         let mut stats = IngestStats::default();
         if let Some(feed) = feed {
             for item in feed.items {
-                add_item(
-                    &tx,
-                    &topics,
-                    &mut self.stories,
-                    feed_id,
-                    feed_url,
-                    item,
-                    rec.at,
-                    &mut stats,
-                )?;
+                add_item(&tx, &topics, feed_id, feed_url, item, rec.at, &mut stats)?;
             }
             tx.prepare_cached(
                 "UPDATE feeds SET title = ?2, site_url = ?3, feed_ident = ?4, language = ?5 WHERE id = ?1",
@@ -402,6 +417,7 @@ impl Db {
             })
             .optional()?;
         let entries = if by_story {
+            while self.assign_stories(1000)? > 0 {}
             self.topic_stories(slug, limit)?
         } else {
             self.conn
@@ -507,6 +523,7 @@ impl Db {
 
     /// A story by its number or uid, with its members.
     pub fn story(&mut self, key: &str) -> Result<Option<StoryDetail>, StoreError> {
+        while self.assign_stories(1000)? > 0 {}
         let found: Option<(i64, String, String)> = self
             .conn
             .query_row(
@@ -588,11 +605,9 @@ fn feed_row(tx: &Transaction, url: &str) -> Result<i64, StoreError> {
 }
 
 /// Adds one parsed entry: new item, new source of a known item, or nothing.
-#[allow(clippy::too_many_arguments)]
 fn add_item(
     tx: &Transaction,
     topics: &[Topic],
-    index: &mut StoryIndex,
     feed_id: i64,
     feed_url: &str,
     item: NewItem,
@@ -649,9 +664,7 @@ fn add_item(
                 feed_id
             ])?;
             stats.new_items += 1;
-            let id = tx.last_insert_rowid();
-            stories::assign(tx, index, id, first_seen)?;
-            id
+            tx.last_insert_rowid()
         }
     };
     tx.prepare_cached(

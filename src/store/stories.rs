@@ -54,10 +54,33 @@ pub fn assign(
     tx.prepare_cached("UPDATE items SET story_id = ?2, sketch = ?3, cites = ?4 WHERE id = ?1")?
         .execute(params![item_id, story, cluster::to_bytes(&sketch), cites])?;
     index.insert(item_id, sketch, sort_time, story);
-    if !is_new {
+    if !is_new && lead_may_change(tx, story, item_id, cites, sort_time)? {
         choose_lead(tx, story)?;
     }
     Ok((story, is_new))
+}
+
+/// Whether a new member can change the lead: it cites an agency, comes
+/// from one, or is earlier than the lead. Most copies do none of these,
+/// and then the members need not be read again.
+fn lead_may_change(
+    tx: &Transaction,
+    story: i64,
+    item_id: i64,
+    cites: Option<&str>,
+    sort_time: i64,
+) -> Result<bool, StoreError> {
+    if cites.is_some() {
+        return Ok(true);
+    }
+    let (feed_title, lead_time): (String, i64) = tx
+        .prepare_cached(
+            "SELECT coalesce(f.config_title, f.title, f.url),
+                    (SELECT l.sort_time FROM stories s JOIN items l ON l.id = s.lead_item_id WHERE s.id = ?2)
+             FROM items i JOIN feeds f ON f.id = i.first_feed_id WHERE i.id = ?1",
+        )?
+        .query_row(params![item_id, story], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok(sort_time < lead_time || cluster::agency_named(&feed_title).is_some())
 }
 
 /// The lead is the member from the agency the others cite ("citing TASS"
@@ -116,31 +139,4 @@ pub fn load_index(
         }
     }
     Ok(())
-}
-
-/// Items stored before stories existed (or by an interrupted run) get
-/// their stories, oldest first, in batches.
-pub fn backfill(
-    conn: &mut rusqlite::Connection,
-    index: &mut StoryIndex,
-    now: i64,
-) -> Result<usize, StoreError> {
-    let mut done = 0;
-    loop {
-        let ids: Vec<i64> = conn
-            .prepare(
-                "SELECT id FROM items WHERE story_id IS NULL ORDER BY sort_time, id LIMIT 1000",
-            )?
-            .query_map([], |r| r.get(0))?
-            .collect::<Result<_, _>>()?;
-        if ids.is_empty() {
-            return Ok(done);
-        }
-        let tx = conn.transaction()?;
-        for id in &ids {
-            assign(&tx, index, *id, now)?;
-        }
-        tx.commit()?;
-        done += ids.len();
-    }
 }
