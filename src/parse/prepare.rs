@@ -9,6 +9,8 @@ use std::sync::LazyLock;
 use encoding_rs::Encoding;
 use regex::{Captures, Regex};
 
+use crate::topics::text::find_ascii_ci;
+
 /// A document ready for feed-rs: UTF-8, no DOCTYPE, no declaration.
 #[derive(Debug)]
 pub struct Prepared {
@@ -191,12 +193,6 @@ fn prolog_only(s: &str) -> bool {
     static PROLOG: LazyLock<Regex> =
         LazyLock::new(|| Regex::new(r"(?s)^(\s|<!--.*?-->|<\?.*?\?>)*$").expect("static regex"));
     PROLOG.is_match(s)
-}
-
-fn find_ascii_ci(hay: &str, needle: &str) -> Option<usize> {
-    hay.as_bytes()
-        .windows(needle.len())
-        .position(|w| w.eq_ignore_ascii_case(needle.as_bytes()))
 }
 
 /// Characters XML 1.0 forbids (C0 controls but tab, newline and return;
