@@ -751,6 +751,29 @@ fn main() {
         for (t, q) in times.iter().take(10) {
             println!("  {:>9}  {q}", ms(*t));
         }
+        // Building cost by script: the first letter of the title tells.
+        let mut by_script: Vec<(&str, Duration, usize)> = vec![
+            ("latin", Duration::ZERO, 0),
+            ("cyrillic", Duration::ZERO, 0),
+            ("japanese", Duration::ZERO, 0),
+        ];
+        for it in &items {
+            let first = it.title.chars().next().unwrap_or(' ');
+            let k = match first {
+                'А'..='я' | 'Ё' | 'ё' => 1,
+                c if c.is_ascii() => 0,
+                _ => 2,
+            };
+            let start = Instant::now();
+            black_box(document(it));
+            by_script[k].1 += start.elapsed();
+            by_script[k].2 += 1;
+        }
+        println!("building, by the script of the item:");
+        for (name, t, count) in by_script {
+            let per = t.as_secs_f64() * 1e6 / count.max(1) as f64;
+            println!("  {name:<9} {count:>6} items, {per:.1} us each");
+        }
     }
     if a > Duration::from_millis(10) {
         println!("WARNING: compiling took {} (target < 10 ms)", ms(a));

@@ -3,7 +3,7 @@
 use std::collections::HashSet;
 
 use super::query::{Expr, Field, Term};
-use super::text::{fold, html_to_text, word_ranges};
+use super::text::{fold_into, html_to_text, word_ranges};
 
 /// The fields of an item a query can look at. HTML fields are stripped.
 #[derive(Debug, Clone, Copy, Default)]
@@ -20,24 +20,39 @@ pub struct ItemText<'a> {
 
 /// Folded text split once into words so every topic can test it cheaply.
 /// One `FieldText` may hold several fields, each a byte span of `text`.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 struct FieldText {
     text: String,
     /// Word ranges in order, for phrases and proximity; `(0, 0)` separates
     /// fields and lines that a phrase must not span.
     seq: Vec<(u32, u32)>,
-    /// Every word range with the hash of its word, sorted by hash (repeats
-    /// kept, so a lookup can tell which field an occurrence is in). Integer
-    /// keys sort and search much faster than the strings themselves.
-    sorted: Vec<(u64, u32, u32)>,
-    /// Every word range in the order of the words, built the first time a
-    /// prefix is looked up.
-    lexical: std::cell::OnceCell<Vec<(u32, u32)>>,
+    /// Every word range keyed by the word's first eight bytes, sorted by
+    /// key (repeats kept, so a lookup can tell which field an occurrence is
+    /// in). One integer sort serves both lookups: a word is found among the
+    /// few ranges sharing its key, a prefix among the ranges whose keys
+    /// start with it. Sorting strings instead cost more than the matching.
+    index: Vec<(u64, u32, u32)>,
+    /// One bit per key (a 1024-bit Bloom filter): most words a query asks
+    /// for are absent, and this answers most of those without a search.
+    bloom: [u64; 16],
+    /// Whether the text may hold a script without spaces (a UTF-8 lead byte
+    /// of those blocks occurs). Substring terms always hold such a script,
+    /// so most texts answer them without a search.
+    maybe_unspaced: bool,
 }
 
-fn word_hash(w: &str) -> u64 {
-    use std::hash::BuildHasher;
-    rustc_hash::FxBuildHasher.hash_one(w)
+fn bloom_bit(k: u64) -> (usize, u64) {
+    let h = k.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 54;
+    ((h >> 6) as usize, 1 << (h & 63))
+}
+
+/// The first eight bytes of `w`, big-endian and zero-padded, so keys sort
+/// like the words they start.
+fn key(w: &[u8]) -> u64 {
+    let mut b = [0u8; 8];
+    let n = w.len().min(8);
+    b[..n].copy_from_slice(&w[..n]);
+    u64::from_be_bytes(b)
 }
 
 /// A byte span of a `FieldText`: one field, or all of them.
@@ -48,12 +63,13 @@ impl FieldText {
     /// Folds and splits `parts`, each of which becomes a span; phrases
     /// never cross from one part to the next.
     fn new(parts: &[&str]) -> (FieldText, Vec<Span>) {
-        let mut text = String::new();
-        let mut seq = Vec::new();
+        let len: usize = parts.iter().map(|p| p.len() + 1).sum();
+        let mut text = String::with_capacity(len + len / 8);
+        let mut seq = Vec::with_capacity(len / 5);
         let mut spans = Vec::with_capacity(parts.len());
         for p in parts {
             let start = text.len();
-            text.push_str(&fold(p));
+            fold_into(p, &mut text);
             for (a, b) in word_ranges(&text[start..]) {
                 seq.push(((start + a) as u32, (start + b) as u32));
             }
@@ -61,17 +77,29 @@ impl FieldText {
             spans.push((start as u32, text.len() as u32));
             text.push('\n');
         }
-        let mut sorted: Vec<(u64, u32, u32)> = seq
+        let mut index: Vec<(u64, u32, u32)> = seq
             .iter()
             .filter(|r| r.1 > r.0)
-            .map(|&(a, b)| (word_hash(&text[a as usize..b as usize]), a, b))
+            .map(|&(a, b)| (key(&text.as_bytes()[a as usize..b as usize]), a, b))
             .collect();
-        sorted.sort_unstable();
+        // Order within a key does not matter: comparing only the keys
+        // halves the cost of the sort.
+        index.sort_unstable_by_key(|e| e.0);
+        let mut bloom = [0u64; 16];
+        for e in &index {
+            let (i, bit) = bloom_bit(e.0);
+            bloom[i] |= bit;
+        }
+        let maybe_unspaced = !text.is_ascii()
+            && text
+                .bytes()
+                .any(|b| matches!(b, 0xE1 | 0xE3..=0xED | 0xEF | 0xF0));
         let ft = FieldText {
             text,
             seq,
-            sorted,
-            lexical: std::cell::OnceCell::new(),
+            index,
+            bloom,
+            maybe_unspaced,
         };
         (ft, spans)
     }
@@ -84,26 +112,35 @@ impl FieldText {
         r.0 >= span.0 && r.1 <= span.1
     }
 
-    fn has_word(&self, w: &str, span: Span) -> bool {
-        let h = word_hash(w);
-        let lo = self.sorted.partition_point(|e| e.0 < h);
-        self.sorted[lo..]
+    /// The index entries whose keys lie in `lo..=hi`.
+    fn keyed(&self, lo: u64, hi: u64) -> impl Iterator<Item = (u32, u32)> + '_ {
+        let from = self.index.partition_point(|e| e.0 < lo);
+        self.index[from..]
             .iter()
-            .take_while(|e| e.0 == h)
-            .any(|&(_, a, b)| Self::in_span((a, b), span) && self.word((a, b)) == w)
+            .take_while(move |e| e.0 <= hi)
+            .map(|&(_, a, b)| (a, b))
+    }
+
+    fn has_word(&self, w: &str, span: Span) -> bool {
+        let k = key(w.as_bytes());
+        let (i, bit) = bloom_bit(k);
+        if self.bloom[i] & bit == 0 {
+            return false;
+        }
+        self.keyed(k, k)
+            .any(|r| Self::in_span(r, span) && self.word(r) == w)
     }
 
     fn has_prefix(&self, p: &str, span: Span) -> bool {
-        let lexical = self.lexical.get_or_init(|| {
-            let mut v: Vec<(u32, u32)> = self.seq.iter().copied().filter(|r| r.1 > r.0).collect();
-            v.sort_unstable_by(|a, b| self.word(*a).cmp(self.word(*b)));
-            v
-        });
-        let lo = lexical.partition_point(|&r| self.word(r) < p);
-        lexical[lo..]
-            .iter()
-            .take_while(|&&r| self.word(r).starts_with(p))
-            .any(|&r| Self::in_span(r, span))
+        let lo = key(p.as_bytes());
+        // Every key that starts with the prefix's bytes: pad with 0xFF.
+        let hi = match p.len() {
+            0 => u64::MAX,
+            n if n >= 8 => lo,
+            n => lo | (u64::MAX >> (8 * n)),
+        };
+        self.keyed(lo, hi)
+            .any(|r| Self::in_span(r, span) && self.word(r).starts_with(p))
     }
 
     fn has_phrase(&self, p: &[String], span: Span) -> bool {
@@ -175,6 +212,7 @@ impl FieldText {
             Term::Prefix(p) => self.has_prefix(p, span),
             Term::Phrase(p) => self.has_phrase(p, span),
             Term::Near(ws, slop) => self.has_near(ws, *slop, span),
+            Term::Substring(_) if !self.maybe_unspaced => false,
             Term::Substring(s) => {
                 let text = self.span_text(span);
                 s.split_whitespace().all(|part| text.contains(part))
