@@ -3,7 +3,7 @@
 use std::collections::HashSet;
 
 use super::query::{Expr, Field, Term};
-use super::text::{fold_into, html_to_text, word_ranges};
+use super::text::{fold_into, html_to_text, is_unspaced_script, word_ranges};
 
 /// The fields of an item a query can look at. HTML fields are stripped.
 #[derive(Debug, Clone, Copy, Default)]
@@ -55,6 +55,24 @@ fn key(w: &[u8]) -> u64 {
     u64::from_be_bytes(b)
 }
 
+/// `key` of the word at `text[a..b]`, reading eight bytes at once where the
+/// text has them (a variable-length copy per word cost more than the sort).
+fn key_at(text: &[u8], a: usize, b: usize) -> u64 {
+    match text.get(a..a + 8) {
+        Some(eight) => {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(eight);
+            let len = (b - a).min(8);
+            // Keep the first `len` bytes: shift the rest out.
+            let drop = 8 * (8 - len) as u32;
+            u64::from_be_bytes(w)
+                .checked_shr(drop)
+                .map_or(0, |v| v << drop)
+        }
+        None => key(&text[a..b]),
+    }
+}
+
 /// A byte span of a `FieldText`: one field, or all of them.
 type Span = (u32, u32);
 const ALL: Span = (0, u32::MAX);
@@ -77,19 +95,29 @@ impl FieldText {
             spans.push((start as u32, text.len() as u32));
             text.push('\n');
         }
-        let mut index: Vec<(u64, u32, u32)> = seq
-            .iter()
-            .filter(|r| r.1 > r.0)
-            .map(|&(a, b)| (key(&text.as_bytes()[a as usize..b as usize]), a, b))
-            .collect();
+        // Words in scripts without spaces are never looked up (their terms
+        // are substrings), so they stay out of the index.
+        let unspaced = |a: u32| {
+            text.as_bytes()[a as usize] >= 0xE1
+                && text[a as usize..]
+                    .chars()
+                    .next()
+                    .is_some_and(is_unspaced_script)
+        };
+        let bytes = text.as_bytes();
+        let mut index: Vec<(u64, u32, u32)> = Vec::with_capacity(seq.len());
+        let mut bloom = [0u64; 16];
+        for &(a, b) in &seq {
+            if b > a && !unspaced(a) {
+                let k = key_at(bytes, a as usize, b as usize);
+                let (i, bit) = bloom_bit(k);
+                bloom[i] |= bit;
+                index.push((k, a, b));
+            }
+        }
         // Order within a key does not matter: comparing only the keys
         // halves the cost of the sort.
         index.sort_unstable_by_key(|e| e.0);
-        let mut bloom = [0u64; 16];
-        for e in &index {
-            let (i, bit) = bloom_bit(e.0);
-            bloom[i] |= bit;
-        }
         let maybe_unspaced = !text.is_ascii()
             && text
                 .bytes()
@@ -356,6 +384,14 @@ mod tests {
                 summary_html: Some(html),
                 ..Default::default()
             }))
+    }
+
+    #[test]
+    fn keys_read_in_place_equal_copied_keys() {
+        let text = b"a ab abcdefgh abcdefghij xyz";
+        for (a, b) in [(0, 1), (2, 4), (5, 13), (14, 24), (25, 28), (14, 22)] {
+            assert_eq!(key_at(text, a, b), key(&text[a..b]), "{a}..{b}");
+        }
     }
 
     #[test]

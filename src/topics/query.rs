@@ -829,8 +829,13 @@ fn regex_term(at: usize, field: Field, re: &str) -> Result<Expr, QueryError> {
             "write a pattern between the slashes, or remove them",
         ));
     }
+    // Item text is folded to lower case before matching, so a pattern
+    // written in lower case matches it as well without case-insensitivity,
+    // and the regex engine's literal prefilters stay fast (one needle, not
+    // every upper/lower-case combination of it). Any upper-case letter,
+    // including one in an escape like `\W`, keeps the insensitive build.
     let compiled = regex::RegexBuilder::new(re)
-        .case_insensitive(true)
+        .case_insensitive(re.chars().any(char::is_uppercase))
         .size_limit(REGEX_SIZE_LIMIT)
         .build()
         .map_err(|e| {

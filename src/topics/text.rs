@@ -241,15 +241,43 @@ fn splits_word(c: char) -> bool {
     matches!(c, '\'' | '’' | '.' | ':' | '·' | '\u{2027}' | '_' | ',')
 }
 
+/// How the fast path of `word_ranges` treats a character of folded text.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Class {
+    /// Letters and digits of Latin (ASCII) and Russian: runs form words.
+    Run,
+    /// Katakana and the prolonged sound mark: runs form words.
+    Katakana,
+    /// Hiragana and ideographs: each is a word of its own.
+    Single,
+    /// Spaces and punctuation between words.
+    Gap,
+    /// Anything else: the text takes the full UAX #29 path.
+    Other,
+}
+
+fn class(c: char) -> Class {
+    match c {
+        c if c.is_ascii_alphanumeric() => Class::Run,
+        c if c.is_ascii() => Class::Gap,
+        '\u{0430}'..='\u{044F}' => Class::Run,
+        '\u{30A1}'..='\u{30FA}' | '\u{30FC}' => Class::Katakana,
+        '\u{3041}'..='\u{3096}' | '\u{4E00}'..='\u{9FFF}' => Class::Single,
+        '\u{3000}'..='\u{3004}' | '\u{3008}'..='\u{3011}' => Class::Gap,
+        _ => Class::Other,
+    }
+}
+
 /// Splits folded text into words at Unicode word boundaries (UAX #29),
 /// then at apostrophes, dots, commas and colons inside words, so "russia's"
 /// yields "russia" and "s", and "u.s." yields "u" and "s": a query word then
 /// finds the word it names whatever punctuation is attached. Yields byte
 /// ranges into `folded`.
 ///
-/// Text of ASCII and basic Cyrillic letters only (most feeds) takes a fast
-/// path with the same result: there, after the split at inner punctuation,
-/// the UAX #29 rules reduce to runs of letters and digits.
+/// Text of ASCII, Russian letters and common Japanese (most feeds) takes a
+/// fast path with the same result: there, after the split at inner
+/// punctuation, the UAX #29 rules reduce to runs of letters and digits,
+/// runs of katakana, and single hiragana and ideographs.
 pub fn word_ranges(folded: &str) -> Box<dyn Iterator<Item = (usize, usize)> + '_> {
     if folded.is_ascii() {
         let b = folded.as_bytes();
@@ -268,18 +296,20 @@ pub fn word_ranges(folded: &str) -> Box<dyn Iterator<Item = (usize, usize)> + '_
             Some((start, i))
         }));
     }
-    let simple = |c: char| c.is_ascii_alphanumeric() || ('\u{0400}'..='\u{045F}').contains(&c);
-    if folded.chars().all(|c| c.is_ascii() || simple(c)) {
+    if folded.chars().all(|c| class(c) != Class::Other) {
         let mut rest = folded.char_indices().peekable();
         return Box::new(std::iter::from_fn(move || {
-            let (start, _) = rest.find(|&(_, c)| simple(c))?;
-            let mut end = folded.len();
-            while let Some(&(i, c)) = rest.peek() {
-                if !simple(c) {
-                    end = i;
-                    break;
+            let (start, first) = rest.find(|&(_, c)| class(c) != Class::Gap)?;
+            let kind = class(first);
+            let mut end = start + first.len_utf8();
+            if kind != Class::Single {
+                while let Some(&(i, c)) = rest.peek() {
+                    if class(c) != kind {
+                        break;
+                    }
+                    end = i + c.len_utf8();
+                    rest.next();
                 }
-                rest.next();
             }
             Some((start, end))
         }));
@@ -464,23 +494,38 @@ mod tests {
 
     #[test]
     fn fast_word_split_agrees_with_uax29() {
-        use unicode_segmentation::UnicodeSegmentation;
         for sample in [
             "russia's «россия» u.s.-japan",
             "путин и кисида: встреча 2024 года, 3.5% роста",
             "a1b2 __x__ 1,000.5 e-mail ёжик щёлк",
             "",
             "   ",
+            "日本とロシアの外相が会談、「平和条約」について協議した。サッカーＷ杯",
+            "ロシアA ロシア1 1ロシア aロシア日本 ーあー コーヒー",
         ] {
-            let t = fold(sample);
-            let fast: Vec<_> = words(&t).collect();
-            let slow: Vec<&str> = t
-                .unicode_words()
-                .flat_map(|w| w.split(splits_word))
-                .filter(|p| !p.is_empty())
-                .collect();
-            assert_eq!(fast, slow, "{sample}");
+            assert_eq!(fast_words(sample), uax_words(sample), "{sample}");
         }
+        // Every mix of up to four characters from each class.
+        let alphabet: Vec<char> = "a1 ._'яйあの日本カーア、「」".chars().collect();
+        let n = alphabet.len();
+        for i in 0..n.pow(4) {
+            let s: String = (0..4).map(|k| alphabet[i / n.pow(k) % n]).collect();
+            assert_eq!(fast_words(&s), uax_words(&s), "{s:?}");
+        }
+    }
+
+    fn fast_words(s: &str) -> Vec<String> {
+        words(&fold(s)).map(str::to_owned).collect()
+    }
+
+    fn uax_words(s: &str) -> Vec<String> {
+        use unicode_segmentation::UnicodeSegmentation;
+        fold(s)
+            .unicode_words()
+            .flat_map(|w| w.split(splits_word))
+            .filter(|p| !p.is_empty())
+            .map(str::to_owned)
+            .collect()
     }
 
     #[test]
