@@ -27,7 +27,9 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 }
 
 fn load(path: &Path) -> anyhow::Result<Config> {
-    Ok(Config::load(path)?)
+    let cfg = Config::load(path)?;
+    crate::logging::apply_config_level(&cfg.log_level);
+    Ok(cfg)
 }
 
 pub fn run(path: &Path) -> anyhow::Result<ExitCode> {

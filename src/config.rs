@@ -23,6 +23,9 @@ pub struct Config {
     pub storage: Storage,
     pub polling: Polling,
     pub stories: Stories,
+    /// `[log] level`: a tracing filter such as "info" or
+    /// "info,feedsift::fetch=debug"; `RUST_LOG` overrides it.
+    pub log_level: String,
     pub feeds: Vec<Feed>,
     pub aliases: Aliases,
     pub topics: Vec<Topic>,
@@ -151,6 +154,8 @@ struct RawConfig {
     #[serde(default)]
     stories: RawStories,
     #[serde(default)]
+    log: RawLog,
+    #[serde(default)]
     feed: Vec<RawFeed>,
     #[serde(default)]
     alias: BTreeMap<Spanned<String>, Vec<String>>,
@@ -181,6 +186,12 @@ struct RawPolling {
     timeout: Option<Dur>,
     max_body: Option<Size>,
     allow_private_networks: Option<bool>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawLog {
+    level: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -516,6 +527,21 @@ impl Cx<'_> {
             },
         };
 
+        let log_level = match raw.log.level {
+            None => "info".to_owned(),
+            Some(l) => {
+                let level = l.get_ref().trim().to_owned();
+                if let Err(e) = tracing_subscriber::EnvFilter::try_new(&level) {
+                    return Err(self.err(
+                        l.span(),
+                        format!("bad log level: {e}"),
+                        Some("use error, warn, info, debug or trace, optionally per module: \"info,feedsift::fetch=debug\"".into()),
+                    ));
+                }
+                level
+            }
+        };
+
         let mut feeds = Vec::with_capacity(raw.feed.len());
         let mut seen_urls = HashSet::new();
         for f in raw.feed {
@@ -578,6 +604,7 @@ impl Cx<'_> {
             storage,
             polling,
             stories,
+            log_level,
             feeds,
             aliases,
             topics,

@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::{self, Config, hex};
 use crate::fetch::{Body, FetchError, Fetched, Fetcher, Validators};
+use crate::notify;
 use crate::parse::{FeedHints, ParseError, parse_feed};
 use crate::schedule;
 use crate::server::{self, AppState};
@@ -365,6 +366,16 @@ async fn reload(old: &Config, store: &Store, state: &AppState) -> anyhow::Result
     Ok(new)
 }
 
+/// How often STATUS= is refreshed when no watchdog asks for more.
+const STATUS_EVERY: Duration = Duration::from_secs(30);
+
+async fn status_line(store: &Store) -> String {
+    match store.stats().await {
+        Ok(stats) => notify::summary(&stats),
+        Err(e) => format!("database error: {e}"),
+    }
+}
+
 /// `feedsift run`: serve and poll until SIGTERM or SIGINT; SIGHUP reloads.
 pub async fn run(cfg: Config) -> anyhow::Result<()> {
     // Handlers first, so a signal during start-up is not fatal by default.
@@ -398,13 +409,35 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         shutdown.clone(),
     )
     .await?;
+    notify::ready(&status_line(&store).await);
+
+    // The watchdog is fed from this loop, after the database answered: a
+    // stuck loop or a stuck store thread stops the pings, and systemd
+    // restarts the service. STATUS= is refreshed on the same beat.
+    let watchdog = notify::watchdog_interval();
+    let beat = watchdog.map_or(STATUS_EVERY, |w| w.min(STATUS_EVERY));
+    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + beat, beat);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
 
     loop {
         tokio::select! {
             _ = term.recv() => { tracing::info!("SIGTERM: shutting down"); break; }
             _ = int.recv() => { tracing::info!("SIGINT: shutting down"); break; }
+            _ = ticks.tick() => {
+                match tokio::time::timeout(beat, store.stats()).await {
+                    Ok(Ok(stats)) => {
+                        if watchdog.is_some() {
+                            notify::watchdog();
+                        }
+                        notify::status(&notify::summary(&stats));
+                    }
+                    Ok(Err(e)) => tracing::error!(error = %e, "the database does not answer; not feeding the watchdog"),
+                    Err(_) => tracing::error!(waited = ?beat, "the database did not answer in time; not feeding the watchdog"),
+                }
+            }
             _ = hup.recv() => {
                 tracing::info!(config = %cfg.path.display(), "SIGHUP: reloading");
+                notify::reloading();
                 match reload(&cfg, &store, &state).await {
                     Err(e) => tracing::error!(
                         config = %cfg.path.display(),
@@ -416,15 +449,19 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
                         while pollers.try_join_next().is_some() {}
                         generation = shutdown.child_token();
                         cfg = new;
+                        crate::logging::apply_config_level(&cfg.log_level);
                         if let Err(e) = start_scheduler(&cfg, &store, &mut pollers, generation.clone(), shutdown.clone()).await {
                             tracing::error!("cannot restart polling after reload: {e:#}");
                         }
+                        tracing::info!(feeds = cfg.feeds.len(), topics = cfg.topics.len(), "reloaded");
                     }
                 }
+                notify::ready(&status_line(&store).await);
             }
         }
     }
 
+    notify::stopping();
     shutdown.cancel();
     while pollers.join_next().await.is_some() {}
     match tokio::time::timeout(Duration::from_secs(5), &mut server).await {

@@ -9,6 +9,8 @@ pub mod commands;
 pub mod config;
 pub mod daemon;
 pub mod fetch;
+pub mod logging;
+pub mod notify;
 pub mod parse;
 pub mod publish;
 pub mod schedule;

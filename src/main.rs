@@ -69,13 +69,7 @@ enum TopicCommand {
 }
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("FEEDSIFT_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    feedsift::logging::init();
     let cli = Cli::parse();
     let path = feedsift::config::resolve_path(cli.config.as_deref());
     let result = match cli.command {

@@ -160,3 +160,201 @@ fn run_serves_the_topic_and_stops_cleanly_on_sigterm() {
         .unwrap();
     assert_eq!(items, 11);
 }
+
+/// Reads sd_notify datagrams sent to a socket the test owns.
+struct NotifySocket {
+    sock: std::os::unix::net::UnixDatagram,
+    _dir: tempfile::TempDir,
+    path: std::path::PathBuf,
+    seen: Vec<String>,
+}
+
+impl NotifySocket {
+    fn new() -> NotifySocket {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("notify.sock");
+        let sock = std::os::unix::net::UnixDatagram::bind(&path).unwrap();
+        sock.set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
+        NotifySocket {
+            sock,
+            _dir: dir,
+            path,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Waits for a message holding `line`; returns its position in the
+    /// order of all messages received.
+    fn wait(&mut self, line: &str, limit: Duration) -> usize {
+        self.wait_after(line, 0, limit)
+    }
+
+    /// Like `wait`, for a message at or after position `from`.
+    fn wait_after(&mut self, line: &str, mut from: usize, limit: Duration) -> usize {
+        let start = Instant::now();
+        loop {
+            if let Some(i) = self.seen[from..]
+                .iter()
+                .position(|m| m.lines().any(|l| l == line))
+            {
+                return from + i;
+            }
+            from = self.seen.len();
+            assert!(
+                start.elapsed() < limit,
+                "no {line} within {limit:?}; got {:?}",
+                self.seen
+            );
+            self.pump();
+        }
+    }
+
+    /// Receives one message, if one comes within the read timeout.
+    fn pump(&mut self) {
+        let mut buf = [0u8; 4096];
+        if let Ok(n) = self.sock.recv(&mut buf) {
+            self.seen
+                .push(String::from_utf8_lossy(&buf[..n]).into_owned());
+        }
+    }
+}
+
+#[test]
+fn systemd_hears_ready_watchdog_reloading_and_stopping_in_order() {
+    let feeds = serve_fixtures();
+    let port = free_port();
+    let config = fixture_config(feeds, &[]).replace(
+        "listen = \"127.0.0.1:0\"",
+        &format!("listen = \"127.0.0.1:{port}\""),
+    );
+    let site = Site::new(&config);
+    let mut sock = NotifySocket::new();
+    let mut daemon = Daemon(
+        site.cmd()
+            .arg("run")
+            .env("NOTIFY_SOCKET", &sock.path)
+            // WatchdogSec=1s: a ping every half second.
+            .env("WATCHDOG_USEC", "1000000")
+            .env_remove("WATCHDOG_PID")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let ready = sock.wait("READY=1", Duration::from_secs(20));
+    // READY comes once the server listens.
+    assert_eq!(
+        get(&format!("http://127.0.0.1:{port}/healthz")).map(|r| r.0),
+        Some(200)
+    );
+    assert!(
+        sock.seen[ready]
+            .lines()
+            .any(|l| l.starts_with("STATUS=") && l.contains("feeds")),
+        "{:?}",
+        sock.seen
+    );
+    let ping = sock.wait("WATCHDOG=1", Duration::from_secs(5));
+    // A later STATUS carries the counts of what was polled.
+    let status = wait_for("a STATUS with items", Duration::from_secs(20), || {
+        sock.pump();
+        sock.seen
+            .iter()
+            .rev()
+            .find(|m| m.contains("STATUS=4 feeds") && m.contains("last poll"))
+            .cloned()
+    });
+    assert!(status.contains(" items, "), "{status}");
+
+    signal(&daemon.0, "HUP");
+    let reloading = sock.wait("RELOADING=1", Duration::from_secs(10));
+    assert!(
+        sock.seen[reloading].contains("MONOTONIC_USEC="),
+        "{:?}",
+        sock.seen[reloading]
+    );
+    let ready_again = sock.wait_after("READY=1", reloading, Duration::from_secs(10));
+
+    signal(&daemon.0, "TERM");
+    let stopping = sock.wait("STOPPING=1", Duration::from_secs(10));
+    let status = wait_for("exit after SIGTERM", Duration::from_secs(10), || {
+        daemon.0.try_wait().unwrap()
+    });
+    assert!(status.success(), "exit status {status:?}");
+    assert!(
+        ready < ping && ping < reloading && reloading < ready_again && ready_again < stopping,
+        "out of order: {:?}",
+        sock.seen
+    );
+}
+
+#[test]
+fn logs_suit_the_journal_and_follow_the_configured_level() {
+    let feeds = serve_fixtures();
+    let config = fixture_config(feeds, &[]);
+    let site = Site::new(&config);
+    // Under systemd: a syslog priority first, no timestamp, no colour.
+    let out = site
+        .cmd()
+        .arg("poll")
+        .env("JOURNAL_STREAM", "8:12345")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let log = stderr(&out);
+    let lines: Vec<&str> = log.lines().collect();
+    assert!(!lines.is_empty());
+    for l in &lines {
+        assert!(
+            ["<3>", "<4>", "<6>", "<7>"]
+                .iter()
+                .any(|p| l.starts_with(p)),
+            "no priority prefix: {l}"
+        );
+        assert!(!l.contains('\x1b'), "colour in the journal: {l:?}");
+        assert!(!l.contains("Z "), "timestamp in the journal: {l}");
+    }
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("<6>") && l.contains("poll finished")),
+        "{log}"
+    );
+
+    // `[log] level` applies when the environment sets none...
+    std::fs::write(site.config(), format!("[log]\nlevel = \"warn\"\n{config}")).unwrap();
+    let quiet = site
+        .cmd()
+        .arg("poll")
+        .env_remove("FEEDSIFT_LOG")
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap();
+    assert!(quiet.status.success(), "{}", stderr(&quiet));
+    assert!(
+        !stderr(&quiet).contains("poll finished"),
+        "{}",
+        stderr(&quiet)
+    );
+    // ...and RUST_LOG overrides it.
+    let loud = site
+        .cmd()
+        .arg("poll")
+        .env_remove("FEEDSIFT_LOG")
+        .env("RUST_LOG", "info")
+        .output()
+        .unwrap();
+    assert!(stderr(&loud).contains("poll finished"), "{}", stderr(&loud));
+
+    // A bad level is refused with its line.
+    std::fs::write(
+        site.config(),
+        format!("[log]\nlevel = \"info,[=\"\n{config}"),
+    )
+    .unwrap();
+    let bad = site.run(&["check"]);
+    assert!(!bad.status.success());
+    assert!(stderr(&bad).contains("bad log level"), "{}", stderr(&bad));
+    assert!(stderr(&bad).contains(":2:"), "{}", stderr(&bad));
+}

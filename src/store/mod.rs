@@ -75,6 +75,22 @@ pub struct FeedStatus {
     pub items: i64,
 }
 
+/// Counts for status lines, health checks and metrics.
+#[derive(Debug, Clone, Default)]
+pub struct StoreStats {
+    pub feeds: u64,
+    /// Feeds whose last poll failed (they wait longer before the next one).
+    pub feeds_failing: u64,
+    pub items: u64,
+    pub stories: u64,
+    /// Items per topic, by slug.
+    pub topic_items: Vec<(String, u64)>,
+    /// Bytes the database file holds (pages in use and free).
+    pub db_bytes: u64,
+    /// When any feed was last polled.
+    pub last_poll: Option<DateTime<Utc>>,
+}
+
 /// What the fetcher needs to know about a feed before polling it.
 #[derive(Debug, Clone, Default)]
 pub struct FeedState {
@@ -357,6 +373,11 @@ impl Store {
     ) -> Result<TopicEntries, StoreError> {
         self.call(move |db| db.topic_entries(&slug, limit, by_story))
             .await
+    }
+
+    /// Counts of what the database holds; also proves it answers.
+    pub async fn stats(&self) -> Result<StoreStats, StoreError> {
+        self.call(|db| db.stats()).await
     }
 
     /// A story by its number or uid.

@@ -11,7 +11,7 @@ use super::schema::MIGRATIONS;
 use super::stories;
 use super::{
     Entry, FeedSpec, FeedState, FeedStatus, IngestStats, Member, PollRecord, SourceFeed,
-    StoreError, StoredItem, StoryDetail, StoryInfo, TopicEntries,
+    StoreError, StoreStats, StoredItem, StoryDetail, StoryInfo, TopicEntries,
 };
 use crate::cluster::StoryIndex;
 use crate::config::Stories;
@@ -376,6 +376,40 @@ impl Db {
         )?;
         tx.commit()?;
         Ok(())
+    }
+
+    pub fn stats(&mut self) -> Result<StoreStats, StoreError> {
+        let one = |sql: &str| -> Result<i64, StoreError> {
+            Ok(self
+                .conn
+                .query_row(sql, [], |r| r.get::<_, Option<i64>>(0))?
+                .unwrap_or(0))
+        };
+        let feeds = one("SELECT count(*) FROM feeds")?;
+        let feeds_failing = one("SELECT count(*) FROM feeds WHERE error_count > 0")?;
+        let items = one("SELECT count(*) FROM items")?;
+        let stories = one("SELECT count(*) FROM stories")?;
+        let pages = one("PRAGMA page_count")?;
+        let page_size = one("PRAGMA page_size")?;
+        let last_poll =
+            from_ts(Some(one("SELECT max(last_attempt) FROM feeds")?).filter(|&t| t > 0));
+        let mut st = self
+            .conn
+            .prepare_cached("SELECT slug, count(*) FROM topic_items GROUP BY slug ORDER BY slug")?;
+        let topic_items = st
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?
+            .map(|r| r.map(|(s, n)| (s, n.max(0) as u64)))
+            .collect::<Result<_, _>>()?;
+        let count = |n: i64| n.max(0) as u64;
+        Ok(StoreStats {
+            feeds: count(feeds),
+            feeds_failing: count(feeds_failing),
+            items: count(items),
+            stories: count(stories),
+            topic_items,
+            db_bytes: count(pages) * count(page_size),
+            last_poll,
+        })
     }
 
     pub fn feeds(&mut self) -> Result<Vec<FeedStatus>, StoreError> {
