@@ -10,14 +10,7 @@ fn unit_passes_systemd_analyze_verify() {
         unit.contains("ExecStart=/usr/local/bin/feedsift --config /etc/feedsift/config.toml run")
     );
     assert!(unit.contains("StateDirectory=feedsift"));
-    // verify insists the binary exists: point it at the one just built.
-    let dir = tempfile::tempdir().unwrap();
-    let copy = dir.path().join("feedsift.service");
-    std::fs::write(
-        &copy,
-        unit.replace("/usr/local/bin/feedsift", env!("CARGO_BIN_EXE_feedsift")),
-    )
-    .unwrap();
+    let (_dir, copy) = unit_copy();
     let out = Command::new("systemd-analyze")
         .arg("verify")
         .arg(&copy)
@@ -36,4 +29,52 @@ fn unit_passes_systemd_analyze_verify() {
         !text.contains("feedsift.service:"),
         "warnings about the unit:\n{text}"
     );
+}
+
+/// The unit as installed, pointing at the binary just built (verify and
+/// security insist that ExecStart= exists).
+fn unit_copy() -> (tempfile::TempDir, std::path::PathBuf) {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let unit = std::fs::read_to_string(root.join("systemd/feedsift.service")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("feedsift.service");
+    std::fs::write(
+        &copy,
+        unit.replace("/usr/local/bin/feedsift", env!("CARGO_BIN_EXE_feedsift")),
+    )
+    .unwrap();
+    (dir, copy)
+}
+
+#[test]
+fn unit_is_hardened_to_an_exposure_of_at_most_2() {
+    let (_dir, copy) = unit_copy();
+    let out = Command::new("systemd-analyze")
+        .args(["security", "--offline=yes"])
+        .arg(&copy)
+        .output()
+        .expect("systemd-analyze must be installed to run the tests: apt-get install systemd (or bash .ci/run)");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let score: f64 = text
+        .lines()
+        .find_map(|l| {
+            let rest = l
+                .split("Overall exposure level for feedsift.service:")
+                .nth(1)?;
+            rest.split_whitespace().next()?.parse().ok()
+        })
+        .unwrap_or_else(|| panic!("no exposure level in:\n{text}"));
+    assert!(score <= 2.0, "exposure {score} > 2.0:\n{text}");
+    let unit = std::fs::read_to_string(&copy).unwrap();
+    for line in [
+        "Type=notify",
+        "WatchdogSec=",
+        "ProtectSystem=strict",
+        "NoNewPrivileges=yes",
+        "SystemCallFilter=@system-service",
+        "MemoryDenyWriteExecute=yes",
+        "CapabilityBoundingSet=\n",
+    ] {
+        assert!(unit.contains(line), "the unit lacks {line:?}");
+    }
 }
