@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::{self, Config, hex};
 use crate::fetch::{Body, FetchError, Fetched, Fetcher, Validators};
+use crate::metrics::{METRICS, PollResult};
 use crate::notify;
 use crate::parse::{FeedHints, ParseError, parse_feed};
 use crate::schedule;
@@ -113,12 +114,19 @@ pub async fn poll_feed(
         etag: state.etag.clone(),
         last_modified: state.last_modified.clone(),
     };
+    let clock = std::time::Instant::now();
     let outcome = match fetcher.fetch(&feed.url, target, &validators).await {
         Ok(f) => receive(store, feed, &state, f, doc_hints).await,
         Err(e) => Err(e.into()),
     };
     match outcome {
         Ok((stats, next, status)) => {
+            let result = if status == "ok" {
+                PollResult::Ok
+            } else {
+                PollResult::NotModified
+            };
+            METRICS.poll(result, clock.elapsed(), stats.new_items as u64);
             if state.error_count > 0 {
                 tracing::info!(feed_url = %feed.url, errors = state.error_count, "feed recovered");
             }
@@ -136,6 +144,7 @@ pub async fn poll_feed(
             }
         }
         Err(e) => {
+            METRICS.poll(PollResult::Failed, clock.elapsed(), 0);
             let errors = state.error_count + 1;
             let next = if e.is_gone() {
                 None
@@ -409,6 +418,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         shutdown.clone(),
     )
     .await?;
+    METRICS.beat(Utc::now().timestamp());
     notify::ready(&status_line(&store).await);
 
     // The watchdog is fed from this loop, after the database answered: a
@@ -426,6 +436,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
             _ = ticks.tick() => {
                 match tokio::time::timeout(beat, store.stats()).await {
                     Ok(Ok(stats)) => {
+                        METRICS.beat(Utc::now().timestamp());
                         if watchdog.is_some() {
                             notify::watchdog();
                         }

@@ -10,6 +10,7 @@ pub mod config;
 pub mod daemon;
 pub mod fetch;
 pub mod logging;
+pub mod metrics;
 pub mod notify;
 pub mod parse;
 pub mod publish;
