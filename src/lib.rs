@@ -11,6 +11,7 @@ pub mod daemon;
 pub mod fetch;
 pub mod parse;
 pub mod publish;
+pub mod sanitize;
 pub mod schedule;
 pub mod server;
 pub mod store;
