@@ -164,7 +164,9 @@ pub fn plain_text(html: &str) -> String {
     } else {
         Cow::Borrowed(html)
     };
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
+    // ASCII whitespace only: an ideographic space in a Japanese headline
+    // (U+3000) or a no-break space is part of the text.
+    text.split_ascii_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 #[cfg(test)]
@@ -214,5 +216,6 @@ mod tests {
             "Tokyo & Moscow talk"
         );
         assert_eq!(plain_text("A < B"), "A < B");
+        assert_eq!(plain_text("日本\u{3000}ロシア"), "日本\u{3000}ロシア");
     }
 }
