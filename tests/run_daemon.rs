@@ -3,28 +3,9 @@
 
 mod common;
 
-use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use common::*;
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// Kills the daemon if a test fails before stopping it.
-struct Daemon(Child);
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn get(url: &str) -> Option<(u16, String, String)> {
     let resp = reqwest::blocking::get(url).ok()?;
@@ -38,49 +19,15 @@ fn get(url: &str) -> Option<(u16, String, String)> {
     Some((status, ct, resp.text().ok()?))
 }
 
-fn wait_for<T>(what: &str, limit: Duration, mut f: impl FnMut() -> Option<T>) -> T {
-    let start = Instant::now();
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(start.elapsed() < limit, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-fn signal(child: &Child, sig: &str) {
-    let ok = std::process::Command::new("kill")
-        .arg(format!("-{sig}"))
-        .arg(child.id().to_string())
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok, "kill -{sig} failed");
-}
-
 #[test]
 fn run_serves_the_topic_and_stops_cleanly_on_sigterm() {
     let feeds = serve_fixtures();
-    let port = free_port();
-    let config = fixture_config(feeds, &[]).replace(
-        "listen = \"127.0.0.1:0\"",
-        &format!("listen = \"127.0.0.1:{port}\""),
-    );
+    let (config, port) = on_free_port(&fixture_config(feeds, &[]));
     let site = Site::new(&config);
-    let mut daemon = Daemon(
-        site.cmd()
-            .arg("run")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
-    let base = format!("http://127.0.0.1:{port}");
+    let mut daemon = Daemon::start(&site, port);
+    let base = daemon.base.clone();
 
-    let (status, _, body) = wait_for("/healthz", Duration::from_secs(20), || {
-        get(&format!("{base}/healthz"))
-    });
+    let (status, _, body) = get(&format!("{base}/healthz")).unwrap();
     assert_eq!((status, body.trim()), (200, "ok"));
 
     // The scheduler polls every feed shortly after start.
@@ -116,7 +63,7 @@ fn run_serves_the_topic_and_stops_cleanly_on_sigterm() {
         format!("{config}\n[topic.caucasus]\nquery = \"Armenia OR Caucasus\"\n"),
     )
     .unwrap();
-    signal(&daemon.0, "HUP");
+    signal(&daemon.child, "HUP");
     let doc = wait_for("the added topic", Duration::from_secs(10), || {
         let (status, _, body) = get(&format!("{base}/topics/caucasus.atom"))?;
         (status == 200).then_some(body)
@@ -129,20 +76,20 @@ fn run_serves_the_topic_and_stops_cleanly_on_sigterm() {
         format!("{config}\n[topic.Bad]\nquery = \"x\"\n"),
     )
     .unwrap();
-    signal(&daemon.0, "HUP");
+    signal(&daemon.child, "HUP");
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(get(&format!("{base}/healthz")).unwrap().0, 200);
     assert_eq!(get(&format!("{base}/topics/caucasus.atom")).unwrap().0, 200);
 
-    signal(&daemon.0, "TERM");
+    signal(&daemon.child, "TERM");
     let started = Instant::now();
     let status = wait_for("exit after SIGTERM", Duration::from_secs(10), || {
-        daemon.0.try_wait().unwrap()
+        daemon.child.try_wait().unwrap()
     });
     assert!(status.success(), "exit status {status:?}");
     assert!(started.elapsed() < Duration::from_secs(10));
     let mut log = String::new();
-    std::io::Read::read_to_string(daemon.0.stderr.as_mut().unwrap(), &mut log).unwrap();
+    std::io::Read::read_to_string(daemon.child.stderr.as_mut().unwrap(), &mut log).unwrap();
     assert!(log.contains("stopped"), "{log}");
     assert!(
         log.contains("reload refused") && log.contains("bad topic slug \"Bad\""),

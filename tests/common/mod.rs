@@ -5,7 +5,8 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 use axum::extract::Path as UrlPath;
 use axum::http::{StatusCode, header};
@@ -18,6 +19,12 @@ pub fn fixtures() -> PathBuf {
 /// Serves `tests/fixtures/feeds/NAME` at `/NAME` on a fresh loopback port,
 /// from a thread of its own so blocking test code can use it.
 pub fn serve_fixtures() -> SocketAddr {
+    serve_dir(fixtures().join("feeds"))
+}
+
+/// Serves the files of `dir` at `/NAME`, read afresh on every request, so
+/// a test can change a feed between polls.
+pub fn serve_dir(dir: PathBuf) -> SocketAddr {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_current_thread()
@@ -29,15 +36,18 @@ pub fn serve_fixtures() -> SocketAddr {
                 .await
                 .expect("bind");
             tx.send(listener.local_addr().expect("addr")).expect("send");
-            let app = axum::Router::new().route("/{name}", axum::routing::get(feed_file));
+            let app = axum::Router::new().route(
+                "/{name}",
+                axum::routing::get(move |name| feed_file(dir.clone(), name)),
+            );
             axum::serve(listener, app).await.expect("serve");
         });
     });
     rx.recv().expect("fixture server address")
 }
 
-async fn feed_file(UrlPath(name): UrlPath<String>) -> axum::response::Response {
-    let path = fixtures().join("feeds").join(&name);
+async fn feed_file(dir: PathBuf, UrlPath(name): UrlPath<String>) -> axum::response::Response {
+    let path = dir.join(&name);
     if name.contains("..") {
         return StatusCode::BAD_REQUEST.into_response();
     }
@@ -119,6 +129,84 @@ query = '(@russia AND @japan) OR "Kuril Islands" OR "Northern Territories" OR "p
     )
 }
 
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind a free port")
+        .local_addr()
+        .expect("local address")
+        .port()
+}
+
+/// The real daemon; killed if a test fails before stopping it.
+pub struct Daemon {
+    pub child: Child,
+    /// `http://127.0.0.1:PORT`, no trailing slash.
+    pub base: String,
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Daemon {
+    /// Starts `feedsift run` for `site` (whose config must say `listen =
+    /// "127.0.0.1:PORT"`) and waits until it answers /healthz.
+    pub fn start(site: &Site, port: u16) -> Daemon {
+        let child = site
+            .cmd()
+            .arg("run")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start feedsift run");
+        let d = Daemon {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+        };
+        let health = format!("{}/healthz", d.base);
+        wait_for("/healthz", Duration::from_secs(20), || {
+            reqwest::blocking::get(&health)
+                .ok()
+                .filter(|r| r.status() == 200)
+        });
+        d
+    }
+}
+
+/// A config listening on a fixed free port, with its port.
+pub fn on_free_port(config: &str) -> (String, u16) {
+    let port = free_port();
+    let config = config.replace(
+        "listen = \"127.0.0.1:0\"",
+        &format!("listen = \"127.0.0.1:{port}\""),
+    );
+    (config, port)
+}
+
+pub fn wait_for<T>(what: &str, limit: Duration, mut f: impl FnMut() -> Option<T>) -> T {
+    let start = Instant::now();
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(start.elapsed() < limit, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+pub fn signal(child: &Child, sig: &str) {
+    let ok = Command::new("kill")
+        .arg(format!("-{sig}"))
+        .arg(child.id().to_string())
+        .status()
+        .expect("run kill")
+        .success();
+    assert!(ok, "kill -{sig} failed");
+}
+
 pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
@@ -160,8 +248,21 @@ pub fn assert_valid_atom(atom: &str) {
         feed.links.iter().any(|l| l.rel == "self"),
         "feed has no rel=self link"
     );
+    for l in feed.links.iter().filter(|l| l.rel == "self") {
+        assert!(abs(&l.href), "self link {:?} is not absolute", l.href);
+    }
     let mut ids = std::collections::HashSet::new();
     for e in &feed.entries {
+        // The original feed, so a reader can say where the entry came from.
+        let src = e
+            .source
+            .as_ref()
+            .unwrap_or_else(|| panic!("entry {} has no atom:source", e.id));
+        assert!(
+            !src.id.is_empty() && !src.title.value.is_empty() && !src.links.is_empty(),
+            "entry {}: atom:source lacks an id, title or link",
+            e.id
+        );
         assert!(abs(&e.id), "entry id {:?} is not an absolute IRI", e.id);
         assert!(ids.insert(e.id.clone()), "duplicate entry id {}", e.id);
         assert!(
