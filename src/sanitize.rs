@@ -117,6 +117,10 @@ static IMG: LazyLock<Regex> = LazyLock::new(|| {
 });
 static TAG: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"<[^>]*>").unwrap_or_else(|e| unreachable!("static regex: {e}")));
+static BLOCK: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)</?(?:p|div|br|li|ul|ol|h[1-6]|tr|td|th|blockquote|pre|table|section|article|header|footer|dd|dt)\b")
+        .unwrap_or_else(|e| unreachable!("static regex: {e}"))
+});
 static DIMENSION: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r#"\b(?:width|height)="\s*([01])(?:px)?\s*""#)
         .unwrap_or_else(|e| unreachable!("static regex: {e}"))
@@ -158,7 +162,8 @@ pub fn plain_text(html: &str) -> String {
             // text and gets escaped wherever it goes, so this is safe.
             TAG.replace_all(html, " ").into_owned()
         } else {
-            TEXT_ONLY.clean(html).to_string()
+            // Block boundaries separate words: "<p>a.</p><p>b</p>" is "a. b".
+            TEXT_ONLY.clean(&BLOCK.replace_all(html, " $0")).to_string()
         };
         Cow::Owned(html_escape::decode_html_entities(&escaped).into_owned())
     } else {
@@ -216,6 +221,10 @@ mod tests {
             "Tokyo & Moscow talk"
         );
         assert_eq!(plain_text("A < B"), "A < B");
+        assert_eq!(
+            plain_text("<p>One.</p><p>Two<br>three</p>"),
+            "One. Two three"
+        );
         assert_eq!(plain_text("日本\u{3000}ロシア"), "日本\u{3000}ロシア");
     }
 }

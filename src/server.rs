@@ -87,10 +87,12 @@ impl Kind {
     }
 }
 
-/// A document's cache key: what, which topic ("" for site-wide), which page.
-type Key = (Kind, String, usize);
+/// Cached documents by (what, page), then by topic ("" for site-wide):
+/// nested so a lookup borrows the slug instead of allocating a key.
+type Cache = HashMap<(Kind, usize), HashMap<String, Arc<Doc>>>;
 
-/// A rendered document, ready to send in any encoding.
+/// A rendered document, ready to send in any encoding. Header values are
+/// made once here, so answering a request only copies references.
 struct Doc {
     /// (config epoch, store version) it was built at.
     stamp: (u64, u64),
@@ -98,11 +100,11 @@ struct Doc {
     /// since a strong ETag names exact bytes.
     etag: String,
     last_modified: SystemTime,
-    max_age: u64,
     kind: Kind,
-    identity: Bytes,
-    gzip: Bytes,
-    br: Bytes,
+    /// (body, ETag header) per encoding, in `Encoding` order.
+    forms: [(Bytes, HeaderValue); 3],
+    last_modified_header: HeaderValue,
+    cache_control: HeaderValue,
 }
 
 /// At most this many documents are kept; past it, older pages are dropped
@@ -115,7 +117,7 @@ pub struct AppState {
     store: Store,
     versions: Arc<Versions>,
     published: RwLock<Arc<Published>>,
-    cache: RwLock<HashMap<Key, Arc<Doc>>>,
+    cache: RwLock<Cache>,
 }
 
 #[derive(Debug, Error)]
@@ -152,16 +154,22 @@ impl AppState {
         lock(self.published.read()).clone()
     }
 
-    fn cached(&self, key: &Key) -> Option<Arc<Doc>> {
-        lock(self.cache.read()).get(key).cloned()
+    fn cached(&self, kind: Kind, slug: &str, page: usize) -> Option<Arc<Doc>> {
+        lock(self.cache.read())
+            .get(&(kind, page))
+            .and_then(|m| m.get(slug))
+            .cloned()
     }
 
-    fn keep(&self, key: Key, doc: Arc<Doc>) {
+    fn keep(&self, kind: Kind, slug: &str, page: usize, doc: Arc<Doc>) {
         let mut cache = lock(self.cache.write());
-        if cache.len() >= CACHE_LIMIT {
-            cache.retain(|k, _| k.2 <= 1);
+        if cache.values().map(HashMap::len).sum::<usize>() >= CACHE_LIMIT {
+            cache.retain(|k, _| k.1 <= 1);
         }
-        cache.insert(key, doc);
+        cache
+            .entry((kind, page))
+            .or_default()
+            .insert(slug.to_owned(), doc);
     }
 }
 
@@ -249,11 +257,10 @@ async fn topic_feed(
         );
     };
     let stamp = (p.epoch, state.versions.topic(slug));
-    let key = (kind, topic.slug.clone(), page);
-    if let Some(doc) = state.cached(&key).filter(|d| d.stamp == stamp) {
-        return respond(&doc, &headers);
+    let old = state.cached(kind, slug, page);
+    if let Some(doc) = old.as_ref().filter(|d| d.stamp == stamp) {
+        return respond(doc, &headers);
     }
-    let old = state.cached(&key);
     let data = state
         .store
         .topic_page(
@@ -267,6 +274,7 @@ async fn topic_feed(
         Ok(d) => d,
         Err(e) => return failed(&topic.slug, &e.into()),
     };
+    let number = page;
     let Some(page) = Page::of(page, data.total, topic.limit) else {
         return plain(
             StatusCode::NOT_FOUND,
@@ -284,8 +292,8 @@ async fn topic_feed(
     .await;
     match built {
         Ok(doc) => {
-            tracing::debug!(topic = %key.1, page = key.2, format = ?kind, bytes = doc.identity.len(), "document rebuilt");
-            state.keep(key, doc.clone());
+            tracing::debug!(topic = %slug, page = number, format = ?kind, bytes = doc.forms[0].0.len(), "document rebuilt");
+            state.keep(kind, slug, number, doc.clone());
             respond(&doc, &headers)
         }
         Err(e) => failed(&topic.slug, &e),
@@ -296,11 +304,10 @@ async fn opml(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Respons
     let p = state.published();
     // The list depends on the config alone.
     let stamp = (p.epoch, 0);
-    let key = (Kind::Opml, String::new(), 1);
-    if let Some(doc) = state.cached(&key).filter(|d| d.stamp == stamp) {
-        return respond(&doc, &headers);
+    let old = state.cached(Kind::Opml, "", 1);
+    if let Some(doc) = old.as_ref().filter(|d| d.stamp == stamp) {
+        return respond(doc, &headers);
     }
-    let old = state.cached(&key);
     let q = p.clone();
     match build(Kind::Opml, stamp, p.max_age(None), old, move || {
         Ok(publish::opml(&q.topics, &q.base_url))
@@ -308,7 +315,7 @@ async fn opml(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Respons
     .await
     {
         Ok(doc) => {
-            state.keep(key, doc.clone());
+            state.keep(Kind::Opml, "", 1, doc.clone());
             respond(&doc, &headers)
         }
         Err(e) => failed("topics.opml", &e),
@@ -318,11 +325,10 @@ async fn opml(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Respons
 async fn index(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
     let p = state.published();
     let stamp = (p.epoch, state.versions.any());
-    let key = (Kind::Index, String::new(), 1);
-    if let Some(doc) = state.cached(&key).filter(|d| d.stamp == stamp) {
-        return respond(&doc, &headers);
+    let old = state.cached(Kind::Index, "", 1);
+    if let Some(doc) = old.as_ref().filter(|d| d.stamp == stamp) {
+        return respond(doc, &headers);
     }
-    let old = state.cached(&key);
     let mut data: Vec<TopicEntries> = Vec::with_capacity(p.topics.len());
     for t in &p.topics {
         match state
@@ -342,7 +348,7 @@ async fn index(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Respon
     .await
     {
         Ok(doc) => {
-            state.keep(key, doc.clone());
+            state.keep(Kind::Index, "", 1, doc.clone());
             respond(&doc, &headers)
         }
         Err(e) => failed("/", &e),
@@ -371,15 +377,21 @@ async fn build(
         };
         let gzip = gzip(body.as_bytes()).map_err(|e| ServeError::Render(e.to_string()))?;
         let br = brotli(body.as_bytes()).map_err(|e| ServeError::Render(e.to_string()))?;
+        let hv = |s: String| {
+            HeaderValue::from_str(&s).map_err(|e| ServeError::Render(format!("header {s:?}: {e}")))
+        };
         Ok(Arc::new(Doc {
             stamp,
+            forms: [
+                (Bytes::from(body), hv(format!("\"{etag}\""))?),
+                (Bytes::from(gzip), hv(format!("\"{etag}-gz\""))?),
+                (Bytes::from(br), hv(format!("\"{etag}-br\""))?),
+            ],
+            last_modified_header: hv(httpdate::fmt_http_date(last_modified))?,
+            cache_control: hv(format!("public, max-age={max_age}"))?,
             etag,
             last_modified,
-            max_age,
             kind,
-            identity: Bytes::from(body),
-            gzip: Bytes::from(gzip),
-            br: Bytes::from(br),
         }))
     })
     .await
@@ -415,9 +427,9 @@ fn brotli(body: &[u8]) -> std::io::Result<Vec<u8>> {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Encoding {
-    Identity,
-    Gzip,
-    Br,
+    Identity = 0,
+    Gzip = 1,
+    Br = 2,
 }
 
 /// The best encoding the client accepts (`q=0` refuses one): brotli, then
@@ -482,22 +494,11 @@ fn not_modified(doc: &Doc, headers: &HeaderMap) -> bool {
 
 fn respond(doc: &Doc, req: &HeaderMap) -> Response {
     let encoding = negotiate(req);
-    let (etag, body) = match encoding {
-        Encoding::Identity => (format!("\"{}\"", doc.etag), &doc.identity),
-        Encoding::Gzip => (format!("\"{}-gz\"", doc.etag), &doc.gzip),
-        Encoding::Br => (format!("\"{}-br\"", doc.etag), &doc.br),
-    };
+    let (body, etag) = &doc.forms[encoding as usize];
     let mut h = HeaderMap::with_capacity(8);
-    let hv = |s: String| HeaderValue::from_str(&s).unwrap_or(HeaderValue::from_static(""));
-    h.insert(header::ETAG, hv(etag));
-    h.insert(
-        header::LAST_MODIFIED,
-        hv(httpdate::fmt_http_date(doc.last_modified)),
-    );
-    h.insert(
-        header::CACHE_CONTROL,
-        hv(format!("public, max-age={}", doc.max_age)),
-    );
+    h.insert(header::ETAG, etag.clone());
+    h.insert(header::LAST_MODIFIED, doc.last_modified_header.clone());
+    h.insert(header::CACHE_CONTROL, doc.cache_control.clone());
     h.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
     if not_modified(doc, req) {
         return (StatusCode::NOT_MODIFIED, h).into_response();
