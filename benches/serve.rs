@@ -11,12 +11,13 @@
 //! was a success and every conditional one a 304. `-- --runs R --secs S`
 //! to change them. Needs wrk (apt-get install wrk).
 
-use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use axum::http::header;
-use axum::response::IntoResponse;
+use common::{Daemon, Site, free_port, serve_dir};
 
 const ITEMS: usize = 120;
 const LIMIT: usize = 100;
@@ -62,43 +63,6 @@ fn feed_body() -> String {
     }
     s.push_str("</channel></rss>\n");
     s
-}
-
-fn serve_feed() -> SocketAddr {
-    let body = feed_body();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
-        rt.block_on(async move {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-                .await
-                .expect("bind");
-            tx.send(listener.local_addr().expect("addr")).expect("send");
-            let app = axum::Router::new().route(
-                "/wire.rss",
-                axum::routing::get(move || {
-                    let body = body.clone();
-                    async move {
-                        ([(header::CONTENT_TYPE, "application/rss+xml")], body).into_response()
-                    }
-                }),
-            );
-            axum::serve(listener, app).await.expect("serve");
-        });
-    });
-    rx.recv().expect("feed server address")
-}
-
-struct Daemon(Child);
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -174,16 +138,12 @@ fn main() {
     let runs = value("--runs", if smoke { 1 } else { 3 });
     let secs = value("--secs", if smoke { 2 } else { 10 });
 
-    let feed = serve_feed();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port();
-    std::fs::write(
-        dir.path().join("config.toml"),
-        format!(
-            r#"
+    let feeds = tempfile::tempdir().expect("tempdir");
+    std::fs::write(feeds.path().join("wire.rss"), feed_body()).expect("write the feed");
+    let feed = serve_dir(feeds.path().to_path_buf());
+    let port = free_port();
+    let site = Site::new(&format!(
+        r#"
 [server]
 listen = "127.0.0.1:{port}"
 base_url = "http://127.0.0.1:{port}/"
@@ -200,20 +160,8 @@ query = "Japan Russia"
 limit = {LIMIT}
 group = "item"
 "#
-        ),
-    )
-    .expect("write config");
-    let _daemon = Daemon(
-        Command::new(env!("CARGO_BIN_EXE_feedsift"))
-            .arg("--config")
-            .arg(dir.path().join("config.toml"))
-            .arg("run")
-            .env("FEEDSIFT_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start feedsift run"),
-    );
+    ));
+    let _daemon = Daemon::start(&site, port);
     let url = format!("http://127.0.0.1:{port}/topics/bench.atom");
     let client = reqwest::blocking::Client::builder()
         .no_gzip()

@@ -214,17 +214,7 @@ fn the_daemon_serves_every_document_valid_cached_compressed_and_paged() {
         (r.status == 200 && titles(&r.text()).len() == 5).then_some(r)
     });
     // Every feed polled, so the counts below do not move under us.
-    wait_for("every feed polled", Duration::from_secs(20), || {
-        let c = rusqlite::Connection::open(site.db()).ok()?;
-        let n: i64 = c
-            .query_row(
-                "SELECT count(*) FROM feeds WHERE last_success IS NOT NULL",
-                [],
-                |r| r.get(0),
-            )
-            .ok()?;
-        (n == 6).then_some(())
-    });
+    site.wait_until_polled(6);
 
     // --- Every document, valid, with its content type.
     for slug in ["russia-japan", "paged", "hostile"] {

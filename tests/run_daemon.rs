@@ -39,17 +39,7 @@ fn run_serves_the_topic_and_stops_cleanly_on_sigterm() {
     });
     assert_eq!(ct, "application/atom+xml; charset=utf-8");
     // markets.json adds no entry of its own; wait until it is polled too.
-    wait_for("every feed polled", Duration::from_secs(20), || {
-        let conn = rusqlite::Connection::open(site.db()).ok()?;
-        let polled: i64 = conn
-            .query_row(
-                "SELECT count(*) FROM feeds WHERE last_success IS NOT NULL",
-                [],
-                |r| r.get(0),
-            )
-            .ok()?;
-        (polled == 4).then_some(())
-    });
+    site.wait_until_polled(4);
     assert_valid_atom(&doc);
 
     let (status, _, body) = get(&format!("{base}/topics/nope.atom")).unwrap();

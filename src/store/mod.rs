@@ -437,6 +437,12 @@ impl Store {
             .await
     }
 
+    /// Notices commits by other processes, so cached documents built before
+    /// them are rebuilt; returns whether there were any.
+    pub async fn check_external_writes(&self) -> Result<bool, StoreError> {
+        self.call(|db| db.check_external_writes()).await
+    }
+
     /// The change counters of published documents.
     pub fn versions(&self) -> Arc<Versions> {
         self.versions.clone()

@@ -27,6 +27,8 @@ pub struct Db {
     /// Topics whose published documents this job changed; the store
     /// thread hands them to `Versions` after each job.
     touched: Touched,
+    /// The last `PRAGMA data_version` seen, for `check_external_writes`.
+    data_version: Option<i64>,
 }
 
 /// What a job changed, as far as published documents go.
@@ -144,6 +146,7 @@ impl Db {
             stories: None,
             story_cfg,
             touched: Touched::default(),
+            data_version: None,
         };
         Ok(db)
     }
@@ -201,6 +204,19 @@ impl Db {
                 Err(e)
             }
         }
+    }
+
+    /// Did another process (say `feedsift poll` next to the daemon) commit
+    /// since the last call? SQLite's data_version moves only for other
+    /// connections' commits; when it does, every topic may have changed.
+    pub fn check_external_writes(&mut self) -> Result<bool, StoreError> {
+        let v: i64 = self
+            .conn
+            .pragma_query_value(None, "data_version", |r| r.get(0))?;
+        let changed = self.data_version.is_some_and(|old| old != v);
+        self.data_version = Some(v);
+        self.touched.all |= changed;
+        Ok(changed)
     }
 
     /// What the jobs since the last call changed.

@@ -92,6 +92,21 @@ impl Site {
         c
     }
 
+    /// Waits until `n` feeds have been polled successfully (by a daemon).
+    pub fn wait_until_polled(&self, n: i64) {
+        wait_for("every feed polled", Duration::from_secs(20), || {
+            let conn = rusqlite::Connection::open(self.db()).ok()?;
+            let polled: i64 = conn
+                .query_row(
+                    "SELECT count(*) FROM feeds WHERE last_success IS NOT NULL",
+                    [],
+                    |r| r.get(0),
+                )
+                .ok()?;
+            (polled == n).then_some(())
+        });
+    }
+
     /// Runs the binary with `args`, returning its output.
     pub fn run(&self, args: &[&str]) -> Output {
         self.cmd().args(args).output().expect("run feedsift")
