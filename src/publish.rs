@@ -564,6 +564,52 @@ mod tests {
     use super::*;
 
     #[test]
+    fn pages_cover_the_topic_and_page_one_always_exists() {
+        assert_eq!(
+            Page::of(1, 0, 100),
+            Some(Page {
+                number: 1,
+                pages: 1
+            })
+        );
+        assert_eq!(
+            Page::of(3, 5, 2),
+            Some(Page {
+                number: 3,
+                pages: 3
+            })
+        );
+        assert_eq!(Page::of(4, 5, 2), None);
+        assert_eq!(Page::of(0, 5, 2), None);
+        assert_eq!(Page::offset(3, 2), 4);
+        let links = page_links(
+            "u",
+            Page {
+                number: 2,
+                pages: 3,
+            },
+        );
+        assert_eq!(
+            links,
+            vec![
+                ("first", "u".to_owned()),
+                ("last", "u?page=3".to_owned()),
+                ("previous", "u".to_owned()),
+                ("next", "u?page=3".to_owned()),
+            ]
+        );
+        assert!(page_links("u", Page::SINGLE).is_empty());
+    }
+
+    #[test]
+    fn languages_become_tags_or_nothing() {
+        assert_eq!(lang_tag("en_US").as_deref(), Some("en-us"));
+        assert_eq!(lang_tag(" ja ").as_deref(), Some("ja"));
+        assert_eq!(lang_tag("english (uk)"), None);
+        assert_eq!(lang_tag(""), None);
+    }
+
+    #[test]
     fn control_characters_are_dropped() {
         assert_eq!(xml_safe("a\u{1}b\u{0}c\td"), "abc\td");
     }
