@@ -87,6 +87,9 @@ impl Kind {
     }
 }
 
+/// (config epoch, store version): what a document was built from.
+type Stamp = (u64, u64);
+
 /// Cached documents by (what, page), then by topic ("" for site-wide):
 /// nested so a lookup borrows the slug instead of allocating a key.
 type Cache = HashMap<(Kind, usize), HashMap<String, Arc<Doc>>>;
@@ -95,7 +98,7 @@ type Cache = HashMap<(Kind, usize), HashMap<String, Arc<Doc>>>;
 /// made once here, so answering a request only copies references.
 struct Doc {
     /// (config epoch, store version) it was built at.
-    stamp: (u64, u64),
+    stamp: Stamp,
     /// Hash of the identity body; the gzip and brotli forms get suffixes,
     /// since a strong ETag names exact bytes.
     etag: String,
@@ -118,6 +121,9 @@ pub struct AppState {
     versions: Arc<Versions>,
     published: RwLock<Arc<Published>>,
     cache: RwLock<Cache>,
+    /// Each topic's page count at a stamp, so a request for a page past the
+    /// end (a crawler counting up) is refused without a database query.
+    pages: RwLock<HashMap<String, (Stamp, usize)>>,
 }
 
 #[derive(Debug, Error)]
@@ -139,6 +145,7 @@ impl AppState {
             store,
             published: RwLock::new(Arc::new(Published::new(cfg, 0))),
             cache: RwLock::new(HashMap::new()),
+            pages: RwLock::new(HashMap::new()),
         }
     }
 
@@ -148,6 +155,14 @@ impl AppState {
         let mut p = lock(self.published.write());
         *p = Arc::new(Published::new(cfg, p.epoch + 1));
         lock(self.cache.write()).clear();
+        lock(self.pages.write()).clear();
+    }
+
+    fn known_pages(&self, slug: &str, stamp: Stamp) -> Option<usize> {
+        lock(self.pages.read())
+            .get(slug)
+            .filter(|(at, _)| *at == stamp)
+            .map(|(_, n)| *n)
     }
 
     fn published(&self) -> Arc<Published> {
@@ -218,6 +233,13 @@ fn failed(what: &str, e: &ServeError) -> Response {
     }
 }
 
+fn no_such_page(slug: &str, page: usize, pages: usize) -> Response {
+    plain(
+        StatusCode::NOT_FOUND,
+        format!("no page {page} of topic {slug:?}: it has {pages}\n"),
+    )
+}
+
 #[derive(serde::Deserialize)]
 struct PageQuery {
     page: Option<String>,
@@ -261,6 +283,11 @@ async fn topic_feed(
     if let Some(doc) = old.as_ref().filter(|d| d.stamp == stamp) {
         return respond(doc, &headers);
     }
+    if let Some(pages) = state.known_pages(slug, stamp)
+        && page > pages
+    {
+        return no_such_page(slug, page, pages);
+    }
     let data = state
         .store
         .topic_page(
@@ -275,14 +302,10 @@ async fn topic_feed(
         Err(e) => return failed(&topic.slug, &e.into()),
     };
     let number = page;
+    let pages = data.total.div_ceil(topic.limit.max(1)).max(1);
+    lock(state.pages.write()).insert(slug.to_owned(), (stamp, pages));
     let Some(page) = Page::of(page, data.total, topic.limit) else {
-        return plain(
-            StatusCode::NOT_FOUND,
-            format!(
-                "no page {page} of topic {slug:?}: it has {} pages\n",
-                data.total.div_ceil(topic.limit.max(1)).max(1)
-            ),
-        );
+        return no_such_page(slug, page, pages);
     };
     let (t, base, max_age) = (topic.clone(), p.base_url.clone(), p.max_age(Some(topic)));
     let built = build(kind, stamp, max_age, old, move || match kind {
@@ -361,7 +384,7 @@ async fn index(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Respon
 /// If-Modified-Since never mistakes a new document for the old one.
 async fn build(
     kind: Kind,
-    stamp: (u64, u64),
+    stamp: Stamp,
     max_age: u64,
     old: Option<Arc<Doc>>,
     render: impl FnOnce() -> Result<String, publish::PublishError> + Send + 'static,
