@@ -204,7 +204,8 @@ fn the_daemon_serves_every_document_valid_cached_compressed_and_paged() {
     );
     let (config, port) = on_free_port(&config);
     let site = Site::new(&config);
-    let daemon = Daemon::start(&site, port);
+    // Rebuilds of cached documents are logged at debug: counted below.
+    let daemon = Daemon::start_logging(&site, port, "info,feedsift::server=debug");
     let base = daemon.base.clone();
     let public = "http://feeds.example.org/";
 
@@ -394,6 +395,31 @@ fn the_daemon_serves_every_document_valid_cached_compressed_and_paged() {
     assert_eq!(r.status, 304);
     assert!(r.body.is_empty());
     assert_eq!(get(&atom_url).header("etag"), etag, "the ETag is stable");
+    // Requests for an unchanged topic are answered from memory: no rebuild
+    // (so no database query and no rendering), whatever the encoding.
+    let rebuilds = || {
+        daemon
+            .log()
+            .lines()
+            .filter(|l| l.contains("document rebuilt") && l.contains("russia-japan"))
+            .count()
+    };
+    let before = rebuilds();
+    for enc in ["identity", "gzip", "br"] {
+        for _ in 0..10 {
+            assert_eq!(
+                request("GET", &atom_url, &[("accept-encoding", enc)]).status,
+                200
+            );
+            assert_eq!(
+                request("GET", &atom_url, &[("if-none-match", &etag)]).status,
+                304
+            );
+        }
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(rebuilds(), before, "a cached document was rebuilt");
+    assert!(before > 0, "rebuilds are logged");
 
     // A poll that adds an item to the topic: 200 with a new ETag.
     std::fs::write(

@@ -78,8 +78,7 @@ fn run_serves_the_topic_and_stops_cleanly_on_sigterm() {
     });
     assert!(status.success(), "exit status {status:?}");
     assert!(started.elapsed() < Duration::from_secs(10));
-    let mut log = String::new();
-    std::io::Read::read_to_string(daemon.child.stderr.as_mut().unwrap(), &mut log).unwrap();
+    let log = daemon.final_log();
     assert!(log.contains("stopped"), "{log}");
     assert!(
         log.contains("reload refused") && log.contains("bad topic slug \"Bad\""),

@@ -3,9 +3,11 @@
 //! the RFC 4287 checks every published document must pass.
 #![allow(dead_code)]
 
+use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::extract::Path as UrlPath;
@@ -152,11 +154,14 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-/// The real daemon; killed if a test fails before stopping it.
+/// The real daemon; killed if a test fails before stopping it. Its log is
+/// read as it comes (a full pipe would stall the daemon).
 pub struct Daemon {
     pub child: Child,
     /// `http://127.0.0.1:PORT`, no trailing slash.
     pub base: String,
+    log: Arc<Mutex<String>>,
+    reader: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Drop for Daemon {
@@ -170,16 +175,37 @@ impl Daemon {
     /// Starts `feedsift run` for `site` (whose config must say `listen =
     /// "127.0.0.1:PORT"`) and waits until it answers /healthz.
     pub fn start(site: &Site, port: u16) -> Daemon {
-        let child = site
+        Daemon::start_logging(site, port, "info")
+    }
+
+    /// The same with a `FEEDSIFT_LOG` filter of the test's choosing.
+    pub fn start_logging(site: &Site, port: u16, filter: &str) -> Daemon {
+        let mut child = site
             .cmd()
             .arg("run")
+            .env("FEEDSIFT_LOG", filter)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
             .expect("start feedsift run");
+        let log = Arc::new(Mutex::new(String::new()));
+        let reader = child.stderr.take().map(|err| {
+            let log = log.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(err).lines().map_while(Result::ok) {
+                    let mut l = log
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                    l.push_str(&line);
+                    l.push('\n');
+                }
+            })
+        });
         let d = Daemon {
             child,
             base: format!("http://127.0.0.1:{port}"),
+            log,
+            reader,
         };
         let health = format!("{}/healthz", d.base);
         wait_for("/healthz", Duration::from_secs(20), || {
@@ -188,6 +214,24 @@ impl Daemon {
                 .filter(|r| r.status() == 200)
         });
         d
+    }
+}
+
+impl Daemon {
+    /// What the daemon logged so far.
+    pub fn log(&self) -> String {
+        self.log
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Everything it logged, once it has exited.
+    pub fn final_log(&mut self) -> String {
+        if let Some(r) = self.reader.take() {
+            let _ = r.join();
+        }
+        self.log()
     }
 }
 
