@@ -223,6 +223,13 @@ group = "item"
         } else {
             "BELOW the target of ≥ 20,000 req/s, p99 ≤ 10 ms"
         };
-        println!("  {name:<36} {rps:>9.0} req/s   p99 {p99:>6.2} ms   ({verdict})");
+        let each: Vec<String> = results
+            .iter()
+            .map(|r| format!("{:.0}/{:.1}", r.rps, r.p99_ms))
+            .collect();
+        println!(
+            "  {name:<36} {rps:>9.0} req/s   p99 {p99:>6.2} ms   ({verdict}; runs req/s/p99 ms: {})",
+            each.join(", ")
+        );
     }
 }
