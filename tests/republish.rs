@@ -754,3 +754,53 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+#[test]
+fn a_poll_by_another_process_reaches_the_served_feed_within_seconds() {
+    let feeds_dir = tempfile::tempdir().unwrap();
+    copy_fixture_feeds(feeds_dir.path());
+    let late = feeds_dir.path().join("late.rss");
+    std::fs::write(&late, extra_feed(&[])).unwrap();
+    let addr = serve_dir(feeds_dir.path().to_path_buf());
+    let (config, port) = on_free_port(&fixture_config(addr, &["late.rss"]));
+    let site = Site::new(&config);
+    let daemon = Daemon::start_logging(&site, port, "info,feedsift::daemon=debug");
+    let atom_url = format!("{}/topics/russia-japan.atom", daemon.base);
+    wait_for("the topic to fill", Duration::from_secs(20), || {
+        (titles(&get(&atom_url).text()).len() == 5).then_some(())
+    });
+    site.wait_until_polled(5);
+    // Settle: stories grouped, the cached feed built from all of it.
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(titles(&get(&atom_url).text()).len(), 5);
+
+    // `feedsift poll` by hand while the daemon runs (it would poll again
+    // only in an hour): its commit is noticed and the cached feed rebuilt.
+    std::fs::write(
+        &late,
+        extra_feed(&[(
+            "Tokyo and Moscow reopen consulates",
+            "Fri, 10 May 2019 21:00:00 +0000",
+        )]),
+    )
+    .unwrap();
+    let out = site.run(&["poll"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    wait_for(
+        "the daemon to serve the new item",
+        Duration::from_secs(15),
+        || {
+            titles(&get(&atom_url).text())
+                .contains(&"Tokyo and Moscow reopen consulates".to_owned())
+                .then_some(())
+        },
+    );
+    // It was the daemon noticing the outside commit that rebuilt the feed.
+    wait_for("the daemon's log line", Duration::from_secs(5), || {
+        daemon
+            .log()
+            .contains("the database changed outside this process")
+            .then_some(())
+    });
+    drop(daemon);
+}
