@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite, exactly as CI runs it (.ci/run calls this script).
 # On Debian it first installs what the tests use: jing (the RFC 4287 grammar
-# check), systemd-analyze (the unit check) and newsboat (the benchmark's peer).
+# check), systemd-analyze (the unit check), newsboat (the reader the topic
+# feeds are read with, and the polling benchmark's peer) and wrk (the
+# serving benchmark's load generator).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,6 +11,7 @@ need=()
 command -v jing >/dev/null || need+=(jing)
 command -v systemd-analyze >/dev/null || need+=(systemd)
 command -v newsboat >/dev/null || need+=(newsboat)
+command -v wrk >/dev/null || need+=(wrk)
 if ((${#need[@]})); then
   echo "installing test tools: ${need[*]}"
   sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
@@ -23,6 +26,7 @@ cargo clippy --locked --all-targets -- -D warnings
 cargo bench --locked --bench poll -- --smoke
 cargo bench --locked --bench topics -- --smoke
 cargo bench --locked --bench stories -- --smoke
+cargo bench --locked --bench serve -- --smoke
 log=$(mktemp); trap 'rm -f "$log"' EXIT
 cargo test --locked --no-fail-fast 2>&1 | tee "$log"
 # One closing line for the whole suite, summed over every test binary.

@@ -10,13 +10,14 @@ use chrono::{DateTime, Utc};
 
 use crate::config::{Config, parse_duration};
 use crate::daemon;
-use crate::publish;
+use crate::publish::{self, Page};
 use crate::store::{Store, StoredItem};
 use crate::topics::{self, Document, ItemText, Topic};
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
 pub enum ExportFormat {
     Atom,
+    Json,
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
@@ -108,27 +109,102 @@ pub fn check(path: &Path) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Renders one topic from the database, as one document without paging
+/// links (a file cannot answer `?page=N`).
+async fn render_topic(
+    store: &Store,
+    cfg: &Config,
+    topic: &Topic,
+    format: ExportFormat,
+) -> anyhow::Result<String> {
+    let data = store
+        .topic_entries(topic.slug.clone(), topic.limit, topic.by_story)
+        .await?;
+    let base = &cfg.server.base_url;
+    Ok(match format {
+        ExportFormat::Atom => publish::atom_feed(topic, base, &data, Page::SINGLE)?,
+        ExportFormat::Json => publish::json_feed(topic, base, &data, Page::SINGLE)?,
+    })
+}
+
 pub fn export(
     path: &Path,
     slug: &str,
-    _format: ExportFormat,
+    format: ExportFormat,
     output: Option<&Path>,
 ) -> anyhow::Result<ExitCode> {
     let cfg = load(path)?;
     let topic = find_topic(&cfg, slug)?;
     let doc = runtime()?.block_on(async {
         let store = daemon::open_store(&cfg).await?;
-        let data = store
-            .topic_entries(topic.slug.clone(), topic.limit, topic.by_story)
-            .await;
+        let doc = render_topic(&store, &cfg, &topic, format).await;
         store.close().await;
-        anyhow::Ok(publish::atom_feed(&topic, &cfg.server.base_url, &data?)?)
+        doc
     })?;
     match output {
         None => std::io::stdout().lock().write_all(doc.as_bytes())?,
         Some(file) => write_atomically(file, doc.as_bytes())?,
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `feedsift export --all -o DIR`: every topic's Atom and JSON Feed, the
+/// OPML list and the index page, laid out as the daemon serves them
+/// (`DIR/topics/SLUG.atom`, `DIR/topics.opml`, `DIR/index.html`), so a web
+/// server whose root is DIR serves the same addresses.
+pub fn export_all(path: &Path, dir: &Path) -> anyhow::Result<ExitCode> {
+    let cfg = load(path)?;
+    let topics_dir = dir.join("topics");
+    std::fs::create_dir_all(&topics_dir).with_context(|| {
+        format!(
+            "cannot create {}: check the path and its permissions",
+            topics_dir.display()
+        )
+    })?;
+    let written = runtime()?.block_on(async {
+        let store = daemon::open_store(&cfg).await?;
+        let result = export_into(&store, &cfg, dir).await;
+        store.close().await;
+        result
+    })?;
+    tracing::info!(dir = %dir.display(), files = written, "exported every topic");
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn export_into(store: &Store, cfg: &Config, dir: &Path) -> anyhow::Result<usize> {
+    let mut written = 0;
+    let mut firsts = Vec::with_capacity(cfg.topics.len());
+    for topic in &cfg.topics {
+        for (format, ext) in [(ExportFormat::Atom, "atom"), (ExportFormat::Json, "json")] {
+            let doc = render_topic(store, cfg, topic, format).await?;
+            write_atomically(
+                &dir.join("topics").join(format!("{}.{ext}", topic.slug)),
+                doc.as_bytes(),
+            )?;
+            written += 1;
+        }
+        firsts.push(
+            store
+                .topic_page(
+                    topic.slug.clone(),
+                    publish::INDEX_STORIES,
+                    topic.by_story,
+                    0,
+                )
+                .await?,
+        );
+    }
+    let base = &cfg.server.base_url;
+    write_atomically(
+        &dir.join("topics.opml"),
+        publish::opml(&cfg.topics, base).as_bytes(),
+    )?;
+    let pairs: Vec<_> = cfg.topics.iter().zip(&firsts).collect();
+    write_atomically(
+        &dir.join("index.html"),
+        publish::index_html(&pairs, base).as_bytes(),
+    )?;
+    Ok(written + 2)
 }
 
 /// Writes via a temporary file in the same folder and a rename, so a reader
@@ -141,9 +217,22 @@ fn write_atomically(file: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     let name = file
         .file_name()
         .with_context(|| format!("{} is not a file name", file.display()))?;
-    let tmp = dir.join(format!(".{}.tmp", name.to_string_lossy()));
-    std::fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
-    std::fs::rename(&tmp, file).with_context(|| format!("cannot replace {}", file.display()))?;
+    // The process id keeps two exports running at once off each other's file.
+    let tmp = dir.join(format!(
+        ".{}.{}.tmp",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
+    std::fs::write(&tmp, bytes).with_context(|| {
+        format!(
+            "cannot write {}: check that the folder exists and is writable",
+            tmp.display()
+        )
+    })?;
+    if let Err(e) = std::fs::rename(&tmp, file) {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e).with_context(|| format!("cannot replace {}", file.display()));
+    }
     Ok(())
 }
 

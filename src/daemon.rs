@@ -47,6 +47,9 @@ impl PollError {
     }
 }
 
+/// How often the daemon looks for database commits by other processes.
+const EXTERNAL_WRITES_EVERY: Duration = Duration::from_secs(5);
+
 /// What one poll did and when the feed is due again (None: never, it is gone).
 pub struct PollReport {
     pub result: Result<IngestStats, PollError>,
@@ -407,6 +410,29 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     let mut server = tokio::spawn(server::serve(listener, state.clone(), shutdown.clone()));
     tracing::info!(listen = %cfg.server.listen, base_url = %cfg.server.base_url, "serving");
 
+    // Another process may write the database too (`feedsift poll` by hand,
+    // or a second daemon): look for its commits now and then, so served
+    // documents catch up within seconds.
+    let watcher = {
+        let (store, stop) = (store.clone(), shutdown.clone());
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(EXTERNAL_WRITES_EVERY);
+            loop {
+                tokio::select! {
+                    _ = stop.cancelled() => return,
+                    _ = tick.tick() => {}
+                }
+                match store.check_external_writes().await {
+                    Ok(true) => tracing::debug!("the database changed outside this process"),
+                    Ok(false) => {}
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot check the database for outside writes")
+                    }
+                }
+            }
+        })
+    };
+
     let mut cfg = cfg;
     let mut pollers = JoinSet::new();
     let mut generation = shutdown.child_token();
@@ -474,6 +500,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
 
     notify::stopping();
     shutdown.cancel();
+    let _ = watcher.await;
     while pollers.join_next().await.is_some() {}
     match tokio::time::timeout(Duration::from_secs(5), &mut server).await {
         Ok(Ok(Err(e))) => tracing::warn!(error = %e, "server stopped with an error"),

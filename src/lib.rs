@@ -14,6 +14,7 @@ pub mod metrics;
 pub mod notify;
 pub mod parse;
 pub mod publish;
+pub mod sanitize;
 pub mod schedule;
 pub mod server;
 pub mod store;

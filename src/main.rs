@@ -29,13 +29,17 @@ enum Command {
     Poll,
     /// Validate config.toml and print what it defines
     Check,
-    /// Write one topic's feed from the database (no network)
+    /// Write one topic's feed, or with --all every document, from the database (no network)
     Export {
         /// the topic's slug, as in [topic.SLUG]
-        slug: String,
-        #[arg(long, value_enum, default_value = "atom")]
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        slug: Option<String>,
+        #[arg(long, value_enum, default_value = "atom", conflicts_with = "all")]
         format: ExportFormat,
-        /// write to FILE (atomically) instead of standard output
+        /// every topic's Atom and JSON Feed, topics.opml and index.html into the folder -o DIR
+        #[arg(long, requires = "output")]
+        all: bool,
+        /// write to FILE (atomically) instead of standard output; with --all, the folder
         #[arg(short, long, value_name = "FILE")]
         output: Option<PathBuf>,
     },
@@ -79,8 +83,15 @@ fn main() -> ExitCode {
         Command::Export {
             slug,
             format,
+            all,
             output,
-        } => commands::export(&path, &slug, format, output.as_deref()),
+        } => match (slug, output) {
+            (_, Some(dir)) if all => commands::export_all(&path, &dir),
+            (Some(slug), output) => commands::export(&path, &slug, format, output.as_deref()),
+            (None, _) => Err(anyhow::anyhow!(
+                "export needs a topic slug, or --all -o DIR for every topic"
+            )),
+        },
         Command::Feeds => commands::feeds(&path),
         Command::Story { id } => commands::story(&path, &id),
         Command::Topic(TopicCommand::Test { slug, query, since }) => {

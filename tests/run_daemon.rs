@@ -3,23 +3,16 @@
 
 mod common;
 
-use std::process::{Child, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use common::*;
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+/// A daemon started with an environment of the test's making, killed if
+/// the test fails before stopping it.
+struct Reap(std::process::Child);
 
-/// Kills the daemon if a test fails before stopping it.
-struct Daemon(Child);
-
-impl Drop for Daemon {
+impl Drop for Reap {
     fn drop(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
@@ -38,49 +31,15 @@ fn get(url: &str) -> Option<(u16, String, String)> {
     Some((status, ct, resp.text().ok()?))
 }
 
-fn wait_for<T>(what: &str, limit: Duration, mut f: impl FnMut() -> Option<T>) -> T {
-    let start = Instant::now();
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(start.elapsed() < limit, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-fn signal(child: &Child, sig: &str) {
-    let ok = std::process::Command::new("kill")
-        .arg(format!("-{sig}"))
-        .arg(child.id().to_string())
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok, "kill -{sig} failed");
-}
-
 #[test]
 fn run_serves_the_topic_and_stops_cleanly_on_sigterm() {
     let feeds = serve_fixtures();
-    let port = free_port();
-    let config = fixture_config(feeds, &[]).replace(
-        "listen = \"127.0.0.1:0\"",
-        &format!("listen = \"127.0.0.1:{port}\""),
-    );
+    let (config, port) = on_free_port(&fixture_config(feeds, &[]));
     let site = Site::new(&config);
-    let mut daemon = Daemon(
-        site.cmd()
-            .arg("run")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
-    let base = format!("http://127.0.0.1:{port}");
+    let mut daemon = Daemon::start(&site, port);
+    let base = daemon.base.clone();
 
-    let (status, _, body) = wait_for("/healthz", Duration::from_secs(20), || {
-        get(&format!("{base}/healthz"))
-    });
+    let (status, _, body) = get(&format!("{base}/healthz")).unwrap();
     assert_eq!((status, body.trim()), (200, "ok"));
 
     // The scheduler polls every feed shortly after start.
@@ -92,17 +51,7 @@ fn run_serves_the_topic_and_stops_cleanly_on_sigterm() {
     });
     assert_eq!(ct, "application/atom+xml; charset=utf-8");
     // markets.json adds no entry of its own; wait until it is polled too.
-    wait_for("every feed polled", Duration::from_secs(20), || {
-        let conn = rusqlite::Connection::open(site.db()).ok()?;
-        let polled: i64 = conn
-            .query_row(
-                "SELECT count(*) FROM feeds WHERE last_success IS NOT NULL",
-                [],
-                |r| r.get(0),
-            )
-            .ok()?;
-        (polled == 4).then_some(())
-    });
+    site.wait_until_polled(4);
     assert_valid_atom(&doc);
 
     let (status, _, body) = get(&format!("{base}/topics/nope.atom")).unwrap();
@@ -116,7 +65,7 @@ fn run_serves_the_topic_and_stops_cleanly_on_sigterm() {
         format!("{config}\n[topic.caucasus]\nquery = \"Armenia OR Caucasus\"\n"),
     )
     .unwrap();
-    signal(&daemon.0, "HUP");
+    signal(&daemon.child, "HUP");
     let doc = wait_for("the added topic", Duration::from_secs(10), || {
         let (status, _, body) = get(&format!("{base}/topics/caucasus.atom"))?;
         (status == 200).then_some(body)
@@ -129,20 +78,19 @@ fn run_serves_the_topic_and_stops_cleanly_on_sigterm() {
         format!("{config}\n[topic.Bad]\nquery = \"x\"\n"),
     )
     .unwrap();
-    signal(&daemon.0, "HUP");
+    signal(&daemon.child, "HUP");
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(get(&format!("{base}/healthz")).unwrap().0, 200);
     assert_eq!(get(&format!("{base}/topics/caucasus.atom")).unwrap().0, 200);
 
-    signal(&daemon.0, "TERM");
+    signal(&daemon.child, "TERM");
     let started = Instant::now();
     let status = wait_for("exit after SIGTERM", Duration::from_secs(10), || {
-        daemon.0.try_wait().unwrap()
+        daemon.child.try_wait().unwrap()
     });
     assert!(status.success(), "exit status {status:?}");
     assert!(started.elapsed() < Duration::from_secs(10));
-    let mut log = String::new();
-    std::io::Read::read_to_string(daemon.0.stderr.as_mut().unwrap(), &mut log).unwrap();
+    let log = daemon.final_log();
     assert!(log.contains("stopped"), "{log}");
     assert!(
         log.contains("reload refused") && log.contains("bad topic slug \"Bad\""),
@@ -230,7 +178,7 @@ fn systemd_hears_ready_watchdog_reloading_and_stopping_in_order() {
     );
     let site = Site::new(&config);
     let mut sock = NotifySocket::new();
-    let mut daemon = Daemon(
+    let mut daemon = Reap(
         site.cmd()
             .arg("run")
             .env("NOTIFY_SOCKET", &sock.path)
@@ -357,4 +305,70 @@ fn logs_suit_the_journal_and_follow_the_configured_level() {
     assert!(!bad.status.success());
     assert!(stderr(&bad).contains("bad log level"), "{}", stderr(&bad));
     assert!(stderr(&bad).contains(":2:"), "{}", stderr(&bad));
+}
+
+#[test]
+fn metrics_parse_as_prometheus_text_and_count_what_happened() {
+    let feeds = serve_fixtures();
+    let port = free_port();
+    let config = fixture_config(feeds, &[]).replace(
+        "listen = \"127.0.0.1:0\"",
+        &format!("listen = \"127.0.0.1:{port}\""),
+    );
+    let site = Site::new(&config);
+    let daemon = Daemon::start(&site, port);
+    let url = format!("{}/metrics", daemon.base);
+    // Every fixture feed polled once.
+    let scrape = wait_for("four polls in the metrics", Duration::from_secs(20), || {
+        let resp = reqwest::blocking::get(&url).ok()?;
+        assert_eq!(resp.status().as_u16(), 200);
+        let ct = resp
+            .headers()
+            .get("content-type")?
+            .to_str()
+            .ok()?
+            .to_owned();
+        assert_eq!(ct, "text/plain; version=0.0.4; charset=utf-8");
+        let text = resp.text().ok()?;
+        let scrape =
+            prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_owned()))).unwrap();
+        let polls: f64 = scrape
+            .samples
+            .iter()
+            .filter(|s| s.metric == "feedsift_polls_total")
+            .map(|s| match s.value {
+                prometheus_parse::Value::Counter(v) => v,
+                _ => panic!("polls_total is not a counter: {s:?}"),
+            })
+            .sum();
+        (polls == 4.0).then_some(scrape)
+    });
+    let value = |metric: &str, label: Option<(&str, &str)>| -> f64 {
+        let s = scrape
+            .samples
+            .iter()
+            .find(|s| s.metric == metric && label.is_none_or(|(k, v)| s.labels.get(k) == Some(v)))
+            .unwrap_or_else(|| panic!("no {metric} {label:?}"));
+        match &s.value {
+            prometheus_parse::Value::Counter(v)
+            | prometheus_parse::Value::Gauge(v)
+            | prometheus_parse::Value::Untyped(v) => *v,
+            prometheus_parse::Value::Histogram(h) => h.last().map_or(0.0, |b| b.count),
+            other => panic!("{metric}: {other:?}"),
+        }
+    };
+    assert_eq!(value("feedsift_polls_total", Some(("result", "ok"))), 4.0);
+    assert_eq!(
+        value("feedsift_polls_total", Some(("result", "failed"))),
+        0.0
+    );
+    assert_eq!(value("feedsift_items_ingested_total", None), 11.0);
+    assert_eq!(value("feedsift_items", None), 11.0);
+    assert_eq!(value("feedsift_feeds", None), 4.0);
+    assert_eq!(value("feedsift_feeds_in_backoff", None), 0.0);
+    assert_eq!(value("feedsift_fetch_duration_seconds", None), 4.0);
+    assert!(value("feedsift_topic_items", Some(("topic", "russia-japan"))) >= 5.0);
+    assert!(value("feedsift_database_bytes", None) > 0.0);
+    assert!(value("feedsift_last_poll_timestamp_seconds", None) > 1.7e9);
+    assert!(value("feedsift_stories", None) >= 0.0);
 }

@@ -8,8 +8,10 @@ mod schema;
 mod sqlite;
 mod stories;
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
 use std::thread::JoinHandle;
 
 use chrono::{DateTime, Utc};
@@ -122,6 +124,8 @@ pub struct SourceFeed {
     pub title: String,
     pub site_url: Option<String>,
     pub ident: Option<String>,
+    /// The feed's declared language (`xml:lang` on what we republish).
+    pub language: Option<String>,
 }
 
 /// One item of a topic, ready to publish.
@@ -207,6 +211,59 @@ pub struct TopicEntries {
     /// When the topic's definition last changed; the feed's `updated` when
     /// it has no entries.
     pub defined_at: DateTime<Utc>,
+    /// How many entries the topic has on all pages together.
+    pub total: usize,
+}
+
+/// Change counters of published documents, readable without the database:
+/// the server keys its cache of rendered documents on them, so a request
+/// for an unchanged topic costs no store round trip. The store thread bumps
+/// them after each job that changed what a topic shows.
+#[derive(Debug, Default)]
+pub struct Versions {
+    /// Bumped by changes every topic may show (a feed renamed, say).
+    global: AtomicU64,
+    /// Bumped by any change: for documents covering every topic.
+    any: AtomicU64,
+    topics: RwLock<HashMap<String, u64>>,
+}
+
+impl Versions {
+    /// The version of one topic's documents; it grows whenever they change.
+    pub fn topic(&self, slug: &str) -> u64 {
+        let own = self
+            .topics
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(slug)
+            .copied()
+            .unwrap_or(0);
+        self.global.load(Ordering::Acquire) + own
+    }
+
+    /// The version of documents that cover every topic (OPML, the index).
+    pub fn any(&self) -> u64 {
+        self.any.load(Ordering::Acquire)
+    }
+
+    fn apply(&self, t: sqlite::Touched) {
+        if !t.all && t.slugs.is_empty() {
+            return;
+        }
+        if !t.slugs.is_empty() {
+            let mut map = self
+                .topics
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            for slug in t.slugs {
+                *map.entry(slug).or_default() += 1;
+            }
+        }
+        if t.all {
+            self.global.fetch_add(1, Ordering::AcqRel);
+        }
+        self.any.fetch_add(1, Ordering::AcqRel);
+    }
 }
 
 type Job = Box<dyn FnOnce(&mut sqlite::Db) + Send>;
@@ -216,6 +273,7 @@ type Job = Box<dyn FnOnce(&mut sqlite::Db) + Send>;
 pub struct Store {
     tx: mpsc::Sender<Job>,
     thread: Arc<Mutex<Option<JoinHandle<()>>>>,
+    versions: Arc<Versions>,
 }
 
 impl Store {
@@ -243,6 +301,8 @@ impl Store {
         let db = sqlite::Db::open(path, stories)?;
         // Small: the writer is fast and back-pressure keeps memory bounded.
         let (tx, mut rx) = mpsc::channel::<Job>(64);
+        let versions = Arc::new(Versions::default());
+        let bump = versions.clone();
         let thread = std::thread::Builder::new()
             .name("feedsift-store".into())
             .spawn(move || {
@@ -254,7 +314,9 @@ impl Store {
                         Ok(job) => job,
                         Err(mpsc::error::TryRecvError::Disconnected) => break,
                         Err(mpsc::error::TryRecvError::Empty) if group_when_idle => {
-                            match db.assign_stories(256) {
+                            let assigned = db.assign_stories(256);
+                            bump.apply(db.take_touched());
+                            match assigned {
                                 Ok(n) if n > 0 => continue,
                                 Ok(_) => {}
                                 Err(e) => {
@@ -282,6 +344,7 @@ impl Store {
         Ok(Store {
             tx,
             thread: Arc::new(Mutex::new(Some(thread))),
+            versions,
         })
     }
 
@@ -290,8 +353,12 @@ impl Store {
         f: impl FnOnce(&mut sqlite::Db) -> Result<R, StoreError> + Send + 'static,
     ) -> Result<R, StoreError> {
         let (reply, rx) = oneshot::channel();
+        let versions = self.versions.clone();
         let job: Job = Box::new(move |db| {
-            let _ = reply.send(f(db));
+            let result = f(db);
+            // Before the reply: whoever waited for a write sees its effect.
+            versions.apply(db.take_touched());
+            let _ = reply.send(result);
         });
         self.tx.send(job).await.map_err(|_| StoreError::Closed)?;
         rx.await.map_err(|_| StoreError::Closed)?
@@ -371,13 +438,35 @@ impl Store {
         limit: usize,
         by_story: bool,
     ) -> Result<TopicEntries, StoreError> {
-        self.call(move |db| db.topic_entries(&slug, limit, by_story))
+        self.topic_page(slug, limit, by_story, 0).await
+    }
+
+    /// Like `topic_entries`, skipping the newest `offset` entries: older pages.
+    pub async fn topic_page(
+        &self,
+        slug: String,
+        limit: usize,
+        by_story: bool,
+        offset: usize,
+    ) -> Result<TopicEntries, StoreError> {
+        self.call(move |db| db.topic_entries(&slug, limit, by_story, offset))
             .await
     }
 
     /// Counts of what the database holds; also proves it answers.
     pub async fn stats(&self) -> Result<StoreStats, StoreError> {
         self.call(|db| db.stats()).await
+    }
+
+    /// Notices commits by other processes, so cached documents built before
+    /// them are rebuilt; returns whether there were any.
+    pub async fn check_external_writes(&self) -> Result<bool, StoreError> {
+        self.call(|db| db.check_external_writes()).await
+    }
+
+    /// The change counters of published documents.
+    pub fn versions(&self) -> Arc<Versions> {
+        self.versions.clone()
     }
 
     /// A story by its number or uid.

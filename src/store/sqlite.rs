@@ -1,6 +1,6 @@
 //! The SQLite implementation, run only on the store thread.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -24,6 +24,19 @@ pub struct Db {
     /// Loaded the first time an item is assigned to a story.
     stories: Option<StoryIndex>,
     story_cfg: Stories,
+    /// Topics whose published documents this job changed; the store
+    /// thread hands them to `Versions` after each job.
+    touched: Touched,
+    /// The last `PRAGMA data_version` seen, for `check_external_writes`.
+    data_version: Option<i64>,
+}
+
+/// What a job changed, as far as published documents go.
+#[derive(Default)]
+pub struct Touched {
+    /// Something every topic may show changed (a feed's title, say).
+    pub all: bool,
+    pub slugs: HashSet<String>,
 }
 
 fn ts(t: DateTime<Utc>) -> i64 {
@@ -132,6 +145,8 @@ impl Db {
             topics: Arc::new(Vec::new()),
             stories: None,
             story_cfg,
+            touched: Touched::default(),
+            data_version: None,
         };
         Ok(db)
     }
@@ -169,13 +184,44 @@ impl Db {
             }
         }
         match result.and_then(|_| tx.commit().map_err(StoreError::from)) {
-            Ok(()) => Ok(pending.len()),
+            Ok(()) => {
+                // A story's entry lists every member, so a topic changes
+                // when any item joins one of its stories, in it or not.
+                let mut st = self.conn.prepare_cached(
+                    "SELECT DISTINCT t.slug FROM items x JOIN items i ON i.story_id = x.story_id
+                     JOIN topic_items t ON t.item_id = i.id WHERE x.id = ?1",
+                )?;
+                for id in &pending {
+                    for slug in st.query_map([id], |r| r.get::<_, String>(0))? {
+                        self.touched.slugs.insert(slug?);
+                    }
+                }
+                Ok(pending.len())
+            }
             Err(e) => {
                 // Rolled back: the index may hold what was never committed.
                 self.stories = None;
                 Err(e)
             }
         }
+    }
+
+    /// Did another process (say `feedsift poll` next to the daemon) commit
+    /// since the last call? SQLite's data_version moves only for other
+    /// connections' commits; when it does, every topic may have changed.
+    pub fn check_external_writes(&mut self) -> Result<bool, StoreError> {
+        let v: i64 = self
+            .conn
+            .pragma_query_value(None, "data_version", |r| r.get(0))?;
+        let changed = self.data_version.is_some_and(|old| old != v);
+        self.data_version = Some(v);
+        self.touched.all |= changed;
+        Ok(changed)
+    }
+
+    /// What the jobs since the last call changed.
+    pub fn take_touched(&mut self) -> Touched {
+        std::mem::take(&mut self.touched)
     }
 
     pub fn close(self) {
@@ -216,6 +262,7 @@ impl Db {
         // Topics no longer configured are forgotten; re-adding one rebuilds it.
         for slug in known.keys() {
             if !topics.iter().any(|t| &t.slug == slug) {
+                self.touched.slugs.insert(slug.clone());
                 tx.execute("DELETE FROM topic_items WHERE slug = ?1", [slug])?;
                 tx.execute("DELETE FROM topics WHERE slug = ?1", [slug])?;
             }
@@ -253,6 +300,9 @@ impl Db {
             .map(|(t, n)| (t.slug.clone(), n))
             .collect();
         tx.commit()?;
+        self.touched
+            .slugs
+            .extend(changed.iter().map(|t| t.slug.clone()));
         self.topics = topics;
         Ok(out)
     }
@@ -298,14 +348,23 @@ impl Db {
         let tx = self.conn.transaction()?;
         let feed_id = feed_row(&tx, feed_url)?;
         let mut stats = IngestStats::default();
+        let mut touched = HashSet::new();
+        let mut feed_changed = false;
         if let Some(feed) = feed {
             for item in feed.items {
-                add_item(&tx, &topics, feed_id, feed_url, item, rec.at, &mut stats)?;
+                touched.extend(add_item(
+                    &tx, &topics, feed_id, feed_url, item, rec.at, &mut stats,
+                )?);
             }
-            tx.prepare_cached(
-                "UPDATE feeds SET title = ?2, site_url = ?3, feed_ident = ?4, language = ?5 WHERE id = ?1",
-            )?
-            .execute(params![feed_id, feed.title, feed.site_url, feed.id, feed.language])?;
+            // Only a real change counts: atom:source in every topic shows these.
+            feed_changed = tx
+                .prepare_cached(
+                    "UPDATE feeds SET title = ?2, site_url = ?3, feed_ident = ?4, language = ?5
+                     WHERE id = ?1 AND (title IS NOT ?2 OR site_url IS NOT ?3 OR feed_ident IS NOT ?4
+                                        OR language IS NOT ?5)",
+                )?
+                .execute(params![feed_id, feed.title, feed.site_url, feed.id, feed.language])?
+                > 0;
         }
         tx.prepare_cached(
             "UPDATE feeds SET last_attempt = ?2, last_success = ?2, last_status = ?3, last_error = NULL,
@@ -325,6 +384,8 @@ impl Db {
             rec.moved_to
         ])?;
         tx.commit()?;
+        self.touched.all |= feed_changed;
+        self.touched.slugs.extend(touched);
         Ok(stats)
     }
 
@@ -443,6 +504,7 @@ impl Db {
         slug: &str,
         limit: usize,
         by_story: bool,
+        offset: usize,
     ) -> Result<TopicEntries, StoreError> {
         let defined_at: Option<i64> = self
             .conn
@@ -452,7 +514,7 @@ impl Db {
             .optional()?;
         let entries = if by_story {
             while self.assign_stories(1000)? > 0 {}
-            self.topic_stories(slug, limit)?
+            self.topic_stories(slug, limit, offset)?
         } else {
             self.conn
                 .prepare_cached(&format!(
@@ -461,24 +523,40 @@ impl Db {
                      JOIN feeds f ON f.id = i.first_feed_id
                      WHERE t.slug = ?1
                      ORDER BY t.sort_time DESC, t.item_id DESC
-                     LIMIT ?2"
+                     LIMIT ?2 OFFSET ?3"
                 ))?
-                .query_map(params![slug, limit as i64], |r| {
+                .query_map(params![slug, limit as i64, offset as i64], |r| {
                     let mut e = read_entry(r)?;
-                    e.matched = lines(r.get(15)?);
+                    e.matched = lines(r.get(16)?);
                     Ok(e)
                 })?
                 .collect::<Result<_, _>>()?
         };
+        // Every entry on every page, so the publisher can link the last page.
+        let total: i64 = self
+            .conn
+            .prepare_cached(if by_story {
+                "SELECT count(DISTINCT i.story_id) FROM topic_items t JOIN items i ON i.id = t.item_id
+                 WHERE t.slug = ?1"
+            } else {
+                "SELECT count(*) FROM topic_items WHERE slug = ?1"
+            })?
+            .query_row([slug], |r| r.get(0))?;
         Ok(TopicEntries {
             entries,
             defined_at: from_ts(defined_at).unwrap_or_default(),
+            total: usize::try_from(total).unwrap_or_default(),
         })
     }
 
     /// One entry per story with a member in the topic: the lead item, with
     /// every member listed, newest story first.
-    fn topic_stories(&mut self, slug: &str, limit: usize) -> Result<Vec<Entry>, StoreError> {
+    fn topic_stories(
+        &mut self,
+        slug: &str,
+        limit: usize,
+        offset: usize,
+    ) -> Result<Vec<Entry>, StoreError> {
         let stories: Vec<(i64, String, i64, i64, i64, i64)> = self
             .conn
             .prepare_cached(
@@ -487,9 +565,9 @@ impl Db {
                  WHERE s.id IN (SELECT i.story_id FROM topic_items t JOIN items i ON i.id = t.item_id
                                 WHERE t.slug = ?1)
                  ORDER BY s.sort_time DESC, s.id DESC
-                 LIMIT ?2",
+                 LIMIT ?2 OFFSET ?3",
             )?
-            .query_map(params![slug, limit as i64], |r| {
+            .query_map(params![slug, limit as i64, offset as i64], |r| {
                 Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
             })?
             .collect::<Result<_, _>>()?;
@@ -583,7 +661,8 @@ impl Db {
 const ENTRY_SELECT: &str =
     "SELECT i.uid, i.title, coalesce(i.canonical_url, i.link), i.summary, i.content, i.author,
         i.published, i.updated, i.first_seen, i.sort_time,
-        f.url, coalesce(f.config_title, f.title, f.url), f.site_url, f.feed_ident, i.story_id";
+        f.url, coalesce(f.config_title, f.title, f.url), f.site_url, f.feed_ident, i.story_id,
+        f.language";
 
 fn read_entry(r: &rusqlite::Row) -> rusqlite::Result<Entry> {
     let first_seen = from_ts(r.get(8)?).unwrap_or_default();
@@ -603,6 +682,7 @@ fn read_entry(r: &rusqlite::Row) -> rusqlite::Result<Entry> {
             title: r.get(11)?,
             site_url: r.get(12)?,
             ident: r.get(13)?,
+            language: r.get(15)?,
         },
         matched: Vec::new(),
         story: None,
@@ -647,14 +727,14 @@ fn add_item(
     item: NewItem,
     now: DateTime<Utc>,
     stats: &mut IngestStats,
-) -> Result<(), StoreError> {
+) -> Result<Vec<String>, StoreError> {
     let known: Option<i64> = tx
         .prepare_cached("SELECT item_id FROM item_sources WHERE feed_id = ?1 AND entry_key = ?2")?
         .query_row(params![feed_id, item.entry_key], |r| r.get(0))
         .optional()?;
     if known.is_some() {
         stats.unchanged += 1;
-        return Ok(());
+        return Ok(Vec::new());
     }
     let same_url: Option<i64> = match &item.canonical_url {
         Some(c) => tx
@@ -707,7 +787,7 @@ fn add_item(
     .execute(params![feed_id, item.entry_key, item_id, ts(now)])?;
 
     if topics.is_empty() {
-        return Ok(());
+        return Ok(Vec::new());
     }
     // Membership depends on every feed the item was seen in (topic feed
     // filters), so a new source can bring a known item into a topic. The
@@ -717,8 +797,11 @@ fn add_item(
         .query_row([item_id], MatchRow::read)?;
     let doc = row.document();
     let mut ins = tx.prepare_cached(INSERT_MEMBER)?;
+    let mut touched = Vec::new();
     for t in topics {
-        row.file_into(t, &doc, &mut ins)?;
+        if row.file_into(t, &doc, &mut ins)? {
+            touched.push(t.slug.clone());
+        }
     }
-    Ok(())
+    Ok(touched)
 }

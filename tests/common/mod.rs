@@ -3,9 +3,12 @@
 //! the RFC 4287 checks every published document must pass.
 #![allow(dead_code)]
 
+use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use axum::extract::Path as UrlPath;
 use axum::http::{StatusCode, header};
@@ -18,6 +21,12 @@ pub fn fixtures() -> PathBuf {
 /// Serves `tests/fixtures/feeds/NAME` at `/NAME` on a fresh loopback port,
 /// from a thread of its own so blocking test code can use it.
 pub fn serve_fixtures() -> SocketAddr {
+    serve_dir(fixtures().join("feeds"))
+}
+
+/// Serves the files of `dir` at `/NAME`, read afresh on every request, so
+/// a test can change a feed between polls.
+pub fn serve_dir(dir: PathBuf) -> SocketAddr {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_current_thread()
@@ -29,15 +38,18 @@ pub fn serve_fixtures() -> SocketAddr {
                 .await
                 .expect("bind");
             tx.send(listener.local_addr().expect("addr")).expect("send");
-            let app = axum::Router::new().route("/{name}", axum::routing::get(feed_file));
+            let app = axum::Router::new().route(
+                "/{name}",
+                axum::routing::get(move |name| feed_file(dir.clone(), name)),
+            );
             axum::serve(listener, app).await.expect("serve");
         });
     });
     rx.recv().expect("fixture server address")
 }
 
-async fn feed_file(UrlPath(name): UrlPath<String>) -> axum::response::Response {
-    let path = fixtures().join("feeds").join(&name);
+async fn feed_file(dir: PathBuf, UrlPath(name): UrlPath<String>) -> axum::response::Response {
+    let path = dir.join(&name);
     if name.contains("..") {
         return StatusCode::BAD_REQUEST.into_response();
     }
@@ -82,6 +94,21 @@ impl Site {
         c
     }
 
+    /// Waits until `n` feeds have been polled successfully (by a daemon).
+    pub fn wait_until_polled(&self, n: i64) {
+        wait_for("every feed polled", Duration::from_secs(20), || {
+            let conn = rusqlite::Connection::open(self.db()).ok()?;
+            let polled: i64 = conn
+                .query_row(
+                    "SELECT count(*) FROM feeds WHERE last_success IS NOT NULL",
+                    [],
+                    |r| r.get(0),
+                )
+                .ok()?;
+            (polled == n).then_some(())
+        });
+    }
+
     /// Runs the binary with `args`, returning its output.
     pub fn run(&self, args: &[&str]) -> Output {
         self.cmd().args(args).output().expect("run feedsift")
@@ -117,6 +144,126 @@ title = "Russia–Japan relations"
 query = '(@russia AND @japan) OR "Kuril Islands" OR "Northern Territories" OR "peace treaty"'
 "#
     )
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind a free port")
+        .local_addr()
+        .expect("local address")
+        .port()
+}
+
+/// The real daemon; killed if a test fails before stopping it. Its log is
+/// read as it comes (a full pipe would stall the daemon).
+pub struct Daemon {
+    pub child: Child,
+    /// `http://127.0.0.1:PORT`, no trailing slash.
+    pub base: String,
+    log: Arc<Mutex<String>>,
+    reader: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Daemon {
+    /// Starts `feedsift run` for `site` (whose config must say `listen =
+    /// "127.0.0.1:PORT"`) and waits until it answers /healthz.
+    pub fn start(site: &Site, port: u16) -> Daemon {
+        Daemon::start_logging(site, port, "info")
+    }
+
+    /// The same with a `FEEDSIFT_LOG` filter of the test's choosing.
+    pub fn start_logging(site: &Site, port: u16, filter: &str) -> Daemon {
+        let mut child = site
+            .cmd()
+            .arg("run")
+            .env("FEEDSIFT_LOG", filter)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start feedsift run");
+        let log = Arc::new(Mutex::new(String::new()));
+        let reader = child.stderr.take().map(|err| {
+            let log = log.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(err).lines().map_while(Result::ok) {
+                    let mut l = log
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                    l.push_str(&line);
+                    l.push('\n');
+                }
+            })
+        });
+        let d = Daemon {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+            log,
+            reader,
+        };
+        let health = format!("{}/healthz", d.base);
+        wait_for("/healthz", Duration::from_secs(20), || {
+            reqwest::blocking::get(&health)
+                .ok()
+                .filter(|r| r.status() == 200)
+        });
+        d
+    }
+}
+
+impl Daemon {
+    /// What the daemon logged so far.
+    pub fn log(&self) -> String {
+        self.log
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Everything it logged, once it has exited.
+    pub fn final_log(&mut self) -> String {
+        if let Some(r) = self.reader.take() {
+            let _ = r.join();
+        }
+        self.log()
+    }
+}
+
+/// A config listening on a fixed free port, with its port.
+pub fn on_free_port(config: &str) -> (String, u16) {
+    let port = free_port();
+    let config = config.replace(
+        "listen = \"127.0.0.1:0\"",
+        &format!("listen = \"127.0.0.1:{port}\""),
+    );
+    (config, port)
+}
+
+pub fn wait_for<T>(what: &str, limit: Duration, mut f: impl FnMut() -> Option<T>) -> T {
+    let start = Instant::now();
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(start.elapsed() < limit, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+pub fn signal(child: &Child, sig: &str) {
+    let ok = Command::new("kill")
+        .arg(format!("-{sig}"))
+        .arg(child.id().to_string())
+        .status()
+        .expect("run kill")
+        .success();
+    assert!(ok, "kill -{sig} failed");
 }
 
 pub fn stderr(o: &Output) -> String {
@@ -160,8 +307,21 @@ pub fn assert_valid_atom(atom: &str) {
         feed.links.iter().any(|l| l.rel == "self"),
         "feed has no rel=self link"
     );
+    for l in feed.links.iter().filter(|l| l.rel == "self") {
+        assert!(abs(&l.href), "self link {:?} is not absolute", l.href);
+    }
     let mut ids = std::collections::HashSet::new();
     for e in &feed.entries {
+        // The original feed, so a reader can say where the entry came from.
+        let src = e
+            .source
+            .as_ref()
+            .unwrap_or_else(|| panic!("entry {} has no atom:source", e.id));
+        assert!(
+            !src.id.is_empty() && !src.title.value.is_empty() && !src.links.is_empty(),
+            "entry {}: atom:source lacks an id, title or link",
+            e.id
+        );
         assert!(abs(&e.id), "entry id {:?} is not an absolute IRI", e.id);
         assert!(ids.insert(e.id.clone()), "duplicate entry id {}", e.id);
         assert!(
