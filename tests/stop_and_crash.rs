@@ -5,9 +5,11 @@
 
 mod common;
 
+use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::{Child, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -30,23 +32,32 @@ fn feed(f: usize, n: usize) -> String {
 /// Serves `/feed/N.xml` with `items` items each; `/slow/N.xml` sends its
 /// headers, then a byte every 200 ms for ever.
 fn serve(items: usize) -> SocketAddr {
+    serve_counting(items, Hits::default())
+}
+
+/// Requests per path.
+type Hits = Arc<Mutex<HashMap<String, usize>>>;
+
+fn serve_counting(items: usize, hits: Hits) -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     std::thread::spawn(move || {
         for conn in listener.incoming().flatten() {
-            std::thread::spawn(move || answer(conn, items));
+            let hits = hits.clone();
+            std::thread::spawn(move || answer(conn, items, &hits));
         }
     });
     addr
 }
 
-fn answer(mut conn: TcpStream, items: usize) {
+fn answer(mut conn: TcpStream, items: usize, hits: &Hits) {
     let mut reader = BufReader::new(conn.try_clone().unwrap());
     let mut line = String::new();
     if reader.read_line(&mut line).is_err() {
         return;
     }
     let path = line.split_whitespace().nth(1).unwrap_or("/").to_owned();
+    *hits.lock().unwrap().entry(path.clone()).or_default() += 1;
     loop {
         let mut h = String::new();
         match reader.read_line(&mut h) {
@@ -227,4 +238,56 @@ fn kill_9_during_a_large_poll_then_restart_loses_and_duplicates_nothing() {
         count(&site, "SELECT count(*) FROM topic_items"),
         Some(total)
     );
+}
+
+#[test]
+fn sighup_applies_added_removed_and_retimed_feeds_without_losing_items() {
+    let hits = Hits::default();
+    let addr = serve_counting(5, hits.clone());
+    let feed = |f: usize, interval: &str| {
+        format!("[[feed]]\nurl = \"http://{addr}/feed/{f}.xml\"\ninterval = \"{interval}\"\n\n")
+    };
+    let head = "[server]\nlisten = \"127.0.0.1:0\"\n\n[polling]\nper_host = 8\nallow_private_networks = true\n\n";
+    let topic = "[topic.harbour]\nquery = \"harbour\"\n";
+    let site = Site::new(&format!("{head}{}{}{topic}", feed(0, "1h"), feed(1, "1h")));
+    let mut daemon = Kill(
+        site.cmd()
+            .arg("run")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let hit = |p: &str| hits.lock().unwrap().get(p).copied().unwrap_or(0);
+    wait_for("both feeds stored", Duration::from_secs(20), || {
+        (count(&site, "SELECT count(*) FROM items") == Some(10)).then_some(())
+    });
+
+    // Feed 0 goes, feed 2 comes, feed 1 is polled every second.
+    std::fs::write(
+        site.config(),
+        format!("{head}{}{}{topic}", feed(1, "1s"), feed(2, "1h")),
+    )
+    .unwrap();
+    signal(&daemon.0, "HUP");
+    wait_for("the added feed stored", Duration::from_secs(20), || {
+        (count(&site, "SELECT count(*) FROM items") == Some(15)).then_some(())
+    });
+    let (zero, one) = (hit("/feed/0.xml"), hit("/feed/1.xml"));
+    std::thread::sleep(Duration::from_secs(4));
+    assert_eq!(hit("/feed/0.xml"), zero, "a removed feed is still polled");
+    assert!(
+        hit("/feed/1.xml") >= one + 2,
+        "the shorter interval was not applied"
+    );
+    assert_eq!(hit("/feed/2.xml"), 1);
+    // Nothing stored was lost, and the removed feed's items stay.
+    assert_eq!(count(&site, "SELECT count(*) FROM items"), Some(15));
+    assert_eq!(count(&site, "SELECT count(*) FROM topic_items"), Some(15));
+    signal(&daemon.0, "TERM");
+    let status = wait_for("exit", Duration::from_secs(10), || {
+        daemon.0.try_wait().unwrap()
+    });
+    assert!(status.success());
+    assert_eq!(integrity(&site), "ok");
 }
