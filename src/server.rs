@@ -251,15 +251,114 @@ async fn metrics(State(state): State<Arc<AppState>>) -> Response {
     }
 }
 
+/// A client must send a request's head within this time, or the connection
+/// is closed: slow clients (slowloris) cannot hold connections for ever.
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The most a request head may take (hyper answers 431 beyond it); our
+/// requests are a path and a few headers.
+const MAX_HEAD_BYTES: usize = 64 * 1024;
+
+/// Open connections at most; beyond that new ones wait in the kernel's
+/// backlog. Each costs a task and its buffers (tens of KiB), so this bounds
+/// the server's memory whatever clients do.
+const MAX_CONNECTIONS: usize = 4096;
+
 /// Serves until `stop` is cancelled, then lets in-flight requests finish.
+///
+/// The accept loop is our own (hyper-util's connection builder) rather than
+/// `axum::serve`, for what that lacks: a deadline on request heads, a cap on
+/// head size and a bound on concurrent connections.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: Arc<AppState>,
     stop: CancellationToken,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(stop.cancelled_owned())
-        .await
+    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+    use hyper_util::server::conn::auto::Builder;
+    use hyper_util::server::graceful::GracefulShutdown;
+    use hyper_util::service::TowerToHyperService;
+
+    let app = router(state);
+    let mut builder = Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT)
+        .max_buf_size(MAX_HEAD_BYTES);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_header_list_size(MAX_HEAD_BYTES as u32)
+        .max_concurrent_streams(64);
+    let slots = Arc::new(tokio::sync::Semaphore::new(connection_limit()));
+    let graceful = GracefulShutdown::new();
+    loop {
+        let permit = tokio::select! {
+            _ = stop.cancelled() => break,
+            p = slots.clone().acquire_owned() => match p {
+                Ok(p) => p,
+                Err(_) => break,
+            },
+        };
+        let stream = tokio::select! {
+            _ = stop.cancelled() => break,
+            r = listener.accept() => match r {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    // Out of file descriptors, or a connection reset before
+                    // it was accepted: wait a little and go on serving.
+                    tracing::warn!(error = %e, "cannot accept a connection");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+        };
+        let _ = stream.set_nodelay(true);
+        let service = TowerToHyperService::new(app.clone());
+        let conn = builder
+            .serve_connection_with_upgrades(TokioIo::new(stream), service)
+            .into_owned();
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!(error = %e, "connection ended with an error");
+            }
+            drop(permit);
+        });
+    }
+    drop(listener);
+    // In-flight requests finish; the caller bounds how long it waits.
+    graceful.shutdown().await;
+    Ok(())
+}
+
+/// `MAX_CONNECTIONS`, or fewer when the process may not open that many
+/// files: half of the descriptors stay for the database and polling.
+fn connection_limit() -> usize {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes into the struct we own.
+    let rc = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) };
+    if rc != 0 {
+        return 512;
+    }
+    // Raise the soft limit to the hard one: systemd's default soft limit
+    // (1024) is meant to be raised by programs that need more.
+    if lim.rlim_cur < lim.rlim_max {
+        let raised = libc::rlimit {
+            rlim_cur: lim.rlim_max,
+            rlim_max: lim.rlim_max,
+        };
+        // SAFETY: setrlimit reads the struct we own.
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } == 0 {
+            lim = raised;
+        }
+    }
+    let files = usize::try_from(lim.rlim_cur).unwrap_or(usize::MAX);
+    MAX_CONNECTIONS.min(files / 2).max(64)
 }
 
 fn plain(status: StatusCode, msg: String) -> Response {
