@@ -80,11 +80,30 @@ pub const DEFAULT_STORY_THRESHOLD: f64 = 0.35;
 #[derive(Debug, Clone)]
 pub struct Feed {
     /// Normalised by the URL parser (lowercase scheme and host), so that the
-    /// same address is one feed however it was typed.
+    /// same address is one feed however it was typed. Without credentials:
+    /// this is the feed's identity in logs, the database and published
+    /// feeds, so `user:password@` is moved to `credentials`.
     pub url: String,
+    /// From `https://user:password@host/...` in config.toml; sent as HTTP
+    /// Basic authentication to the feed's own host only.
+    pub credentials: Option<Credentials>,
     pub title: Option<String>,
     pub interval: Duration,
     pub tags: Vec<String>,
+}
+
+/// A feed's user name and password. Its Debug form hides them, so they
+/// cannot reach a log by accident.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Credentials {
+    pub user: String,
+    pub password: Option<String>,
+}
+
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Credentials(<redacted>)")
+    }
 }
 
 /// Why a configuration was refused.
@@ -349,23 +368,73 @@ impl<'de> Deserialize<'de> for BaseUrl {
     }
 }
 
-struct FeedUrl(String);
+struct FeedUrl(String, Option<Credentials>);
 
 impl<'de> Deserialize<'de> for FeedUrl {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
+        // Messages quote the address without any password in it.
+        let shown = redact_userinfo(s.trim());
         match url::Url::parse(s.trim()) {
-            Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {
-                Ok(FeedUrl(u.to_string()))
+            Ok(mut u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {
+                let credentials = (!u.username().is_empty()).then(|| {
+                    let decode = |v: &str| {
+                        percent_encoding::percent_decode_str(v)
+                            .decode_utf8_lossy()
+                            .into_owned()
+                    };
+                    Credentials {
+                        user: decode(u.username()),
+                        password: u.password().map(decode),
+                    }
+                });
+                // Infallible for http(s) urls with a host.
+                let _ = u.set_username("");
+                let _ = u.set_password(None);
+                Ok(FeedUrl(u.to_string(), credentials))
             }
             Ok(u) => Err(serde::de::Error::custom(format!(
-                "feed url {s:?} uses {}:, but only http and https feeds can be polled",
+                "feed url {shown:?} uses {}:, but only http and https feeds can be polled",
                 u.scheme()
             ))),
             Err(e) => Err(serde::de::Error::custom(format!(
-                "feed url {s:?} is not a valid URL ({e}): write it in full, like \"https://example.org/rss\""
+                "feed url {shown:?} is not a valid URL ({e}): write it in full, like \"https://example.org/rss\""
             ))),
         }
+    }
+}
+
+/// A config line with the `user:password` of any url in it replaced by
+/// asterisks of the same width, so the caret under it still points right.
+fn mask_userinfo(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut rest = line;
+    while let Some(i) = rest.find("://") {
+        out.push_str(&rest[..i + 3]);
+        rest = &rest[i + 3..];
+        let end = rest
+            .find(|c: char| matches!(c, '/' | '?' | '#' | '"' | '\'' | ' '))
+            .unwrap_or(rest.len());
+        if let Some(at) = rest[..end].rfind('@') {
+            out.extend(std::iter::repeat_n('*', rest[..at].chars().count()));
+            rest = &rest[at..];
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// `scheme://user:password@host/...` as `scheme://***@host/...`: for
+/// messages about addresses that may hold credentials.
+pub fn redact_userinfo(s: &str) -> String {
+    let Some(scheme_end) = s.find("://") else {
+        return s.to_owned();
+    };
+    let rest = &s[scheme_end + 3..];
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => format!("{}://***@{}", &s[..scheme_end], &rest[at + 1..]),
+        None => s.to_owned(),
     }
 }
 
@@ -451,9 +520,7 @@ impl Cx<'_> {
             column,
             message: message.into(),
             hint,
-            source_line: self.text[line_start..line_end]
-                .trim_end_matches('\r')
-                .to_owned(),
+            source_line: mask_userinfo(self.text[line_start..line_end].trim_end_matches('\r')),
             caret_len: self.text[start..end].chars().count(),
         }))
     }
@@ -546,7 +613,7 @@ impl Cx<'_> {
         let mut seen_urls = HashSet::new();
         for f in raw.feed {
             let span = f.url.span();
-            let url = f.url.into_inner().0;
+            let FeedUrl(url, credentials) = f.url.into_inner();
             if !seen_urls.insert(url.clone()) {
                 return Err(self.err(
                     span,
@@ -556,6 +623,7 @@ impl Cx<'_> {
             }
             feeds.push(Feed {
                 url,
+                credentials,
                 title: f.title.filter(|t| !t.trim().is_empty()),
                 interval: f.interval.map_or(polling.interval, |d| *d.0.get_ref()),
                 tags: f.tags,
@@ -742,6 +810,33 @@ pub fn hex(bytes: &[u8]) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn credentials_leave_the_feed_url_and_never_show_in_errors() {
+        let cfg = Config::from_str(
+            Path::new("c.toml"),
+            "[[feed]]\nurl = \"https://alice:s3cr%40t@example.org/private.rss\"\n",
+        )
+        .unwrap();
+        assert_eq!(cfg.feeds[0].url, "https://example.org/private.rss");
+        let c = cfg.feeds[0].credentials.clone().unwrap();
+        assert_eq!(
+            (c.user.as_str(), c.password.as_deref()),
+            ("alice", Some("s3cr@t"))
+        );
+        assert_eq!(format!("{c:?}"), "Credentials(<redacted>)");
+        let twice = "[[feed]]\nurl = \"https://alice:s3cret@example.org/a\"\n[[feed]]\nurl = \"https://alice:s3cret@example.org/a\"\n";
+        let e = Config::from_str(Path::new("c.toml"), twice)
+            .unwrap_err()
+            .to_string();
+        assert!(!e.contains("s3cret") && !e.contains("alice"), "{e}");
+        assert!(e.contains("https://************@example.org/a"), "{e}");
+        let bad = "[[feed]]\nurl = \"ftp://bob:hunter2@example.org/x\"\n";
+        let e = Config::from_str(Path::new("c.toml"), bad)
+            .unwrap_err()
+            .to_string();
+        assert!(!e.contains("hunter2"), "{e}");
+    }
+
     use super::*;
 
     const GOOD: &str = r#"

@@ -118,7 +118,10 @@ pub async fn poll_feed(
         last_modified: state.last_modified.clone(),
     };
     let clock = std::time::Instant::now();
-    let outcome = match fetcher.fetch(&feed.url, target, &validators).await {
+    let outcome = match fetcher
+        .fetch(&feed.url, target, &validators, feed.credentials.as_ref())
+        .await
+    {
         Ok(f) => receive(store, feed, &state, f, doc_hints).await,
         Err(e) => Err(e.into()),
     };

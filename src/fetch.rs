@@ -16,7 +16,7 @@ use thiserror::Error;
 use tokio::sync::Semaphore;
 use url::Url;
 
-use crate::config::Polling;
+use crate::config::{Credentials, Polling};
 
 /// Most redirects followed for one poll.
 pub const MAX_REDIRECTS: usize = 5;
@@ -270,14 +270,18 @@ impl Fetcher {
         configured: &str,
         url: &str,
         validators: &Validators,
+        credentials: Option<&Credentials>,
     ) -> Result<Fetched, FetchError> {
         let host = self.host_gate(url);
         let closed = |_| FetchError::Other("fetcher is shutting down".into());
         let _host_permit = host.acquire().await.map_err(closed)?;
         let _permit = self.global.acquire().await.map_err(closed)?;
-        tokio::time::timeout(self.timeout, self.follow(configured, url, validators))
-            .await
-            .map_err(|_| FetchError::Timeout(self.timeout))?
+        tokio::time::timeout(
+            self.timeout,
+            self.follow(configured, url, validators, credentials),
+        )
+        .await
+        .map_err(|_| FetchError::Timeout(self.timeout))?
     }
 
     async fn follow(
@@ -285,8 +289,13 @@ impl Fetcher {
         configured: &str,
         start: &str,
         validators: &Validators,
+        credentials: Option<&Credentials>,
     ) -> Result<Fetched, FetchError> {
-        let allowed_literal = Url::parse(configured).ok().as_ref().and_then(literal_ip);
+        let configured_url = Url::parse(configured).ok();
+        let allowed_literal = configured_url.as_ref().and_then(literal_ip);
+        // Credentials go to the feed's own origin only, never to another
+        // host a redirect points at (as curl and browsers do).
+        let origin = configured_url.as_ref().map(Url::origin);
         let mut url =
             Url::parse(start).map_err(|e| FetchError::Other(format!("bad url {start}: {e}")))?;
         let mut seen = vec![url.to_string()];
@@ -303,7 +312,8 @@ impl Fetcher {
                     addr: ip,
                 });
             }
-            let resp = self.request(&url, validators).await?;
+            let auth = credentials.filter(|_| origin.as_ref() == Some(&url.origin()));
+            let resp = self.request(&url, validators, auth).await?;
             let status = resp.status();
             if status.is_redirection() && status != reqwest::StatusCode::NOT_MODIFIED {
                 let location = resp
@@ -372,7 +382,12 @@ impl Fetcher {
         }
     }
 
-    async fn request(&self, url: &Url, v: &Validators) -> Result<reqwest::Response, FetchError> {
+    async fn request(
+        &self,
+        url: &Url,
+        v: &Validators,
+        auth: Option<&Credentials>,
+    ) -> Result<reqwest::Response, FetchError> {
         let client = if self.allow_private || literal_ip(url).is_some() {
             // Literal addresses were checked above; no resolution happens.
             &self.open
@@ -388,6 +403,9 @@ impl Fetcher {
         }
         if let Some(lm) = &v.last_modified {
             req = req.header(header::IF_MODIFIED_SINCE, lm);
+        }
+        if let Some(c) = auth {
+            req = req.basic_auth(&c.user, c.password.as_ref());
         }
         req.send().await.map_err(|e| self.classify(url, e))
     }
