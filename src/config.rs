@@ -413,7 +413,7 @@ fn mask_userinfo(line: &str) -> String {
         out.push_str(&rest[..i + 3]);
         rest = &rest[i + 3..];
         let end = rest
-            .find(|c: char| matches!(c, '/' | '?' | '#' | '"' | '\'' | ' '))
+            .find(['/', '?', '#', '"', '\'', ' '])
             .unwrap_or(rest.len());
         if let Some(at) = rest[..end].rfind('@') {
             out.extend(std::iter::repeat_n('*', rest[..at].chars().count()));
