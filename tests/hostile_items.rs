@@ -1,0 +1,115 @@
+//! One hostile item — a megabyte of 100,000 nested `<div>`s, which takes
+//! an HTML sanitiser tens of seconds unchecked — must not hold up a poll,
+//! nor the topic feed that republishes it.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{SocketAddr, TcpListener};
+use std::time::{Duration, Instant};
+
+use common::*;
+
+fn rss(items: &[(String, String)]) -> String {
+    let mut s = String::from(
+        "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>T</title><link>http://example.org/</link><description>d</description>",
+    );
+    for (i, (title, html)) in items.iter().enumerate() {
+        s.push_str(&format!(
+            "<item><title>{title}</title><link>http://example.org/{i}</link><guid>g{i}</guid><description><![CDATA[{html}]]></description></item>"
+        ));
+    }
+    s.push_str("</channel></rss>");
+    s
+}
+
+/// Serves `/calm.rss` and `/hostile.rss`.
+fn serve() -> SocketAddr {
+    let normal: Vec<(String, String)> = (0..20)
+        .map(|i| {
+            (
+                format!("Harbour report {i}"),
+                format!("<p>Quay {i} reopened.</p>"),
+            )
+        })
+        .collect();
+    let mut hostile = normal.clone();
+    hostile.push((
+        "Harbour report nested".into(),
+        format!(
+            "{}harbour{}",
+            "<div>".repeat(100_000),
+            "</div>".repeat(100_000)
+        ),
+    ));
+    let calm = rss(&normal);
+    let hostile = rss(&hostile);
+    assert!(hostile.len() > 1_000_000);
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for mut conn in listener.incoming().flatten() {
+            let mut reader = BufReader::new(conn.try_clone().unwrap());
+            let mut first = String::new();
+            let _ = reader.read_line(&mut first);
+            loop {
+                let mut h = String::new();
+                if reader.read_line(&mut h).unwrap_or(0) == 0 || h.trim().is_empty() {
+                    break;
+                }
+            }
+            let body = if first.contains("/hostile.rss") {
+                &hostile
+            } else {
+                &calm
+            };
+            let _ = write!(
+                conn,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    addr
+}
+
+fn site(addr: SocketAddr, feed: &str) -> Site {
+    Site::new(&format!(
+        "[server]\nlisten = \"127.0.0.1:0\"\n\n[polling]\nallow_private_networks = true\n\n\
+         [[feed]]\nurl = \"http://{addr}/{feed}\"\n\n[topic.harbour]\nquery = \"harbour\"\ngroup = \"item\"\n"
+    ))
+}
+
+fn timed(site: &Site, args: &[&str]) -> (Duration, std::process::Output) {
+    let t = Instant::now();
+    let out = site.run(args);
+    assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+    (t.elapsed(), out)
+}
+
+#[test]
+fn a_hostile_item_delays_neither_the_poll_nor_the_topic_feed_by_a_second() {
+    let addr = serve();
+    let calm = site(addr, "calm.rss");
+    let hostile = site(addr, "hostile.rss");
+    let (calm_poll, _) = timed(&calm, &["poll"]);
+    let (hostile_poll, _) = timed(&hostile, &["poll"]);
+    assert!(
+        hostile_poll < calm_poll + Duration::from_secs(1),
+        "poll: {calm_poll:?} calm, {hostile_poll:?} with the hostile item"
+    );
+    let (calm_export, _) = timed(&calm, &["export", "harbour"]);
+    let (hostile_export, out) = timed(&hostile, &["export", "harbour"]);
+    let atom = String::from_utf8_lossy(&out.stdout);
+    // The item is kept and published, its nesting flattened.
+    assert!(
+        atom.contains("Harbour report nested"),
+        "{}",
+        &atom[..atom.len().min(2000)]
+    );
+    assert!(atom.matches("&lt;div&gt;").count() < 1000);
+    assert!(
+        hostile_export < calm_export + Duration::from_secs(1),
+        "export: {calm_export:?} calm, {hostile_export:?} with the hostile item"
+    );
+}
