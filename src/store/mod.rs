@@ -35,11 +35,18 @@ pub enum StoreError {
     TooNew { found: i64, known: i64 },
     #[error("the store has shut down")]
     Closed,
+    #[error(
+        "the disk holding the database is full: free some space there; what is stored stays served, and polls store again once there is room"
+    )]
+    DiskFull,
 }
 
 impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> Self {
-        StoreError::Sqlite(e.to_string())
+        match e.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::DiskFull) => StoreError::DiskFull,
+            _ => StoreError::Sqlite(e.to_string()),
+        }
     }
 }
 
