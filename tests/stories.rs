@@ -220,14 +220,12 @@ fn labelled_stories_are_scored_pairwise() {
         originals.len()
     );
 
-    // The target is precision 0.97 and recall 0.90; text similarity
-    // alone reaches about 0.94 / 0.40 on this set: rewrites sharing a third
-    // of their words are missed, near-misses sharing half are not always
-    // told apart. Until a second stage decides on the candidates, this
-    // guards what works: few false merges, wire copies found, and the cited
-    // original leading its story.
-    assert!(precision >= 0.90, "precision {precision:.3} < 0.90");
-    assert!(recall >= 0.35, "recall {recall:.3} < 0.35");
+    // The target is precision 0.97 and recall 0.90; the verifier
+    // reaches about 0.93 / 0.65 on this set (translations are not matched,
+    // and reports of one meeting by its two sides, previews and reactions
+    // still merge at times). Until those are met, this guards what works.
+    assert!(precision >= 0.92, "precision {precision:.3} < 0.92");
+    assert!(recall >= 0.62, "recall {recall:.3} < 0.62");
     assert!(
         right as f64 >= 0.5 * originals.len() as f64,
         "only {right} of {} originals lead",
