@@ -37,6 +37,25 @@ const MIN_BAND_HITS: usize = 2;
 
 /// Candidates compared per LSH bucket, newest first.
 const MAX_PER_BUCKET: usize = 64;
+
+/// The second lookup: items are also filed under each of their names and
+/// figures (`Signature::anchors`), and an earlier item sharing two of them
+/// with a new one is compared too. A rewrite with a new headline and lead
+/// ("Abe resigns, ending Japan's longest-serving premiership") or a
+/// translation shares few words, hence few sketch bands, with its original,
+/// but keeps its people, places and figures. Only distinctive anchors
+/// count: a name filed under by more than `MAX_PER_ANCHOR` items in the
+/// window ("Russia" in a feed about Russia) says nothing, and skipping it
+/// keeps the lookup cheap.
+const MAX_PER_ANCHOR: usize = 24;
+const MIN_ANCHOR_HITS: usize = 2;
+
+/// Marks a candidate slot found through an anchor, not a band.
+const BY_ANCHOR: u64 = 1 << 40;
+
+fn anchor_key(a: u32) -> u32 {
+    (mix(u64::from(a) | (1 << 32)) >> 32) as u32
+}
 /// A story stops taking members here: no event has hundreds of copies in a
 /// few days, but a feed of near-identical boilerplate items would otherwise
 /// grow one story without end (and its bookkeeping with it).
@@ -65,7 +84,8 @@ struct Indexed {
     story: i64,
     start: u64,
     len: u16,
-    latin: bool,
+    /// `Signature::flags`.
+    flags: u8,
 }
 
 /// The items within the time window and their LSH buckets.
@@ -131,7 +151,18 @@ impl StoryIndex {
     /// Calls `f` with the slots in the bucket of `key`, newest first, at
     /// most MAX_PER_BUCKET (a bucket only grows huge for boilerplate every
     /// item shares; its newest entries are the ones worth comparing).
-    fn bucket(&self, key: u32, mut f: impl FnMut(u64)) {
+    fn bucket(&self, key: u32, f: impl FnMut(u64)) {
+        self.bucket_upto(key, MAX_PER_BUCKET, f);
+    }
+
+    /// The number of entries under `key`, counting up to `limit` + 1.
+    fn bucket_len(&self, key: u32, limit: usize) -> usize {
+        let mut n = 0;
+        self.bucket_upto(key, limit + 1, |_| n += 1);
+        n
+    }
+
+    fn bucket_upto(&self, key: u32, max: usize, mut f: impl FnMut(u64)) {
         let mut n = 0;
         let mut at = self.recent_heads.get(&key).copied();
         while let Some(i) = at.filter(|&i| i != u32::MAX) {
@@ -140,7 +171,7 @@ impl StoryIndex {
             };
             f(u64::from(slot));
             n += 1;
-            if n >= MAX_PER_BUCKET {
+            if n >= max {
                 return;
             }
             at = Some(next);
@@ -153,7 +184,7 @@ impl StoryIndex {
         for e in range[first..end].iter().rev() {
             f(e & u64::from(u32::MAX));
             n += 1;
-            if n >= MAX_PER_BUCKET {
+            if n >= max {
                 return;
             }
         }
@@ -167,11 +198,18 @@ impl StoryIndex {
         for key in keys {
             self.bucket(key, |slot| cands.push(slot));
         }
-        cands.sort_unstable();
+        for a in s.anchors() {
+            let key = anchor_key(a);
+            if self.bucket_len(key, MAX_PER_ANCHOR) <= MAX_PER_ANCHOR {
+                self.bucket(key, |slot| cands.push(slot | BY_ANCHOR));
+            }
+        }
+        cands.sort_unstable_by_key(|c| c & !BY_ANCHOR);
         let mut best: Option<(i64, f64)> = None;
-        for run in cands.chunk_by(|a, b| a == b) {
-            let slot = run[0];
-            if run.len() < MIN_BAND_HITS {
+        for run in cands.chunk_by(|a, b| (a & !BY_ANCHOR) == (b & !BY_ANCHOR)) {
+            let slot = run[0] & !BY_ANCHOR;
+            let by_anchor = run.iter().filter(|c| *c & BY_ANCHOR != 0).count();
+            if run.len() - by_anchor < MIN_BAND_HITS && by_anchor < MIN_ANCHOR_HITS {
                 continue;
             }
             let Some(it) = self.item(self.full_slot(slot)) else {
@@ -191,7 +229,7 @@ impl StoryIndex {
                 continue;
             };
             let hours = (it.time - time).abs() as f64 / 3600.0;
-            let score = score(&s.tokens, s.latin, other, it.latin, hours);
+            let score = score(&s.tokens, s.flags(), other, it.flags, hours);
             if score >= self.threshold && best.is_none_or(|(_, b)| score > b) {
                 best = Some((it.story, score));
             }
@@ -222,10 +260,10 @@ impl StoryIndex {
             story,
             start,
             len: u16::try_from(s.tokens.len()).unwrap_or(u16::MAX),
-            latin: s.latin,
+            flags: s.flags(),
         });
         if let Some(keys) = band_keys(s) {
-            for key in keys {
+            for key in keys.into_iter().chain(s.anchors().map(anchor_key)) {
                 let next = self.recent_heads.get(&key).copied().unwrap_or(u32::MAX);
                 self.recent_heads.insert(key, self.recent.len() as u32);
                 self.recent.push((slot as u32, next));
@@ -540,5 +578,121 @@ mod tests {
         assert_eq!(agency_named("ТАСС"), Some("TASS"));
         assert_eq!(agency_named("Kyodo News"), Some("Kyodo"));
         assert_eq!(agency_named("The Japan Times"), None);
+    }
+}
+
+#[cfg(test)]
+mod eval {
+    //! In-process scoring of the labelled set (tests/stories.rs does it end
+    //! to end through the binary); `cargo test --lib labelled -- --ignored
+    //! --nocapture` prints every wrong decision, for tuning the rules.
+    use super::*;
+
+    #[derive(serde::Deserialize)]
+    struct Item {
+        id: String,
+        story: String,
+        title: String,
+        summary: String,
+        published: String,
+    }
+
+    #[test]
+    #[ignore]
+    fn labelled() {
+        #[derive(serde::Deserialize)]
+        struct F {
+            items: Vec<Item>,
+        }
+        let p = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/stories/labelled.json"
+        );
+        let f: F = serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap();
+        let mut items = f.items;
+        let t = |s: &str| chrono::DateTime::parse_from_rfc3339(s).unwrap().timestamp();
+        items.sort_by_key(|i| t(&i.published));
+        let th = std::env::var("THRESH")
+            .ok()
+            .and_then(|t| t.parse().ok())
+            .unwrap_or(crate::config::DEFAULT_STORY_THRESHOLD);
+        let mut idx = StoryIndex::new(72 * 3600, th);
+        let mut pred = Vec::new();
+        for (n, it) in items.iter().enumerate() {
+            let s = signature(&it.title, &it.summary);
+            let story = if std::env::var("ORACLE").is_ok() {
+                let mut best: Option<(usize, f64)> = None;
+                for (m, o) in items[..n].iter().enumerate() {
+                    let h = (t(&it.published) - t(&o.published)).abs() as f64 / 3600.0;
+                    if h > 72.0 {
+                        continue;
+                    }
+                    let sc = same_event(&s, &signature(&o.title, &o.summary), h);
+                    if sc >= th && best.is_none_or(|(_, b)| sc > b) {
+                        best = Some((m, sc));
+                    }
+                }
+                best.map_or(n as i64, |(m, _)| pred[m])
+            } else {
+                idx.find(&s, t(&it.published)).map_or(n as i64, |(s, _)| s)
+            };
+            idx.insert(n as i64, &s, t(&it.published), story);
+            pred.push(story);
+        }
+        if std::env::var("DUMP").is_ok() {
+            let sigs: Vec<_> = items
+                .iter()
+                .map(|i| signature(&i.title, &i.summary))
+                .collect();
+            for (i, s) in items.iter().zip(&sigs) {
+                println!(
+                    "ITEM {} p{} r{} spk{:?}",
+                    i.id,
+                    s.preview as u8,
+                    s.reaction as u8,
+                    s.tokens.iter().filter(|t| *t & 8 != 0).collect::<Vec<_>>()
+                );
+            }
+            for i in 0..items.len() {
+                for j in i + 1..items.len() {
+                    let h = (t(&items[j].published) - t(&items[i].published)).abs() as f64 / 3600.0;
+                    if h > 72.0 {
+                        continue;
+                    }
+                    let sc = same_event(&sigs[i], &sigs[j], h);
+                    let same = items[i].story == items[j].story;
+                    if same || sc > 0.25 {
+                        println!(
+                            "PAIR {} {sc:.3} {h:.1}h {} {}",
+                            if same { "pos" } else { "neg" },
+                            items[i].id,
+                            items[j].id
+                        );
+                    }
+                }
+            }
+        }
+        let (mut tp, mut fp, mut fnn) = (0, 0, 0);
+        for i in 0..items.len() {
+            for j in i + 1..items.len() {
+                match (items[i].story == items[j].story, pred[i] == pred[j]) {
+                    (true, true) => tp += 1,
+                    (false, true) => {
+                        fp += 1;
+                        println!("FP {} + {}", items[i].id, items[j].id);
+                    }
+                    (true, false) => {
+                        fnn += 1;
+                        println!("FN {} / {}", items[i].id, items[j].id);
+                    }
+                    _ => {}
+                }
+            }
+        }
+        println!(
+            "tp {tp} fp {fp} fn {fnn} precision {:.3} recall {:.3}",
+            tp as f64 / (tp + fp) as f64,
+            tp as f64 / (tp + fnn) as f64
+        );
     }
 }

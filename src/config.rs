@@ -73,7 +73,7 @@ impl Default for Stories {
 }
 
 /// Tuned on the labelled fixture set in tests/fixtures/stories.
-pub const DEFAULT_STORY_THRESHOLD: f64 = 0.55;
+pub const DEFAULT_STORY_THRESHOLD: f64 = 0.45;
 
 #[derive(Debug, Clone)]
 pub struct Feed {

@@ -114,9 +114,6 @@ japan  = ["Japan", "Japanese", "Tokyo", "Kishida", "Abe", "Kono", "Япония"
 
 [topic.russia-japan]
 title = "Russia–Japan relations"
-# These tests are about items (polling, storing, exporting each copy with
-# its own source); story grouping has its own tests in tests/stories.rs.
-group = "item"
 query = '(@russia AND @japan) OR "Kuril Islands" OR "Northern Territories" OR "peace treaty"'
 "#
     )
