@@ -501,6 +501,120 @@ mod tests {
     }
 
     #[test]
+    fn the_two_sides_of_one_meeting_are_two_stories() {
+        let kono = signature(
+            "Japan seeks to bring relations with Russia to new level",
+            "Tokyo seeks to bring relations with Moscow to a new level, Japanese Foreign Minister Taro Kono said at a meeting with his Russian counterpart Sergey Lavrov in Moscow on Friday.",
+        );
+        let kono_copy = signature(
+            "UPDATE 1-Japan, Russia foreign ministers discuss peace treaty, islands",
+            "MOSCOW, May 10 (Reuters) - Tokyo wants to bring relations with Moscow to a new level, Japanese Foreign Minister Taro Kono told his Russian counterpart Sergei Lavrov at a meeting in Moscow on Friday.",
+        );
+        let lavrov = signature(
+            "Lavrov: Russia's sovereignty over Kurils not up for discussion",
+            "Russia's sovereignty over the southern Kuril Islands is not a subject for discussion, Russian Foreign Minister Sergey Lavrov told a news conference following talks with his Japanese counterpart Taro Kono in Moscow on Friday.",
+        );
+        assert!(same_event(&kono, &kono_copy, HOUR) > 0.45);
+        assert_eq!(same_event(&kono, &lavrov, HOUR), 0.0);
+        assert_eq!(same_event(&kono_copy, &lavrov, HOUR), 0.0);
+        // Speakers named in either order, or together, still agree.
+        let both = signature(
+            "Putin, Abe say more work needed on WW2 peace treaty",
+            "Russian President Vladimir Putin and Japanese Prime Minister Shinzo Abe said on Tuesday there was a lot of painstaking work ahead before they could sign a peace treaty.",
+        );
+        let putin = signature(
+            "Putin: Painstaking work ahead to reach peace deal with Japan",
+            "There is a lot of painstaking work ahead before Russia and Japan can sign a peace treaty, Russian President Vladimir Putin said after talks with Japanese Prime Minister Shinzo Abe on Tuesday.",
+        );
+        assert!(same_event(&both, &putin, HOUR) > 0.45);
+    }
+
+    #[test]
+    fn a_preview_a_protest_and_a_side_event_are_not_the_event() {
+        let report = signature(
+            "Lavrov, Kono hold talks in Moscow",
+            "Russian Foreign Minister Sergey Lavrov held talks with his Japanese counterpart Taro Kono in Moscow on Friday. The ministers discussed the peace treaty and joint economic activities on the southern Kuril Islands.",
+        );
+        let preview = signature(
+            "Lavrov, Kono to discuss peace treaty at Moscow talks on Friday",
+            "Russian Foreign Minister Sergey Lavrov will hold talks with his Japanese counterpart Taro Kono in Moscow on Friday. The ministers are expected to discuss the peace treaty and joint economic activities on the southern Kuril Islands.",
+        );
+        assert!(report.preview == false && preview.preview);
+        assert_eq!(same_event(&report, &preview, 20.0 * HOUR), 0.0);
+
+        let visit = signature(
+            "Medvedev visits disputed island",
+            "Russian Prime Minister Dmitry Medvedev visited Etorofu, one of the Russian-held islands claimed by Japan, on Friday.",
+        );
+        let protest = signature(
+            "Japan protests Medvedev's visit to disputed island",
+            "Japan lodged a protest with Russia on Friday over Prime Minister Dmitry Medvedev's visit to Etorofu, one of the Russian-held islands claimed by Tokyo.",
+        );
+        assert!(protest.reaction && !visit.reaction);
+        assert_eq!(same_event(&visit, &protest, HOUR), 0.0);
+
+        let side = signature(
+            "Iwaya and Shoigu agree to expand defense exchanges",
+            "Japanese Defense Minister Takeshi Iwaya and Russian Defense Minister Sergei Shoigu held talks in Tokyo on Thursday, separately from the two-plus-two meeting.",
+        );
+        let main = signature(
+            "Japan, Russia hold 2-plus-2 talks in Tokyo",
+            "Japan and Russia held a two-plus-two security dialogue in Tokyo on Thursday, with Defense Minister Takeshi Iwaya and Foreign Minister Taro Kono meeting Sergei Shoigu and Sergei Lavrov.",
+        );
+        assert_eq!(same_event(&side, &main, HOUR), 0.0);
+    }
+
+    #[test]
+    fn the_first_day_given_is_the_events_day() {
+        let thursday = signature(
+            "OPEC agrees in principle to deeper cuts, awaits Russia",
+            "OPEC agreed on Thursday to deepen oil output cuts by an extra 500,000 barrels per day, but needed approval from Russia at a meeting on Friday.",
+        );
+        let friday = signature(
+            "OPEC+ agrees to deepen oil output cuts by 500,000 bpd",
+            "OPEC and its allies led by Russia agreed on Friday to deepen oil output cuts by 500,000 barrels per day.",
+        );
+        assert_eq!(same_event(&thursday, &friday, 20.0 * HOUR), 0.0);
+    }
+
+    #[test]
+    fn a_translation_without_figures_matches_on_names_and_day() {
+        let en = signature(
+            "Japan seeks to bring relations with Russia to new level",
+            "Tokyo seeks to bring relations with Moscow to a new level, Japanese Foreign Minister Taro Kono said at a meeting with his Russian counterpart Sergey Lavrov in Moscow on Friday.",
+        );
+        let ru = signature(
+            "Коно: Япония стремится вывести отношения с Россией на новый уровень",
+            "Токио стремится вывести отношения с Москвой на новый уровень, заявил министр иностранных дел Японии Таро Коно на встрече с российским коллегой Сергеем Лавровым в пятницу в Москве.",
+        );
+        assert!(same_event(&en, &ru, HOUR) >= 1.0);
+        // Another day's meeting of the same two is not it.
+        let monday = signature(
+            "Коно: Япония стремится вывести отношения с Россией на новый уровень",
+            "Токио стремится вывести отношения с Москвой на новый уровень, заявил министр иностранных дел Японии Таро Коно на встрече с российским коллегой Сергеем Лавровым в понедельник в Москве.",
+        );
+        assert_eq!(same_event(&en, &monday, HOUR), 0.0);
+    }
+
+    #[test]
+    fn a_rewrite_sharing_names_but_few_words_is_a_candidate() {
+        let wire = signature(
+            "Abe to resign as prime minister due to health problems",
+            "Prime Minister Shinzo Abe said Friday he will resign due to a relapse of a chronic intestinal disease, bringing an end to his record-long tenure as Japan's leader.",
+        );
+        let rewrite = signature(
+            "Abe resigns, ending Japan's longest-serving premiership",
+            "Shinzo Abe, Japan's longest-serving prime minister, stepped down on Friday citing ill health, capping a record tenure marked by Abenomics.",
+        );
+        let mut idx = StoryIndex::new(72 * 3600, 0.0);
+        idx.insert(1, &wire, 1_000_000, 10);
+        assert_eq!(
+            idx.find(&rewrite, 1_000_000 + 3600).map(|(s, _)| s),
+            Some(10)
+        );
+    }
+
+    #[test]
     fn the_index_finds_copies_within_the_window_only() {
         let a = signature(
             "Quake hits Hokkaido",

@@ -6,7 +6,7 @@
 
 use std::sync::LazyLock;
 
-use regex::Regex;
+use regex::{Regex, RegexSet};
 
 use crate::topics::text::{fold, html_to_text, is_unspaced_script};
 
@@ -100,101 +100,103 @@ impl Signature {
 /// reader wants to see (and a merged story would date the event wrongly).
 /// Read in the headline and the lead sentence only: later sentences of a
 /// report often look ahead ("the parties will meet again in March").
-static PREVIEW: LazyLock<Option<Regex>> = LazyLock::new(|| {
-    Regex::new(concat!(
-        // A bare "will" is not enough: reports of announcements are full of
-        // it ("Abe said he will resign", "Mitsui will acquire a stake"); a
-        // meeting or visit that will happen is the preview's subject.
-        r"(?i)\b(?:(?:will|to) (?:hold talks|host|meet|visit|attend|discuss)|to be held",
-        r"|next (?:week|month|meeting)|meet again",
-        r"|(?:is|are) (?:expected|due|scheduled) to|expects?|expected to|plans? to)\b",
-        r"|(?i:намерен|проведут|проведет|проведёт|состоится|планиру|посетит|встретится|обсудят)",
-        r"|予定|見通し|方針",
-    ))
-    .ok()
-});
+const PREVIEW: &str = concat!(
+    // A bare "will" is not enough: reports of announcements are full of
+    // it ("Abe said he will resign", "Mitsui will acquire a stake"); a
+    // meeting or visit that will happen is the preview's subject.
+    r"(?i)\b(?:(?:will|to) (?:hold talks|host|meet|visit|attend|discuss)|to be held",
+    r"|next (?:week|month|meeting)|meet again",
+    r"|(?:is|are) (?:expected|due|scheduled) to|expects?|expected to|plans? to)\b",
+    r"|(?i:намерен|проведут|проведет|проведёт|состоится|планиру|посетит|встретится|обсудят)",
+    r"|予定|見通し|方針",
+);
 
 /// A protest or similar reaction *to* an event ("Japan lodged a protest
 /// with Russia over ...", "protests to Russia over ..."): it names the
 /// event's actors, place and day, but is a separate story from the event.
 /// A headline that merely says "protests" ("Japan protests island
 /// buildup") is not enough: the lead must say a protest was lodged or made.
-static REACTION: LazyLock<Option<Regex>> = LazyLock::new(|| {
-    Regex::new(concat!(
-        r"(?i)\b(?:lodged?|lodges|filed?|made|makes) (?:a |an )?(?:formal |strong )?protests?\b",
-        r"|\bprotest(?:s|ed)? (?:to|with|against)\b",
-        r"|(?i:заявил[аи]? протест|выразил[аи]? протест|нота протеста)",
-        r"|抗議",
-    ))
-    .ok()
-});
+const REACTION: &str = concat!(
+    r"(?i)\b(?:lodged?|lodges|filed?|made|makes) (?:a |an )?(?:formal |strong )?protests?\b",
+    r"|\bprotest(?:s|ed)? (?:to|with|against)\b",
+    r"|(?i:заявил[аи]? протест|выразил[аи]? протест|нота протеста)",
+    r"|抗議",
+);
 
 /// An item that tells of a side event: "held talks ... separately from the
 /// two-plus-two meeting", "said in a speech at the forum". It shares the
 /// main event's people, place and day, but is its own story; the main
 /// event's reports do not describe themselves so.
-static SIDE_EVENT: LazyLock<Option<Regex>> = LazyLock::new(|| {
-    Regex::new(concat!(
-        r"(?i)\b(?:separately from|separate from|apart from|in addition to)\b",
-        r"|\bin (?:a|an|his|her|their) (?:\w+ )?(?:speech|address|interview|article)\b",
-        r"|(?i:в интервью|в своем выступлении|в своём выступлении)",
-    ))
-    .ok()
-});
+const SIDE_EVENT: &str = concat!(
+    r"(?i)\b(?:separately from|separate from|apart from|in addition to)\b",
+    r"|\bin (?:a|an|his|her|their) (?:\w+ )?(?:speech|address|interview|article)\b",
+    r"|(?i:в интервью|в своем выступлении|в своём выступлении)",
+);
+
+/// The three marks above in one set, so the headline and the lead are
+/// scanned once.
+static MARKS: LazyLock<Option<RegexSet>> =
+    LazyLock::new(|| RegexSet::new([PREVIEW, REACTION, SIDE_EVENT]).ok());
 
 /// Verbs that attribute a statement to the name next to them.
-const SPEECH_VERBS: &[&str] = &[
-    "said",
-    "says",
-    "say",
-    "told",
-    "tells",
-    "stated",
-    "added",
-    "noted",
-    "stressed",
-    "announced",
-    "declared",
-    "warned",
-    "insisted",
-    "claimed",
-    "заявил",
-    "заявила",
-    "заявили",
-    "сказал",
-    "сказала",
-    "сообщил",
-    "сообщила",
-    "отметил",
-    "отметила",
-    "подчеркнул",
-    "подчеркнула",
-];
+fn is_speech_verb(w: &str) -> bool {
+    matches!(
+        w,
+        "said"
+            | "says"
+            | "say"
+            | "told"
+            | "tells"
+            | "stated"
+            | "added"
+            | "noted"
+            | "stressed"
+            | "announced"
+            | "declared"
+            | "warned"
+            | "insisted"
+            | "claimed"
+            | "заявил"
+            | "заявила"
+            | "заявили"
+            | "сказал"
+            | "сказала"
+            | "сообщил"
+            | "сообщила"
+            | "отметил"
+            | "отметила"
+            | "подчеркнул"
+            | "подчеркнула"
+    )
+}
 
 /// Capitalised words that are dates, not speakers ("said Friday", "said
 /// May 10").
-const NOT_SPEAKERS: &[&str] = &[
-    "january",
-    "february",
-    "march",
-    "april",
-    "may",
-    "june",
-    "july",
-    "august",
-    "september",
-    "october",
-    "november",
-    "december",
-    "today",
-    "tuesday",
-    "wednesday",
-    "thursday",
-    "friday",
-    "saturday",
-    "sunday",
-    "monday",
-];
+fn is_not_speaker(w: &str) -> bool {
+    matches!(
+        w,
+        "january"
+            | "february"
+            | "march"
+            | "april"
+            | "may"
+            | "june"
+            | "july"
+            | "august"
+            | "september"
+            | "october"
+            | "november"
+            | "december"
+            | "today"
+            | "tuesday"
+            | "wednesday"
+            | "thursday"
+            | "friday"
+            | "saturday"
+            | "sunday"
+            | "monday"
+    )
+}
 
 /// Words that carry no event of their own.
 const STOPWORDS: &[&str] = &[
@@ -554,7 +556,7 @@ impl Tokens {
         let folded = fold(raw);
         self.words_read += 1;
         let name = self.word_token_inner(raw, &folded, title, sentence_start, flag);
-        if SPEECH_VERBS.contains(&folded.as_str()) {
+        if is_speech_verb(&folded) {
             self.end_speaker_run();
             let before = self.prev_name.take();
             if !before.is_empty() {
@@ -574,7 +576,7 @@ impl Tokens {
             return;
         }
         match name {
-            Some(n) if !NOT_SPEAKERS.contains(&folded.as_str()) => {
+            Some(n) if !is_not_speaker(&folded) => {
                 if self.after_verb > 0 {
                     self.run_name.push(n);
                 }
@@ -661,11 +663,15 @@ pub fn signature(title: &str, body_html: &str) -> Signature {
         })
         .map_or(lead.len(), |(i, _)| i);
     let head = [&*title, &lead[..lead_end]];
-    let marks = |re: &LazyLock<Option<Regex>>| {
-        re.as_ref()
-            .is_some_and(|re| head.iter().any(|t| re.is_match(t)))
-    };
-    let (preview, reaction, side_event) = (marks(&PREVIEW), marks(&REACTION), marks(&SIDE_EVENT));
+    let mut marks = [false; 3];
+    if let Some(set) = MARKS.as_ref() {
+        for t in head {
+            for m in set.matches(t).iter() {
+                marks[m] = true;
+            }
+        }
+    }
+    let [preview, reaction, side_event] = marks;
     let mut t = Tokens {
         out: Vec::with_capacity(128),
         sketched: Vec::with_capacity(128),
