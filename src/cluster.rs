@@ -539,7 +539,7 @@ mod tests {
             "Lavrov, Kono to discuss peace treaty at Moscow talks on Friday",
             "Russian Foreign Minister Sergey Lavrov will hold talks with his Japanese counterpart Taro Kono in Moscow on Friday. The ministers are expected to discuss the peace treaty and joint economic activities on the southern Kuril Islands.",
         );
-        assert!(report.preview == false && preview.preview);
+        assert!(!report.preview && preview.preview);
         assert_eq!(same_event(&report, &preview, 20.0 * HOUR), 0.0);
 
         let visit = signature(
@@ -699,7 +699,8 @@ mod tests {
 mod eval {
     //! In-process scoring of the labelled set (tests/stories.rs does it end
     //! to end through the binary); `cargo test --lib labelled -- --ignored
-    //! --nocapture` prints every wrong decision, for tuning the rules.
+    //! --nocapture` prints every wrong decision, for tuning the rules, and
+    //! THRESH=0.5 tries another threshold.
     use super::*;
 
     #[derive(serde::Deserialize)]
@@ -734,57 +735,9 @@ mod eval {
         let mut pred = Vec::new();
         for (n, it) in items.iter().enumerate() {
             let s = signature(&it.title, &it.summary);
-            let story = if std::env::var("ORACLE").is_ok() {
-                let mut best: Option<(usize, f64)> = None;
-                for (m, o) in items[..n].iter().enumerate() {
-                    let h = (t(&it.published) - t(&o.published)).abs() as f64 / 3600.0;
-                    if h > 72.0 {
-                        continue;
-                    }
-                    let sc = same_event(&s, &signature(&o.title, &o.summary), h);
-                    if sc >= th && best.is_none_or(|(_, b)| sc > b) {
-                        best = Some((m, sc));
-                    }
-                }
-                best.map_or(n as i64, |(m, _)| pred[m])
-            } else {
-                idx.find(&s, t(&it.published)).map_or(n as i64, |(s, _)| s)
-            };
+            let story = idx.find(&s, t(&it.published)).map_or(n as i64, |(s, _)| s);
             idx.insert(n as i64, &s, t(&it.published), story);
             pred.push(story);
-        }
-        if std::env::var("DUMP").is_ok() {
-            let sigs: Vec<_> = items
-                .iter()
-                .map(|i| signature(&i.title, &i.summary))
-                .collect();
-            for (i, s) in items.iter().zip(&sigs) {
-                println!(
-                    "ITEM {} p{} r{} spk{:?}",
-                    i.id,
-                    s.preview as u8,
-                    s.reaction as u8,
-                    s.tokens.iter().filter(|t| *t & 8 != 0).collect::<Vec<_>>()
-                );
-            }
-            for i in 0..items.len() {
-                for j in i + 1..items.len() {
-                    let h = (t(&items[j].published) - t(&items[i].published)).abs() as f64 / 3600.0;
-                    if h > 72.0 {
-                        continue;
-                    }
-                    let sc = same_event(&sigs[i], &sigs[j], h);
-                    let same = items[i].story == items[j].story;
-                    if same || sc > 0.25 {
-                        println!(
-                            "PAIR {} {sc:.3} {h:.1}h {} {}",
-                            if same { "pos" } else { "neg" },
-                            items[i].id,
-                            items[j].id
-                        );
-                    }
-                }
-            }
         }
         let (mut tp, mut fp, mut fnn) = (0, 0, 0);
         for i in 0..items.len() {

@@ -86,10 +86,15 @@ impl Signature {
     }
 
     pub(crate) fn flags(&self) -> u8 {
-        u8::from(self.latin) * LATIN
-            | u8::from(self.preview) * IS_PREVIEW
-            | u8::from(self.reaction) * IS_REACTION
-            | u8::from(self.side_event) * IS_SIDE_EVENT
+        [
+            (self.latin, LATIN),
+            (self.preview, IS_PREVIEW),
+            (self.reaction, IS_REACTION),
+            (self.side_event, IS_SIDE_EVENT),
+        ]
+        .iter()
+        .filter(|(on, _)| *on)
+        .fold(0, |acc, (_, bit)| acc | bit)
     }
 }
 
@@ -104,9 +109,9 @@ const PREVIEW: &str = concat!(
     // A bare "will" is not enough: reports of announcements are full of
     // it ("Abe said he will resign", "Mitsui will acquire a stake"); a
     // meeting or visit that will happen is the preview's subject.
-    r"(?i)\b(?:(?:will|to) (?:hold talks|host|meet|visit|attend|discuss)|to be held",
+    r"(?i)(?-u:\b)(?:(?:will|to) (?:hold talks|host|meet|visit|attend|discuss)|to be held",
     r"|next (?:week|month|meeting)|meet again",
-    r"|(?:is|are) (?:expected|due|scheduled) to|expects?|expected to|plans? to)\b",
+    r"|(?:is|are) (?:expected|due|scheduled) to|expects?|expected to|plans? to)(?-u:\b)",
     r"|(?i:намерен|проведут|проведет|проведёт|состоится|планиру|посетит|встретится|обсудят)",
     r"|予定|見通し|方針",
 );
@@ -117,8 +122,8 @@ const PREVIEW: &str = concat!(
 /// A headline that merely says "protests" ("Japan protests island
 /// buildup") is not enough: the lead must say a protest was lodged or made.
 const REACTION: &str = concat!(
-    r"(?i)\b(?:lodged?|lodges|filed?|made|makes) (?:a |an )?(?:formal |strong )?protests?\b",
-    r"|\bprotest(?:s|ed)? (?:to|with|against)\b",
+    r"(?i)(?-u:\b)(?:lodged?|lodges|filed?|made|makes) (?:a |an )?(?:formal |strong )?protests?(?-u:\b)",
+    r"|(?-u:\b)protest(?:s|ed)? (?:to|with|against)(?-u:\b)",
     r"|(?i:заявил[аи]? протест|выразил[аи]? протест|нота протеста)",
     r"|抗議",
 );
@@ -128,75 +133,63 @@ const REACTION: &str = concat!(
 /// main event's people, place and day, but is its own story; the main
 /// event's reports do not describe themselves so.
 const SIDE_EVENT: &str = concat!(
-    r"(?i)\b(?:separately from|separate from|apart from|in addition to)\b",
-    r"|\bin (?:a|an|his|her|their) (?:\w+ )?(?:speech|address|interview|article)\b",
+    r"(?i)(?-u:\b)(?:separately from|separate from|apart from|in addition to)(?-u:\b)",
+    r"|(?-u:\b)in (?:a|an|his|her|their) (?:[a-z]+ )?(?:speech|address|interview|article)(?-u:\b)",
     r"|(?i:в интервью|в своем выступлении|в своём выступлении)",
 );
 
 /// The three marks above in one set, so the headline and the lead are
-/// scanned once.
+/// scanned once. (ASCII word boundaries: with Unicode ones the regex
+/// engine cannot use its fast automaton on text with non-ASCII letters.)
 static MARKS: LazyLock<Option<RegexSet>> =
     LazyLock::new(|| RegexSet::new([PREVIEW, REACTION, SIDE_EVENT]).ok());
 
 /// Verbs that attribute a statement to the name next to them.
-fn is_speech_verb(w: &str) -> bool {
-    matches!(
-        w,
-        "said"
-            | "says"
-            | "say"
-            | "told"
-            | "tells"
-            | "stated"
-            | "added"
-            | "noted"
-            | "stressed"
-            | "announced"
-            | "declared"
-            | "warned"
-            | "insisted"
-            | "claimed"
-            | "заявил"
-            | "заявила"
-            | "заявили"
-            | "сказал"
-            | "сказала"
-            | "сообщил"
-            | "сообщила"
-            | "отметил"
-            | "отметила"
-            | "подчеркнул"
-            | "подчеркнула"
-    )
-}
+const SPEECH_VERBS: &[&str] = &[
+    "said",
+    "says",
+    "say",
+    "told",
+    "tells",
+    "stated",
+    "added",
+    "noted",
+    "stressed",
+    "announced",
+    "declared",
+    "warned",
+    "insisted",
+    "claimed",
+    "заявил",
+    "заявила",
+    "заявили",
+    "сказал",
+    "сказала",
+    "сообщил",
+    "сообщила",
+    "отметил",
+    "отметила",
+    "подчеркнул",
+    "подчеркнула",
+];
 
-/// Capitalised words that are dates, not speakers ("said Friday", "said
-/// May 10").
-fn is_not_speaker(w: &str) -> bool {
-    matches!(
-        w,
-        "january"
-            | "february"
-            | "march"
-            | "april"
-            | "may"
-            | "june"
-            | "july"
-            | "august"
-            | "september"
-            | "october"
-            | "november"
-            | "december"
-            | "today"
-            | "tuesday"
-            | "wednesday"
-            | "thursday"
-            | "friday"
-            | "saturday"
-            | "sunday"
-            | "monday"
-    )
-}
+/// Capitalised words that are dates, not speakers ("said May 10"; the
+/// weekdays too, see `CLASSES`).
+const NOT_SPEAKERS: &[&str] = &[
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+    "today",
+];
 
 /// Words that carry no event of their own.
 const STOPWORDS: &[&str] = &[
@@ -283,6 +276,46 @@ pub(crate) fn mix(mut x: u64) -> u64 {
 fn token(kind: u32, s: &str) -> u32 {
     (fnv(s.bytes()) & !(FLAGS | KIND)) | kind
 }
+
+/// What a word is to the tokenizer, beyond being a word.
+#[derive(Default, Clone, Copy)]
+struct Class {
+    stop: bool,
+    /// 1 to 12 for "one" to "twelve".
+    number: u8,
+    /// The English weekday, for weekdays in either language.
+    day: Option<&'static str>,
+    speech_verb: bool,
+    not_speaker: bool,
+}
+
+/// The word lists above in one table: a word is looked up once instead of
+/// being compared with each list (the tokenizer's main cost).
+static CLASSES: LazyLock<rustc_hash::FxHashMap<&'static str, Class>> = LazyLock::new(|| {
+    let mut m: rustc_hash::FxHashMap<&'static str, Class> = Default::default();
+    for w in STOPWORDS {
+        m.entry(w).or_default().stop = true;
+    }
+    for (n, w) in NUMBER_WORDS.iter().enumerate() {
+        m.entry(w).or_default().number = n as u8 + 1;
+    }
+    for w in WEEKDAYS {
+        let c = m.entry(w).or_default();
+        c.day = Some(w);
+        // "said Friday": a date, not a speaker.
+        c.not_speaker = true;
+    }
+    for (w, d) in RU_WEEKDAYS {
+        m.entry(w).or_default().day = Some(d);
+    }
+    for w in SPEECH_VERBS {
+        m.entry(w).or_default().speech_verb = true;
+    }
+    for w in NOT_SPEAKERS {
+        m.entry(w).or_default().not_speaker = true;
+    }
+    m
+});
 
 /// Cyrillic letters spelt in Latin (a plain scheme; `name_key` evens out
 /// the differences from Japanese and English spellings).
@@ -555,8 +588,9 @@ impl Tokens {
     fn word_token(&mut self, raw: &str, title: bool, sentence_start: bool, flag: u32) {
         let folded = fold(raw);
         self.words_read += 1;
-        let name = self.word_token_inner(raw, &folded, title, sentence_start, flag);
-        if is_speech_verb(&folded) {
+        let class = CLASSES.get(folded.as_str()).copied().unwrap_or_default();
+        let name = self.word_token_inner(raw, &folded, class, title, sentence_start, flag);
+        if class.speech_verb {
             self.end_speaker_run();
             let before = self.prev_name.take();
             if !before.is_empty() {
@@ -576,7 +610,7 @@ impl Tokens {
             return;
         }
         match name {
-            Some(n) if !is_not_speaker(&folded) => {
+            Some(n) if !class.not_speaker => {
                 if self.after_verb > 0 {
                     self.run_name.push(n);
                 }
@@ -593,7 +627,8 @@ impl Tokens {
                 // the verb and the name; English capitalises the office
                 // ("said Foreign Minister"), so a lower-case word there
                 // ends the search.
-                let cyrillic = folded.chars().any(|c| cyrillic_in_latin(c).is_some());
+                let cyrillic =
+                    self.after_verb > 0 && folded.chars().any(|c| cyrillic_in_latin(c).is_some());
                 self.after_verb = if cyrillic {
                     self.after_verb.saturating_sub(1)
                 } else {
@@ -608,22 +643,20 @@ impl Tokens {
         &mut self,
         raw: &str,
         folded: &str,
+        class: Class,
         title: bool,
         sentence_start: bool,
         flag: u32,
     ) -> Option<u32> {
-        if let Some(n) = NUMBER_WORDS.iter().position(|w| *w == folded) {
+        if class.number > 0 {
             // "five crew" and "5 crew" are the same figure.
-            self.push(token(NUMBER, &(n + 1).to_string()) | flag);
+            self.push(token(NUMBER, &class.number.to_string()) | flag);
             return None;
         }
-        if let Some(d) = WEEKDAYS.iter().find(|w| **w == folded) {
+        if let Some(d) = class.day {
             self.push(token(DAY, d) | flag);
         }
-        if let Some((_, d)) = RU_WEEKDAYS.iter().find(|(w, _)| *w == folded) {
-            self.push(token(DAY, d) | flag);
-        }
-        if STOPWORDS.contains(&folded) {
+        if class.stop {
             return None;
         }
         // Six letters stand for the word: "negotiations" and "negotiated",
