@@ -60,8 +60,9 @@ pub struct Polling {
 pub struct Stories {
     /// Items further apart than this never join one story.
     pub window: Duration,
-    /// Estimated Jaccard similarity of title+summary shingles from which
-    /// two items are copies of one story (0 to 1).
+    /// The verifier's score (shared content words, names and headline
+    /// words, less penalties for disagreeing figures or days and for time
+    /// apart) from which two items are copies of one story (0 to 1).
     pub threshold: f64,
 }
 
@@ -75,7 +76,7 @@ impl Default for Stories {
 }
 
 /// Tuned on the labelled fixture set in tests/fixtures/stories.
-pub const DEFAULT_STORY_THRESHOLD: f64 = 0.35;
+pub const DEFAULT_STORY_THRESHOLD: f64 = 0.45;
 
 #[derive(Debug, Clone)]
 pub struct Feed {
@@ -587,7 +588,7 @@ impl Cx<'_> {
                         t.span(),
                         "threshold must be above 0 and at most 1",
                         Some(format!(
-                            "it is the share of shingles two copies have in common; the default is {DEFAULT_STORY_THRESHOLD}"
+                            "it is the score from which two items count as copies (about the share of content words and names they have in common); the default is {DEFAULT_STORY_THRESHOLD}"
                         )),
                     ));
                 }

@@ -48,7 +48,35 @@ fn poll_then_export_gives_exactly_the_topic_and_a_second_poll_changes_nothing() 
     let feed: atom_syndication::Feed = first.parse().unwrap();
     let dates: Vec<_> = feed.entries.iter().map(|e| e.published.unwrap()).collect();
     assert!(dates.windows(2).all(|w| w[0] >= w[1]), "{dates:?}");
-    let axar = feed
+    // Axar.az's copy "citing TASS" is one story with the TASS original,
+    // which leads it; Axar's link is a related source of that entry. The
+    // other reports of the same day (the agreement to meet again, the
+    // Kremlin's comment) are stories of their own.
+    let story = feed
+        .entries
+        .iter()
+        .find(|e| e.links.iter().any(|l| l.href.contains("axar.example")))
+        .expect("the Axar.az copy is in the topic");
+    assert_eq!(story.source.as_ref().unwrap().title.value, "TASS");
+    assert!(
+        story
+            .links
+            .iter()
+            .any(|l| l.rel == "related" && l.href.contains("axar.example")),
+        "{first}"
+    );
+    // As items, the copy keeps its own source and content.
+    let by_item = fixture_config(addr, &["broken.xml", "missing.xml"]).replace(
+        "[topic.russia-japan]",
+        "[topic.russia-japan]\ngroup = \"item\"",
+    );
+    std::fs::write(site.config(), &by_item).unwrap();
+    let items: atom_syndication::Feed =
+        String::from_utf8(site.run(&["export", "russia-japan"]).stdout)
+            .unwrap()
+            .parse()
+            .unwrap();
+    let axar = items
         .entries
         .iter()
         .find(|e| e.links.iter().any(|l| l.href.contains("axar.example")))
@@ -64,6 +92,12 @@ fn poll_then_export_gives_exactly_the_topic_and_a_second_poll_changes_nothing() 
             .contains("citing TASS"),
         "content kept"
     );
+    assert_eq!(items.entries.len(), feed.entries.len() + 1);
+    std::fs::write(
+        site.config(),
+        fixture_config(addr, &["broken.xml", "missing.xml"]),
+    )
+    .unwrap();
     // The item seen in two feeds (utm-tagged link) is one entry with the
     // canonical link's identity, seen in both feeds.
     assert_eq!(

@@ -27,14 +27,14 @@ pub fn assign(
             Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
         })?;
     let body = summary.as_deref().or(content.as_deref()).unwrap_or("");
-    let sketch = cluster::sketch(&title, body);
+    let sig = cluster::signature(&title, body);
     // The attribution line is often in the full text only.
     let cites = [content.as_deref(), summary.as_deref()]
         .into_iter()
         .flatten()
         .find_map(|h| cluster::cited_agency(&crate::topics::text::html_to_text(h)))
         .or_else(|| cluster::cited_agency(&title));
-    let (story, is_new) = match index.find(&sketch, sort_time) {
+    let (story, is_new) = match index.find(&sig, sort_time) {
         Some((story, _)) => {
             tx.prepare_cached(
                 "UPDATE stories SET updated = ?2, sort_time = min(sort_time, ?3) WHERE id = ?1",
@@ -52,8 +52,8 @@ pub fn assign(
         }
     };
     tx.prepare_cached("UPDATE items SET story_id = ?2, sketch = ?3, cites = ?4 WHERE id = ?1")?
-        .execute(params![item_id, story, cluster::to_bytes(&sketch), cites])?;
-    index.insert(item_id, sketch, sort_time, story);
+        .execute(params![item_id, story, cluster::to_bytes(&sig), cites])?;
+    index.insert(item_id, &sig, sort_time, story);
     if !is_new && lead_may_change(tx, story, item_id, cites, sort_time)? {
         choose_lead(tx, story)?;
     }
@@ -134,8 +134,8 @@ pub fn load_index(
     let mut rows = st.query([newest.saturating_sub(2 * window)])?;
     while let Some(r) = rows.next()? {
         let blob: Option<Vec<u8>> = r.get(1)?;
-        if let Some(sketch) = blob.as_deref().and_then(cluster::from_bytes) {
-            index.insert(r.get(0)?, sketch, r.get(2)?, r.get(3)?);
+        if let Some(sig) = blob.as_deref().and_then(cluster::from_bytes) {
+            index.insert(r.get(0)?, &sig, r.get(2)?, r.get(3)?);
         }
     }
     Ok(())

@@ -1,0 +1,998 @@
+//! What story detection knows of one item: its distinctive tokens (content
+//! words, names, figures, weekdays) after newsroom boilerplate is stripped,
+//! a one-permutation MinHash sketch of them for finding candidates, and the
+//! second-stage verifier that decides whether two candidates report the
+//! same event.
+
+use std::sync::LazyLock;
+
+use regex::{Regex, RegexSet};
+
+use crate::topics::text::{fold, html_to_text, is_unspaced_script};
+
+/// Bins of the one-permutation MinHash sketch.
+pub const K: usize = 64;
+
+/// Tokens kept per item. The headline and the lead carry the event; later
+/// paragraphs add background that other copies drop, and the cap bounds the
+/// index memory.
+const MAX_TOKENS: usize = 64;
+/// Body words read: roughly the lead paragraph.
+const LEAD_WORDS: usize = 70;
+
+/// Token kinds, in the low two bits of a token hash.
+const WORD: u32 = 0;
+const NAME: u32 = 1;
+const NUMBER: u32 = 2;
+const DAY: u32 = 3;
+const KIND: u32 = 3;
+/// Set on tokens that occur in the headline.
+const IN_TITLE: u32 = 4;
+/// Set on a name the item quotes: "Lavrov said", "said Foreign Minister
+/// Taro Kono", a headline "Lavrov: ...", «заявил министр Таро Коно».
+const SPEAKER: u32 = 8;
+/// Set on the first weekday the item gives: the day of its event ("agreed
+/// on Thursday ... at a meeting on Friday" is Thursday's news).
+const FIRST_DAY: u32 = 16;
+/// The flag bits; the rest of a token is its hash and kind.
+const FLAGS: u32 = IN_TITLE | SPEAKER | FIRST_DAY;
+
+/// An item's story signature.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Signature {
+    /// Token hashes, sorted by `tok & !IN_TITLE`, each once.
+    pub tokens: Vec<u32>,
+    /// One-permutation MinHash of the tokens (kind bits and all), densified;
+    /// all `u16::MAX` when there are no tokens.
+    pub sketch: [u16; K],
+    /// Written in Latin letters. Copies in other scripts (a translation)
+    /// share only names and figures with the original.
+    pub latin: bool,
+    /// Announces the event rather than reports it: "X will host Y on
+    /// Monday", "analysts expect a cut", "to meet again in June",
+    /// «намерен», 「予定」 (see [`PREVIEW`]).
+    pub preview: bool,
+    /// A reaction to another event: "Japan lodged a protest over Medvedev's
+    /// visit" (see [`REACTION`]).
+    pub reaction: bool,
+    /// A side event of another: "talks held separately from the summit",
+    /// "said in a speech at the forum" (see [`SIDE_EVENT`]).
+    pub side_event: bool,
+}
+
+/// `Signature`'s booleans as the index keeps them.
+pub(crate) const LATIN: u8 = 1;
+const IS_PREVIEW: u8 = 2;
+const IS_REACTION: u8 = 4;
+const IS_SIDE_EVENT: u8 = 8;
+
+/// Anchors kept per item for the second candidate lookup.
+pub(crate) const MAX_ANCHORS: usize = 16;
+
+impl Signature {
+    /// The names and figures, without flags, headline ones first: what a
+    /// rewrite or a translation keeps when its words change (see
+    /// `StoryIndex::find`).
+    pub(crate) fn anchors(&self) -> impl Iterator<Item = u32> + '_ {
+        let anchor = |t: &&u32| matches!(**t & KIND, NAME | NUMBER);
+        let title = |t: &&u32| **t & IN_TITLE != 0;
+        self.tokens
+            .iter()
+            .filter(anchor)
+            .filter(title)
+            .chain(self.tokens.iter().filter(anchor).filter(move |t| !title(t)))
+            .map(|t| t & !FLAGS)
+            .take(MAX_ANCHORS)
+    }
+
+    pub(crate) fn flags(&self) -> u8 {
+        [
+            (self.latin, LATIN),
+            (self.preview, IS_PREVIEW),
+            (self.reaction, IS_REACTION),
+            (self.side_event, IS_SIDE_EVENT),
+        ]
+        .iter()
+        .filter(|(on, _)| *on)
+        .fold(0, |acc, (_, bit)| acc | bit)
+    }
+}
+
+/// Words that mark an announcement of what is still to happen. Newsrooms
+/// write previews in the future ("will hold talks", "is expected to",
+/// "next week", "to meet again") and reports in the past; a preview and the
+/// report of the event share its people, place and day but are two items a
+/// reader wants to see (and a merged story would date the event wrongly).
+/// Read in the headline and the lead sentence only: later sentences of a
+/// report often look ahead ("the parties will meet again in March").
+const PREVIEW: &str = concat!(
+    // A bare "will" is not enough: reports of announcements are full of
+    // it ("Abe said he will resign", "Mitsui will acquire a stake"); a
+    // meeting or visit that will happen is the preview's subject.
+    r"(?i)(?-u:\b)(?:(?:will|to) (?:hold talks|host|meet|visit|attend|discuss)|to be held",
+    r"|next (?:week|month|meeting)|meet again",
+    r"|(?:is|are) (?:expected|due|scheduled) to|expects?|expected to|plans? to)(?-u:\b)",
+    r"|(?i:намерен|проведут|проведет|проведёт|состоится|планиру|посетит|встретится|обсудят)",
+    r"|予定|見通し|方針",
+);
+
+/// A protest or similar reaction *to* an event ("Japan lodged a protest
+/// with Russia over ...", "protests to Russia over ..."): it names the
+/// event's actors, place and day, but is a separate story from the event.
+/// A headline that merely says "protests" ("Japan protests island
+/// buildup") is not enough: the lead must say a protest was lodged or made.
+const REACTION: &str = concat!(
+    r"(?i)(?-u:\b)(?:lodged?|lodges|filed?|made|makes) (?:a |an )?(?:formal |strong )?protests?(?-u:\b)",
+    r"|(?-u:\b)protest(?:s|ed)? (?:to|with|against)(?-u:\b)",
+    r"|(?i:заявил[аи]? протест|выразил[аи]? протест|нота протеста)",
+    r"|抗議",
+);
+
+/// An item that tells of a side event: "held talks ... separately from the
+/// two-plus-two meeting", "said in a speech at the forum". It shares the
+/// main event's people, place and day, but is its own story; the main
+/// event's reports do not describe themselves so.
+const SIDE_EVENT: &str = concat!(
+    r"(?i)(?-u:\b)(?:separately from|separate from|apart from|in addition to)(?-u:\b)",
+    r"|(?-u:\b)in (?:a|an|his|her|their) (?:[a-z]+ )?(?:speech|address|interview|article)(?-u:\b)",
+    r"|(?i:в интервью|в своем выступлении|в своём выступлении)",
+);
+
+/// The three marks above in one set, so the headline and the lead are
+/// scanned once. (ASCII word boundaries: with Unicode ones the regex
+/// engine cannot use its fast automaton on text with non-ASCII letters.)
+static MARKS: LazyLock<Option<RegexSet>> =
+    LazyLock::new(|| RegexSet::new([PREVIEW, REACTION, SIDE_EVENT]).ok());
+
+/// Verbs that attribute a statement to the name next to them.
+const SPEECH_VERBS: &[&str] = &[
+    "said",
+    "says",
+    "say",
+    "told",
+    "tells",
+    "stated",
+    "added",
+    "noted",
+    "stressed",
+    "announced",
+    "declared",
+    "warned",
+    "insisted",
+    "claimed",
+    "заявил",
+    "заявила",
+    "заявили",
+    "сказал",
+    "сказала",
+    "сообщил",
+    "сообщила",
+    "отметил",
+    "отметила",
+    "подчеркнул",
+    "подчеркнула",
+];
+
+/// Capitalised words that are dates, not speakers ("said May 10"; the
+/// weekdays too, see `CLASSES`).
+const NOT_SPEAKERS: &[&str] = &[
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+    "today",
+];
+
+/// Words that carry no event of their own.
+const STOPWORDS: &[&str] = &[
+    "a", "an", "and", "are", "as", "at", "be", "by", "for", "from", "has", "have", "he", "in",
+    "is", "it", "its", "of", "on", "or", "that", "the", "their", "this", "to", "was", "were",
+    "will", "with", "said", "says", "also", "after", "but", "not", "which", "who", "would", "his",
+    "her", "they", "there", "than", "been", "had", "more", "over", "into", "about", "could",
+    "told", "per", "new", "и", "в", "во", "не", "что", "на", "с", "со", "по", "о", "об", "к", "из",
+    "за", "для", "от",
+];
+
+const NUMBER_WORDS: &[&str] = &[
+    "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven",
+    "twelve",
+];
+
+const WEEKDAYS: &[&str] = &[
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+];
+
+/// Russian weekdays (in the forms «в пятницу» takes), as the English day,
+/// so that a translation and its original agree on the day.
+const RU_WEEKDAYS: &[(&str, &str)] = &[
+    ("понедельник", "monday"),
+    ("вторник", "tuesday"),
+    ("среду", "wednesday"),
+    ("среда", "wednesday"),
+    ("четверг", "thursday"),
+    ("пятницу", "friday"),
+    ("пятница", "friday"),
+    ("субботу", "saturday"),
+    ("суббота", "saturday"),
+    ("воскресенье", "sunday"),
+];
+
+/// Newsroom boilerplate that says who carried the story, not what happened:
+/// "UPDATE 1-" prefixes, datelines ("MOSCOW, May 10 /TASS/ -", "MOSCOW.
+/// July 26 (Interfax) -", "(Reuters) -"), "X reports citing TASS." and
+/// "Kyodo News reported." lines, "(Adds quotes, background)" notes. Left in,
+/// they make every copy from one outlet look alike and a wire copy look
+/// unlike its rewrite.
+static BOILERPLATE: LazyLock<Option<Regex>> = LazyLock::new(|| {
+    Regex::new(concat!(
+        r"(?:^\s*UPDATE\s*\d*\s*-\s*)",
+        r"|(?:^\s*[A-Z][A-Z .'-]+[,.]\s+[A-Z][a-z]+\.?\s+\d{1,2}\s*(?:/[^/]{1,30}/|\([^)]{1,30}\))\s*[-–—]?\s*)",
+        r"|(?:^\s*\([A-Za-z .]{1,30}\)\s*[-–—]\s*)",
+        r"|(?:[^.]*\b(?:reports?|reported)\s+citing[^.]*\.)",
+        r"|(?:,?\s*\b[A-Z][\w.]*(?:\s+News)?\s+(?:reports|reported)\.)",
+        r"|(?:\((?:Adds|Updates|Recasts)[^)]*\))",
+    ))
+    .ok()
+});
+
+fn strip_boilerplate<'a>(text: &'a str, with: &str) -> std::borrow::Cow<'a, str> {
+    match &*BOILERPLATE {
+        Some(re) => re.replace_all(text, with),
+        None => text.into(),
+    }
+}
+
+fn fnv(bytes: impl Iterator<Item = u8>) -> u32 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in bytes {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01B3);
+    }
+    (mix(h) >> 32) as u32
+}
+
+pub(crate) fn mix(mut x: u64) -> u64 {
+    // splitmix64 finaliser: a fast, well-distributed 64-bit mix.
+    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    x ^ (x >> 31)
+}
+
+fn token(kind: u32, s: &str) -> u32 {
+    (fnv(s.bytes()) & !(FLAGS | KIND)) | kind
+}
+
+/// What a word is to the tokenizer, beyond being a word.
+#[derive(Default, Clone, Copy)]
+struct Class {
+    stop: bool,
+    /// 1 to 12 for "one" to "twelve".
+    number: u8,
+    /// The English weekday, for weekdays in either language.
+    day: Option<&'static str>,
+    speech_verb: bool,
+    not_speaker: bool,
+}
+
+/// The word lists above in one table: a word is looked up once instead of
+/// being compared with each list (the tokenizer's main cost).
+static CLASSES: LazyLock<rustc_hash::FxHashMap<&'static str, Class>> = LazyLock::new(|| {
+    let mut m: rustc_hash::FxHashMap<&'static str, Class> = Default::default();
+    for w in STOPWORDS {
+        m.entry(w).or_default().stop = true;
+    }
+    for (n, w) in NUMBER_WORDS.iter().enumerate() {
+        m.entry(w).or_default().number = n as u8 + 1;
+    }
+    for w in WEEKDAYS {
+        let c = m.entry(w).or_default();
+        c.day = Some(w);
+        // "said Friday": a date, not a speaker.
+        c.not_speaker = true;
+    }
+    for (w, d) in RU_WEEKDAYS {
+        m.entry(w).or_default().day = Some(d);
+    }
+    for w in SPEECH_VERBS {
+        m.entry(w).or_default().speech_verb = true;
+    }
+    for w in NOT_SPEAKERS {
+        m.entry(w).or_default().not_speaker = true;
+    }
+    m
+});
+
+/// Cyrillic letters spelt in Latin (a plain scheme; `name_key` evens out
+/// the differences from Japanese and English spellings).
+fn cyrillic_in_latin(c: char) -> Option<&'static str> {
+    Some(match c {
+        'а' => "a",
+        'б' => "b",
+        'в' => "v",
+        'г' => "g",
+        'д' => "d",
+        'е' | 'э' => "e",
+        'ё' => "yo",
+        'ж' => "zh",
+        'з' => "z",
+        'и' => "i",
+        'й' | 'ы' => "y",
+        'к' => "k",
+        'л' => "l",
+        'м' => "m",
+        'н' => "n",
+        'о' => "o",
+        'п' => "p",
+        'р' => "r",
+        'с' => "s",
+        'т' => "t",
+        'у' => "u",
+        'ф' => "f",
+        'х' => "h",
+        'ц' => "ts",
+        'ч' => "ch",
+        'ш' => "sh",
+        'щ' => "sch",
+        'ъ' | 'ь' => "",
+        'ю' => "yu",
+        'я' => "ya",
+        _ => return None,
+    })
+}
+
+/// A name reduced so that transliterations agree: Cyrillic spelt in Latin,
+/// an "h" after a consonant dropped (Kishida/Кисида, Hayashi/Хаяси), double
+/// letters single, "y" as "i" (Sergey/Sergei/Сергей), and only the first
+/// four letters kept, which also ignores Russian case endings (Лавровым)
+/// and spelling variants (Kunashir/Kunashiri).
+fn name_key(folded: &str, out: &mut String) {
+    out.clear();
+    let mut prev = '\0';
+    let mut n = 0;
+    let mut push = |l: char, out: &mut String| {
+        let l = if l == 'y' { 'i' } else { l };
+        if (l == 'h' && prev != '\0' && !"aeiou".contains(prev)) || l == prev {
+            return false;
+        }
+        out.push(l);
+        prev = l;
+        n += 1;
+        n == 4
+    };
+    for c in folded.chars() {
+        match cyrillic_in_latin(c) {
+            Some(latin) => {
+                for l in latin.chars() {
+                    if push(l, out) {
+                        return;
+                    }
+                }
+            }
+            None if c.is_alphabetic() && push(c, out) => return,
+            None => {}
+        }
+    }
+}
+
+/// The last two names of a run, newest last.
+#[derive(Default, Clone, Copy)]
+struct Names([Option<u32>; 2]);
+
+impl Names {
+    fn push(&mut self, n: u32) {
+        self.0 = [self.0[1], Some(n)];
+    }
+
+    fn is_empty(&self) -> bool {
+        self.0[1].is_none()
+    }
+
+    fn take(&mut self) -> Names {
+        std::mem::take(self)
+    }
+}
+
+/// Collects the tokens of one stretch of text (the headline or the lead).
+struct Tokens {
+    out: Vec<u32>,
+    /// What the sketch is made of: names, figures, headline words and
+    /// pairs of adjacent body words. Single everyday words ("minister",
+    /// "talks") would make unrelated items LSH candidates by the hundred.
+    sketched: Vec<u32>,
+    prev_word: u32,
+    word: String,
+    key: String,
+    body_words: usize,
+    /// The last two names of the run of names just read ("Taro Kono";
+    /// two, so that "Abe Shinzo" and "Shinzo Abe" agree, and not more, so
+    /// that offices, "Foreign Minister", do not make every speaker alike).
+    prev_name: Names,
+    /// Earlier runs of names joined to the current one by "and" or a comma
+    /// ("Vladimir Putin and Shinzo Abe said"): they speak too.
+    joined: Vec<u32>,
+    /// After a speech verb with no name before it: words left to look for
+    /// the speaker in, and the run of names read so far.
+    after_verb: u8,
+    run_name: Names,
+    /// Words read in the current stretch (for the headline "Name:" form).
+    words_read: usize,
+    /// Past the lead sentence: speakers are taken from the headline and the
+    /// lead only. Later sentences quote others ("Saudi Arabia said it
+    /// would cut more") in one copy and not in the next.
+    lead_done: bool,
+    day_seen: bool,
+}
+
+impl Tokens {
+    fn push(&mut self, t: u32) {
+        let t = if t & KIND == DAY && !self.day_seen {
+            self.day_seen = true;
+            t | FIRST_DAY
+        } else {
+            t
+        };
+        self.out.push(t);
+        if t & KIND != WORD || t & IN_TITLE != 0 {
+            self.sketched.push(t & !FLAGS);
+        } else {
+            if self.prev_word != 0 {
+                self.sketched
+                    .push((mix(u64::from(self.prev_word) << 32 | u64::from(t)) >> 32) as u32);
+            }
+            self.prev_word = t;
+        }
+    }
+
+    /// Splits `text` into words (letters), figures (digits with their
+    /// decimal point or thousands separators) and, in scripts without
+    /// spaces, character pairs.
+    fn text(&mut self, text: &str, title: bool) {
+        let flag = if title { IN_TITLE } else { 0 };
+        let mut sentence_start = true;
+        let mut chars = text.char_indices().peekable();
+        let mut prev_unspaced: Option<char> = None;
+        while let Some((i, c)) = chars.next() {
+            if !title && self.body_words >= LEAD_WORDS {
+                return;
+            }
+            if is_unspaced_script(c) {
+                if let Some(p) = prev_unspaced {
+                    let mut b = [0u8; 8];
+                    let n = p.encode_utf8(&mut b[..4]).len();
+                    let m = c.encode_utf8(&mut b[n..]).len();
+                    self.push(token(WORD, std::str::from_utf8(&b[..n + m]).unwrap_or("")) | flag);
+                }
+                prev_unspaced = Some(c);
+                continue;
+            }
+            prev_unspaced = None;
+            if c.is_ascii_digit() {
+                // A figure: "2,050" and "2050" agree; "9.7" keeps its point.
+                self.word.clear();
+                self.word.push(c);
+                while let Some(&(_, d)) = chars.peek() {
+                    if d.is_ascii_digit() {
+                        self.word.push(d);
+                        chars.next();
+                    } else if d == '.' || d == ',' {
+                        let mut ahead = chars.clone();
+                        ahead.next();
+                        if ahead.peek().is_some_and(|&(_, e)| e.is_ascii_digit()) {
+                            if d == '.' {
+                                self.word.push('.');
+                            }
+                            chars.next();
+                        } else {
+                            break;
+                        }
+                    } else {
+                        break;
+                    }
+                }
+                self.push(token(NUMBER, &self.word) | flag);
+                self.end_speaker_run();
+                self.prev_name = Names::default();
+                sentence_start = false;
+                if !title {
+                    self.body_words += 1;
+                }
+                continue;
+            }
+            if c.is_alphabetic() {
+                let mut end = i + c.len_utf8();
+                while let Some(&(j, d)) = chars.peek() {
+                    if d.is_alphabetic() && !is_unspaced_script(d) {
+                        end = j + d.len_utf8();
+                        chars.next();
+                    } else if (d == '\'' || d == '’') && end == j {
+                        // "Japan's": the possessive is the same word.
+                        chars.next();
+                        while chars.peek().is_some_and(|&(_, e)| e.is_alphabetic()) {
+                            chars.next();
+                        }
+                        break;
+                    } else {
+                        break;
+                    }
+                }
+                let raw = &text[i..end];
+                self.word_token(raw, title, sentence_start, flag);
+                sentence_start = false;
+                if !title {
+                    self.body_words += 1;
+                }
+                continue;
+            }
+            if !c.is_whitespace() {
+                if c == ':' && title && self.words_read <= 2 {
+                    // "Lavrov: Russia's sovereignty ...": the headline quotes him.
+                    let names = self.prev_name;
+                    self.speaker(names);
+                }
+                self.end_speaker_run();
+                if c == ',' && !self.prev_name.is_empty() {
+                    self.join_run();
+                } else {
+                    self.prev_name = Names::default();
+                    self.joined.clear();
+                }
+            }
+            if matches!(c, '.' | '!' | '?' | ':' | '"' | '«' | '“') {
+                sentence_start = true;
+            }
+            if !title && matches!(c, '.' | '!' | '?') && self.words_read > 0 {
+                self.lead_done = true;
+            }
+        }
+    }
+
+    /// A run of names after a speech verb ends: its last name is the speaker
+    /// ("said Japanese Foreign Minister Taro Kono").
+    fn end_speaker_run(&mut self) {
+        let run = self.run_name.take();
+        if !run.is_empty() {
+            self.speaker(run);
+            self.after_verb = 0;
+        }
+    }
+
+    fn speaker(&mut self, names: Names) {
+        if !self.lead_done {
+            self.out
+                .extend(names.0.iter().flatten().map(|n| n | SPEAKER));
+        }
+    }
+
+    /// A run of names is followed by "and" or a comma: keep it for a verb
+    /// that may follow the next run.
+    fn join_run(&mut self) {
+        let run = self.prev_name.take();
+        self.joined.extend(run.0.iter().flatten());
+    }
+
+    fn word_token(&mut self, raw: &str, title: bool, sentence_start: bool, flag: u32) {
+        let folded = fold(raw);
+        self.words_read += 1;
+        let class = CLASSES.get(folded.as_str()).copied().unwrap_or_default();
+        let name = self.word_token_inner(raw, &folded, class, title, sentence_start, flag);
+        if class.speech_verb {
+            self.end_speaker_run();
+            let before = self.prev_name.take();
+            if !before.is_empty() {
+                let joined = std::mem::take(&mut self.joined);
+                for n in joined {
+                    self.speaker(Names([None, Some(n)]));
+                }
+            }
+            self.joined.clear();
+            if before.is_empty() {
+                // "said Foreign Minister Kono", «заявил министр ... Коно».
+                self.after_verb = 6;
+            } else {
+                // "Kono said", "Lavrov told reporters".
+                self.speaker(before);
+            }
+            return;
+        }
+        match name {
+            Some(n) if !class.not_speaker => {
+                if self.after_verb > 0 {
+                    self.run_name.push(n);
+                }
+                self.prev_name.push(n);
+            }
+            _ if matches!(folded.as_str(), "and" | "и") && !self.prev_name.is_empty() => {
+                self.join_run();
+            }
+            _ => {
+                self.end_speaker_run();
+                self.prev_name = Names::default();
+                self.joined.clear();
+                // Russian puts the speaker's office, in lower case, between
+                // the verb and the name; English capitalises the office
+                // ("said Foreign Minister"), so a lower-case word there
+                // ends the search.
+                let cyrillic =
+                    self.after_verb > 0 && folded.chars().any(|c| cyrillic_in_latin(c).is_some());
+                self.after_verb = if cyrillic {
+                    self.after_verb.saturating_sub(1)
+                } else {
+                    0
+                };
+            }
+        }
+    }
+
+    /// Pushes the tokens of one word; returns its name token if it is a name.
+    fn word_token_inner(
+        &mut self,
+        raw: &str,
+        folded: &str,
+        class: Class,
+        title: bool,
+        sentence_start: bool,
+        flag: u32,
+    ) -> Option<u32> {
+        if class.number > 0 {
+            // "five crew" and "5 crew" are the same figure.
+            self.push(token(NUMBER, &class.number.to_string()) | flag);
+            return None;
+        }
+        if let Some(d) = class.day {
+            self.push(token(DAY, d) | flag);
+        }
+        if class.stop {
+            return None;
+        }
+        // Six letters stand for the word: "negotiations" and "negotiated",
+        // "Russia" and "Russian" agree, which is most of what stemming buys.
+        let stem: String = folded.chars().take(6).collect();
+        self.push(token(WORD, &stem) | flag);
+        let capital = raw.chars().next().is_some_and(char::is_uppercase);
+        let acronym = raw.chars().count() > 1 && raw.chars().all(char::is_uppercase);
+        // A capital that is not just the start of a sentence marks a name
+        // (headlines capitalise their actors; title case over-marks, which
+        // costs little since names are compared only with names).
+        if acronym || (capital && (title || !sentence_start)) {
+            name_key(folded, &mut self.key);
+            if !self.key.is_empty() {
+                let t = token(NAME, &self.key) | flag;
+                self.push(t);
+                return Some(t & !FLAGS);
+            }
+        }
+        None
+    }
+}
+
+/// The signature of an item: its title and its summary (or content) HTML.
+pub fn signature(title: &str, body_html: &str) -> Signature {
+    let body = html_to_text(body_html);
+    let title = strip_boilerplate(title, " ");
+    let body = strip_boilerplate(&body, ". ");
+    // The headline and the lead sentence say what kind of report this is.
+    let lead = body.trim_start_matches(['.', ' ']);
+    let lead_end = lead
+        .char_indices()
+        .find(|&(i, c)| {
+            matches!(c, '.' | '。')
+                && lead[i + c.len_utf8()..].starts_with([' ', '\n'])
+                && !lead[..i].ends_with("No")
+        })
+        .map_or(lead.len(), |(i, _)| i);
+    let head = [&*title, &lead[..lead_end]];
+    let mut marks = [false; 3];
+    if let Some(set) = MARKS.as_ref() {
+        for t in head {
+            for m in set.matches(t).iter() {
+                marks[m] = true;
+            }
+        }
+    }
+    let [preview, reaction, side_event] = marks;
+    let mut t = Tokens {
+        out: Vec::with_capacity(128),
+        sketched: Vec::with_capacity(128),
+        prev_word: 0,
+        word: String::new(),
+        key: String::new(),
+        body_words: 0,
+        prev_name: Names::default(),
+        joined: Vec::new(),
+        after_verb: 0,
+        run_name: Names::default(),
+        words_read: 0,
+        lead_done: false,
+        day_seen: false,
+    };
+    t.text(&title, true);
+    t.end_speaker_run();
+    (t.prev_name, t.after_verb, t.words_read) = (Names::default(), 0, 0);
+    t.joined.clear();
+    t.text(&body, false);
+    t.end_speaker_run();
+    let mut sketched = std::mem::take(&mut t.sketched);
+    sketched.sort_unstable();
+    sketched.dedup();
+    let mut toks = t.out;
+    toks.sort_unstable_by_key(|x| x & !FLAGS);
+    // One entry per token, with the flags of all its occurrences.
+    toks.dedup_by(|b, a| {
+        let same = (*a & !FLAGS) == (*b & !FLAGS);
+        if same {
+            *a |= *b & FLAGS;
+        }
+        same
+    });
+    if toks.len() > MAX_TOKENS {
+        // Keep the headline's tokens and names and figures first, then
+        // whatever words come first in hash order (an arbitrary but stable
+        // sample of the rest).
+        let rank = |x: &u32| -> u8 {
+            match (x & IN_TITLE != 0, x & KIND) {
+                (true, _) => 0,
+                (false, NAME | NUMBER | DAY) => 1,
+                _ => 2,
+            }
+        };
+        let mut keep = toks.clone();
+        keep.sort_by_key(|x| (rank(x), *x));
+        keep.truncate(MAX_TOKENS);
+        keep.sort_unstable_by_key(|x| x & !FLAGS);
+        toks = keep;
+    }
+    let latin = title.bytes().filter(u8::is_ascii_alphabetic).count() * 2
+        >= title.chars().filter(|c| c.is_alphabetic()).count().max(1);
+    Signature {
+        sketch: sketch(&sketched),
+        tokens: toks,
+        latin,
+        preview,
+        reaction,
+        side_event,
+    }
+}
+
+/// One-permutation MinHash: each sketched token is hashed once and lands in one of
+/// K bins by its top bits, the bin keeping the smallest remainder. Empty
+/// bins borrow from the next filled bin (rotation densification), shifted
+/// by the distance so that borrowed values differ from the lender's.
+fn sketch(tokens: &[u32]) -> [u16; K] {
+    let mut s = [u16::MAX; K];
+    let mut filled = [false; K];
+    for &t in tokens {
+        let h = mix(u64::from(t & !FLAGS));
+        let bin = (h >> 58) as usize;
+        let v = (h >> 16) as u16;
+        if !filled[bin] || v < s[bin] {
+            s[bin] = v;
+            filled[bin] = true;
+        }
+    }
+    if tokens.is_empty() {
+        return s;
+    }
+    let mut out = s;
+    for i in 0..K {
+        if filled[i] {
+            continue;
+        }
+        let mut d = 1;
+        while !filled[(i + d) % K] {
+            d += 1;
+        }
+        out[i] = s[(i + d) % K].wrapping_add((d as u16).wrapping_mul(0x9E37));
+    }
+    out
+}
+
+/// Counts of shared and own tokens of two signatures, by kind.
+#[derive(Default, Debug)]
+struct Overlap {
+    own: [[u32; 4]; 2],
+    shared: [u32; 4],
+    title_own: [u32; 2],
+    title_shared: u32,
+    speakers_own: [u32; 2],
+    speakers_shared: u32,
+    /// Speakers of one side named, but not speaking, in the other.
+    speakers_named: [u32; 2],
+    first_day: [u32; 2],
+    first_day_shared: u32,
+}
+
+fn overlap(a: &[u32], b: &[u32]) -> Overlap {
+    let mut o = Overlap::default();
+    for (side, toks) in [a, b].into_iter().enumerate() {
+        for t in toks {
+            o.own[side][(t & KIND) as usize] += 1;
+            o.title_own[side] += u32::from(t & IN_TITLE != 0);
+            o.speakers_own[side] += u32::from(t & SPEAKER != 0);
+            o.first_day[side] += u32::from(t & FIRST_DAY != 0);
+        }
+    }
+
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() && j < b.len() {
+        let (x, y) = (a[i] & !FLAGS, b[j] & !FLAGS);
+        match x.cmp(&y) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                o.first_day_shared += u32::from(a[i] & b[j] & FIRST_DAY != 0);
+                o.shared[(x & KIND) as usize] += 1;
+                o.title_shared += u32::from(a[i] & b[j] & IN_TITLE != 0);
+                o.speakers_shared += u32::from(a[i] & b[j] & SPEAKER != 0);
+                o.speakers_named[0] += u32::from(a[i] & !b[j] & SPEAKER != 0);
+                o.speakers_named[1] += u32::from(b[j] & !a[i] & SPEAKER != 0);
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    o
+}
+
+fn ratio(shared: u32, a: u32, b: u32) -> f64 {
+    f64::from(shared) / f64::from(a.min(b).max(1))
+}
+
+/// How surely two items report the same event, from 0 up (1 and above: as
+/// sure as the rules get); `hours` apart. The rules are the ones an editor
+/// uses to spot a rewrite of a wire story:
+///
+/// - Most of the shorter text's content words recur in the longer one
+///   (containment, not Jaccard: a rewrite adds and drops sentences).
+/// - The same people and places are named, and the headlines share words.
+/// - Figures agree: copies of one report carry its numbers. Two items that
+///   both give figures and share none report different events (another
+///   boat, another day's exchange rate).
+/// - Days agree: a report of Friday's talks is not the preview that named
+///   Monday.
+/// - Copies follow the original within hours; the further apart, the more
+///   likely a follow-up, so the bar rises with the time between them.
+/// - Statements after one meeting are separate stories when each side
+///   speaks for itself: copies quote the same person ("Kono said" in each
+///   copy of Kono's remarks, "Lavrov: ..." in each copy of Lavrov's), so
+///   two items that name both sides, each quoting the side the other
+///   leaves silent, are apart.
+/// - A preview ("will host talks on Monday") is not the report of the
+///   event, and a protest over an event is not the event.
+/// - A copy in another script (a translation) shares only names and
+///   figures; it needs at least three of them, one a figure, within hours.
+pub fn same_event(a: &Signature, b: &Signature, hours: f64) -> f64 {
+    score(&a.tokens, a.flags(), &b.tokens, b.flags(), hours)
+}
+
+/// [`same_event`] on the parts the index keeps.
+pub(crate) fn score(a: &[u32], a_flags: u8, b: &[u32], b_flags: u8, hours: f64) -> f64 {
+    let o = overlap(a, b);
+    let shared_numbers = o.shared[NUMBER as usize];
+    // The rules that tell two items apart however much their words agree
+    // (other speakers, preview against report, reaction or side event
+    // against the event, another day): each is a veto, since a wrong
+    // merge hides an event from the reader and a missed one only shows a
+    // copy twice.
+    let mut apart = false;
+    // Each side's speaker is present in the other, silent: the two sides
+    // of one meeting, each reported speaking for itself. (A speaker the
+    // other item does not name at all is more often the same source named
+    // differently: "the Kremlin announced" and "Putin said".)
+    if o.speakers_shared == 0 && o.speakers_named[0] > 0 && o.speakers_named[1] > 0 {
+        apart = true;
+    }
+    let differ = |flag: u8| (a_flags & flag) != (b_flags & flag);
+    if differ(IS_PREVIEW) {
+        apart = true;
+    }
+    if differ(IS_REACTION) {
+        apart = true;
+    }
+    if differ(IS_SIDE_EVENT) {
+        apart = true;
+    }
+    let (na, nb) = (o.own[0][NUMBER as usize], o.own[1][NUMBER as usize]);
+    let figures_differ = na > 0 && nb > 0 && na + nb >= 3 && shared_numbers == 0;
+    let (da, db) = (o.own[0][DAY as usize], o.own[1][DAY as usize]);
+    let days_differ = da > 0 && db > 0 && o.shared[DAY as usize] == 0;
+    // The day each item gives first is its event's day: "OPEC agreed on
+    // Thursday ... needed approval at a meeting on Friday" is not Friday's
+    // agreement, though both name Friday.
+    if o.first_day[0] > 0 && o.first_day[1] > 0 && o.first_day_shared == 0 {
+        apart = true;
+    }
+    if apart {
+        return 0.0;
+    }
+    if differ(LATIN) {
+        // A translation within hours: three names and figures, one a
+        // figure, or four names on the same day (a statement quoted in
+        // translation often drops the figures).
+        let (names, days) = (o.shared[NAME as usize], o.shared[DAY as usize]);
+        let anchored = (shared_numbers >= 1 && names + shared_numbers + days >= 3)
+            || (names >= 4 && days >= 1);
+        return if hours <= 6.0 && anchored && !figures_differ && !days_differ {
+            1.0
+        } else {
+            0.0
+        };
+    }
+    let content = |side: usize| o.own[side][..3].iter().sum::<u32>();
+    let shared_content: u32 = o.shared[..3].iter().sum();
+    let mut score = 0.5 * ratio(shared_content, content(0), content(1))
+        + 0.3
+            * ratio(
+                o.shared[NAME as usize],
+                o.own[0][NAME as usize],
+                o.own[1][NAME as usize],
+            )
+        + 0.2 * ratio(o.title_shared, o.title_own[0], o.title_own[1]);
+    if figures_differ {
+        score -= 0.3;
+    }
+    if days_differ {
+        score -= 0.3;
+    }
+    score - HOURLY_PENALTY * hours
+}
+
+/// Hours apart beyond which no pair reaches `threshold` (the score is at
+/// most 1 less the time penalty), so the index need not score them.
+pub(crate) fn max_hours(threshold: f64) -> f64 {
+    (1.0 - threshold) / HOURLY_PENALTY
+}
+
+/// Score lost per hour between two items.
+const HOURLY_PENALTY: f64 = 0.01;
+
+/// The stored form: a version byte, the flags, the sketch, the tokens.
+pub fn to_bytes(s: &Signature) -> Vec<u8> {
+    let mut out = Vec::with_capacity(2 + 2 * K + 4 * s.tokens.len());
+    out.push(3);
+    out.push(s.flags());
+    out.extend(s.sketch.iter().flat_map(|v| v.to_le_bytes()));
+    out.extend(s.tokens.iter().flat_map(|v| v.to_le_bytes()));
+    out
+}
+
+/// A stored signature; None for another version (sketches stored before
+/// the verifier existed) or a damaged blob.
+pub fn from_bytes(b: &[u8]) -> Option<Signature> {
+    let (&[3, flags], rest) = b.split_first_chunk::<2>()? else {
+        return None;
+    };
+    if rest.len() < 2 * K || !(rest.len() - 2 * K).is_multiple_of(4) {
+        return None;
+    }
+    let (sk, toks) = rest.split_at(2 * K);
+    let mut sketch = [0u16; K];
+    for (v, c) in sketch.iter_mut().zip(sk.chunks_exact(2)) {
+        *v = u16::from_le_bytes([c[0], c[1]]);
+    }
+    Some(Signature {
+        sketch,
+        tokens: toks
+            .chunks_exact(4)
+            .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect(),
+        latin: flags & LATIN != 0,
+        preview: flags & IS_PREVIEW != 0,
+        reaction: flags & IS_REACTION != 0,
+        side_event: flags & IS_SIDE_EVENT != 0,
+    })
+}
