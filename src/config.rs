@@ -343,18 +343,29 @@ struct FeedUrl(String);
 impl<'de> Deserialize<'de> for FeedUrl {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
-        match url::Url::parse(s.trim()) {
-            Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {
-                Ok(FeedUrl(u.to_string()))
-            }
-            Ok(u) => Err(serde::de::Error::custom(format!(
-                "feed url {s:?} uses {}:, but only http and https feeds can be polled",
-                u.scheme()
-            ))),
-            Err(e) => Err(serde::de::Error::custom(format!(
-                "feed url {s:?} is not a valid URL ({e}): write it in full, like \"https://example.org/rss\""
-            ))),
-        }
+        feed_url(&s)
+            .map(FeedUrl)
+            .map_err(|e| serde::de::Error::custom(format!("feed url {s:?} {e}")))
+    }
+}
+
+/// Why a string is not a feed address config.toml accepts.
+#[derive(Debug, Error, PartialEq)]
+pub enum FeedUrlError {
+    #[error("uses {0}:, but only http and https feeds can be polled")]
+    Scheme(String),
+    #[error("is not a valid URL ({0}): write it in full, like \"https://example.org/rss\"")]
+    Invalid(String),
+}
+
+/// A feed address the way config.toml keeps it: http(s) with a host,
+/// normalised by the URL parser (lower-case scheme and host), so that the
+/// same address is one feed however it was typed.
+pub fn feed_url(s: &str) -> Result<String, FeedUrlError> {
+    match url::Url::parse(s.trim()) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Ok(u.to_string()),
+        Ok(u) => Err(FeedUrlError::Scheme(u.scheme().to_owned())),
+        Err(e) => Err(FeedUrlError::Invalid(e.to_string())),
     }
 }
 

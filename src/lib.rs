@@ -9,6 +9,7 @@ pub mod commands;
 pub mod config;
 pub mod daemon;
 pub mod fetch;
+pub mod opml;
 pub mod parse;
 pub mod publish;
 pub mod schedule;
