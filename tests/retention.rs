@@ -283,3 +283,52 @@ async fn a_stopped_prune_stops_between_batches() {
     assert_eq!((s.items, s.batches >= 3), (1200, true), "{s:?}");
     store.close().await;
 }
+
+#[test]
+fn the_daemon_prunes_at_start_and_logs_what_went() {
+    let addr = serve_fixtures();
+    let site = Site::new(&config(addr));
+    let out = site.run(&["poll"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let c = Connection::open(site.db()).unwrap();
+    c.execute("UPDATE items SET first_seen = first_seen - 100 * 86400", [])
+        .unwrap();
+    insert_item(&c, "old-alone", 40, None, "x");
+    let items_before = count(&c, "SELECT count(*) FROM items");
+    drop(c);
+    // A poll never prunes.
+    let out = site.run(&["poll"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("pruned"), "{}", stderr(&out));
+
+    let log = site.dir.path().join("daemon.log");
+    let mut daemon = site
+        .cmd()
+        .arg("run")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    let pruned = loop {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        if text.contains("pruned items older than the retention") {
+            break true;
+        }
+        if start.elapsed() > Duration::from_secs(20) {
+            break false;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    // SAFETY: a plain kill(2) on the child we spawned.
+    unsafe {
+        libc::kill(daemon.id() as i32, libc::SIGTERM);
+    }
+    let status = daemon.wait().unwrap();
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(pruned, "no prune logged:\n{text}");
+    assert!(status.success(), "{text}");
+    let c = Connection::open(site.db()).unwrap();
+    assert!(!exists(&c, "old-alone"));
+    assert!(count(&c, "SELECT count(*) FROM items") < items_before);
+}
