@@ -186,7 +186,10 @@ pub fn opml_import(path: &Path, file: &Path) -> anyhow::Result<ExitCode> {
                 path.display()
             )
         })?;
-        write_atomically(path, merged.text.as_bytes())?;
+        // A symlinked config.toml (say, into a git checkout) stays a
+        // symlink: the file it points at is the one replaced.
+        let target = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+        write_atomically(&target, merged.text.as_bytes())?;
     }
     tracing::info!(
         opml = %file.display(),
