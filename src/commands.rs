@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 
 use crate::config::{Config, parse_duration};
 use crate::daemon;
+use crate::opml;
 use crate::publish::{self, Page};
 use crate::store::{Store, StoredItem};
 use crate::topics::{self, Document, ItemText, Topic};
@@ -208,7 +209,9 @@ async fn export_into(store: &Store, cfg: &Config, dir: &Path) -> anyhow::Result<
 }
 
 /// Writes via a temporary file in the same folder and a rename, so a reader
-/// (say, nginx serving the file) never sees half a document.
+/// (say, nginx serving the file, or the daemon reloading config.toml) never
+/// sees half a document. A file being replaced keeps its permissions (a
+/// config.toml readable only by the service stays so).
 fn write_atomically(file: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     let dir = file
         .parent()
@@ -223,17 +226,113 @@ fn write_atomically(file: &Path, bytes: &[u8]) -> anyhow::Result<()> {
         name.to_string_lossy(),
         std::process::id()
     ));
-    std::fs::write(&tmp, bytes).with_context(|| {
-        format!(
-            "cannot write {}: check that the folder exists and is writable",
-            tmp.display()
-        )
-    })?;
+    let written = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        if let Ok(meta) = std::fs::metadata(file) {
+            f.set_permissions(meta.permissions())?;
+        }
+        // On disk before the rename, so a crash leaves the old or the new file.
+        f.sync_all()
+    })();
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e).with_context(|| {
+            format!(
+                "cannot write {}: check that the folder exists and is writable",
+                tmp.display()
+            )
+        });
+    }
     if let Err(e) = std::fs::rename(&tmp, file) {
         let _ = std::fs::remove_file(&tmp);
         return Err(e).with_context(|| format!("cannot replace {}", file.display()));
     }
     Ok(())
+}
+
+/// `feedsift opml import FILE`: adds the file's feeds that config.toml does
+/// not have yet, keeping everything already written there.
+pub fn opml_import(path: &Path, file: &Path) -> anyhow::Result<ExitCode> {
+    // The config must be valid first: its feeds decide what is new, and an
+    // import should not be blamed for an error that was already there.
+    let cfg = load(path).context("config.toml must be valid before importing into it")?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let found = opml::read(file)?;
+    let source = file.file_name().map_or_else(
+        || file.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    let merged = opml::add_to_config(path, &text, &cfg.feeds, &found.feeds, &source)?;
+    if !merged.added.is_empty() {
+        // The loader has the last word: what it refuses is never written.
+        Config::from_str(path, &merged.text).map_err(|e| {
+            anyhow::anyhow!(
+                "the feeds of {} would make {} invalid, so nothing was changed:\n{e}",
+                file.display(),
+                path.display()
+            )
+        })?;
+        // A symlinked config.toml (say, into a git checkout) stays a
+        // symlink: the file it points at is the one replaced.
+        let target = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+        write_atomically(&target, merged.text.as_bytes())?;
+    }
+    tracing::info!(
+        opml = %file.display(),
+        config = %path.display(),
+        added = merged.added.len(),
+        already = merged.already.len(),
+        not_feeds = found.unusable.len(),
+        "opml imported"
+    );
+    let mut out = std::io::stdout().lock();
+    let tags = |t: &[String]| {
+        if t.is_empty() {
+            String::new()
+        } else {
+            format!("  [{}]", t.join(", "))
+        }
+    };
+    writeln!(
+        out,
+        "added {} feeds to {}",
+        merged.added.len(),
+        path.display()
+    )?;
+    for f in &merged.added {
+        let title = f.title.as_deref().unwrap_or("");
+        writeln!(out, "  + {}  {title}{}", f.url, tags(&f.tags))?;
+    }
+    if !merged.already.is_empty() {
+        writeln!(out, "skipped {} already there:", merged.already.len())?;
+        for f in &merged.already {
+            writeln!(out, "  = {}", f.url)?;
+        }
+    }
+    if !found.unusable.is_empty() {
+        writeln!(out, "skipped {} that are not feeds:", found.unusable.len())?;
+        for u in &found.unusable {
+            writeln!(out, "  - {} (line {}): {}", u.url, u.line, u.reason)?;
+        }
+    }
+    if !merged.added.is_empty() {
+        writeln!(
+            out,
+            "run `feedsift check`, then reload the daemon (systemctl reload feedsift) to poll them"
+        )?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `feedsift opml export`: the configured feeds as OPML 2.0 on stdout.
+pub fn opml_export(path: &Path) -> anyhow::Result<ExitCode> {
+    let cfg = load(path)?;
+    std::io::stdout()
+        .lock()
+        .write_all(opml::render(&cfg.feeds, Utc::now()).as_bytes())?;
+    Ok(ExitCode::SUCCESS)
 }
 
 pub fn feeds(path: &Path) -> anyhow::Result<ExitCode> {

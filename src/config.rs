@@ -376,32 +376,54 @@ impl<'de> Deserialize<'de> for FeedUrl {
         let s = String::deserialize(d)?;
         // Messages quote the address without any password in it.
         let shown = redact_userinfo(s.trim());
-        match url::Url::parse(s.trim()) {
-            Ok(mut u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {
-                let credentials = (!u.username().is_empty()).then(|| {
-                    let decode = |v: &str| {
-                        percent_encoding::percent_decode_str(v)
-                            .decode_utf8_lossy()
-                            .into_owned()
-                    };
-                    Credentials {
-                        user: decode(u.username()),
-                        password: u.password().map(decode),
-                    }
-                });
-                // Infallible for http(s) urls with a host.
-                let _ = u.set_username("");
-                let _ = u.set_password(None);
-                Ok(FeedUrl(u.to_string(), credentials))
-            }
-            Ok(u) => Err(serde::de::Error::custom(format!(
-                "feed url {shown:?} uses {}:, but only http and https feeds can be polled",
-                u.scheme()
-            ))),
-            Err(e) => Err(serde::de::Error::custom(format!(
-                "feed url {shown:?} is not a valid URL ({e}): write it in full, like \"https://example.org/rss\""
-            ))),
-        }
+        let normal = feed_url(&s)
+            .map_err(|e| serde::de::Error::custom(format!("feed url {shown:?} {e}")))?;
+        let (url, credentials) = split_credentials(&normal);
+        Ok(FeedUrl(url, credentials))
+    }
+}
+
+/// Takes `user:password@` out of a normalised feed url: the url without
+/// them is the feed's identity; they are sent as Basic authentication.
+fn split_credentials(normal: &str) -> (String, Option<Credentials>) {
+    let Ok(mut u) = url::Url::parse(normal) else {
+        return (normal.to_owned(), None);
+    };
+    if u.username().is_empty() {
+        return (normal.to_owned(), None);
+    }
+    let decode = |v: &str| {
+        percent_encoding::percent_decode_str(v)
+            .decode_utf8_lossy()
+            .into_owned()
+    };
+    let credentials = Credentials {
+        user: decode(u.username()),
+        password: u.password().map(decode),
+    };
+    // Infallible for http(s) urls with a host, which `feed_url` ensures.
+    let _ = u.set_username("");
+    let _ = u.set_password(None);
+    (u.to_string(), Some(credentials))
+}
+
+/// Why a string is not a feed address config.toml accepts.
+#[derive(Debug, Error, PartialEq)]
+pub enum FeedUrlError {
+    #[error("uses {0}:, but only http and https feeds can be polled")]
+    Scheme(String),
+    #[error("is not a valid URL ({0}): write it in full, like \"https://example.org/rss\"")]
+    Invalid(String),
+}
+
+/// A feed address the way config.toml keeps it: http(s) with a host,
+/// normalised by the URL parser (lower-case scheme and host), so that the
+/// same address is one feed however it was typed.
+pub fn feed_url(s: &str) -> Result<String, FeedUrlError> {
+    match url::Url::parse(s.trim()) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Ok(u.to_string()),
+        Ok(u) => Err(FeedUrlError::Scheme(u.scheme().to_owned())),
+        Err(e) => Err(FeedUrlError::Invalid(e.to_string())),
     }
 }
 

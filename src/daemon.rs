@@ -21,6 +21,14 @@ use crate::schedule;
 use crate::server::{self, AppState};
 use crate::store::{FeedSpec, FeedState, IngestStats, PollRecord, Store, StoreError};
 
+/// Items one prune transaction removes at most: a poll queued behind it
+/// waits milliseconds, not the whole prune.
+const PRUNE_BATCH: usize = 500;
+/// Free pages (4 KiB each) handed back to the file system after a batch.
+const VACUUM_PAGES: u32 = 1024;
+/// How often the daemon prunes, besides once at start.
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+
 #[derive(Debug, Error)]
 pub enum PollError {
     #[error("{0}")]
@@ -391,6 +399,79 @@ async fn status_line(store: &Store) -> String {
     }
 }
 
+/// What one `prune` run removed.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct PruneSummary {
+    pub items: usize,
+    pub stories: usize,
+    pub batches: usize,
+    pub vacuumed_pages: u64,
+}
+
+/// Removes items first seen longer than `retention` ago that no topic feed
+/// shows and no story still within `retention` holds, in small
+/// transactions, and gives the freed space back to the file system. Stops
+/// between batches when `stop` is cancelled. Only the daemon prunes: a
+/// one-off `feedsift poll` never does.
+pub async fn prune(
+    store: &Store,
+    retention: Duration,
+    stop: &CancellationToken,
+) -> Result<PruneSummary, StoreError> {
+    let mut summary = PruneSummary::default();
+    // A retention longer than the calendar can express keeps everything.
+    let Some(cutoff) = chrono::Duration::from_std(retention)
+        .ok()
+        .and_then(|d| Utc::now().checked_sub_signed(d))
+    else {
+        return Ok(summary);
+    };
+    while !stop.is_cancelled() {
+        let b = store.prune_batch(cutoff, PRUNE_BATCH, VACUUM_PAGES).await?;
+        summary.batches += 1;
+        summary.items += b.items;
+        summary.stories += b.stories;
+        summary.vacuumed_pages += b.vacuumed_pages;
+        // Done when nothing is left to remove and vacuuming stopped helping.
+        if b.items == 0 && (b.free_pages == 0 || b.vacuumed_pages == 0) {
+            break;
+        }
+        // Store jobs run in order, so polls queued meanwhile go before the
+        // next batch; yielding lets their tasks queue them.
+        tokio::task::yield_now().await;
+    }
+    if summary.items > 0 || summary.vacuumed_pages > 0 {
+        tracing::info!(
+            items = summary.items,
+            stories = summary.stories,
+            batches = summary.batches,
+            vacuumed_pages = summary.vacuumed_pages,
+            cutoff = %cutoff.format("%Y-%m-%d %H:%M:%S"),
+            "pruned items older than the retention"
+        );
+    }
+    Ok(summary)
+}
+
+/// Prunes at start and then every hour until `stop`; the retention comes
+/// from the running config, so a reload changes it.
+async fn prune_loop(
+    store: Store,
+    retention: tokio::sync::watch::Receiver<Duration>,
+    stop: CancellationToken,
+) {
+    loop {
+        let keep_for = *retention.borrow();
+        if let Err(e) = prune(&store, keep_for, &stop).await {
+            tracing::error!(error = %e, "pruning old items failed; trying again in an hour");
+        }
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(PRUNE_EVERY) => {}
+        }
+    }
+}
+
 /// `feedsift run`: serve and poll until SIGTERM or SIGINT; SIGHUP reloads.
 pub async fn run(cfg: Config) -> anyhow::Result<()> {
     // Handlers first, so a signal during start-up is not fatal by default.
@@ -458,6 +539,9 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + beat, beat);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
 
+    let (retention, retention_rx) = tokio::sync::watch::channel(cfg.storage.retention);
+    let pruner = tokio::spawn(prune_loop(store.clone(), retention_rx, shutdown.clone()));
+
     loop {
         tokio::select! {
             _ = term.recv() => { tracing::info!("SIGTERM: shutting down"); break; }
@@ -490,6 +574,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
                         generation = shutdown.child_token();
                         cfg = new;
                         crate::logging::apply_config_level(&cfg.log_level);
+                        retention.send_replace(cfg.storage.retention);
                         if let Err(e) = start_scheduler(&cfg, &store, &mut pollers, generation.clone(), shutdown.clone()).await {
                             tracing::error!("cannot restart polling after reload: {e:#}");
                         }
@@ -505,6 +590,8 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     shutdown.cancel();
     let _ = watcher.await;
     while pollers.join_next().await.is_some() {}
+    // A batch in flight commits whole; the next one is never started.
+    let _ = pruner.await;
     match tokio::time::timeout(Duration::from_secs(5), &mut server).await {
         Ok(Ok(Err(e))) => tracing::warn!(error = %e, "server stopped with an error"),
         Err(_) => {

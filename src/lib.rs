@@ -12,6 +12,7 @@ pub mod fetch;
 pub mod logging;
 pub mod metrics;
 pub mod notify;
+pub mod opml;
 pub mod parse;
 pub mod publish;
 pub mod sanitize;

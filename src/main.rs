@@ -48,11 +48,26 @@ enum Command {
     /// Work on topics without changing anything
     #[command(subcommand)]
     Topic(TopicCommand),
+    /// Move feeds in and out as OPML (Miniflux, FreshRSS, newsboat...)
+    #[command(subcommand)]
+    Opml(OpmlCommand),
     /// List a story's sources (the number `topic test` shows, or its id)
     Story {
         /// the story's number or id
         id: String,
     },
+}
+
+#[derive(Subcommand)]
+enum OpmlCommand {
+    /// Add the feeds of an OPML file to config.toml (comments and layout kept;
+    /// feeds already there are skipped)
+    Import {
+        /// the OPML file, as a feed reader exports it
+        file: PathBuf,
+    },
+    /// Print the configured feeds as OPML 2.0
+    Export,
 }
 
 #[derive(Subcommand)]
@@ -93,6 +108,8 @@ fn main() -> ExitCode {
             )),
         },
         Command::Feeds => commands::feeds(&path),
+        Command::Opml(OpmlCommand::Import { file }) => commands::opml_import(&path, &file),
+        Command::Opml(OpmlCommand::Export) => commands::opml_export(&path),
         Command::Story { id } => commands::story(&path, &id),
         Command::Topic(TopicCommand::Test { slug, query, since }) => {
             commands::topic_test(&path, slug.as_deref(), query.as_deref(), &since)

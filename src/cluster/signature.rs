@@ -934,6 +934,13 @@ pub(crate) fn score(a: &[u32], a_flags: u8, b: &[u32], b_flags: u8, hours: f64) 
     }
     let content = |side: usize| o.own[side][..3].iter().sum::<u32>();
     let shared_content: u32 = o.shared[..3].iter().sum();
+    // Too little in common to judge: two one-line items naming the same
+    // two capitals ("Tokyo and Moscow reopen consulates", "Kremlin comments
+    // on Tokyo visit") share a high ratio of very little. Copies of one
+    // report share more than the names, however short they are.
+    if o.shared[WORD as usize] + shared_numbers < MIN_SHARED {
+        return 0.0;
+    }
     let mut score = 0.5 * ratio(shared_content, content(0), content(1))
         + 0.3
             * ratio(
@@ -950,6 +957,11 @@ pub(crate) fn score(a: &[u32], a_flags: u8, b: &[u32], b_flags: u8, hours: f64) 
     }
     score - HOURLY_PENALTY * hours
 }
+
+/// Words and figures (names aside: a capital or a minister is named in
+/// every report about them) two items of one script must share at least
+/// to be judged copies of one report.
+const MIN_SHARED: u32 = 3;
 
 /// Hours apart beyond which no pair reaches `threshold` (the score is at
 /// most 1 less the time penalty), so the index need not score them.

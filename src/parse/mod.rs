@@ -6,6 +6,8 @@
 mod prepare;
 
 pub use prepare::header_charset;
+// OPML files are XML from other programs, with the same charset troubles.
+pub(crate) use prepare::decode as decode_xml;
 
 use std::sync::LazyLock;
 use std::time::Duration;

@@ -61,6 +61,18 @@ pub struct IngestStats {
     pub unchanged: usize,
 }
 
+/// What one prune transaction removed.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct PruneBatch {
+    pub items: usize,
+    /// Stories whose last member went.
+    pub stories: usize,
+    /// Free pages given back to the file system after the transaction.
+    pub vacuumed_pages: u64,
+    /// Free pages still in the file.
+    pub free_pages: u64,
+}
+
 /// A feed as configured, for `Store::sync_feeds`.
 #[derive(Debug, Clone)]
 pub struct FeedSpec {
@@ -474,6 +486,21 @@ impl Store {
     /// The change counters of published documents.
     pub fn versions(&self) -> Arc<Versions> {
         self.versions.clone()
+    }
+
+    /// Prunes up to `max` items first seen before `cutoff` in one
+    /// transaction and returns up to `vacuum_pages` free pages to the file
+    /// system. Items a topic feed shows and stories with a member seen since
+    /// `cutoff` are kept whole. Call again until nothing is left: other jobs
+    /// (polls) run in between.
+    pub async fn prune_batch(
+        &self,
+        cutoff: DateTime<Utc>,
+        max: usize,
+        vacuum_pages: u32,
+    ) -> Result<PruneBatch, StoreError> {
+        self.call(move |db| db.prune_batch(cutoff, max, vacuum_pages))
+            .await
     }
 
     /// A story by its number or uid.

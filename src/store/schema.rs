@@ -2,9 +2,22 @@
 //! records how many it has applied in `PRAGMA user_version`; never edit an
 //! entry once released, add a new one.
 
-pub const MIGRATIONS: &[&str] = &[
+/// One step of the schema's history.
+pub enum Migration {
+    /// Statements run in one transaction.
+    Sql(&'static str),
+    /// Switches the file to `auto_vacuum = INCREMENTAL`, so space freed by
+    /// pruning can be given back to the file system a little at a time.
+    /// An existing file needs one VACUUM for that, which cannot run in a
+    /// transaction; new files get the mode before their first table.
+    IncrementalAutoVacuum,
+}
+
+use Migration::{IncrementalAutoVacuum, Sql};
+
+pub const MIGRATIONS: &[Migration] = &[
     // 1: feeds, items, the feeds each item was seen in, topic membership.
-    r#"
+    Sql(r#"
     CREATE TABLE feeds (
         id            INTEGER PRIMARY KEY,
         url           TEXT NOT NULL UNIQUE,
@@ -55,22 +68,22 @@ pub const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (slug, item_id)
     ) WITHOUT ROWID;
     CREATE INDEX topic_items_order ON topic_items(slug, sort_time DESC, item_id DESC);
-    "#,
+    "#),
     // 2: what polite polling remembers per feed.
-    r#"
+    Sql(r#"
     ALTER TABLE feeds ADD COLUMN etag TEXT;
     ALTER TABLE feeds ADD COLUMN last_modified TEXT;
     ALTER TABLE feeds ADD COLUMN body_hash TEXT;
     ALTER TABLE feeds ADD COLUMN error_count INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE feeds ADD COLUMN effective_url TEXT;
-    "#,
+    "#),
     // 3: feed tags (for feed: queries) and why an item is in a topic.
-    r#"
+    Sql(r#"
     ALTER TABLE feeds ADD COLUMN tags TEXT;
     ALTER TABLE topic_items ADD COLUMN matched TEXT;
-    "#,
+    "#),
     // 4: stories: items about one event across feeds.
-    r#"
+    Sql(r#"
     CREATE TABLE stories (
         id            INTEGER PRIMARY KEY,
         uid           TEXT NOT NULL UNIQUE,
@@ -84,5 +97,9 @@ pub const MIGRATIONS: &[&str] = &[
     ALTER TABLE items ADD COLUMN cites TEXT;
     CREATE INDEX items_story ON items(story_id);
     CREATE INDEX items_sort ON items(sort_time);
-    "#,
+    "#),
+    // 5: retention prunes by first-seen time.
+    Sql("CREATE INDEX items_first_seen ON items(first_seen);"),
+    // 6: freed pages go back to the file system (see `Migration`).
+    IncrementalAutoVacuum,
 ];

@@ -7,11 +7,11 @@ use std::sync::Arc;
 use chrono::{DateTime, TimeZone, Utc};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
-use super::schema::MIGRATIONS;
+use super::schema::{MIGRATIONS, Migration};
 use super::stories;
 use super::{
-    Entry, FeedSpec, FeedState, FeedStatus, IngestStats, Member, PollRecord, SourceFeed,
-    StoreError, StoreStats, StoredItem, StoryDetail, StoryInfo, TopicEntries,
+    Entry, FeedSpec, FeedState, FeedStatus, IngestStats, Member, PollRecord, PruneBatch,
+    SourceFeed, StoreError, StoreStats, StoredItem, StoryDetail, StoryInfo, TopicEntries,
 };
 use crate::cluster::StoryIndex;
 use crate::config::Stories;
@@ -222,6 +222,100 @@ impl Db {
     /// What the jobs since the last call changed.
     pub fn take_touched(&mut self) -> Touched {
         std::mem::take(&mut self.touched)
+    }
+
+    /// Removes up to `max` items first seen before `cutoff`, in one
+    /// transaction, with every row that refers to them, then gives up to
+    /// `vacuum_pages` free pages back to the file system. Kept: items a
+    /// topic feed shows (see `fill_keep`), and every member of a story that
+    /// has a member seen since `cutoff` or a kept one, so a story is pruned
+    /// whole or not at all.
+    pub fn prune_batch(
+        &mut self,
+        cutoff: DateTime<Utc>,
+        max: usize,
+        vacuum_pages: u32,
+    ) -> Result<PruneBatch, StoreError> {
+        let cutoff = ts(cutoff);
+        let topics = self.topics.clone();
+        let tx = self.conn.transaction()?;
+        // A story's lead may go before the rest of it (a batch can end in
+        // the middle of a story); the lead is moved below, and the
+        // references are checked at commit.
+        tx.pragma_update(None, "defer_foreign_keys", "ON")?;
+        fill_keep(&tx, &topics)?;
+        tx.execute_batch(
+            "CREATE TEMP TABLE IF NOT EXISTS prune_batch (id INTEGER PRIMARY KEY);
+             DELETE FROM temp.prune_batch;",
+        )?;
+        let items = tx
+            .prepare_cached(
+                "INSERT INTO temp.prune_batch
+                 SELECT i.id FROM items i
+                 WHERE i.first_seen < ?1
+                   AND i.id NOT IN (SELECT id FROM temp.prune_keep)
+                   AND (i.story_id IS NULL OR NOT EXISTS (
+                        SELECT 1 FROM items m WHERE m.story_id = i.story_id
+                          AND (m.first_seen >= ?1 OR m.id IN (SELECT id FROM temp.prune_keep))))
+                 ORDER BY i.first_seen, i.id
+                 LIMIT ?2",
+            )?
+            .execute(params![cutoff, max as i64])?;
+        let mut stories = 0;
+        if items > 0 {
+            let touched: Vec<i64> = tx
+                .prepare_cached(
+                    "SELECT DISTINCT story_id FROM items
+                     WHERE id IN (SELECT id FROM temp.prune_batch) AND story_id IS NOT NULL",
+                )?
+                .query_map([], |r| r.get(0))?
+                .collect::<Result<_, _>>()?;
+            tx.execute_batch(
+                "DELETE FROM topic_items WHERE item_id IN (SELECT id FROM temp.prune_batch);
+                 DELETE FROM item_sources WHERE item_id IN (SELECT id FROM temp.prune_batch);
+                 DELETE FROM items WHERE id IN (SELECT id FROM temp.prune_batch);",
+            )?;
+            for story in touched {
+                stories += tx
+                    .prepare_cached(
+                        "DELETE FROM stories WHERE id = ?1
+                         AND NOT EXISTS (SELECT 1 FROM items WHERE story_id = ?1)",
+                    )?
+                    .execute([story])?;
+                // What is left of a story goes in a later batch; until then
+                // its earliest remaining member leads it.
+                tx.prepare_cached(
+                    "UPDATE stories SET lead_item_id =
+                         (SELECT id FROM items WHERE story_id = ?1 ORDER BY sort_time, id LIMIT 1)
+                     WHERE id = ?1 AND lead_item_id NOT IN (SELECT id FROM items)",
+                )?
+                .execute([story])?;
+            }
+        }
+        tx.commit()?;
+        if items > 0 {
+            // The story index may hold sketches of pruned items: reload it.
+            self.stories = None;
+            // Pruned items may be in cached documents (older pages).
+            self.touched.all = true;
+        }
+        let free_before = self.freelist()?;
+        // Runs to completion only when stepped; `execute_batch` steps it.
+        self.conn
+            .execute_batch(&format!("PRAGMA incremental_vacuum({vacuum_pages})"))?;
+        let free_after = self.freelist()?;
+        Ok(PruneBatch {
+            items,
+            stories,
+            vacuumed_pages: (free_before - free_after).max(0) as u64,
+            free_pages: free_after.max(0) as u64,
+        })
+    }
+
+    fn freelist(&self) -> Result<i64, StoreError> {
+        Ok(self
+            .conn
+            .pragma_query_value(None, "freelist_count", |r| r.get(0))?)
     }
 
     pub fn close(self) {
@@ -703,12 +797,78 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
             known,
         });
     }
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
-        let tx = conn.transaction()?;
-        tx.execute_batch(sql)?;
-        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
-        tx.commit()?;
+    if version == 0 {
+        // A new file: the mode must be set before its first table exists.
+        conn.pragma_update(None, "auto_vacuum", "INCREMENTAL")?;
+    }
+    for (i, step) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+        match step {
+            Migration::Sql(sql) => {
+                let tx = conn.transaction()?;
+                tx.execute_batch(sql)?;
+                tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+                tx.commit()?;
+            }
+            Migration::IncrementalAutoVacuum => {
+                let mode: i64 = conn.pragma_query_value(None, "auto_vacuum", |r| r.get(0))?;
+                if mode != AUTO_VACUUM_INCREMENTAL {
+                    // Databases from before this step are small (nothing was
+                    // ever pruned), so the one-off rewrite is quick. Should it
+                    // be interrupted, the step simply runs again.
+                    tracing::info!(
+                        "switching the database to incremental auto-vacuum (a one-off VACUUM)"
+                    );
+                    conn.pragma_update(None, "auto_vacuum", "INCREMENTAL")?;
+                    conn.execute_batch("VACUUM")?;
+                }
+                conn.pragma_update(None, "user_version", (i + 1) as i64)?;
+            }
+        }
         tracing::info!(version = i + 1, "database schema migrated");
+    }
+    Ok(())
+}
+
+/// `PRAGMA auto_vacuum` reads 2 in incremental mode.
+const AUTO_VACUUM_INCREMENTAL: i64 = 2;
+
+/// Fills `temp.prune_keep` with the items pruning must leave alone because
+/// a topic feed shows them: each topic's `limit` newest items, and in a
+/// topic shown by story every member of its `limit` newest stories (an
+/// entry lists them all). Topics in the database that the running config
+/// does not describe (none should be) get the default limit, both ways.
+fn fill_keep(tx: &Transaction, topics: &[Topic]) -> Result<(), StoreError> {
+    tx.execute_batch(
+        "CREATE TEMP TABLE IF NOT EXISTS prune_keep (id INTEGER PRIMARY KEY);
+         DELETE FROM temp.prune_keep;",
+    )?;
+    let slugs: Vec<String> = tx
+        .prepare_cached("SELECT slug FROM topics")?
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    for slug in slugs {
+        let (limit, by_story) = topics
+            .iter()
+            .find(|t| t.slug == slug)
+            .map_or((100, true), |t| (t.limit as i64, t.by_story));
+        tx.prepare_cached(
+            "INSERT OR IGNORE INTO temp.prune_keep
+             SELECT item_id FROM topic_items WHERE slug = ?1
+             ORDER BY sort_time DESC, item_id DESC LIMIT ?2",
+        )?
+        .execute(params![slug, limit])?;
+        if by_story {
+            // The same stories `topic_stories` publishes.
+            tx.prepare_cached(
+                "INSERT OR IGNORE INTO temp.prune_keep
+                 SELECT m.id FROM items m WHERE m.story_id IN (
+                     SELECT s.id FROM stories s
+                     WHERE s.id IN (SELECT i.story_id FROM topic_items t JOIN items i ON i.id = t.item_id
+                                    WHERE t.slug = ?1)
+                     ORDER BY s.sort_time DESC, s.id DESC LIMIT ?2)",
+            )?
+            .execute(params![slug, limit])?;
+        }
     }
     Ok(())
 }
@@ -804,4 +964,59 @@ fn add_item(
         }
     }
     Ok(touched)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn auto_vacuum(path: &Path) -> i64 {
+        let c = Connection::open(path).unwrap();
+        c.pragma_query_value(None, "auto_vacuum", |r| r.get(0))
+            .unwrap()
+    }
+
+    #[test]
+    fn a_new_database_is_incremental_from_its_first_table() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("new.db");
+        Db::open(&path, Stories::default()).unwrap().close();
+        assert_eq!(auto_vacuum(&path), AUTO_VACUUM_INCREMENTAL);
+    }
+
+    #[test]
+    fn an_existing_database_is_switched_to_incremental_keeping_its_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.db");
+        {
+            // As feedsift left it before migration 5: WAL, no auto-vacuum.
+            let c = Connection::open(&path).unwrap();
+            c.pragma_update(None, "journal_mode", "WAL").unwrap();
+            for step in &MIGRATIONS[..4] {
+                if let Migration::Sql(sql) = step {
+                    c.execute_batch(sql).unwrap();
+                }
+            }
+            c.pragma_update(None, "user_version", 4).unwrap();
+            c.execute_batch(
+                "INSERT INTO feeds (url) VALUES ('https://a.example/');
+                 INSERT INTO items (uid, title, first_seen, sort_time, first_feed_id)
+                 VALUES ('u', 't', 1, 1, 1);",
+            )
+            .unwrap();
+        }
+        assert_eq!(auto_vacuum(&path), 0);
+        let db = Db::open(&path, Stories::default()).unwrap();
+        let items: i64 = db
+            .conn
+            .query_row("SELECT count(*) FROM items", [], |r| r.get(0))
+            .unwrap();
+        let version: i64 = db
+            .conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
+        db.close();
+        assert_eq!((items, version), (1, MIGRATIONS.len() as i64));
+        assert_eq!(auto_vacuum(&path), AUTO_VACUUM_INCREMENTAL);
+    }
 }
