@@ -178,7 +178,9 @@ pub fn parse_feed(
         Err(e) => {
             let balanced = (first == Some('<'))
                 .then(|| prepare::balance_tags(&text))
-                .flatten();
+                .flatten()
+                // Nothing to balance: the same document would fail the same way.
+                .filter(|b| *b != text);
             match balanced.map(|b| feed_rs_parse(&b, feed_url)).transpose()? {
                 Some(Ok(feed)) => feed,
                 // The original complaint says more than one about our repair.

@@ -358,6 +358,13 @@ fn escape_raw_html_in_rss(text: &str) -> Cow<'_, str> {
         let (Some(m), Some(name)) = (c.get(0), c.get(1)) else {
             break;
         };
+        // `<title />` is empty: the next `</title>` belongs to another.
+        if c.get(2)
+            .is_some_and(|a| a.as_str().trim_end().ends_with('/'))
+        {
+            from = m.end();
+            continue;
+        }
         let close = format!("</{}>", name.as_str());
         let Some(len) = text[m.end()..].find(&close) else {
             break;
@@ -594,6 +601,8 @@ mod tests {
              <description>&lt;p>One&lt;br>two&lt;/p><![CDATA[<i>kept</i>]]></description>\
              <content:encoded><![CDATA[<p>fine</p>]]></content:encoded></item></channel></rss>"
         );
+        let empty = "<rss><item><title /><link>x</link></item><item><title>y</title></item></rss>";
+        assert_eq!(escape_raw_html_in_rss(empty), empty);
         // Atom's xhtml content is real markup.
         let atom = "<feed><entry><summary><div>x</div></summary></entry></feed>";
         assert_eq!(escape_raw_html_in_rss(atom), atom);
