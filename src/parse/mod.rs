@@ -3,7 +3,10 @@
 //! 0.3/1.0, JSON Feed); here we decide identity (stable keys, canonical
 //! URLs), read scheduling hints and keep only the fields we publish.
 
+mod date;
 mod prepare;
+
+pub use date::parse_date;
 
 pub use prepare::header_charset;
 // OPML files are XML from other programs, with the same charset troubles.
@@ -168,19 +171,25 @@ pub fn parse_feed(
             Some(_) => "the body is neither XML nor JSON".into(),
         }));
     }
-    let parsed = std::panic::catch_unwind(|| {
-        feed_rs::parser::Builder::new()
-            .base_uri(Some(feed_url))
-            // Missing ids stay empty so we can tell them apart: feed-rs would
-            // otherwise invent one (a random UUID when there is no link).
-            .id_generator(|_, _, _| String::new())
-            // We sanitise at publication, with our own rules.
-            .sanitize_content(false)
-            .build()
-            .parse(text.as_bytes())
-    })
-    .map_err(|_| ParseError::NotAFeed("the document crashed the XML parser".into()))?;
-    let feed = parsed.map_err(|e| ParseError::NotAFeed(e.to_string()))?;
+    let feed = match feed_rs_parse(&text, feed_url)? {
+        Ok(feed) => feed,
+        // Ill-formed XML gets one more try with its tags balanced (see
+        // `prepare::balance_tags`): pasted HTML and a forgotten `</item>`
+        // should not cost a whole feed. Only on failure, so a well-formed
+        // document is never rewritten; JSON has nothing to balance.
+        Err(e) => {
+            let balanced = (first == Some('<'))
+                .then(|| prepare::balance_tags(&text))
+                .flatten()
+                // Nothing to balance: the same document would fail the same way.
+                .filter(|b| *b != text);
+            match balanced.map(|b| feed_rs_parse(&b, feed_url)).transpose()? {
+                Some(Ok(feed)) => feed,
+                // The original complaint says more than one about our repair.
+                _ => return Err(ParseError::NotAFeed(e.to_string())),
+            }
+        }
+    };
     let hints = feed_hints(&text, feed.ttl);
     let encoding = prepared.encoding;
     let base = Url::parse(feed_url).ok();
@@ -274,6 +283,28 @@ pub fn parse_feed(
         hints,
         encoding,
     })
+}
+
+/// feed-rs with our settings, a panic inside it caught and reported as
+/// "not a feed".
+fn feed_rs_parse(
+    text: &str,
+    feed_url: &str,
+) -> Result<Result<feed_rs::model::Feed, feed_rs::parser::ParseFeedError>, ParseError> {
+    std::panic::catch_unwind(|| {
+        feed_rs::parser::Builder::new()
+            .base_uri(Some(feed_url))
+            // Missing ids stay empty so we can tell them apart: feed-rs would
+            // otherwise invent one (a random UUID when there is no link).
+            .id_generator(|_, _, _| String::new())
+            // We sanitise at publication, with our own rules.
+            .sanitize_content(false)
+            // Every date element goes through our reader (see date.rs).
+            .timestamp_parser(date::parse_date)
+            .build()
+            .parse(text.as_bytes())
+    })
+    .map_err(|_| ParseError::NotAFeed("the document crashed the XML parser".into()))
 }
 
 /// Reads the scheduling elements feed-rs does not model (sy:, skipHours,

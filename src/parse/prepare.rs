@@ -4,6 +4,7 @@
 //! literal and passes control characters through. Here every document is
 //! transcoded to UTF-8 and repaired before it is parsed.
 
+use std::borrow::Cow;
 use std::sync::LazyLock;
 
 use encoding_rs::Encoding;
@@ -92,7 +93,11 @@ pub fn decode(bytes: &[u8], content_type: Option<&str>) -> (String, &'static str
             } else {
                 e
             }
-        });
+        })
+        // The reverse lie: a UTF-8 label (often a template's default) on
+        // windows-1251 or Shift_JIS bytes. Decoding those as UTF-8 would
+        // turn every letter into U+FFFD, so detection decides instead.
+        .filter(|&e| !(e == encoding_rs::UTF_8 && mostly_not_utf8(bytes)));
     let enc = labelled.unwrap_or_else(|| {
         if std::str::from_utf8(bytes).is_ok() {
             encoding_rs::UTF_8
@@ -104,6 +109,19 @@ pub fn decode(bytes: &[u8], content_type: Option<&str>) -> (String, &'static str
     });
     let (text, _) = enc.decode_without_bom_handling(bytes);
     (text.into_owned(), enc.name())
+}
+
+/// True when the non-ASCII part of `bytes` is mostly not UTF-8: more
+/// invalid sequences than valid multi-byte characters. A stray bad byte in
+/// a UTF-8 document does not count as a different encoding; a document in
+/// a legacy encoding has almost no valid multi-byte sequences at all.
+fn mostly_not_utf8(bytes: &[u8]) -> bool {
+    let (mut valid, mut invalid) = (0usize, 0usize);
+    for chunk in bytes.utf8_chunks() {
+        valid += chunk.valid().chars().filter(|c| !c.is_ascii()).count();
+        invalid += usize::from(!chunk.invalid().is_empty());
+    }
+    invalid > valid
 }
 
 /// Does this look like an HTML page rather than a feed?
@@ -241,17 +259,23 @@ fn fix_references(text: &str) -> String {
         })
         .into_owned()
     };
+    map_outside_cdata(text, fix)
+}
+
+/// Applies `f` to the parts of `text` outside CDATA sections; CDATA (and an
+/// unterminated one, to the end) is copied as it is.
+fn map_outside_cdata(text: &str, f: impl Fn(&str) -> String) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(start) = rest.find("<![CDATA[") {
-        out.push_str(&fix(&rest[..start]));
+        out.push_str(&f(&rest[..start]));
         let end = rest[start..]
             .find("]]>")
             .map_or(rest.len(), |e| start + e + 3);
         out.push_str(&rest[start..end]);
         rest = &rest[end..];
     }
-    out.push_str(&fix(rest));
+    out.push_str(&f(rest));
     out
 }
 
@@ -307,6 +331,139 @@ fn fix_atom03(text: &str) -> String {
         .into_owned()
 }
 
+/// In RSS, `title`, `description` and `content:encoded` hold HTML as
+/// text: escaped or in CDATA. Many publishers paste the HTML in raw, which
+/// an XML parser reads as child elements; feed-rs then keeps none of the
+/// text (and unclosed `<br>` or `<p>` make the whole document ill-formed).
+/// Escaping every `<` inside these elements, outside CDATA, turns the
+/// markup back into the text it was meant to be. Only RSS: Atom's
+/// `type="xhtml"` content is real child elements.
+fn escape_raw_html_in_rss(text: &str) -> Cow<'_, str> {
+    static OPEN: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"<((?:[A-Za-z_][\w.-]*:)?(?:title|description|encoded|summary))(\s[^>]*)?>")
+            .expect("static regex")
+    });
+    let mut head_end = text.len().min(4096);
+    while !text.is_char_boundary(head_end) {
+        head_end -= 1;
+    }
+    let head = &text[..head_end];
+    if !(head.contains("<rss") || head.contains("<rdf:RDF")) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::new();
+    let mut last = 0;
+    let mut from = 0;
+    while let Some(c) = OPEN.captures_at(text, from) {
+        let (Some(m), Some(name)) = (c.get(0), c.get(1)) else {
+            break;
+        };
+        // `<title />` is empty: the next `</title>` belongs to another.
+        if c.get(2)
+            .is_some_and(|a| a.as_str().trim_end().ends_with('/'))
+        {
+            from = m.end();
+            continue;
+        }
+        let close = format!("</{}>", name.as_str());
+        let Some(len) = text[m.end()..].find(&close) else {
+            break;
+        };
+        let inner = &text[m.end()..m.end() + len];
+        from = m.end() + len + close.len();
+        let escaped = map_outside_cdata(inner, |t| t.replace('<', "&lt;"));
+        // Nothing replaced: leave this element as it was.
+        if escaped.len() == inner.len() {
+            continue;
+        }
+        out.push_str(&text[last..m.end()]);
+        out.push_str(&escaped);
+        last = m.end() + len;
+    }
+    if last == 0 {
+        return Cow::Borrowed(text);
+    }
+    out.push_str(&text[last..]);
+    Cow::Owned(out)
+}
+
+/// HTML elements that never have content. Publishers paste HTML into
+/// descriptions unescaped, and `<br>` or `<img ...>` there is an unclosed
+/// tag to an XML parser. (`source` and `link` are left out: RSS has
+/// elements of those names with content.)
+fn is_html_void(name: &str) -> bool {
+    matches!(
+        name.to_ascii_lowercase().as_str(),
+        "br" | "img" | "hr" | "input" | "wbr" | "area" | "col" | "embed" | "param" | "track"
+    )
+}
+
+/// Closes what publishers leave open, for a second attempt after the XML
+/// parser refused the document: HTML void elements become self-closing, an
+/// end tag closes whatever was left open inside its element, an end tag
+/// that closes nothing is dropped, a new `<item>`/`<entry>` closes an open
+/// one (they never nest), and a `<` that starts no tag becomes `&lt;`.
+/// A document that ends with elements still open was cut off: `None`, so
+/// a truncated download stores nothing rather than half a feed.
+pub fn balance_tags(text: &str) -> Option<String> {
+    static TAG: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(
+            r#"(?s)<!--.*?-->|<!\[CDATA\[.*?\]\]>|<\?.*?\?>|<!.*?>|<(/?)([A-Za-z_][\w.:-]*)((?:[^>"']|"[^"]*"|'[^']*')*?)(/?)>|<"#,
+        )
+        .expect("static regex")
+    });
+    let mut out = String::with_capacity(text.len() + 64);
+    let mut open: Vec<&str> = Vec::new();
+    let mut last = 0;
+    for c in TAG.captures_iter(text) {
+        let m = c.get(0)?;
+        out.push_str(&text[last..m.start()]);
+        last = m.end();
+        let Some(name) = c.get(2).map(|n| n.as_str()) else {
+            // A comment, CDATA, processing instruction, or a lone "<".
+            if m.as_str() == "<" {
+                out.push_str("&lt;");
+            } else {
+                out.push_str(m.as_str());
+            }
+            continue;
+        };
+        let closing = !c[1].is_empty();
+        let self_closing = !c[4].is_empty();
+        let close_to = |open: &mut Vec<&str>, out: &mut String, depth: usize| {
+            while open.len() > depth {
+                if let Some(n) = open.pop() {
+                    out.push_str(&format!("</{n}>"));
+                }
+            }
+        };
+        if closing {
+            if let Some(at) = open.iter().rposition(|o| *o == name) {
+                close_to(&mut open, &mut out, at + 1);
+                open.pop();
+                out.push_str(m.as_str());
+            }
+            // else: closes nothing, dropped.
+            continue;
+        }
+        if is_html_void(name) && !self_closing {
+            out.push_str(&format!("<{name}{}/>", &c[3]));
+            continue;
+        }
+        if matches!(name, "item" | "entry")
+            && let Some(at) = open.iter().rposition(|o| *o == name)
+        {
+            close_to(&mut open, &mut out, at);
+        }
+        out.push_str(m.as_str());
+        if !self_closing {
+            open.push(name);
+        }
+    }
+    out.push_str(&text[last..]);
+    open.is_empty().then_some(out)
+}
+
 /// Decodes and repairs a feed body. JSON is only decoded.
 pub fn prepare(bytes: &[u8], content_type: Option<&str>) -> Prepared {
     let (text, encoding) = decode(bytes, content_type);
@@ -320,7 +477,8 @@ pub fn prepare(bytes: &[u8], content_type: Option<&str>) -> Prepared {
         .chars()
         .filter(|&c| is_xml_char(c))
         .collect();
-    let text = fix_atom03(&fix_rss_version(&fix_references(&text)));
+    let text = fix_references(&text);
+    let text = fix_atom03(&fix_rss_version(&escape_raw_html_in_rss(&text)));
     Prepared { text, encoding }
 }
 
@@ -430,6 +588,64 @@ mod tests {
             "{a}"
         );
         assert!(a.contains("http://www.w3.org/2005/Atom"));
+    }
+
+    #[test]
+    fn raw_html_in_rss_text_elements_is_escaped() {
+        let doc = "<rss><channel><item><title>A <b>bold</b> move</title>\
+                   <description><p>One<br>two</p><![CDATA[<i>kept</i>]]></description>\
+                   <content:encoded><![CDATA[<p>fine</p>]]></content:encoded></item></channel></rss>";
+        assert_eq!(
+            escape_raw_html_in_rss(doc),
+            "<rss><channel><item><title>A &lt;b>bold&lt;/b> move</title>\
+             <description>&lt;p>One&lt;br>two&lt;/p><![CDATA[<i>kept</i>]]></description>\
+             <content:encoded><![CDATA[<p>fine</p>]]></content:encoded></item></channel></rss>"
+        );
+        let empty = "<rss><item><title /><link>x</link></item><item><title>y</title></item></rss>";
+        assert_eq!(escape_raw_html_in_rss(empty), empty);
+        // Atom's xhtml content is real markup.
+        let atom = "<feed><entry><summary><div>x</div></summary></entry></feed>";
+        assert_eq!(escape_raw_html_in_rss(atom), atom);
+    }
+
+    #[test]
+    fn unclosed_tags_are_balanced_and_truncation_is_not() {
+        let doc = "<rss><channel><item><description><p>a<br>b <img src=\"x\"></description></item>\
+                   <item><title>1 < 2</title></channel></rss></stray>";
+        assert_eq!(
+            balance_tags(doc).as_deref(),
+            Some(
+                "<rss><channel><item><description><p>a<br/>b <img src=\"x\"/></p></description></item>\
+                 <item><title>1 &lt; 2</title></item></channel></rss>"
+            )
+        );
+        // Unclosed items are siblings, not nested.
+        assert_eq!(
+            balance_tags("<c><item>a<item>b</item></c>").as_deref(),
+            Some("<c><item>a</item><item>b</item></c>")
+        );
+        // Cut off: not repaired.
+        assert_eq!(balance_tags("<rss><channel><item><title>x</title>"), None);
+        // CDATA and comments are left alone.
+        let t = "<a><![CDATA[<b>]]><!-- <c> --></a>";
+        assert_eq!(balance_tags(t).as_deref(), Some(t));
+    }
+
+    #[test]
+    fn a_utf8_label_on_legacy_bytes_is_overruled() {
+        let ru = "Москва и Токио";
+        let (cp1251, _, _) = encoding_rs::WINDOWS_1251.encode(ru);
+        let doc = [
+            br#"<?xml version="1.0" encoding="UTF-8"?><t>"#.as_slice(),
+            &cp1251,
+            b"</t>",
+        ]
+        .concat();
+        assert!(decode(&doc, None).0.contains(ru));
+        assert!(decode(&doc, Some("text/xml; charset=utf-8")).0.contains(ru));
+        // One stray byte in UTF-8 text does not make it another encoding.
+        let doc = [ru.as_bytes(), b"\xff"].concat();
+        assert!(decode(&doc, Some("text/xml; charset=utf-8")).0.contains(ru));
     }
 
     #[test]

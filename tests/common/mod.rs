@@ -117,12 +117,30 @@ impl Site {
 
 /// The config used by most tests: the fixture feeds plus the shipped topic.
 pub fn fixture_config(addr: SocketAddr, extra_feeds: &[&str]) -> String {
-    let mut feeds = String::new();
-    for name in ["tass.rss", "axar.atom", "nhk.rdf", "markets.json"]
+    let urls = ["tass.rss", "axar.atom", "nhk.rdf", "markets.json"]
         .iter()
         .chain(extra_feeds)
-    {
-        feeds.push_str(&format!("[[feed]]\nurl = \"http://{addr}/{name}\"\n\n"));
+        .map(|name| format!("http://{addr}/{name}"));
+    feeds_config(
+        urls,
+        r#"
+[alias]
+russia = ["Russia", "Russian", "Moscow", "Kremlin", "Lavrov", "Putin", "Россия", "ロシア"]
+japan  = ["Japan", "Japanese", "Tokyo", "Kishida", "Abe", "Kono", "Япония", "日本"]
+
+[topic.russia-japan]
+title = "Russia–Japan relations"
+query = '(@russia AND @japan) OR "Kuril Islands" OR "Northern Territories" OR "peace treaty"'
+"#,
+    )
+}
+
+/// A config polling `urls` hourly with a 5 s timeout, listening on port 0,
+/// followed by `rest` (aliases, topics).
+pub fn feeds_config(urls: impl IntoIterator<Item = String>, rest: &str) -> String {
+    let mut feeds = String::new();
+    for url in urls {
+        feeds.push_str(&format!("[[feed]]\nurl = \"{url}\"\n\n"));
     }
     format!(
         r#"
@@ -134,15 +152,7 @@ base_url = "http://feeds.example.org/"
 interval = "1h"
 timeout = "5s"
 
-{feeds}
-[alias]
-russia = ["Russia", "Russian", "Moscow", "Kremlin", "Lavrov", "Putin", "Россия", "ロシア"]
-japan  = ["Japan", "Japanese", "Tokyo", "Kishida", "Abe", "Kono", "Япония", "日本"]
-
-[topic.russia-japan]
-title = "Russia–Japan relations"
-query = '(@russia AND @japan) OR "Kuril Islands" OR "Northern Territories" OR "peace treaty"'
-"#
+{feeds}{rest}"#
     )
 }
 
