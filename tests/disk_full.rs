@@ -137,3 +137,45 @@ fn a_full_disk_is_logged_served_through_and_recovered_from() {
     assert_eq!(check, "ok");
     drop(daemon);
 }
+
+#[test]
+fn a_missing_or_read_only_state_directory_is_a_clear_error_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("no/such/folder/feedsift.db");
+    let site = Site::new(&format!(
+        "[storage]\npath = \"{}\"\n\n[topic.t]\nquery = \"x\"\n",
+        missing.display()
+    ));
+    let out = site.run(&["run"]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(err.contains("does not exist"), "{err}");
+    assert!(err.contains("[storage] path"), "{err}");
+
+    // Read-only: a read-only mount (permissions alone do not stop root).
+    let ro = dir.path().join("ro");
+    std::fs::create_dir(&ro).unwrap();
+    let mounted = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "ro,size=1m", "tmpfs"])
+        .arg(&ro)
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !mounted {
+        eprintln!("SKIPPED (read-only part): cannot mount a tmpfs here (needs root)");
+        return;
+    }
+    let _mount = Mount(ro.clone());
+    std::fs::write(
+        site.config(),
+        format!(
+            "[storage]\npath = \"{}\"\n\n[topic.t]\nquery = \"x\"\n",
+            ro.join("feedsift.db").display()
+        ),
+    )
+    .unwrap();
+    let out = site.run(&["run"]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(err.contains("cannot open the database"), "{err}");
+    assert!(err.contains("writable"), "{err}");
+}
