@@ -1,85 +1,613 @@
-//! Polling benchmark on loopback: 1000 feeds of 50 items spread over 50
+//! Polling benchmark on loopback: N news feeds × 50 items spread over 50
 //! loopback hosts, served by an in-process HTTP server, polled by the real
-//! release binary (`feedsift poll`), and by newsboat as a peer when it is
-//! installed.
+//! release binary (`feedsift poll`), and by newsboat as a peer in the same
+//! run when it is installed.
 //!
-//! Scenarios, each timed over several runs (medians reported):
-//!   first   — an empty database: every feed fetched, parsed, stored;
-//!   304     — nothing changed: every request conditional, every answer 304;
-//!   hang    — 1% of the feeds never answer: the poll must end within the
-//!             timeout plus 2 s with every healthy item stored.
+//! The workload is deterministic (seeded by feed and item numbers): a mix of
+//! RSS 2.0, Atom 1.0 and RSS 1.0; items with HTML bodies as publishers write
+//! them (paragraphs, links, emphasis, images, entities, the odd script); a
+//! share of items on Russia–Japan relations (the topic configured); wire
+//! stories copied by several feeds with their own headlines, some linking
+//! the agency's page (deduplicated by URL), some their own (grouped into
+//! stories). The server answers conditional requests (ETag and
+//! Last-Modified) with 304, gzips when asked, and can advance time: every
+//! second feed then has new items on top.
+//!
+//! Scenarios, each timed over several runs (medians reported), each with
+//! the peak RSS of the polling process (wait4's rusage):
+//!   cold    — an empty database: every feed fetched, parsed, stored;
+//!   warm    — nothing changed: every request conditional, every answer 304;
+//!   steady  — after time advanced: half the feeds changed, the rest 304;
+//!   faults  — 1% of the feeds hang, 1% answer 503: the poll ends within
+//!             the timeout plus 2 s with every healthy item stored;
+//!   idle    — `feedsift run` on the cold database, once it has settled:
+//!             its resident memory.
 //!
 //! `cargo bench --bench poll` runs it all; `-- --smoke` runs a small, quick
-//! version (CI). `-- --feeds N --runs R` to change the size.
+//! version (CI). `-- --feeds N --runs R --peer-runs P`, `--no-peer`;
+//! `FEEDSIFT_BENCH_BIN=path` runs another build of feedsift instead;
+//! `FEEDSIFT_BENCH_WRAP="perf record -g --"` runs each poll under a profiler.
 
-use std::collections::HashMap;
+use std::collections::HashSet;
+use std::fmt::Write as _;
+use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use axum::extract::{Path as UrlPath, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
 
 const HOSTS: usize = 50;
 const ITEMS: usize = 50;
+/// Items a changed feed gains when time advances.
+const NEW_PER_ADVANCE: usize = 10;
 const TIMEOUT_SECS: u64 = 5;
+/// 2026-11-20T00:00:00Z: item k of a feed is published k × 10 minutes later.
+const BASE_TIME: i64 = 1_795_132_800;
+
+/// Words of ordinary news prose. None is a Russia or Japan term, so the
+/// topic matches exactly the items written to match it.
+const PROSE: &[&str] = &[
+    "the",
+    "the",
+    "the",
+    "of",
+    "of",
+    "and",
+    "and",
+    "to",
+    "to",
+    "in",
+    "in",
+    "a",
+    "a",
+    "on",
+    "for",
+    "with",
+    "said",
+    "after",
+    "over",
+    "government",
+    "minister",
+    "officials",
+    "talks",
+    "trade",
+    "energy",
+    "market",
+    "prices",
+    "shares",
+    "rose",
+    "fell",
+    "percent",
+    "billion",
+    "million",
+    "week",
+    "year",
+    "month",
+    "Tuesday",
+    "Wednesday",
+    "Thursday",
+    "Friday",
+    "report",
+    "according",
+    "agency",
+    "statement",
+    "president",
+    "parliament",
+    "election",
+    "vote",
+    "court",
+    "police",
+    "company",
+    "bank",
+    "central",
+    "interest",
+    "rates",
+    "inflation",
+    "growth",
+    "economy",
+    "exports",
+    "imports",
+    "oil",
+    "gas",
+    "pipeline",
+    "deal",
+    "agreement",
+    "sanctions",
+    "security",
+    "defence",
+    "border",
+    "region",
+    "province",
+    "city",
+    "residents",
+    "workers",
+    "union",
+    "strike",
+    "storm",
+    "flood",
+    "weather",
+    "season",
+    "team",
+    "match",
+    "league",
+    "coach",
+    "players",
+    "scientists",
+    "study",
+    "research",
+    "university",
+    "hospital",
+    "health",
+    "patients",
+    "vaccine",
+    "climate",
+    "emissions",
+    "carbon",
+    "solar",
+    "wind",
+    "power",
+    "plant",
+    "nuclear",
+    "fisheries",
+    "islands",
+    "coast",
+    "port",
+    "shipping",
+    "container",
+    "freight",
+    "airline",
+    "flights",
+    "tourism",
+    "visitors",
+    "festival",
+    "museum",
+    "exhibition",
+    "film",
+    "director",
+    "new",
+    "first",
+    "last",
+    "two",
+    "three",
+    "several",
+    "major",
+    "local",
+    "national",
+    "foreign",
+    "spokesperson",
+    "declined",
+    "comment",
+    "expected",
+    "announced",
+    "plans",
+    "proposal",
+    "Berlin",
+    "Paris",
+    "London",
+    "Washington",
+    "Beijing",
+    "Seoul",
+    "Delhi",
+    "Ankara",
+    "Kyiv",
+    "Brussels",
+    "Canberra",
+    "Ottawa",
+    "Brasilia",
+    "Cairo",
+    "Nairobi",
+    "Jakarta",
+    "Manila",
+];
+const RJ_PHRASES: &[&str] = &[
+    "Russia and Japan",
+    "Moscow and Tokyo",
+    "Japanese and Russian diplomats",
+    "Tokyo's talks with Moscow",
+    "Russia's embassy in Japan",
+];
+const AGENCIES: &[&str] = &["Reuters", "AP", "AFP", "Kyodo", "TASS"];
+
+/// A small deterministic generator (xorshift64*).
+struct Rng(u64);
+
+impl Rng {
+    fn new(a: u64, b: u64) -> Rng {
+        Rng((a.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ b.wrapping_mul(0xC2B2_AE3D_27D4_EB4F)) | 1)
+    }
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() >> 33) as usize % n
+    }
+    fn word(&mut self) -> &'static str {
+        PROSE[self.below(PROSE.len())]
+    }
+    fn words(&mut self, n: usize) -> String {
+        let mut s = String::new();
+        for i in 0..n {
+            if i > 0 {
+                s.push(' ');
+            }
+            // A rarer word now and then: names, figures.
+            match self.below(10) {
+                0 => write!(s, "Name{}", self.below(20_000)).ok(),
+                1 => write!(s, "{}", self.below(1000)).ok(),
+                _ => {
+                    s.push_str(self.word());
+                    None
+                }
+            };
+        }
+        s
+    }
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Format {
+    Rss2,
+    Atom,
+    Rss1,
+}
+
+fn format_of(feed: usize) -> Format {
+    match feed % 3 {
+        0 => Format::Rss2,
+        1 => Format::Atom,
+        _ => Format::Rss1,
+    }
+}
+
+/// One generated item.
+struct Item {
+    guid: String,
+    link: String,
+    title: String,
+    html: String,
+    published: i64,
+    russia_japan: bool,
+}
+
+/// Item `k` of feed `n`: its own story, or a copy of wire story (k, bucket).
+fn item(n: usize, k: usize) -> Item {
+    let mut r = Rng::new(n as u64 + 1, k as u64 + 1);
+    let wire = r.below(8) == 0;
+    // A wire story is shared by the feeds that draw the same bucket for
+    // the same slot k, about 8 feeds per story at 1000 feeds.
+    let story_seed = if wire {
+        (k as u64) << 8 | r.below(16) as u64
+    } else {
+        (n as u64) << 32 | k as u64 | 1 << 63
+    };
+    let mut s = Rng::new(story_seed, 7);
+    let russia_japan = s.below(20) == 0;
+    let mut headline = s.words(9);
+    if russia_japan {
+        headline = format!("{} {}", RJ_PHRASES[s.below(RJ_PHRASES.len())], headline);
+    }
+    let mut paragraphs: Vec<String> = (0..3)
+        .map(|_| {
+            let n = 25 + s.below(20);
+            s.words(n)
+        })
+        .collect();
+    if russia_japan {
+        paragraphs[1] = format!(
+            "{} {} {}",
+            paragraphs[1],
+            RJ_PHRASES[s.below(RJ_PHRASES.len())],
+            s.words(10)
+        );
+    }
+    let agency = AGENCIES[s.below(AGENCIES.len())];
+    // Each feed edits the copy a little: its own headline prefix, a
+    // dateline, sometimes a paragraph of its own.
+    let (title, link) = if wire {
+        let prefix = ["", "UPDATE 1-", "Breaking: ", "WRAPUP-"][r.below(4)];
+        let link = if r.below(2) == 0 {
+            format!(
+                "https://wire.example/{}/story/{story_seed}?utm_source=site{n}",
+                agency.to_lowercase()
+            )
+        } else {
+            format!("https://site{n}.example/world/{k}-{}", r.below(1_000_000))
+        };
+        (format!("{prefix}{headline}"), link)
+    } else {
+        (headline, format!("https://site{n}.example/news/{k}"))
+    };
+    let mut html = String::with_capacity(1200);
+    if wire {
+        write!(html, "<p><strong>CITY ({agency})</strong> - ").ok();
+    } else {
+        html.push_str("<p>");
+    }
+    html.push_str(&paragraphs[0]);
+    html.push_str(".</p>\n");
+    if r.below(3) == 0 {
+        writeln!(
+            html,
+            "<figure><img src=\"https://cdn.site{n}.example/img/{k}.jpg\" alt=\"{}\" width=\"640\" height=\"360\"><figcaption>{} &#8212; photo</figcaption></figure>",
+            r.words(4),
+            r.words(6)
+        )
+        .ok();
+    }
+    write!(
+        html,
+        "<p>{} <a href=\"https://site{n}.example/topics/{}\">{}</a> &amp; {}.</p>\n<p><em>{}</em>&#8217;s {}.</p>",
+        paragraphs[1],
+        r.below(500),
+        r.words(3),
+        r.words(8),
+        r.words(2),
+        paragraphs[2]
+    )
+    .ok();
+    if r.below(10) == 0 {
+        html.push_str("<script>track('view')</script>");
+    }
+    if wire {
+        write!(html, "<p>({agency})</p>").ok();
+    }
+    Item {
+        guid: format!("https://site{n}.example/?p={k}"),
+        link,
+        title,
+        html,
+        published: BASE_TIME + k as i64 * 600,
+        russia_japan,
+    }
+}
+
+fn xml_escape(s: &str, out: &mut String) {
+    for c in s.chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '"' => out.push_str("&quot;"),
+            _ => out.push(c),
+        }
+    }
+}
+
+fn rfc2822(t: i64) -> String {
+    chrono::DateTime::from_timestamp(t, 0)
+        .unwrap_or_default()
+        .to_rfc2822()
+}
+
+fn rfc3339(t: i64) -> String {
+    chrono::DateTime::from_timestamp(t, 0)
+        .unwrap_or_default()
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// Feed `n` at `version`: items version×NEW .. +ITEMS, newest first.
+fn feed_doc(n: usize, version: usize) -> (String, Vec<Item>) {
+    let first = version * NEW_PER_ADVANCE;
+    let items: Vec<Item> = (first..first + ITEMS).rev().map(|k| item(n, k)).collect();
+    let updated = items.first().map_or(BASE_TIME, |i| i.published);
+    let mut s = String::with_capacity(ITEMS * 2000);
+    let site = format!("https://site{n}.example/");
+    match format_of(n) {
+        Format::Rss2 => {
+            write!(s, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<rss version=\"2.0\" xmlns:content=\"http://purl.org/rss/1.0/modules/content/\" xmlns:dc=\"http://purl.org/dc/elements/1.1/\"><channel><title>Site {n} News</title><link>{site}</link><description>News from site {n}</description><language>en</language><lastBuildDate>{}</lastBuildDate>\n", rfc2822(updated)).ok();
+            for it in &items {
+                s.push_str("<item><title>");
+                xml_escape(&it.title, &mut s);
+                write!(s, "</title><link>").ok();
+                xml_escape(&it.link, &mut s);
+                write!(
+                    s,
+                    "</link><guid isPermaLink=\"false\">{}</guid><pubDate>{}</pubDate><dc:creator>Staff</dc:creator><category>World</category><description>",
+                    it.guid,
+                    rfc2822(it.published)
+                )
+                .ok();
+                xml_escape(&it.html, &mut s);
+                s.push_str("</description></item>\n");
+            }
+            s.push_str("</channel></rss>\n");
+        }
+        Format::Atom => {
+            write!(s, "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<feed xmlns=\"http://www.w3.org/2005/Atom\" xml:lang=\"en\"><title>Site {n} News</title><id>{site}</id><link rel=\"alternate\" href=\"{site}\"/><updated>{}</updated>\n", rfc3339(updated)).ok();
+            for it in &items {
+                s.push_str("<entry><title>");
+                xml_escape(&it.title, &mut s);
+                s.push_str("</title><link rel=\"alternate\" href=\"");
+                xml_escape(&it.link, &mut s);
+                write!(
+                    s,
+                    "\"/><id>{}</id><published>{}</published><updated>{}</updated><author><name>Staff</name></author><content type=\"html\">",
+                    it.guid,
+                    rfc3339(it.published),
+                    rfc3339(it.published)
+                )
+                .ok();
+                xml_escape(&it.html, &mut s);
+                s.push_str("</content></entry>\n");
+            }
+            s.push_str("</feed>\n");
+        }
+        Format::Rss1 => {
+            write!(s, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<rdf:RDF xmlns:rdf=\"http://www.w3.org/1999/02/22-rdf-syntax-ns#\" xmlns=\"http://purl.org/rss/1.0/\" xmlns:dc=\"http://purl.org/dc/elements/1.1/\"><channel rdf:about=\"{site}\"><title>Site {n} News</title><link>{site}</link><description>News from site {n}</description><items><rdf:Seq>").ok();
+            for it in &items {
+                s.push_str("<rdf:li rdf:resource=\"");
+                xml_escape(&it.link, &mut s);
+                s.push_str("\"/>");
+            }
+            s.push_str("</rdf:Seq></items></channel>\n");
+            for it in &items {
+                s.push_str("<item rdf:about=\"");
+                xml_escape(&it.link, &mut s);
+                s.push_str("\"><title>");
+                xml_escape(&it.title, &mut s);
+                s.push_str("</title><link>");
+                xml_escape(&it.link, &mut s);
+                write!(
+                    s,
+                    "</link><dc:date>{}</dc:date><description>",
+                    rfc3339(it.published)
+                )
+                .ok();
+                xml_escape(&it.html, &mut s);
+                s.push_str("</description></item>\n");
+            }
+            s.push_str("</rdf:RDF>\n");
+        }
+    }
+    (s, items)
+}
+
+/// A feed document as served: gzipped once, unpacked for clients that do
+/// not ask for gzip.
+struct Doc {
+    etag: String,
+    last_modified: String,
+    gz: Bytes,
+}
+
+fn gzip(s: &str) -> Bytes {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    e.write_all(s.as_bytes()).expect("gzip in memory");
+    Bytes::from(e.finish().expect("gzip in memory"))
+}
+
+fn gunzip(b: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(b), &mut out)
+        .expect("our own gzip");
+    out
+}
+
+/// Every second feed changes when time advances.
+fn changes(n: usize) -> bool {
+    n.is_multiple_of(2)
+}
+
+/// What the generated workload should leave in the database after a cold
+/// poll: items stored (distinct links) and items in the topic.
+#[derive(Default)]
+struct Expect {
+    items: usize,
+    topic: usize,
+}
 
 #[derive(Default)]
 struct Counters {
     requests: AtomicUsize,
     conditional: AtomicUsize,
     not_modified: AtomicUsize,
+    gzipped: AtomicUsize,
 }
+
+/// One generator thread's share: version 0 and 1 documents, the distinct
+/// links and the links of topic items among them.
+type Part = (Vec<Doc>, Vec<Doc>, HashSet<String>, HashSet<String>);
 
 struct Feeds {
-    bodies: HashMap<usize, String>,
+    /// docs[version][feed].
+    docs: [Vec<Doc>; 2],
+    advanced: AtomicBool,
     counters: Counters,
+    expect: Expect,
 }
 
-fn feed_body(n: usize) -> String {
-    let mut s = format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<rss version=\"2.0\"><channel><title>Feed {n}</title><link>https://site{n}.example/</link><description>bench</description>\n"
-    );
-    // Every item its own text, as news is: a few shared news words and
-    // rarer ones drawn per item (names, places, figures).
-    let mut seed = (n as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    let mut word = || {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        const NEWS: &[&str] = &[
-            "talks",
-            "Tokyo",
-            "Moscow",
-            "trade",
-            "minister",
-            "energy",
-            "fisheries",
-            "visit",
-        ];
-        if seed.is_multiple_of(4) {
-            NEWS[(seed >> 8) as usize % NEWS.len()].to_owned()
-        } else {
-            format!("w{}", (seed >> 16) % 50_000)
+impl Feeds {
+    fn build(feeds: usize) -> Feeds {
+        // Two threads: this happens before anything is timed.
+        let half = feeds.div_ceil(2);
+        let parts: Vec<Part> = std::thread::scope(|sc| {
+            let handles: Vec<_> = (0..2)
+                .map(|part| {
+                    sc.spawn(move || {
+                        let (mut v0, mut v1) = (Vec::new(), Vec::new());
+                        let (mut links, mut topic) = (HashSet::new(), HashSet::new());
+                        for n in (part * half)..((part + 1) * half).min(feeds) {
+                            for version in 0..2 {
+                                let (body, items) = feed_doc(n, version);
+                                if version == 0 {
+                                    for it in &items {
+                                        let key = it.link.split('?').next().unwrap_or("");
+                                        links.insert(key.to_owned());
+                                        if it.russia_japan {
+                                            topic.insert(key.to_owned());
+                                        }
+                                    }
+                                }
+                                let doc = Doc {
+                                    etag: format!("\"v{version}-{n}\""),
+                                    last_modified: httpdate::fmt_http_date(
+                                        std::time::UNIX_EPOCH
+                                            + Duration::from_secs(
+                                                BASE_TIME as u64 + version as u64 * 6000,
+                                            ),
+                                    ),
+                                    gz: gzip(&body),
+                                };
+                                if version == 0 { &mut v0 } else { &mut v1 }.push(doc);
+                            }
+                        }
+                        (v0, v1, links, topic)
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("generator thread"))
+                .collect()
+        });
+        let (mut v0, mut v1) = (Vec::new(), Vec::new());
+        let (mut links, mut topic) = (HashSet::new(), HashSet::new());
+        for (a, b, l, t) in parts {
+            v0.extend(a);
+            v1.extend(b);
+            links.extend(l);
+            topic.extend(t);
         }
-    };
-    for i in 0..ITEMS {
-        let title: Vec<String> = (0..8).map(|_| word()).collect();
-        let body: Vec<String> = (0..40).map(|_| word()).collect();
-        s.push_str(&format!(
-            "<item><title>{}</title><link>https://site{n}.example/news/{i}</link><guid>f{n}-i{i}</guid><pubDate>Fri, 10 May 2019 {:02}:{:02}:00 +0000</pubDate><description>&lt;p&gt;{}.&lt;/p&gt;</description></item>\n",
-            title.join(" "),
-            i % 24,
-            (i * 7) % 60,
-            body.join(" ")
-        ));
+        Feeds {
+            docs: [v0, v1],
+            advanced: AtomicBool::new(false),
+            counters: Counters::default(),
+            expect: Expect {
+                items: links.len(),
+                topic: topic.len(),
+            },
+        }
     }
-    s.push_str("</channel></rss>\n");
-    s
+
+    fn doc(&self, n: usize) -> Option<&Doc> {
+        let v = usize::from(self.advanced.load(Ordering::Relaxed) && changes(n));
+        self.docs[v].get(n)
+    }
+
+    fn snapshot(&self) -> [usize; 4] {
+        let c = &self.counters;
+        [
+            c.requests.load(Ordering::Relaxed),
+            c.conditional.load(Ordering::Relaxed),
+            c.not_modified.load(Ordering::Relaxed),
+            c.gzipped.load(Ordering::Relaxed),
+        ]
+    }
+
+    fn since(&self, before: [usize; 4]) -> [usize; 4] {
+        let now = self.snapshot();
+        [0, 1, 2, 3].map(|i| now[i] - before[i])
+    }
 }
 
 async fn serve_feed(
@@ -89,39 +617,55 @@ async fn serve_feed(
 ) -> Response {
     let c = &feeds.counters;
     c.requests.fetch_add(1, Ordering::Relaxed);
-    let Some(n) = name
+    let Some(doc) = name
         .strip_suffix(".xml")
         .and_then(|n| n.parse::<usize>().ok())
+        .and_then(|n| feeds.doc(n))
     else {
         return StatusCode::NOT_FOUND.into_response();
     };
-    let etag = format!("\"v1-{n}\"");
     let inm = headers
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok());
-    let ims = headers.get(header::IF_MODIFIED_SINCE);
+    let ims = headers
+        .get(header::IF_MODIFIED_SINCE)
+        .and_then(|v| v.to_str().ok());
     if inm.is_some() || ims.is_some() {
         c.conditional.fetch_add(1, Ordering::Relaxed);
     }
-    if inm == Some(etag.as_str()) {
+    // RFC 9110: If-None-Match wins over If-Modified-Since when both come.
+    let fresh = match inm {
+        Some(tag) => tag == doc.etag,
+        None => ims == Some(doc.last_modified.as_str()),
+    };
+    if fresh {
         c.not_modified.fetch_add(1, Ordering::Relaxed);
-        return (StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response();
+        return (StatusCode::NOT_MODIFIED, [(header::ETAG, doc.etag.clone())]).into_response();
     }
-    match feeds.bodies.get(&n) {
-        Some(b) => (
-            [
-                (header::CONTENT_TYPE, "application/rss+xml".to_owned()),
-                (header::ETAG, etag),
-                (
-                    header::LAST_MODIFIED,
-                    "Fri, 10 May 2019 12:00:00 GMT".to_owned(),
-                ),
-            ],
-            b.clone(),
-        )
-            .into_response(),
-        None => StatusCode::NOT_FOUND.into_response(),
+    let gzip_ok = headers
+        .get(header::ACCEPT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("gzip"));
+    let mut h = vec![
+        (header::CONTENT_TYPE, "application/xml".to_owned()),
+        (header::ETAG, doc.etag.clone()),
+        (header::LAST_MODIFIED, doc.last_modified.clone()),
+        (header::VARY, "Accept-Encoding".to_owned()),
+    ];
+    let body = if gzip_ok {
+        c.gzipped.fetch_add(1, Ordering::Relaxed);
+        h.push((header::CONTENT_ENCODING, "gzip".to_owned()));
+        doc.gz.clone()
+    } else {
+        Bytes::from(gunzip(&doc.gz))
+    };
+    let mut resp = body.into_response();
+    for (k, v) in h {
+        if let Ok(v) = v.parse() {
+            resp.headers_mut().insert(k, v);
+        }
     }
+    resp
 }
 
 async fn hang() -> Response {
@@ -129,12 +673,17 @@ async fn hang() -> Response {
     StatusCode::OK.into_response()
 }
 
+async fn unavailable() -> Response {
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        [(header::RETRY_AFTER, "120")],
+    )
+        .into_response()
+}
+
 /// Starts the server on 127.0.1.1..=127.0.1.HOSTS, one port for all.
 fn start_server(feeds: usize) -> (Vec<SocketAddr>, Arc<Feeds>) {
-    let state = Arc::new(Feeds {
-        bodies: (0..feeds).map(|n| (n, feed_body(n))).collect(),
-        counters: Counters::default(),
-    });
+    let state = Arc::new(Feeds::build(feeds));
     let (tx, rx) = std::sync::mpsc::channel();
     let st = state.clone();
     std::thread::spawn(move || {
@@ -147,6 +696,7 @@ fn start_server(feeds: usize) -> (Vec<SocketAddr>, Arc<Feeds>) {
             let app = axum::Router::new()
                 .route("/f/{name}", axum::routing::get(serve_feed))
                 .route("/hang/{name}", axum::routing::get(hang))
+                .route("/err/{name}", axum::routing::get(unavailable))
                 .with_state(st);
             let mut addrs = Vec::new();
             for h in 1..=HOSTS {
@@ -164,108 +714,239 @@ fn start_server(feeds: usize) -> (Vec<SocketAddr>, Arc<Feeds>) {
     (rx.recv().expect("server addresses"), state)
 }
 
-fn feed_urls(addrs: &[SocketAddr], feeds: usize, hanging: usize) -> Vec<String> {
+/// Feed urls; `faulty` feeds of each kind (hanging, 503) are spread one per
+/// block of feeds, each on a different host: a few publishers' servers
+/// failing, not a whole host whose per_host slots would all be taken (see
+/// BENCHMARKS.md).
+fn feed_urls(addrs: &[SocketAddr], feeds: usize, faulty: usize) -> Vec<String> {
     (0..feeds)
         .map(|n| {
             let a = addrs[n % addrs.len()];
-            // One feed in each block of feeds/hanging hangs, each on a
-            // different host: a hanging server, not a hanging host of
-            // which per_host slots would all be taken (see BENCHMARKS.md).
-            let hangs = feeds
-                .checked_div(hanging)
-                .is_some_and(|block| n % block == (n / block) % addrs.len());
-            if hangs {
-                format!("http://{a}/hang/{n}.xml")
-            } else {
-                format!("http://{a}/f/{n}.xml")
-            }
+            let fault = feeds.checked_div(faulty).and_then(|block| {
+                let at = (n / block) % addrs.len();
+                if n % block == at {
+                    Some("hang")
+                } else if n % block == (at + 1) % block {
+                    Some("err")
+                } else {
+                    None
+                }
+            });
+            format!("http://{a}/{}/{n}.xml", fault.unwrap_or("f"))
         })
         .collect()
 }
 
-fn write_config(dir: &Path, urls: &[String]) {
+fn write_config(dir: &Path, urls: &[String], listen: &str) {
     let mut c = format!(
-        "[storage]\npath = \"feedsift.db\"\n[polling]\ninterval = \"1h\"\ntimeout = \"{TIMEOUT_SECS}s\"\n\n"
+        "[server]\nlisten = \"{listen}\"\n[storage]\npath = \"feedsift.db\"\n[polling]\ninterval = \"1h\"\ntimeout = \"{TIMEOUT_SECS}s\"\n\n"
     );
     for u in urls {
-        c.push_str(&format!("[[feed]]\nurl = \"{u}\"\n"));
+        writeln!(c, "[[feed]]\nurl = \"{u}\"").ok();
     }
-    c.push_str("\n[alias]\nrussia = [\"Russia\", \"Moscow\"]\njapan = [\"Japan\", \"Tokyo\"]\n[topic.russia-japan]\nquery = '@russia AND @japan'\n");
+    c.push_str("\n[alias]\nrussia = [\"Russia\", \"Moscow\", \"Russian\"]\njapan = [\"Japan\", \"Tokyo\", \"Japanese\"]\n[topic.russia-japan]\nquery = '@russia AND @japan'\n");
     std::fs::write(dir.join("config.toml"), c).expect("write config");
 }
 
-fn poll(dir: &Path) -> Duration {
+/// How long a child took and its peak resident memory.
+#[derive(Clone, Copy)]
+struct Run {
+    took: Duration,
+    max_rss_kib: i64,
+}
+
+/// Runs a command to completion, reaping it with wait4 so its own peak
+/// RSS is known (RUSAGE_CHILDREN would mix every child so far).
+// The child is reaped by wait4, which clippy does not see.
+#[allow(clippy::zombie_processes)]
+fn run_measured(cmd: &mut Command, what: &str, log: &Path) -> Run {
+    let err = std::fs::File::create(log).expect("log file");
     let start = Instant::now();
-    let out = Command::new(env!("CARGO_BIN_EXE_feedsift"))
-        .arg("--config")
-        .arg(dir.join("config.toml"))
-        .arg("poll")
-        .env("FEEDSIFT_LOG", "warn")
-        .output()
-        .expect("run feedsift");
-    let took = start.elapsed();
-    assert!(
-        out.status.success(),
-        "poll failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    took
-}
-
-fn count(dir: &Path, sql: &str) -> i64 {
-    let c = rusqlite::Connection::open(dir.join("feedsift.db")).expect("open db");
-    c.query_row(sql, [], |r| r.get(0)).expect("query")
-}
-
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
-}
-
-fn secs(d: Duration) -> String {
-    format!("{:.3} s", d.as_secs_f64())
-}
-
-/// Peak resident memory of the children waited for so far, in KiB.
-fn children_max_rss_kib() -> i64 {
-    // SAFETY: getrusage only writes into the struct we pass it.
-    unsafe {
+    let child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(err)
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {what}: {e}"));
+    let pid = child.id() as libc::pid_t;
+    let mut status = 0;
+    // SAFETY: wait4 writes only into the status and rusage we pass it; the
+    // child is ours and has not been waited for.
+    let ru = unsafe {
         let mut ru: libc::rusage = std::mem::zeroed();
-        libc::getrusage(libc::RUSAGE_CHILDREN, &mut ru);
-        ru.ru_maxrss
+        let r = libc::wait4(pid, &mut status, 0, &mut ru);
+        assert_eq!(r, pid, "wait4 on {what}");
+        ru
+    };
+    let took = start.elapsed();
+    let ok = libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0;
+    assert!(
+        ok,
+        "{what} failed ({status}): {}",
+        std::fs::read_to_string(log).unwrap_or_default()
+    );
+    Run {
+        took,
+        max_rss_kib: ru.ru_maxrss,
     }
+}
+
+/// The binary under test: this build's, or another (`FEEDSIFT_BENCH_BIN`,
+/// to compare builds on the same workload).
+fn feedsift_bin() -> std::path::PathBuf {
+    std::env::var_os("FEEDSIFT_BENCH_BIN")
+        .map_or_else(|| env!("CARGO_BIN_EXE_feedsift").into(), Into::into)
+}
+
+/// `FEEDSIFT_BENCH_WRAP="perf record -g -o /tmp/poll.data --"` runs every
+/// poll under that command, to profile it (the timings and RSS are then
+/// the wrapper's, not feedsift's alone).
+fn feedsift_command() -> Command {
+    let wrap = std::env::var("FEEDSIFT_BENCH_WRAP").unwrap_or_default();
+    let mut words = wrap.split_whitespace();
+    match words.next() {
+        None => Command::new(feedsift_bin()),
+        Some(first) => {
+            let mut c = Command::new(first);
+            c.args(words).arg(feedsift_bin());
+            c
+        }
+    }
+}
+
+fn poll(dir: &Path) -> Run {
+    run_measured(
+        feedsift_command()
+            .arg("--config")
+            .arg(dir.join("config.toml"))
+            .arg("poll")
+            .env("FEEDSIFT_LOG", "warn"),
+        "feedsift poll",
+        &dir.join("poll.log"),
+    )
+}
+
+/// newsboat reloading the same feeds, with as many threads as feedsift's
+/// default concurrency and the same timeout.
+fn newsboat_poll(dir: &Path) -> Run {
+    run_measured(
+        Command::new("newsboat")
+            .args([
+                "-u",
+                "urls",
+                "-c",
+                "cache.db",
+                "-C",
+                "newsboat.conf",
+                "-x",
+                "reload",
+            ])
+            .current_dir(dir)
+            .env("HOME", dir),
+        "newsboat",
+        &dir.join("newsboat.log"),
+    )
+}
+
+fn count(dir: &Path, sql: &str) -> usize {
+    let c = rusqlite::Connection::open(dir.join("feedsift.db")).expect("open db");
+    let n: i64 = c.query_row(sql, [], |r| r.get(0)).expect("query");
+    usize::try_from(n).expect("a count")
+}
+
+fn median_time(v: &[Run]) -> Duration {
+    let mut t: Vec<Duration> = v.iter().map(|r| r.took).collect();
+    t.sort();
+    t[t.len() / 2]
+}
+
+fn max_rss_mib(v: &[Run]) -> f64 {
+    v.iter().map(|r| r.max_rss_kib).max().unwrap_or(0) as f64 / 1024.0
+}
+
+fn report(name: &str, v: &[Run]) {
+    let each: Vec<String> = v
+        .iter()
+        .map(|r| format!("{:.3}", r.took.as_secs_f64()))
+        .collect();
+    println!(
+        "  {name:<8} median {:>7.3} s  [{}]  peak RSS {:.0} MiB",
+        median_time(v).as_secs_f64(),
+        each.join(", "),
+        max_rss_mib(v)
+    );
 }
 
 fn newsboat_available() -> bool {
     Command::new("newsboat").arg("--version").output().is_ok()
 }
 
-/// newsboat reloading the same feeds, with as many threads as feedsift's
-/// default concurrency and the same timeout.
-fn newsboat_poll(dir: &Path) -> Duration {
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// CPU ticks (user + system) a process used so far.
+fn cpu_ticks(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name, which is in parentheses.
+    let rest = stat.rsplit_once(')')?.1;
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
+}
+
+fn status_kib(pid: u32, field: &str) -> Option<u64> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    s.lines()
+        .find_map(|l| l.strip_prefix(field))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// `feedsift run` on a polled database (nothing due for an hour): once its
+/// CPU time stops moving (stories grouped, caches warm), its VmRSS.
+fn idle_rss(dir: &Path) -> Option<(u64, u64, Duration)> {
+    let mut child = Command::new(feedsift_bin())
+        .arg("--config")
+        .arg(dir.join("config.toml"))
+        .arg("run")
+        .env("FEEDSIFT_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(dir.join("run.log")).ok()?)
+        .spawn()
+        .ok()?;
+    let pid = child.id();
     let start = Instant::now();
-    let out = Command::new("newsboat")
-        .args([
-            "-u",
-            "urls",
-            "-c",
-            "cache.db",
-            "-C",
-            "newsboat.conf",
-            "-x",
-            "reload",
-        ])
-        .current_dir(dir)
-        .env("HOME", dir)
-        .output()
-        .expect("run newsboat");
-    let took = start.elapsed();
-    assert!(
-        out.status.success(),
-        "newsboat failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    took
+    let mut last = None;
+    let mut quiet = 0;
+    while start.elapsed() < Duration::from_secs(600) {
+        std::thread::sleep(Duration::from_millis(500));
+        let t = cpu_ticks(pid);
+        quiet = if t.is_some() && t == last {
+            quiet + 1
+        } else {
+            0
+        };
+        last = t;
+        if quiet >= 4 {
+            break;
+        }
+    }
+    let settled = start.elapsed();
+    let rss = status_kib(pid, "VmRSS:");
+    let hwm = status_kib(pid, "VmHWM:");
+    // SAFETY: plain kill(2) of our own child by its pid.
+    unsafe {
+        libc::kill(pid as libc::pid_t, libc::SIGTERM);
+    }
+    let _ = child.wait();
+    Some((rss?, hwm?, settled))
 }
 
 fn main() {
@@ -279,125 +960,186 @@ fn main() {
             .unwrap_or(default)
     };
     let feeds = value("--feeds", if smoke { 100 } else { 1000 });
-    let runs = value("--runs", if smoke { 1 } else { 5 });
+    let runs = value("--runs", if smoke { 1 } else { 3 }).max(1);
+    let peer_runs = value("--peer-runs", if smoke { 1 } else { 3 });
+    // newsboat takes minutes at 10,000 feeds: only on request there.
+    let peer =
+        flag("--no-peer").is_none() && (feeds <= 2000 || flag("--peer").is_some()) && peer_runs > 0;
+    let generating = Instant::now();
     let (addrs, server) = start_server(feeds);
+    let gz_bytes: usize = server.docs[0].iter().map(|d| d.gz.len()).sum();
+    let plain_bytes: usize = server.docs[0]
+        .iter()
+        .take(30)
+        .map(|d| gunzip(&d.gz).len())
+        .sum::<usize>()
+        / feeds.min(30);
     println!(
-        "feedsift poll benchmark: {feeds} feeds x {ITEMS} items on {HOSTS} loopback hosts, {runs} runs each"
+        "feedsift poll benchmark: {feeds} feeds x {ITEMS} items (RSS 2.0, Atom 1.0, RSS 1.0) on {HOSTS} loopback hosts, {runs} runs each"
+    );
+    println!(
+        "  workload: ~{} KiB per feed, {} MiB gzipped in all, {} distinct items, {} on the topic; generated in {:.1} s",
+        plain_bytes / 1024,
+        gz_bytes / (1024 * 1024),
+        server.expect.items,
+        server.expect.topic,
+        generating.elapsed().as_secs_f64()
     );
 
-    // first poll + 304 polls
-    let mut first = Vec::new();
-    let mut not_modified = Vec::new();
+    let (mut cold, mut warm, mut steady) = (Vec::new(), Vec::new(), Vec::new());
     let mut dir_keep = None;
     for _ in 0..runs {
         let dir = tempfile::tempdir().expect("tempdir");
-        write_config(dir.path(), &feed_urls(&addrs, feeds, 0));
-        first.push(poll(dir.path()));
-        let items = count(dir.path(), "SELECT count(*) FROM items");
-        assert_eq!(items as usize, feeds * ITEMS, "every item stored");
-        let before = (
-            server.counters.conditional.load(Ordering::Relaxed),
-            server.counters.not_modified.load(Ordering::Relaxed),
-            server.counters.requests.load(Ordering::Relaxed),
+        let d = dir.path();
+        let listen = format!("127.0.0.1:{}", free_port());
+        write_config(d, &feed_urls(&addrs, feeds, 0), &listen);
+        server.advanced.store(false, Ordering::Relaxed);
+
+        let before = server.snapshot();
+        cold.push(poll(d));
+        let [req, _, _, gz] = server.since(before);
+        assert_eq!((req, gz), (feeds, feeds), "every body gzipped");
+        assert_eq!(
+            count(d, "SELECT count(*) FROM item_sources"),
+            feeds * ITEMS,
+            "every entry of every feed stored"
         );
-        not_modified.push(poll(dir.path()));
-        let cond = server.counters.conditional.load(Ordering::Relaxed) - before.0;
-        let nm = server.counters.not_modified.load(Ordering::Relaxed) - before.1;
-        let req = server.counters.requests.load(Ordering::Relaxed) - before.2;
+        assert_eq!(
+            count(d, "SELECT count(*) FROM items"),
+            server.expect.items,
+            "wire copies linking one page stored once"
+        );
+        assert_eq!(
+            count(d, "SELECT count(*) FROM topic_items"),
+            server.expect.topic,
+            "the topic holds exactly the Russia–Japan items"
+        );
+
+        let before = server.snapshot();
+        warm.push(poll(d));
+        let [req, cond, nm, _] = server.since(before);
         assert_eq!(
             (req, cond, nm),
             (feeds, feeds, feeds),
             "every request conditional, every answer 304"
         );
+
+        server.advanced.store(true, Ordering::Relaxed);
+        let before = server.snapshot();
+        steady.push(poll(d));
+        let [req, _, nm, _] = server.since(before);
+        let changed = (0..feeds).filter(|&n| changes(n)).count();
+        assert_eq!(
+            (req, nm),
+            (feeds, feeds - changed),
+            "half the feeds changed"
+        );
+        assert_eq!(
+            count(d, "SELECT count(*) FROM item_sources"),
+            feeds * ITEMS + changed * NEW_PER_ADVANCE,
+            "the new items of the changed feeds stored"
+        );
+        server.advanced.store(false, Ordering::Relaxed);
         dir_keep = Some(dir);
     }
-    let rss = children_max_rss_kib();
-    println!(
-        "first poll (empty db, {} items stored): median {}",
-        feeds * ITEMS,
-        secs(median(first.clone()))
-    );
-    println!(
-        "second poll (all 304, {feeds}/{feeds} conditional): median {}",
-        secs(median(not_modified.clone()))
-    );
-    println!(
-        "peak RSS of feedsift across these polls: {} MiB",
-        rss / 1024
-    );
+    println!("feedsift (median of {runs}; each run; peak RSS of the poll process):");
+    report("cold", &cold);
+    report("warm", &warm);
+    report("steady", &steady);
 
-    // hanging feeds
-    let hanging = (feeds / 100).max(1);
-    let mut hang_runs = Vec::new();
+    // A database as a cold poll leaves it, for the idle daemon.
+    if let Some(dir) = &dir_keep {
+        let d = dir.path();
+        std::fs::remove_file(d.join("feedsift.db")).ok();
+        poll(d);
+        match idle_rss(d) {
+            Some((rss, hwm, settled)) => println!(
+                "  idle     `feedsift run` with {feeds} feeds, {} items stored: VmRSS {:.1} MiB (peak {:.1} MiB), settled after {:.1} s",
+                count(d, "SELECT count(*) FROM items"),
+                rss as f64 / 1024.0,
+                hwm as f64 / 1024.0,
+                settled.as_secs_f64()
+            ),
+            None => println!("  idle     could not measure `feedsift run`"),
+        }
+    }
+
+    // Faults: hanging servers and 503s.
+    let faulty = (feeds / 100).max(1);
+    let mut fault_runs = Vec::new();
     for _ in 0..runs.min(3) {
         let dir = tempfile::tempdir().expect("tempdir");
-        write_config(dir.path(), &feed_urls(&addrs, feeds, hanging));
-        let took = poll(dir.path());
-        let items = count(dir.path(), "SELECT count(*) FROM items") as usize;
+        let listen = format!("127.0.0.1:{}", free_port());
+        write_config(dir.path(), &feed_urls(&addrs, feeds, faulty), &listen);
+        let r = poll(dir.path());
+        let failing = |status: &str| {
+            count(
+                dir.path(),
+                &format!("SELECT count(*) FROM feeds WHERE last_status = '{status}'"),
+            )
+        };
+        let (hung, refused) = (failing("timeout"), failing("503"));
+        assert_eq!((hung, refused), (faulty, faulty), "every fault reported");
         assert_eq!(
-            items,
-            (feeds - hanging) * ITEMS,
+            count(dir.path(), "SELECT count(*) FROM item_sources"),
+            (feeds - hung - refused) * ITEMS,
             "every healthy item stored"
         );
-        let timeouts = count(
-            dir.path(),
-            "SELECT count(*) FROM feeds WHERE last_status = 'timeout'",
-        ) as usize;
-        assert_eq!(timeouts, hanging);
-        hang_runs.push(took);
+        fault_runs.push(r);
     }
-    let hang_median = median(hang_runs.clone());
-    println!(
-        "poll with {hanging} hanging feeds (timeout {TIMEOUT_SECS} s): median {} (limit {} s)",
-        secs(hang_median),
-        TIMEOUT_SECS + 2
-    );
+    println!("  (faults: {faulty} hanging + {faulty} answering 503, timeout {TIMEOUT_SECS} s)");
+    report("faults", &fault_runs);
     assert!(
-        hang_runs
+        fault_runs
             .iter()
-            .all(|d| *d < Duration::from_secs(TIMEOUT_SECS + 2)),
-        "a hanging feed held the poll up: {hang_runs:?}"
+            .all(|r| r.took < Duration::from_secs(TIMEOUT_SECS + 2)),
+        "a hanging feed held the poll up"
     );
 
-    // the peer
-    if newsboat_available() {
-        let dir = dir_keep.expect("a run");
-        let urls = feed_urls(&addrs, feeds, 0).join("\n");
-        std::fs::write(dir.path().join("urls"), urls).expect("urls");
+    if !peer {
+        println!(
+            "newsboat: not run (not installed, --no-peer, or more than 2000 feeds without --peer)"
+        );
+        return;
+    }
+    if !newsboat_available() {
+        println!("newsboat not installed: no peer comparison (apt-get install newsboat)");
+        return;
+    }
+    let (mut nb_cold, mut nb_warm) = (Vec::new(), Vec::new());
+    let mut nb_counts = [0; 4];
+    for _ in 0..peer_runs {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let d = dir.path();
+        std::fs::write(d.join("urls"), feed_urls(&addrs, feeds, 0).join("\n")).expect("urls");
         std::fs::write(
-            dir.path().join("newsboat.conf"),
+            d.join("newsboat.conf"),
             format!("reload-threads 32\ndownload-timeout {TIMEOUT_SECS}\n"),
         )
         .expect("conf");
-        let nb_first = newsboat_poll(dir.path());
-        let c = &server.counters;
-        let before = (
-            c.requests.load(Ordering::Relaxed),
-            c.conditional.load(Ordering::Relaxed),
-            c.not_modified.load(Ordering::Relaxed),
-        );
-        let mut nb_second = Vec::new();
-        for _ in 0..runs {
-            nb_second.push(newsboat_poll(dir.path()));
+        nb_cold.push(newsboat_poll(d));
+        let before = server.snapshot();
+        nb_warm.push(newsboat_poll(d));
+        let c = server.since(before);
+        for i in 0..4 {
+            nb_counts[i] += c[i];
         }
-        println!(
-            "newsboat's unchanged reloads sent {} requests, {} conditional, {} answered 304",
-            c.requests.load(Ordering::Relaxed) - before.0,
-            c.conditional.load(Ordering::Relaxed) - before.1,
-            c.not_modified.load(Ordering::Relaxed) - before.2
-        );
-        let (ours, theirs) = (median(not_modified), median(nb_second));
-        println!(
-            "newsboat (reload-threads 32): first reload {}, unchanged reload median {}",
-            secs(nb_first),
-            secs(theirs)
-        );
-        println!(
-            "ratio, unchanged poll: newsboat / feedsift = {:.1}x; first poll: {:.1}x",
-            theirs.as_secs_f64() / ours.as_secs_f64(),
-            nb_first.as_secs_f64() / median(first).as_secs_f64()
-        );
-    } else {
-        println!("newsboat not installed: no peer comparison (apt-get install newsboat)");
     }
+    println!("newsboat (reload-threads 32, median of {peer_runs}):");
+    report("cold", &nb_cold);
+    report("warm", &nb_warm);
+    println!(
+        "  its unchanged reloads sent {} requests, {} conditional, {} answered 304",
+        nb_counts[0], nb_counts[1], nb_counts[2]
+    );
+    let ratio = |ours: &[Run], theirs: &[Run]| {
+        median_time(ours).as_secs_f64() / median_time(theirs).as_secs_f64()
+    };
+    println!(
+        "ratio feedsift / newsboat: cold {:.3} (target <= 0.075), warm {:.4}; peak RSS cold {:.0} / {:.0} MiB",
+        ratio(&cold, &nb_cold),
+        ratio(&warm, &nb_warm),
+        max_rss_mib(&cold),
+        max_rss_mib(&nb_cold)
+    );
 }
