@@ -36,16 +36,27 @@ pub struct Metrics {
 #[allow(clippy::declare_interior_mutable_const)]
 const ZERO: AtomicU64 = AtomicU64::new(0);
 
-pub static METRICS: Metrics = Metrics {
-    polls: [ZERO; 3],
-    items_ingested: ZERO,
-    fetch_buckets: [ZERO; BUCKETS.len()],
-    fetch_count: ZERO,
-    fetch_micros: ZERO,
-    scheduler_beat: AtomicI64::new(0),
-};
+pub static METRICS: Metrics = Metrics::new();
+
+impl Default for Metrics {
+    fn default() -> Metrics {
+        Metrics::new()
+    }
+}
 
 impl Metrics {
+    /// All counters at zero.
+    pub const fn new() -> Metrics {
+        Metrics {
+            polls: [ZERO; 3],
+            items_ingested: ZERO,
+            fetch_buckets: [ZERO; BUCKETS.len()],
+            fetch_count: ZERO,
+            fetch_micros: ZERO,
+            scheduler_beat: AtomicI64::new(0),
+        }
+    }
+
     /// Records a finished poll: its result, how long the fetch and store
     /// took, and how many new items it brought.
     pub fn poll(&self, result: PollResult, took: Duration, new_items: u64) {
@@ -191,14 +202,7 @@ mod tests {
 
     #[test]
     fn histogram_buckets_are_cumulative() {
-        let m = Metrics {
-            polls: [ZERO; 3],
-            items_ingested: ZERO,
-            fetch_buckets: [ZERO; BUCKETS.len()],
-            fetch_count: ZERO,
-            fetch_micros: ZERO,
-            scheduler_beat: AtomicI64::new(0),
-        };
+        let m = Metrics::new();
         m.poll(PollResult::Ok, Duration::from_millis(5), 3);
         m.poll(PollResult::Failed, Duration::from_millis(300), 0);
         m.poll(PollResult::NotModified, Duration::from_secs(60), 0);

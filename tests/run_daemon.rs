@@ -171,12 +171,7 @@ impl NotifySocket {
 
 #[test]
 fn systemd_hears_ready_watchdog_reloading_and_stopping_in_order() {
-    let feeds = serve_fixtures();
-    let port = free_port();
-    let config = fixture_config(feeds, &[]).replace(
-        "listen = \"127.0.0.1:0\"",
-        &format!("listen = \"127.0.0.1:{port}\""),
-    );
+    let (config, port) = on_free_port(&fixture_config(serve_fixtures(), &[]));
     let site = Site::new(&config);
     let mut sock = NotifySocket::new();
     let mut daemon = Reap(
@@ -310,12 +305,7 @@ fn logs_suit_the_journal_and_follow_the_configured_level() {
 
 #[test]
 fn metrics_parse_as_prometheus_text_and_count_what_happened() {
-    let feeds = serve_fixtures();
-    let port = free_port();
-    let config = fixture_config(feeds, &[]).replace(
-        "listen = \"127.0.0.1:0\"",
-        &format!("listen = \"127.0.0.1:{port}\""),
-    );
+    let (config, port) = on_free_port(&fixture_config(serve_fixtures(), &[]));
     let site = Site::new(&config);
     let daemon = Daemon::start(&site, port);
     let url = format!("{}/metrics", daemon.base);
