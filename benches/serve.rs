@@ -6,10 +6,16 @@
 //!   gzip        — full responses, `Accept-Encoding: gzip` as readers send;
 //!   conditional — `If-None-Match` with the current ETag: every answer 304.
 //!
+//!   during a poll — the daemon's first poll of many feeds, once alone and
+//!               once while wrk holds thousands of connections to it
+//!               (`-c2000`): how long the poll takes either way, what wrk
+//!               was answered, and the daemon's peak memory.
+//!
 //! `cargo bench --bench serve` runs 3 × 10 s per scenario and reports
 //! medians; `-- --smoke` runs 1 × 2 s (CI), checking that every response
 //! was a success and every conditional one a 304. `-- --runs R --secs S`
-//! to change them. Needs wrk (apt-get install wrk).
+//! to change them; `-- --during-poll` runs only the last scenario. Needs
+//! wrk (apt-get install wrk).
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -26,7 +32,12 @@ const LIMIT: usize = 100;
 /// (words drawn from a 600-word vocabulary, so the feed compresses about
 /// as well as real prose), so the 100-entry feed weighs what a real one does.
 fn feed_body() -> String {
-    let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+    feed_body_of(0, ITEMS)
+}
+
+/// Feed `n` of a set: its own items (guids, links, text), `items` of them.
+fn feed_body_of(n: u64, items: usize) -> String {
+    let mut seed = 0x9E37_79B9_7F4A_7C15u64 ^ n.wrapping_mul(0xA24B_AED4_963E_E407);
     let mut next = move || {
         seed ^= seed << 13;
         seed ^= seed >> 7;
@@ -50,12 +61,12 @@ fn feed_body() -> String {
     let mut s = String::from(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<rss version=\"2.0\"><channel><title>Bench wire</title><link>https://wire.example/</link><description>bench</description><language>en</language>\n",
     );
-    for i in 0..ITEMS {
+    for i in 0..items {
         let date = chrono::DateTime::from_timestamp(1_700_000_000 + i as i64 * 600, 0)
             .unwrap_or_default()
             .to_rfc2822();
         s.push_str(&format!(
-            "<item><title>Japan Russia {i}: {}</title><link>https://wire.example/news/{i}</link><guid>bench-{i}</guid><pubDate>{date}</pubDate><description><![CDATA[<p>{}.</p><p>{}. <a href=\"/related/{i}\">Related</a></p>]]></description></item>\n",
+            "<item><title>Japan Russia {i}: {}</title><link>https://wire.example/{n}/news/{i}</link><guid>bench-{n}-{i}</guid><pubDate>{date}</pubDate><description><![CDATA[<p>{}.</p><p>{}. <a href=\"/related/{i}\">Related</a></p>]]></description></item>\n",
             words(7),
             words(50),
             words(40),
@@ -87,15 +98,39 @@ fn millis(v: &str) -> Option<f64> {
 }
 
 fn wrk(url: &str, secs: u64, headers: &[&str]) -> Run {
-    let mut cmd = Command::new("wrk");
-    cmd.args(["-t2", "-c32", &format!("-d{secs}s"), "--latency"]);
+    let child = wrk_start(url, secs, 32, headers);
+    wrk_result(child)
+}
+
+/// Starts wrk with `conns` connections for `secs`. Thousands of connections
+/// need more open files than a shell allows by default: the limit is raised
+/// for wrk alone.
+fn wrk_start(url: &str, secs: u64, conns: usize, headers: &[&str]) -> std::process::Child {
+    let mut cmd = Command::new("sh");
+    cmd.args([
+        "-c",
+        "ulimit -n 65536 2>/dev/null || ulimit -n 4096; exec wrk \"$@\"",
+        "wrk",
+    ]);
+    cmd.args([
+        "-t2",
+        &format!("-c{conns}"),
+        &format!("-d{secs}s"),
+        "--latency",
+    ]);
     for h in headers {
         cmd.args(["-H", h]);
     }
-    let out = cmd
-        .arg(url)
-        .output()
-        .expect("wrk is not installed: apt-get install wrk (scripts/test.sh does)");
+    cmd.arg(url)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("wrk is not installed: apt-get install wrk (scripts/test.sh does)")
+}
+
+/// Waits for wrk (stopped early by SIGINT, it still reports) and reads its
+/// summary.
+fn wrk_result(child: std::process::Child) -> Run {
+    let out = child.wait_with_output().expect("wrk output");
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "wrk failed:\n{text}");
     let rps = text
@@ -125,6 +160,147 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
+/// The daemon's resident memory and its peak, in KiB, from /proc.
+fn rss_kib(pid: u32) -> (u64, u64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.split_whitespace().next()?.parse().ok())
+            .unwrap_or(0)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+/// One first poll of `feeds` feeds by `feedsift run`, with `conns` wrk
+/// connections hammering the topic feed meanwhile (none: alone). Returns
+/// the poll's duration, wrk's run (if any) and the daemon's peak RSS.
+fn first_poll(
+    feeds_addr: std::net::SocketAddr,
+    feeds: usize,
+    conns: usize,
+) -> (f64, Option<Run>, u64) {
+    let port = free_port();
+    let mut config = format!(
+        r#"
+[server]
+listen = "127.0.0.1:{port}"
+base_url = "http://127.0.0.1:{port}/"
+
+[polling]
+interval = "1h"
+per_host = 32
+timeout = "30s"
+
+[topic.bench]
+title = "Japan and Russia"
+query = "Japan Russia"
+limit = {LIMIT}
+"#
+    );
+    for n in 0..feeds {
+        config.push_str(&format!(
+            "\n[[feed]]\nurl = \"http://{feeds_addr}/feed{n}.rss\"\n"
+        ));
+    }
+    let site = Site::new(&config);
+    let started = Instant::now();
+    let daemon = Daemon::start(&site, port);
+    let url = format!("http://127.0.0.1:{port}/topics/bench.atom");
+    // Longer than any poll here, stopped when the poll ends.
+    let load = (conns > 0).then(|| wrk_start(&url, 60, conns, &["Accept-Encoding: gzip"]));
+    let db = site.db();
+    let polled = || {
+        rusqlite::Connection::open(&db)
+            .and_then(|c| {
+                c.query_row(
+                    "SELECT count(*) FROM feeds WHERE last_success IS NOT NULL",
+                    [],
+                    |r| r.get::<_, i64>(0),
+                )
+            })
+            .unwrap_or(0) as usize
+    };
+    while polled() < feeds {
+        assert!(
+            started.elapsed() < Duration::from_secs(55),
+            "the first poll of {feeds} feeds did not end in 55 s"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let took = started.elapsed().as_secs_f64();
+    let (_, peak) = rss_kib(daemon.child.id());
+    // The daemon still answers at once, under the load or not.
+    let health = reqwest::blocking::get(format!("http://127.0.0.1:{port}/healthz"))
+        .map(|r| (r.status().as_u16(), r.text().unwrap_or_default()))
+        .unwrap_or_default();
+    assert_eq!(
+        health.0,
+        200,
+        "/healthz after the poll: {}\n{}",
+        health.1,
+        daemon.log()
+    );
+    let run = load.map(|w| {
+        // SIGINT: wrk stops and prints what it measured so far.
+        let _ = Command::new("kill")
+            .args(["-INT", &w.id().to_string()])
+            .status();
+        wrk_result(w)
+    });
+    drop(daemon);
+    (took, run, peak)
+}
+
+/// The abuse scenario of the reliability work: thousands of connections
+/// while the daemon polls. Alone and under load, alternately.
+fn during_poll(runs: u64, feeds: usize, conns: usize) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for n in 0..feeds {
+        std::fs::write(
+            dir.path().join(format!("feed{n}.rss")),
+            feed_body_of(n as u64 + 1, 50),
+        )
+        .expect("write a feed");
+    }
+    let addr = serve_dir(dir.path().to_path_buf());
+    println!(
+        "during a poll: first poll of {feeds} feeds x 50 items by `feedsift run`, alone and with wrk -t2 -c{conns} (gzip) on the topic feed, {runs} run(s) each, alternately"
+    );
+    let (mut alone, mut loaded, mut rps, mut p99) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut peak_alone, mut peak_loaded) = (0, 0);
+    for _ in 0..runs {
+        let (t, _, peak) = first_poll(addr, feeds, 0);
+        alone.push(t);
+        peak_alone = peak_alone.max(peak);
+        let (t, run, peak) = first_poll(addr, feeds, conns);
+        loaded.push(t);
+        peak_loaded = peak_loaded.max(peak);
+        if let Some(r) = run {
+            assert_eq!(r.errors, 0, "responses outside 2xx/3xx under load");
+            rps.push(r.rps);
+            p99.push(r.p99_ms);
+        }
+    }
+    let (a, l) = (median(alone.clone()), median(loaded.clone()));
+    println!(
+        "  poll alone       {a:>7.2} s  (runs {alone:.2?}), daemon peak RSS {:.0} MiB",
+        peak_alone as f64 / 1024.0
+    );
+    println!(
+        "  poll under load  {l:>7.2} s  (runs {loaded:.2?}), daemon peak RSS {:.0} MiB; {:.2}x the time alone",
+        peak_loaded as f64 / 1024.0,
+        l / a
+    );
+    println!(
+        "  wrk meanwhile    {:>7.0} req/s, p99 {:.1} ms (medians; runs req/s {rps:.0?}), no errors",
+        median(rps.clone()),
+        median(p99.clone())
+    );
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let value = |name: &str, default: u64| {
@@ -137,6 +313,12 @@ fn main() {
     let smoke = args.iter().any(|a| a == "--smoke");
     let runs = value("--runs", if smoke { 1 } else { 3 });
     let secs = value("--secs", if smoke { 2 } else { 10 });
+    let poll_feeds = if smoke { 50 } else { 500 };
+    let conns = if smoke { 500 } else { 2000 };
+    if args.iter().any(|a| a == "--during-poll") {
+        during_poll(runs, poll_feeds, conns);
+        return;
+    }
 
     let feeds = tempfile::tempdir().expect("tempdir");
     std::fs::write(feeds.path().join("wire.rss"), feed_body()).expect("write the feed");
@@ -232,4 +414,5 @@ group = "item"
             each.join(", ")
         );
     }
+    during_poll(runs, poll_feeds, conns);
 }

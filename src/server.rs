@@ -8,7 +8,7 @@
 //! request whose stamp still matches (the common case) is answered from
 //! memory without a store round trip; a conditional one gets a bodiless 304.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::Write;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime};
@@ -125,6 +125,37 @@ pub struct AppState {
     /// Each topic's page count at a stamp, so a request for a page past the
     /// end (a crawler counting up) is refused without a database query.
     pages: RwLock<HashMap<String, (Stamp, usize)>>,
+    /// Documents being rebuilt. A change reaches every subscriber's next
+    /// request at once; without this, each of a thousand concurrent requests
+    /// queried the store and rendered and compressed the same document
+    /// (measured: a poll 14× slower and 474 MiB under `wrk -c500`).
+    building: std::sync::Mutex<HashSet<(Kind, usize, String)>>,
+    /// Woken when a rebuild ends, for requests that had no document to serve.
+    built: tokio::sync::Notify,
+}
+
+/// Who answers a request for a document that is stale or missing.
+enum Turn {
+    /// This request rebuilds it (holding the claim until done or dropped);
+    /// the previous document, if any, is passed on for Last-Modified.
+    Build(Claim, Option<Arc<Doc>>),
+    /// Another request is rebuilding it: serve what there is meanwhile (a
+    /// few milliseconds old), or the new one once it is there.
+    Serve(Arc<Doc>),
+}
+
+/// The right to rebuild one document; released on drop, so a request that
+/// fails or whose client goes away mid-rebuild lets the next one try.
+struct Claim {
+    state: Arc<AppState>,
+    key: (Kind, usize, String),
+}
+
+impl Drop for Claim {
+    fn drop(&mut self) {
+        lock(self.state.building.lock()).remove(&self.key);
+        self.state.built.notify_waiters();
+    }
 }
 
 #[derive(Debug, Error)]
@@ -147,6 +178,35 @@ impl AppState {
             published: RwLock::new(Arc::new(Published::new(cfg, 0))),
             cache: RwLock::new(HashMap::new()),
             pages: RwLock::new(HashMap::new()),
+            building: std::sync::Mutex::new(HashSet::new()),
+            built: tokio::sync::Notify::new(),
+        }
+    }
+
+    /// Decides who rebuilds a document that is not current at `stamp`: the
+    /// first request claims the rebuild; the others are served the previous
+    /// document meanwhile, or wait for the new one when none exists yet.
+    async fn turn(self: &Arc<Self>, kind: Kind, slug: &str, page: usize, stamp: Stamp) -> Turn {
+        loop {
+            // Created before the checks, so a rebuild ending in between
+            // still wakes this request.
+            let ended = self.built.notified();
+            let old = self.cached(kind, slug, page);
+            if let Some(doc) = old.as_ref().filter(|d| d.stamp == stamp) {
+                return Turn::Serve(doc.clone());
+            }
+            let key = (kind, page, slug.to_owned());
+            if lock(self.building.lock()).insert(key.clone()) {
+                let claim = Claim {
+                    state: self.clone(),
+                    key,
+                };
+                return Turn::Build(claim, old);
+            }
+            if let Some(doc) = old {
+                return Turn::Serve(doc);
+            }
+            ended.await;
         }
     }
 
@@ -430,15 +490,18 @@ async fn topic_feed(
         );
     };
     let stamp = (p.epoch, state.versions.topic(slug));
-    let old = state.cached(kind, slug, page);
-    if let Some(doc) = old.as_ref().filter(|d| d.stamp == stamp) {
-        return respond(doc, &headers);
+    if let Some(doc) = state.cached(kind, slug, page).filter(|d| d.stamp == stamp) {
+        return respond(&doc, &headers);
     }
     if let Some(pages) = state.known_pages(slug, stamp)
         && page > pages
     {
         return no_such_page(slug, page, pages);
     }
+    let (_claim, old) = match state.turn(kind, slug, page, stamp).await {
+        Turn::Serve(doc) => return respond(&doc, &headers),
+        Turn::Build(claim, old) => (claim, old),
+    };
     let data = state
         .store
         .topic_page(
@@ -499,10 +562,10 @@ async fn opml(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Respons
 async fn index(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
     let p = state.published();
     let stamp = (p.epoch, state.versions.any());
-    let old = state.cached(Kind::Index, "", 1);
-    if let Some(doc) = old.as_ref().filter(|d| d.stamp == stamp) {
-        return respond(doc, &headers);
-    }
+    let (_claim, old) = match state.turn(Kind::Index, "", 1, stamp).await {
+        Turn::Serve(doc) => return respond(&doc, &headers),
+        Turn::Build(claim, old) => (claim, old),
+    };
     let mut data: Vec<TopicEntries> = Vec::with_capacity(p.topics.len());
     for t in &p.topics {
         match state

@@ -3,7 +3,7 @@
 use std::collections::HashSet;
 
 use super::query::{Expr, Field, Term};
-use super::text::{fold_into, html_to_text, is_unspaced_script, word_ranges};
+use super::text::{fold_into, for_each_word, html_to_text, is_unspaced_script};
 
 /// The fields of an item a query can look at. HTML fields are stripped.
 #[derive(Debug, Clone, Copy, Default)]
@@ -88,9 +88,9 @@ impl FieldText {
         for p in parts {
             let start = text.len();
             fold_into(p, &mut text);
-            for (a, b) in word_ranges(&text[start..]) {
+            for_each_word(&text[start..], |a, b| {
                 seq.push(((start + a) as u32, (start + b) as u32));
-            }
+            });
             seq.push((0, 0));
             spans.push((start as u32, text.len() as u32));
             text.push('\n');
@@ -251,16 +251,22 @@ impl FieldText {
 }
 
 /// An item's searchable text. Title, summary and content share one word
-/// index, since most queries search all three at once.
+/// index, since most queries search all three at once. Author, categories
+/// and feeds are indexed on first use: few queries name those fields, and
+/// building their indexes for every item cost a tenth of the matching.
 #[derive(Debug, Clone)]
 pub struct Document {
     body: FieldText,
     title: Span,
     summary: Span,
     content: Span,
-    author: FieldText,
-    category: FieldText,
-    feed: FieldText,
+    /// Author, categories and feeds as given, for the lazy indexes.
+    author_src: Box<str>,
+    category_src: Box<str>,
+    feed_src: Box<str>,
+    author: std::cell::OnceCell<FieldText>,
+    category: std::cell::OnceCell<FieldText>,
+    feed: std::cell::OnceCell<FieldText>,
     /// Results of aliases already evaluated on this document, by key.
     alias_memo: std::cell::RefCell<Vec<(u64, bool)>>,
 }
@@ -270,29 +276,41 @@ impl Document {
         let summary = item.summary_html.map(html_to_text).unwrap_or_default();
         let content = item.content_html.map(html_to_text).unwrap_or_default();
         let (body, spans) = FieldText::new(&[item.title, &summary, &content]);
-        // Categories and feeds are lists: a phrase must not join two entries.
-        let lines = |s: &str| FieldText::new(&s.lines().collect::<Vec<_>>()).0;
         Document {
             body,
             title: spans[0],
             summary: spans[1],
             content: spans[2],
-            author: FieldText::new(&[item.author.unwrap_or("")]).0,
-            category: lines(item.categories),
-            feed: lines(item.feeds),
+            author_src: item.author.unwrap_or("").into(),
+            category_src: item.categories.into(),
+            feed_src: item.feeds.into(),
+            author: std::cell::OnceCell::new(),
+            category: std::cell::OnceCell::new(),
+            feed: std::cell::OnceCell::new(),
             alias_memo: std::cell::RefCell::new(Vec::new()),
         }
     }
 
     fn field_matches(&self, field: Field, term: &Term) -> bool {
+        // Categories and feeds are lists: a phrase must not join two entries.
+        let lines = |s: &str| FieldText::new(&s.lines().collect::<Vec<_>>()).0;
         match field {
             Field::Text => self.body.matches(term, ALL),
             Field::Title => self.body.matches(term, self.title),
             Field::Summary => self.body.matches(term, self.summary),
             Field::Content => self.body.matches(term, self.content),
-            Field::Author => self.author.matches(term, ALL),
-            Field::Category => self.category.matches(term, ALL),
-            Field::Feed => self.feed.matches(term, ALL),
+            Field::Author => self
+                .author
+                .get_or_init(|| FieldText::new(&[&self.author_src]).0)
+                .matches(term, ALL),
+            Field::Category => self
+                .category
+                .get_or_init(|| lines(&self.category_src))
+                .matches(term, ALL),
+            Field::Feed => self
+                .feed
+                .get_or_init(|| lines(&self.feed_src))
+                .matches(term, ALL),
         }
     }
 }

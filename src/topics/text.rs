@@ -278,28 +278,37 @@ fn class(c: char) -> Class {
 /// fast path with the same result: there, after the split at inner
 /// punctuation, the UAX #29 rules reduce to runs of letters and digits,
 /// runs of katakana, and single hiragana and ideographs.
-pub fn word_ranges(folded: &str) -> Box<dyn Iterator<Item = (usize, usize)> + '_> {
+pub fn word_ranges(folded: &str) -> impl Iterator<Item = (usize, usize)> + '_ {
+    let mut v = Vec::new();
+    for_each_word(folded, |a, b| v.push((a, b)));
+    v.into_iter()
+}
+
+/// [`word_ranges`], calling `f(start, end)` for each word. The index
+/// builder calls this once per field: a callback inlines into its loop,
+/// where a boxed iterator cost a dynamic call per word.
+#[inline]
+pub fn for_each_word(folded: &str, mut f: impl FnMut(usize, usize)) {
+    let b = folded.as_bytes();
     if folded.is_ascii() {
-        let b = folded.as_bytes();
         let mut i = 0;
-        return Box::new(std::iter::from_fn(move || {
+        loop {
             while i < b.len() && !b[i].is_ascii_alphanumeric() {
                 i += 1;
             }
             if i == b.len() {
-                return None;
+                return;
             }
             let start = i;
             while i < b.len() && b[i].is_ascii_alphanumeric() {
                 i += 1;
             }
-            Some((start, i))
-        }));
+            f(start, i);
+        }
     }
     if folded.chars().all(|c| class(c) != Class::Other) {
         let mut rest = folded.char_indices().peekable();
-        return Box::new(std::iter::from_fn(move || {
-            let (start, first) = rest.find(|&(_, c)| class(c) != Class::Gap)?;
+        while let Some((start, first)) = rest.find(|&(_, c)| class(c) != Class::Gap) {
             let kind = class(first);
             let mut end = start + first.len_utf8();
             if kind != Class::Single {
@@ -311,19 +320,18 @@ pub fn word_ranges(folded: &str) -> Box<dyn Iterator<Item = (usize, usize)> + '_
                     rest.next();
                 }
             }
-            Some((start, end))
-        }));
+            f(start, end);
+        }
+        return;
     }
     use unicode_segmentation::UnicodeSegmentation;
     let base = folded.as_ptr() as usize;
-    Box::new(folded.unicode_word_indices().flat_map(move |(_, w)| {
-        w.split(splits_word)
-            .filter(|p| !p.is_empty())
-            .map(move |p| {
-                let start = p.as_ptr() as usize - base;
-                (start, start + p.len())
-            })
-    }))
+    for (_, w) in folded.unicode_word_indices() {
+        for p in w.split(splits_word).filter(|p| !p.is_empty()) {
+            let start = p.as_ptr() as usize - base;
+            f(start, start + p.len());
+        }
+    }
 }
 
 /// The words of folded text, as slices.
