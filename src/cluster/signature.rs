@@ -242,8 +242,10 @@ static BOILERPLATE: LazyLock<Option<Regex>> = LazyLock::new(|| {
         r"(?:^\s*UPDATE\s*\d*\s*-\s*)",
         r"|(?:^\s*[A-Z][A-Z .'-]+[,.]\s+[A-Z][a-z]+\.?\s+\d{1,2}\s*(?:/[^/]{1,30}/|\([^)]{1,30}\))\s*[-–—]?\s*)",
         r"|(?:^\s*\([A-Za-z .]{1,30}\)\s*[-–—]\s*)",
-        r"|(?:[^.]*\b(?:reports?|reported)\s+citing[^.]*\.)",
-        r"|(?:,?\s*\b[A-Z][\w.]*(?:\s+News)?\s+(?:reports|reported)\.)",
+        // ASCII word boundaries, as in the marks: a Unicode one keeps the
+        // regex engine off its DFA on non-ASCII text.
+        r"|(?:[^.]*(?-u:\b)(?:reports?|reported)\s+citing[^.]*\.)",
+        r"|(?:,?\s*(?-u:\b)[A-Z][\w.]*(?:\s+News)?\s+(?:reports|reported)\.)",
         r"|(?:\((?:Adds|Updates|Recasts)[^)]*\))",
     ))
     .ok()

@@ -102,4 +102,8 @@ pub const MIGRATIONS: &[Migration] = &[
     Sql("CREATE INDEX items_first_seen ON items(first_seen);"),
     // 6: freed pages go back to the file system (see `Migration`).
     IncrementalAutoVacuum,
+    // 7: which topics hold an item, without knowing the topic: grouping a
+    // new copy into a story asks this of every member, and without it each
+    // question scanned the whole table (4 ms per item at 25,000 items).
+    Sql("CREATE INDEX topic_items_item ON topic_items(item_id);"),
 ];

@@ -187,10 +187,7 @@ impl Db {
             Ok(()) => {
                 // A story's entry lists every member, so a topic changes
                 // when any item joins one of its stories, in it or not.
-                let mut st = self.conn.prepare_cached(
-                    "SELECT DISTINCT t.slug FROM items x JOIN items i ON i.story_id = x.story_id
-                     JOIN topic_items t ON t.item_id = i.id WHERE x.id = ?1",
-                )?;
+                let mut st = self.conn.prepare_cached(STORY_TOPICS)?;
                 for id in &pending {
                     for slug in st.query_map([id], |r| r.get::<_, String>(0))? {
                         self.touched.slugs.insert(slug?);
@@ -873,6 +870,11 @@ fn fill_keep(tx: &Transaction, topics: &[Topic]) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// The topics holding any member of an item's story.
+const STORY_TOPICS: &str =
+    "SELECT DISTINCT t.slug FROM items x JOIN items i ON i.story_id = x.story_id
+     JOIN topic_items t ON t.item_id = i.id WHERE x.id = ?1";
+
 fn feed_row(tx: &Transaction, url: &str) -> Result<i64, StoreError> {
     tx.execute("INSERT OR IGNORE INTO feeds (url) VALUES (?1)", [url])?;
     Ok(tx.query_row("SELECT id FROM feeds WHERE url = ?1", [url], |r| r.get(0))?)
@@ -968,6 +970,25 @@ fn add_item(
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn grouping_finds_a_story_s_topics_through_an_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join("t.db"), Stories::default()).unwrap();
+        let plan: Vec<String> = db
+            .conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {STORY_TOPICS}"))
+            .unwrap()
+            .query_map([1], |r| r.get::<_, String>(3))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        // A scan of topic_items per new copy made grouping quadratic.
+        assert!(
+            plan.iter().all(|step| !step.starts_with("SCAN")),
+            "{plan:?}"
+        );
+    }
     use super::*;
 
     fn auto_vacuum(path: &Path) -> i64 {
