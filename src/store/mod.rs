@@ -317,7 +317,8 @@ impl Store {
         stories: crate::config::Stories,
         group_when_idle: bool,
     ) -> Result<Store, StoreError> {
-        let db = sqlite::Db::open(path, stories)?;
+        let mut db = sqlite::Db::open(path, stories)?;
+        db.groups_when_idle = group_when_idle;
         // Small: the writer is fast and back-pressure keeps memory bounded.
         let (tx, mut rx) = mpsc::channel::<Job>(64);
         let versions = Arc::new(Versions::default());
