@@ -207,16 +207,19 @@ impl StoryIndex {
             }
         }
         cands.sort_unstable_by_key(|c| c & !BY_ANCHOR);
-        // (hits, slot) of every candidate seen in enough bands or anchors.
-        let mut hits: Vec<(usize, u64)> = cands
+        // (hits, slot, item) of every candidate seen in enough bands or
+        // anchors and within reach.
+        let mut hits: Vec<(usize, u64, &Indexed)> = cands
             .chunk_by(|a, b| (a & !BY_ANCHOR) == (b & !BY_ANCHOR))
             .filter_map(|run| {
                 let by_anchor = run.iter().filter(|c| *c & BY_ANCHOR != 0).count();
                 let by_band = run.len() - by_anchor;
+                if by_band < MIN_BAND_HITS && by_anchor < MIN_ANCHOR_HITS {
+                    return None;
+                }
                 let slot = run[0] & !BY_ANCHOR;
-                (by_band >= MIN_BAND_HITS || by_anchor >= MIN_ANCHOR_HITS)
-                    .then_some((run.len(), slot))
-                    .filter(|_| self.within_reach(slot, time))
+                self.within_reach(slot, time)
+                    .map(|it| (run.len(), slot, it))
             })
             .collect();
         // When a window holds many look-alikes (a feed of template items),
@@ -224,14 +227,11 @@ impl StoryIndex {
         // milliseconds: only the candidates sharing the most bands (the
         // newest among equals) are scored.
         if hits.len() > MAX_SCORED {
-            hits.select_nth_unstable_by(MAX_SCORED - 1, |a, b| b.cmp(a));
+            hits.select_nth_unstable_by(MAX_SCORED - 1, |a, b| (b.0, b.1).cmp(&(a.0, a.1)));
             hits.truncate(MAX_SCORED);
         }
         let mut best: Option<(i64, f64)> = None;
-        for &(_, slot) in &hits {
-            let Some(it) = self.item(self.full_slot(slot)) else {
-                continue;
-            };
+        for &(_, _, it) in &hits {
             let Some(other) = self.tokens_of(it) else {
                 continue;
             };
@@ -244,19 +244,18 @@ impl StoryIndex {
         best
     }
 
-    /// Whether the item in `slot` is still indexed, close enough in time to
+    /// The item in `slot` if it is still indexed, close enough in time to
     /// be scored, and in a story that may still grow.
-    fn within_reach(&self, slot: u64, time: i64) -> bool {
-        let Some(it) = self.item(self.full_slot(slot)) else {
-            return false;
-        };
+    fn within_reach(&self, slot: u64, time: i64) -> Option<&Indexed> {
+        let it = self.item(self.full_slot(slot))?;
         let apart = (it.time - time).abs();
-        (apart as f64 / 3600.0) <= max_hours(self.threshold)
+        ((apart as f64 / 3600.0) <= max_hours(self.threshold)
             && apart <= self.window
             && self
                 .sizes
                 .get(&it.story)
-                .is_none_or(|&n| n < MAX_STORY_SIZE)
+                .is_none_or(|&n| n < MAX_STORY_SIZE))
+        .then_some(it)
     }
 
     /// Slots are kept as their low 32 bits in the tables; the index never

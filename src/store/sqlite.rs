@@ -985,19 +985,24 @@ fn add_item(
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    /// The steps SQLite plans for `sql` on a fresh database.
+    fn plan(sql: &str, args: impl rusqlite::Params) -> Vec<String> {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join("t.db"), Stories::default()).unwrap();
+        db.conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+            .unwrap()
+            .query_map(args, |r| r.get::<_, String>(3))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    }
 
     #[test]
     fn grouping_finds_a_story_s_topics_through_an_index() {
-        let dir = tempfile::tempdir().unwrap();
-        let db = Db::open(&dir.path().join("t.db"), Stories::default()).unwrap();
-        let plan: Vec<String> = db
-            .conn
-            .prepare(&format!("EXPLAIN QUERY PLAN {STORY_TOPICS}"))
-            .unwrap()
-            .query_map([1], |r| r.get::<_, String>(3))
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap();
+        let plan = plan(STORY_TOPICS, [1]);
         // A scan of topic_items per new copy made grouping quadratic.
         assert!(
             plan.iter().all(|step| !step.starts_with("SCAN")),
@@ -1007,22 +1012,12 @@ mod tests {
 
     #[test]
     fn a_story_s_reasons_are_read_from_its_members_not_the_whole_topic() {
-        let dir = tempfile::tempdir().unwrap();
-        let db = Db::open(&dir.path().join("t.db"), Stories::default()).unwrap();
-        let plan: Vec<String> = db
-            .conn
-            .prepare(&format!("EXPLAIN QUERY PLAN {STORY_WHYS}"))
-            .unwrap()
-            .query_map(params!["t", 1], |r| r.get::<_, String>(3))
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap();
+        let plan = plan(STORY_WHYS, params!["t", 1]);
         assert!(
             plan.first().is_some_and(|s| s.contains("items_story")),
             "{plan:?}"
         );
     }
-    use super::*;
 
     fn auto_vacuum(path: &Path) -> i64 {
         let c = Connection::open(path).unwrap();
