@@ -14,7 +14,7 @@
 //! second feed then has new items on top.
 //!
 //! Scenarios, each timed over several runs (medians reported), each with
-//! the peak RSS of the polling process (wait4's rusage):
+//! the peak RSS of the polling process (wait4's rusage, see `run_measured`):
 //!   cold    — an empty database: every feed fetched, parsed, stored;
 //!   warm    — nothing changed: every request conditional, every answer 304;
 //!   steady  — after time advanced: half the feeds changed, the rest 304;
@@ -759,15 +759,62 @@ struct Run {
 /// RSS is known (RUSAGE_CHILDREN would mix every child so far).
 // The child is reaped by wait4, which clippy does not see.
 #[allow(clippy::zombie_processes)]
+/// Set in the environment of the bench binary re-run as a launcher.
+const LAUNCHER: &str = "FEEDSIFT_BENCH_LAUNCHER";
+
+/// Runs `cmd` and measures it. The measured process is started by a fresh,
+/// small copy of this binary (`launch`), not by this process: Linux keeps a
+/// process's peak RSS across exec, so a child spawned straight from here
+/// would report at least this process's own peak (the generated workload,
+/// 65 MiB for 1000 feeds) whatever it used itself.
 fn run_measured(cmd: &mut Command, what: &str, log: &Path) -> Run {
     let err = std::fs::File::create(log).expect("log file");
+    let mut launcher = Command::new(std::env::current_exe().expect("the bench binary"));
+    launcher
+        .env(LAUNCHER, "1")
+        .arg(cmd.get_program())
+        .args(cmd.get_args());
+    for (k, v) in cmd.get_envs() {
+        match v {
+            Some(v) => launcher.env(k, v),
+            None => launcher.env_remove(k),
+        };
+    }
+    if let Some(dir) = cmd.get_current_dir() {
+        launcher.current_dir(dir);
+    }
     let start = Instant::now();
-    let child = cmd
+    let out = launcher
+        .stdin(Stdio::null())
+        .stderr(err)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot start {what}: {e}"));
+    let took = start.elapsed();
+    let report = String::from_utf8_lossy(&out.stdout);
+    let mut fields = report.split_whitespace();
+    let status: i32 = fields.next().and_then(|v| v.parse().ok()).unwrap_or(-1);
+    let max_rss_kib: i64 = fields.next().and_then(|v| v.parse().ok()).unwrap_or(0);
+    assert!(
+        out.status.success() && status == 0,
+        "{what} failed ({status}): {}",
+        std::fs::read_to_string(log).unwrap_or_default()
+    );
+    Run { took, max_rss_kib }
+}
+
+/// The launcher: runs the command in its arguments (output to /dev/null,
+/// errors inherited) and prints its exit code and peak RSS in KiB.
+fn launch(args: &[String]) -> ! {
+    let child = Command::new(&args[0])
+        .args(&args[1..])
+        .env_remove(LAUNCHER)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(err)
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {what}: {e}"));
+        .spawn();
+    let Ok(child) = child else {
+        println!("-1 0");
+        std::process::exit(1);
+    };
     let pid = child.id() as libc::pid_t;
     let mut status = 0;
     // SAFETY: wait4 writes only into the status and rusage we pass it; the
@@ -775,20 +822,16 @@ fn run_measured(cmd: &mut Command, what: &str, log: &Path) -> Run {
     let ru = unsafe {
         let mut ru: libc::rusage = std::mem::zeroed();
         let r = libc::wait4(pid, &mut status, 0, &mut ru);
-        assert_eq!(r, pid, "wait4 on {what}");
+        assert_eq!(r, pid, "wait4");
         ru
     };
-    let took = start.elapsed();
-    let ok = libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0;
-    assert!(
-        ok,
-        "{what} failed ({status}): {}",
-        std::fs::read_to_string(log).unwrap_or_default()
-    );
-    Run {
-        took,
-        max_rss_kib: ru.ru_maxrss,
-    }
+    let code = if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status)
+    } else {
+        -1
+    };
+    println!("{code} {}", ru.ru_maxrss);
+    std::process::exit(0);
 }
 
 /// The binary under test: this build's, or another (`FEEDSIFT_BENCH_BIN`,
@@ -951,6 +994,9 @@ fn idle_rss(dir: &Path) -> Option<(u64, u64, Duration)> {
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
+    if std::env::var_os(LAUNCHER).is_some() {
+        launch(&args[1..]);
+    }
     let flag = |name: &str| args.iter().position(|a| a == name);
     let smoke = flag("--smoke").is_some();
     let value = |name: &str, default: usize| {
@@ -1089,11 +1135,15 @@ fn main() {
     }
     println!("  (faults: {faulty} hanging + {faulty} answering 503, timeout {TIMEOUT_SECS} s)");
     report("faults", &fault_runs);
+    // A hanging feed may add its timeout to the poll, and no more. (Not
+    // "the timeout plus 2 s" as before: the stages between fetch and store
+    // are bounded now, so a feed late in the list is fetched late in a
+    // large poll, and its timeout starts then.)
+    let limit = median_time(&cold) + Duration::from_secs(TIMEOUT_SECS) + Duration::from_secs(1);
     assert!(
-        fault_runs
-            .iter()
-            .all(|r| r.took < Duration::from_secs(TIMEOUT_SECS + 2)),
-        "a hanging feed held the poll up"
+        fault_runs.iter().all(|r| r.took < limit),
+        "a hanging feed held the poll up longer than its timeout: {:?} against {limit:?}",
+        fault_runs.iter().map(|r| r.took).collect::<Vec<_>>()
     );
 
     if !peer {

@@ -31,6 +31,13 @@ const DROP_WITH_CONTENT: &[&str] = &[
 /// `data:` (a data: URL can carry a whole HTML page with script).
 const SCHEMES: &[&str] = &["http", "https", "mailto"];
 
+/// "120", "120px" or "50%": what browsers take as an image's width.
+fn is_dimension(v: &str) -> bool {
+    let v = v.trim();
+    let digits = v.trim_end_matches("px").trim_end_matches('%');
+    !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())
+}
+
 fn builder(base: Option<&url::Url>) -> Builder<'static> {
     let mut b = Builder::default();
     b.clean_content_tags(DROP_WITH_CONTENT.iter().copied().collect::<HashSet<_>>())
@@ -38,7 +45,17 @@ fn builder(base: Option<&url::Url>) -> Builder<'static> {
         .link_rel(Some("noopener noreferrer nofollow"))
         // Dimensions stay on images: a reader needs them to lay out, and we
         // need them to recognise tracking pixels afterwards.
-        .add_tag_attributes("img", ["width", "height"]);
+        .add_tag_attributes("img", ["width", "height"])
+        // ... as numbers: anything else there is no dimension (the fuzzer
+        // found `width="javascript:alert(1)"` kept; inert, but not ours to
+        // pass on).
+        .attribute_filter(|_, attr, value| {
+            if matches!(attr, "width" | "height") && !is_dimension(value) {
+                None
+            } else {
+                Some(value.into())
+            }
+        });
     b.url_relative(match base {
         // Relative links in an article mean the article's site: make them
         // absolute, since readers show them far away from it.
@@ -200,6 +217,18 @@ mod tests {
         assert!(out.contains(r#"href="https://example.org/x""#), "{out}");
         assert!(out.contains(r#"src="https://example.org/i.png""#), "{out}");
         assert!(!out.contains("p.gif"), "{out}");
+    }
+
+    #[test]
+    fn image_dimensions_must_be_numbers() {
+        // What the sanitize fuzz target found: a "width" holding a script URL.
+        let out = clean_html(
+            r#"<p>x<img src="https://example.org/p.jif" width="javascript:alert(1)" height="50%">x</p><img src="https://example.org/q.png" width="300px">"#,
+            None,
+        );
+        assert!(!out.contains("javascript"), "{out}");
+        assert!(out.contains(r#"height="50%""#), "{out}");
+        assert!(out.contains(r#"width="300px""#), "{out}");
     }
 
     #[test]

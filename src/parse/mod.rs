@@ -12,7 +12,7 @@ pub use prepare::header_charset;
 // OPML files are XML from other programs, with the same charset troubles.
 pub(crate) use prepare::decode as decode_xml;
 
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc, Weekday};
@@ -22,6 +22,7 @@ use thiserror::Error;
 use url::Url;
 
 use crate::config::hex;
+use crate::topics::{ItemText, Matched, Topic, feed_labels, match_item};
 
 #[derive(Debug, Error)]
 pub enum ParseError {
@@ -68,6 +69,49 @@ pub struct ParsedFeed {
     pub hints: FeedHints,
     /// The encoding the body was read as.
     pub encoding: &'static str,
+    /// The new items' topics, when decided on the parser's thread: see
+    /// `match_topics`.
+    pub matched: Option<Matched>,
+}
+
+impl ParsedFeed {
+    /// Matches every item against `topics`, as seen in the feed at `url`
+    /// with that configured title and tags. This runs on the parser's
+    /// thread: on the one store thread, folding and indexing item text was
+    /// the largest single cost of a first poll.
+    pub fn match_topics(
+        &mut self,
+        topics: Arc<Vec<Topic>>,
+        url: &str,
+        config_title: Option<&str>,
+        tags: &[String],
+    ) {
+        if topics.is_empty() {
+            return;
+        }
+        let labels = feed_labels(url, config_title.or(self.title.as_deref()), tags);
+        let per_item = self
+            .items
+            .iter()
+            .map(|i| {
+                let categories = i.categories.join("\n");
+                let text = ItemText {
+                    title: &i.title,
+                    summary_html: i.summary.as_deref(),
+                    content_html: i.content.as_deref(),
+                    author: i.author.as_deref(),
+                    categories: &categories,
+                    feeds: "",
+                };
+                match_item(&topics, url, &labels, &text)
+            })
+            .collect();
+        self.matched = Some(Matched {
+            topics,
+            labels,
+            per_item,
+        });
+    }
 }
 
 /// One entry of a feed, before the store decides whether it is new.
@@ -282,6 +326,7 @@ pub fn parse_feed(
         items,
         hints,
         encoding,
+        matched: None,
     })
 }
 
@@ -325,8 +370,12 @@ fn feed_hints(text: &str, ttl_minutes: Option<u32>) -> FeedHints {
     static DAY: LazyLock<Regex> =
         LazyLock::new(|| Regex::new(r"<day>\s*(\w+)\s*</day>").expect("static regex"));
 
-    let period = PERIOD
-        .captures(text)
+    // A literal search first: most feeds have none of these, and the
+    // regexes would try every `<` of the document.
+    let has = |word: &str| memchr::memmem::find(text.as_bytes(), word.as_bytes()).is_some();
+    let period = Some(text)
+        .filter(|_| has("updatePeriod>"))
+        .and_then(|t| PERIOD.captures(t))
         .and_then(|c| match c[1].to_ascii_lowercase().as_str() {
             "hourly" => Some(3600u64),
             "daily" => Some(86_400),
@@ -335,13 +384,15 @@ fn feed_hints(text: &str, ttl_minutes: Option<u32>) -> FeedHints {
             "yearly" => Some(31_536_000),
             _ => None,
         });
-    let freq = FREQ
-        .captures(text)
+    let freq = Some(text)
+        .filter(|_| has("updateFrequency>"))
+        .and_then(|t| FREQ.captures(t))
         .and_then(|c| c[1].parse::<u64>().ok())
         .filter(|&f| f > 0)
         .unwrap_or(1);
-    let skip_hours = SKIP_HOURS
-        .captures(text)
+    let skip_hours = Some(text)
+        .filter(|_| has("<skipHours>"))
+        .and_then(|t| SKIP_HOURS.captures(t))
         .map(|c| {
             HOUR.captures_iter(&c[1])
                 .filter_map(|h| h[1].parse::<u32>().ok())
@@ -349,8 +400,9 @@ fn feed_hints(text: &str, ttl_minutes: Option<u32>) -> FeedHints {
                 .collect()
         })
         .unwrap_or_default();
-    let skip_days = SKIP_DAYS
-        .captures(text)
+    let skip_days = Some(text)
+        .filter(|_| has("<skipDays>"))
+        .and_then(|t| SKIP_DAYS.captures(t))
         .map(|c| {
             DAY.captures_iter(&c[1])
                 .filter_map(|d| d[1].parse::<Weekday>().ok())

@@ -106,13 +106,26 @@ impl MatchRow {
         doc: &Document,
         ins: &mut rusqlite::CachedStatement,
     ) -> Result<bool, StoreError> {
-        if !topic.accepts(self.urls.split('\n'), doc) {
-            return Ok(false);
-        }
-        let why = topic.matcher.explain(doc).join("\n");
-        ins.execute(params![topic.slug, self.id, self.sort_time, why])?;
-        Ok(true)
+        file_into(topic, self.id, self.sort_time, &self.urls, doc, ins)
     }
+}
+
+/// Adds item `id` to `topic` if the topic takes it, recording why. `urls`:
+/// the feeds it was seen in, one per line.
+fn file_into(
+    topic: &Topic,
+    id: i64,
+    sort_time: i64,
+    urls: &str,
+    doc: &Document,
+    ins: &mut rusqlite::CachedStatement,
+) -> Result<bool, StoreError> {
+    if !topic.accepts(urls.split('\n'), doc) {
+        return Ok(false);
+    }
+    let why = topic.matcher.explain(doc).join("\n");
+    ins.execute(params![topic.slug, id, sort_time, why])?;
+    Ok(true)
 }
 
 const INSERT_MEMBER: &str =
@@ -431,58 +444,50 @@ impl Db {
         feed: Option<ParsedFeed>,
         rec: &PollRecord,
     ) -> Result<IngestStats, StoreError> {
-        self.ingest_tx(feed_url, feed, rec)
-    }
-
-    fn ingest_tx(
-        &mut self,
-        feed_url: &str,
-        feed: Option<ParsedFeed>,
-        rec: &PollRecord,
-    ) -> Result<IngestStats, StoreError> {
         let topics = self.topics.clone();
         let tx = self.conn.transaction()?;
-        let feed_id = feed_row(&tx, feed_url)?;
-        let mut stats = IngestStats::default();
-        let mut touched = HashSet::new();
-        let mut feed_changed = false;
-        if let Some(feed) = feed {
-            for item in feed.items {
-                touched.extend(add_item(
-                    &tx, &topics, feed_id, feed_url, item, rec.at, &mut stats,
-                )?);
-            }
-            // Only a real change counts: atom:source in every topic shows these.
-            feed_changed = tx
-                .prepare_cached(
-                    "UPDATE feeds SET title = ?2, site_url = ?3, feed_ident = ?4, language = ?5
-                     WHERE id = ?1 AND (title IS NOT ?2 OR site_url IS NOT ?3 OR feed_ident IS NOT ?4
-                                        OR language IS NOT ?5)",
-                )?
-                .execute(params![feed_id, feed.title, feed.site_url, feed.id, feed.language])?
-                > 0;
-        }
-        tx.prepare_cached(
-            "UPDATE feeds SET last_attempt = ?2, last_success = ?2, last_status = ?3, last_error = NULL,
-                    next_poll = ?4, error_count = 0,
-                    etag = coalesce(?5, etag), last_modified = coalesce(?6, last_modified),
-                    body_hash = coalesce(?7, body_hash), effective_url = coalesce(?8, effective_url)
-             WHERE id = ?1",
-        )?
-        .execute(params![
-            feed_id,
-            ts(rec.at),
-            rec.status,
-            ts(rec.next_poll),
-            rec.etag,
-            rec.last_modified,
-            rec.body_hash,
-            rec.moved_to
-        ])?;
+        let done = ingest_into(&tx, &topics, feed_url, feed, rec)?;
         tx.commit()?;
-        self.touched.all |= feed_changed;
-        self.touched.slugs.extend(touched);
-        Ok(stats)
+        Ok(self.note(done))
+    }
+
+    /// Several feeds' polls in one transaction, each in a savepoint of its
+    /// own: a feed whose write fails is rolled back alone and gets the
+    /// error; the others are stored. A failed commit fails them all.
+    pub fn ingest_batch(
+        &mut self,
+        work: Vec<(String, ParsedFeed, PollRecord)>,
+    ) -> Vec<Result<IngestStats, StoreError>> {
+        let n = work.len();
+        let topics = self.topics.clone();
+        let run = |conn: &mut Connection| {
+            let mut tx = conn.transaction()?;
+            let mut out = Vec::with_capacity(n);
+            for (url, feed, rec) in work {
+                let sp = tx.savepoint()?;
+                let r = ingest_into(&sp, &topics, &url, Some(feed), &rec);
+                if r.is_ok() {
+                    sp.commit()?;
+                }
+                out.push(r);
+            }
+            tx.commit()?;
+            Ok::<_, StoreError>(out)
+        };
+        match run(&mut self.conn) {
+            Ok(results) => results
+                .into_iter()
+                .map(|r| r.map(|done| self.note(done)))
+                .collect(),
+            Err(e) => (0..n).map(|_| Err(e.clone())).collect(),
+        }
+    }
+
+    /// Records what a committed ingest changed.
+    fn note(&mut self, done: Ingested) -> IngestStats {
+        self.touched.all |= done.feed_changed;
+        self.touched.slugs.extend(done.touched);
+        done.stats
     }
 
     pub fn items_since(&mut self, since: DateTime<Utc>) -> Result<Vec<StoredItem>, StoreError> {
@@ -890,21 +895,119 @@ const STORY_TOPICS: &str =
     "SELECT DISTINCT t.slug FROM items x JOIN items i ON i.story_id = x.story_id
      JOIN topic_items t ON t.item_id = i.id WHERE x.id = ?1";
 
-fn feed_row(tx: &Transaction, url: &str) -> Result<i64, StoreError> {
+/// What one feed's ingest did, for `Db::note` once it is committed.
+struct Ingested {
+    stats: IngestStats,
+    touched: HashSet<String>,
+    feed_changed: bool,
+}
+
+/// Writes one poll's items and the feed's new state, inside the caller's
+/// transaction or savepoint.
+fn ingest_into(
+    conn: &Connection,
+    topics: &Arc<Vec<Topic>>,
+    feed_url: &str,
+    feed: Option<ParsedFeed>,
+    rec: &PollRecord,
+) -> Result<Ingested, StoreError> {
+    let feed_id = feed_row(conn, feed_url)?;
+    let mut stats = IngestStats::default();
+    let mut touched = HashSet::new();
+    let mut feed_changed = false;
+    if let Some(mut feed) = feed {
+        // The feed's own title first, so items are matched with the labels
+        // a later re-evaluation will see. Only a real change counts:
+        // atom:source in every topic shows these.
+        feed_changed =
+            conn.prepare_cached(
+                "UPDATE feeds SET title = ?2, site_url = ?3, feed_ident = ?4, language = ?5
+                 WHERE id = ?1 AND (title IS NOT ?2 OR site_url IS NOT ?3 OR feed_ident IS NOT ?4
+                                    OR language IS NOT ?5)",
+            )?
+            .execute(params![
+                feed_id,
+                feed.title,
+                feed.site_url,
+                feed.id,
+                feed.language
+            ])? > 0;
+        let labels: String = if topics.is_empty() {
+            String::new()
+        } else {
+            conn.prepare_cached(
+                "SELECT f.url || ' ' || coalesce(f.config_title, f.title, '') || ' ' || coalesce(f.tags, '')
+                 FROM feeds f WHERE f.id = ?1",
+            )?
+            .query_row([feed_id], |r| r.get(0))?
+        };
+        // Matches made on the parser's thread count only if they were made
+        // with the topics and labels in force here.
+        let matched = feed
+            .matched
+            .take()
+            .filter(|m| Arc::ptr_eq(&m.topics, topics) && m.labels == labels);
+        let mut pre = matched.map(|m| m.per_item.into_iter());
+        for item in feed.items {
+            let source = Source { feed_id, feed_url };
+            let pre_matched = pre.as_mut().and_then(Iterator::next);
+            touched.extend(add_item(
+                conn,
+                topics,
+                &source,
+                item,
+                pre_matched,
+                rec.at,
+                &mut stats,
+            )?);
+        }
+    }
+    conn.prepare_cached(
+        "UPDATE feeds SET last_attempt = ?2, last_success = ?2, last_status = ?3, last_error = NULL,
+                next_poll = ?4, error_count = 0,
+                etag = coalesce(?5, etag), last_modified = coalesce(?6, last_modified),
+                body_hash = coalesce(?7, body_hash), effective_url = coalesce(?8, effective_url)
+         WHERE id = ?1",
+    )?
+    .execute(params![
+        feed_id,
+        ts(rec.at),
+        rec.status,
+        ts(rec.next_poll),
+        rec.etag,
+        rec.last_modified,
+        rec.body_hash,
+        rec.moved_to
+    ])?;
+    Ok(Ingested {
+        stats,
+        touched,
+        feed_changed,
+    })
+}
+
+/// The feed an ingest's items came from.
+struct Source<'a> {
+    feed_id: i64,
+    feed_url: &'a str,
+}
+
+fn feed_row(tx: &Connection, url: &str) -> Result<i64, StoreError> {
     tx.execute("INSERT OR IGNORE INTO feeds (url) VALUES (?1)", [url])?;
     Ok(tx.query_row("SELECT id FROM feeds WHERE url = ?1", [url], |r| r.get(0))?)
 }
 
 /// Adds one parsed entry: new item, new source of a known item, or nothing.
 fn add_item(
-    tx: &Transaction,
+    tx: &Connection,
     topics: &[Topic],
-    feed_id: i64,
-    feed_url: &str,
+    source: &Source,
     item: NewItem,
+    pre_matched: Option<Vec<(usize, String)>>,
     now: DateTime<Utc>,
     stats: &mut IngestStats,
 ) -> Result<Vec<String>, StoreError> {
+    let Source { feed_id, feed_url } = *source;
     let known: Option<i64> = tx
         .prepare_cached("SELECT item_id FROM item_sources WHERE feed_id = ?1 AND entry_key = ?2")?
         .query_row(params![feed_id, item.entry_key], |r| r.get(0))
@@ -920,6 +1023,10 @@ fn add_item(
             .optional()?,
         None => None,
     };
+    // A new item's topics were decided on the parser's thread
+    // (`ParsedFeed::match_topics`). A known one, seen again in another
+    // feed, is matched again as stored, with all its feeds.
+    let mut fresh: Option<(i64, Vec<(usize, String)>)> = None;
     let item_id = match same_url {
         Some(found) => {
             stats.new_sources += 1;
@@ -955,6 +1062,7 @@ fn add_item(
                 feed_id
             ])?;
             stats.new_items += 1;
+            fresh = pre_matched.map(|m| (sort_time, m));
             tx.last_insert_rowid()
         }
     };
@@ -969,12 +1077,20 @@ fn add_item(
     // Membership depends on every feed the item was seen in (topic feed
     // filters), so a new source can bring a known item into a topic. The
     // text matched is the stored item's, whichever feed brought it.
+    let mut ins = tx.prepare_cached(INSERT_MEMBER)?;
+    let mut touched = Vec::new();
+    if let Some((sort_time, matches)) = fresh {
+        for (i, why) in matches {
+            let Some(t) = topics.get(i) else { continue };
+            ins.execute(params![t.slug, item_id, sort_time, why])?;
+            touched.push(t.slug.clone());
+        }
+        return Ok(touched);
+    }
     let row = tx
         .prepare_cached(&format!("{ITEM_ROW} WHERE i.id = ?1"))?
         .query_row([item_id], MatchRow::read)?;
     let doc = row.document();
-    let mut ins = tx.prepare_cached(INSERT_MEMBER)?;
-    let mut touched = Vec::new();
     for t in topics {
         if row.file_into(t, &doc, &mut ins)? {
             touched.push(t.slug.clone());

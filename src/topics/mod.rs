@@ -45,6 +45,44 @@ impl Topic {
     }
 }
 
+/// What a topic's `feed:` field sees of one feed: its url, title (the
+/// configured one, else the feed's own) and tags. The store's `ITEM_ROW`
+/// builds the same line in SQL, one per feed an item was seen in.
+pub fn feed_labels(url: &str, title: Option<&str>, tags: &[String]) -> String {
+    format!("{url} {} {}", title.unwrap_or(""), tags.join(" "))
+}
+
+/// The topics of a feed's new items, decided on the parser's thread with
+/// the topics and feed labels of that moment. The store takes them when
+/// both are still what it has, and matches again itself otherwise.
+#[derive(Debug, Clone)]
+pub struct Matched {
+    pub topics: std::sync::Arc<Vec<Topic>>,
+    pub labels: String,
+    /// Per item: (index into `topics`, why it matched).
+    pub per_item: Vec<Vec<(usize, String)>>,
+}
+
+/// Matches one item's text, seen in the feed `url` with these labels,
+/// against every topic: (topic index, why) for each that takes it.
+pub fn match_item(
+    topics: &[Topic],
+    url: &str,
+    labels: &str,
+    item: &ItemText,
+) -> Vec<(usize, String)> {
+    let doc = Document::new(&ItemText {
+        feeds: labels,
+        ..*item
+    });
+    topics
+        .iter()
+        .enumerate()
+        .filter(|(_, t)| t.accepts([url], &doc))
+        .map(|(i, t)| (i, t.matcher.explain(&doc).join("\n")))
+        .collect()
+}
+
 /// Aliases as written in `[alias]`: name -> list of terms.
 pub type Aliases = BTreeMap<String, Vec<String>>;
 

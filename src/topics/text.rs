@@ -351,7 +351,21 @@ pub fn find_ascii_ci(hay: &str, needle: &str) -> Option<usize> {
     if n.is_empty() || h.len() < n.len() {
         return None;
     }
-    (0..=h.len() - n.len()).find(|&i| h[i..i + n.len()].eq_ignore_ascii_case(n))
+    // Jump between places where the first byte matches, in either case.
+    let last = h.len() - n.len();
+    let mut at = 0;
+    while let Some(i) = memchr::memchr2(
+        n[0].to_ascii_lowercase(),
+        n[0].to_ascii_uppercase(),
+        &h[at..=last],
+    ) {
+        let i = at + i;
+        if h[i..i + n.len()].eq_ignore_ascii_case(n) {
+            return Some(i);
+        }
+        at = i + 1;
+    }
+    None
 }
 
 /// Turns an HTML fragment into plain text: tags and comments dropped (with
