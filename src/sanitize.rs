@@ -50,10 +50,12 @@ fn builder(base: Option<&url::Url>) -> Builder<'static> {
         // found `width="javascript:alert(1)"` kept; inert, but not ours to
         // pass on).
         .attribute_filter(|_, attr, value| {
-            if matches!(attr, "width" | "height") && !is_dimension(value) {
-                None
-            } else {
+            if !matches!(attr, "width" | "height") {
                 Some(value.into())
+            } else if is_dimension(value) {
+                Some(value.trim().into())
+            } else {
+                None
             }
         });
     b.url_relative(match base {
@@ -223,12 +225,14 @@ mod tests {
     fn image_dimensions_must_be_numbers() {
         // What the sanitize fuzz target found: a "width" holding a script URL.
         let out = clean_html(
-            r#"<p>x<img src="https://example.org/p.jif" width="javascript:alert(1)" height="50%">x</p><img src="https://example.org/q.png" width="300px">"#,
+            r#"<p>x<img src="https://example.org/p.jif" width="javascript:alert(1)" height="50%">x</p><img src="https://example.org/q.png" width="300px"><img src="https://example.org/r.png" width=" 4 ">"#,
             None,
         );
         assert!(!out.contains("javascript"), "{out}");
         assert!(out.contains(r#"height="50%""#), "{out}");
         assert!(out.contains(r#"width="300px""#), "{out}");
+        // Kept trimmed (the fuzzer's second find: `width="4 "`).
+        assert!(out.contains(r#"width="4""#), "{out}");
     }
 
     #[test]
