@@ -101,9 +101,9 @@ impl ParsedFeed {
                     content_html: i.content.as_deref(),
                     author: i.author.as_deref(),
                     categories: &categories,
-                    feeds: "",
+                    feeds: &labels,
                 };
-                match_item(&topics, url, &labels, &text)
+                match_item(&topics, url, &text)
             })
             .collect();
         self.matched = Some(Matched {

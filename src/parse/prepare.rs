@@ -326,19 +326,17 @@ fn reference_fix(seg: &str, amp: usize) -> (usize, Option<String>) {
     (end, Some(fixed))
 }
 
-/// Calls `f` with the position and fix of each `&` in `seg` that needs
-/// one, until `f` returns false.
-fn each_reference_fix(seg: &str, mut f: impl FnMut(usize, usize, String) -> bool) {
+/// Calls `f` with the position, end and fix of each `&` in `seg` that
+/// needs one.
+fn each_reference_fix(seg: &str, mut f: impl FnMut(usize, usize, String)) {
     let b = seg.as_bytes();
     let mut at = 0;
     while let Some(i) = memchr::memchr(b'&', &b[at..]) {
         let amp = at + i;
         let (end, fix) = reference_fix(seg, amp);
         at = end;
-        if let Some(fix) = fix
-            && !f(amp, end, fix)
-        {
-            return;
+        if let Some(fix) = fix {
+            f(amp, end, fix);
         }
     }
 }
@@ -346,65 +344,63 @@ fn each_reference_fix(seg: &str, mut f: impl FnMut(usize, usize, String) -> bool
 /// Outside CDATA sections: HTML named entities become numeric references,
 /// unknown entities and bare ampersands become literal text, references to
 /// forbidden characters are dropped. Inside CDATA nothing is touched. The
-/// text is copied only if something changes: XML's own references, the
+/// text is copied only once something changes: XML's own references, the
 /// bulk of them, stay as they are (a regex rewrite of every reference was
 /// a fifth of all parsing time).
 fn fix_references(text: &str) -> Cow<'_, str> {
-    let mut needed = false;
-    map_outside_cdata_ref(text, |seg| {
-        each_reference_fix(seg, |_, _, _| {
-            needed = true;
-            false
-        });
-        !needed
-    });
-    if !needed {
-        return Cow::Borrowed(text);
-    }
-    Cow::Owned(map_outside_cdata(text, |seg| {
-        let mut out = String::with_capacity(seg.len() + 16);
-        let mut last = 0;
-        each_reference_fix(seg, |amp, end, fix| {
-            out.push_str(&seg[last..amp]);
+    let mut out: Option<String> = None;
+    let mut last = 0;
+    for seg in outside_cdata(text) {
+        each_reference_fix(&text[seg.clone()], |amp, end, fix| {
+            let out = out.get_or_insert_with(|| String::with_capacity(text.len() + 16));
+            out.push_str(&text[last..seg.start + amp]);
             out.push_str(&fix);
-            last = end;
-            true
+            last = seg.start + end;
         });
-        out.push_str(&seg[last..]);
-        out
-    }))
+    }
+    match out {
+        None => Cow::Borrowed(text),
+        Some(mut out) => {
+            out.push_str(&text[last..]);
+            Cow::Owned(out)
+        }
+    }
 }
 
-/// Visits the parts of `text` outside CDATA sections, until `f` returns
-/// false.
-fn map_outside_cdata_ref(text: &str, mut f: impl FnMut(&str) -> bool) {
-    let mut rest = text;
-    while let Some(start) = rest.find("<![CDATA[") {
-        if !f(&rest[..start]) {
-            return;
+/// The byte ranges of `text` outside CDATA sections, in order (an
+/// unterminated section runs to the end).
+fn outside_cdata(text: &str) -> impl Iterator<Item = std::ops::Range<usize>> + '_ {
+    let mut from = Some(0);
+    std::iter::from_fn(move || {
+        let start = from?;
+        match text[start..].find("<![CDATA[") {
+            Some(i) => {
+                let cdata = start + i;
+                from = Some(
+                    text[cdata..]
+                        .find("]]>")
+                        .map_or(text.len(), |e| cdata + e + 3),
+                );
+                Some(start..cdata)
+            }
+            None => {
+                from = None;
+                Some(start..text.len())
+            }
         }
-        let end = rest[start..]
-            .find("]]>")
-            .map_or(rest.len(), |e| start + e + 3);
-        rest = &rest[end..];
-    }
-    f(rest);
+    })
 }
 
 /// Applies `f` to the parts of `text` outside CDATA sections; CDATA (and an
 /// unterminated one, to the end) is copied as it is.
 fn map_outside_cdata(text: &str, f: impl Fn(&str) -> String) -> String {
     let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(start) = rest.find("<![CDATA[") {
-        out.push_str(&f(&rest[..start]));
-        let end = rest[start..]
-            .find("]]>")
-            .map_or(rest.len(), |e| start + e + 3);
-        out.push_str(&rest[start..end]);
-        rest = &rest[end..];
+    let mut last = 0;
+    for seg in outside_cdata(text) {
+        out.push_str(&text[last..seg.start]);
+        out.push_str(&f(&text[seg.clone()]));
+        last = seg.end;
     }
-    out.push_str(&f(rest));
     out
 }
 

@@ -16,7 +16,7 @@ use super::{
 use crate::cluster::StoryIndex;
 use crate::config::Stories;
 use crate::parse::{NewItem, ParsedFeed};
-use crate::topics::{Document, ItemText, Topic};
+use crate::topics::{Document, ItemText, Topic, match_item};
 
 pub struct Db {
     conn: Connection,
@@ -88,15 +88,19 @@ impl MatchRow {
         })
     }
 
-    fn document(&self) -> Document {
-        Document::new(&ItemText {
+    fn text(&self) -> ItemText<'_> {
+        ItemText {
             title: &self.title,
             summary_html: self.summary.as_deref(),
             content_html: self.content.as_deref(),
             author: self.author.as_deref(),
             categories: self.categories.as_deref().unwrap_or(""),
             feeds: &self.feed_labels,
-        })
+        }
+    }
+
+    fn document(&self) -> Document {
+        Document::new(&self.text())
     }
 
     /// Adds the item to `topic` if the topic takes it, recording why.
@@ -106,26 +110,13 @@ impl MatchRow {
         doc: &Document,
         ins: &mut rusqlite::CachedStatement,
     ) -> Result<bool, StoreError> {
-        file_into(topic, self.id, self.sort_time, &self.urls, doc, ins)
+        if !topic.accepts(self.urls.split('\n'), doc) {
+            return Ok(false);
+        }
+        let why = topic.matcher.explain(doc).join("\n");
+        ins.execute(params![topic.slug, self.id, self.sort_time, why])?;
+        Ok(true)
     }
-}
-
-/// Adds item `id` to `topic` if the topic takes it, recording why. `urls`:
-/// the feeds it was seen in, one per line.
-fn file_into(
-    topic: &Topic,
-    id: i64,
-    sort_time: i64,
-    urls: &str,
-    doc: &Document,
-    ins: &mut rusqlite::CachedStatement,
-) -> Result<bool, StoreError> {
-    if !topic.accepts(urls.split('\n'), doc) {
-        return Ok(false);
-    }
-    let why = topic.matcher.explain(doc).join("\n");
-    ins.execute(params![topic.slug, id, sort_time, why])?;
-    Ok(true)
 }
 
 const INSERT_MEMBER: &str =
@@ -932,24 +923,23 @@ fn ingest_into(
                 feed.id,
                 feed.language
             ])? > 0;
-        let labels: String = if topics.is_empty() {
-            String::new()
-        } else {
-            conn.prepare_cached(
-                "SELECT f.url || ' ' || coalesce(f.config_title, f.title, '') || ' ' || coalesce(f.tags, '')
-                 FROM feeds f WHERE f.id = ?1",
-            )?
-            .query_row([feed_id], |r| r.get(0))?
-        };
         // Matches made on the parser's thread count only if they were made
         // with the topics and labels in force here.
-        let matched = feed
-            .matched
-            .take()
-            .filter(|m| Arc::ptr_eq(&m.topics, topics) && m.labels == labels);
+        let matched = match feed.matched.take() {
+            Some(m) if Arc::ptr_eq(&m.topics, topics) => {
+                let labels: String = conn
+                    .prepare_cached(
+                        "SELECT f.url || ' ' || coalesce(f.config_title, f.title, '') || ' ' || coalesce(f.tags, '')
+                         FROM feeds f WHERE f.id = ?1",
+                    )?
+                    .query_row([feed_id], |r| r.get(0))?;
+                (m.labels == labels).then_some(m)
+            }
+            _ => None,
+        };
         let mut pre = matched.map(|m| m.per_item.into_iter());
+        let source = Source { feed_id, feed_url };
         for item in feed.items {
-            let source = Source { feed_id, feed_url };
             let pre_matched = pre.as_mut().and_then(Iterator::next);
             touched.extend(add_item(
                 conn,
@@ -1077,24 +1067,21 @@ fn add_item(
     // Membership depends on every feed the item was seen in (topic feed
     // filters), so a new source can bring a known item into a topic. The
     // text matched is the stored item's, whichever feed brought it.
+    let (sort_time, matches) = match fresh {
+        Some(f) => f,
+        None => {
+            let row = tx
+                .prepare_cached(&format!("{ITEM_ROW} WHERE i.id = ?1"))?
+                .query_row([item_id], MatchRow::read)?;
+            (row.sort_time, match_item(topics, &row.urls, &row.text()))
+        }
+    };
     let mut ins = tx.prepare_cached(INSERT_MEMBER)?;
     let mut touched = Vec::new();
-    if let Some((sort_time, matches)) = fresh {
-        for (i, why) in matches {
-            let Some(t) = topics.get(i) else { continue };
-            ins.execute(params![t.slug, item_id, sort_time, why])?;
-            touched.push(t.slug.clone());
-        }
-        return Ok(touched);
-    }
-    let row = tx
-        .prepare_cached(&format!("{ITEM_ROW} WHERE i.id = ?1"))?
-        .query_row([item_id], MatchRow::read)?;
-    let doc = row.document();
-    for t in topics {
-        if row.file_into(t, &doc, &mut ins)? {
-            touched.push(t.slug.clone());
-        }
+    for (i, why) in matches {
+        let Some(t) = topics.get(i) else { continue };
+        ins.execute(params![t.slug, item_id, sort_time, why])?;
+        touched.push(t.slug.clone());
     }
     Ok(touched)
 }

@@ -63,22 +63,15 @@ pub struct Matched {
     pub per_item: Vec<Vec<(usize, String)>>,
 }
 
-/// Matches one item's text, seen in the feed `url` with these labels,
-/// against every topic: (topic index, why) for each that takes it.
-pub fn match_item(
-    topics: &[Topic],
-    url: &str,
-    labels: &str,
-    item: &ItemText,
-) -> Vec<(usize, String)> {
-    let doc = Document::new(&ItemText {
-        feeds: labels,
-        ..*item
-    });
+/// Matches one item against every topic: (topic index, why) for each that
+/// takes it. `urls`: the feeds it was seen in, one per line; `item.feeds`
+/// their labels (`feed_labels`).
+pub fn match_item(topics: &[Topic], urls: &str, item: &ItemText) -> Vec<(usize, String)> {
+    let doc = Document::new(item);
     topics
         .iter()
         .enumerate()
-        .filter(|(_, t)| t.accepts([url], &doc))
+        .filter(|(_, t)| t.accepts(urls.split('\n'), &doc))
         .map(|(i, t)| (i, t.matcher.explain(&doc).join("\n")))
         .collect()
 }
