@@ -3,7 +3,7 @@
 use std::collections::HashSet;
 
 use super::query::{Expr, Field, Term};
-use super::text::{fold_into, for_each_word, html_to_text, is_unspaced_script};
+use super::text::{fold_into, for_each_word, html_to_text_into, is_unspaced_script};
 
 /// The fields of an item a query can look at. HTML fields are stripped.
 #[derive(Debug, Clone, Copy, Default)]
@@ -26,15 +26,23 @@ struct FieldText {
     /// Word ranges in order, for phrases and proximity; `(0, 0)` separates
     /// fields and lines that a phrase must not span.
     seq: Vec<(u32, u32)>,
-    /// Every word range keyed by the word's first eight bytes, sorted by
-    /// key (repeats kept, so a lookup can tell which field an occurrence is
-    /// in). One integer sort serves both lookups: a word is found among the
-    /// few ranges sharing its key, a prefix among the ranges whose keys
-    /// start with it. Sorting strings instead cost more than the matching.
-    index: Vec<(u64, u32, u32)>,
+    /// One `u64` per word of `seq` (outside unspaced scripts): the word's
+    /// first bytes, big-endian, in the high bits and its position in `seq`
+    /// in the low `pos_bits`. A long text's entries are sorted, so a word
+    /// is found among the few entries sharing its key and a prefix among
+    /// the entries whose keys start with it. A short text's (most items)
+    /// are left in text order and scanned: the few lookups the Bloom
+    /// filter lets through cost less than the sort.
+    index: Vec<u64>,
+    pos_bits: u32,
+    sorted: bool,
     /// One bit per key (a 1024-bit Bloom filter): most words a query asks
     /// for are absent, and this answers most of those without a search.
     bloom: [u64; 16],
+    /// The same for the first four bytes of every word of four bytes or
+    /// more: prefix terms of four to seven bytes ("Kuril*", "виз*") are
+    /// answered here when absent, as longer ones are by `bloom`.
+    bloom4: [u64; 16],
     /// Whether the text may hold a script without spaces (a UTF-8 lead byte
     /// of those blocks occurs). Substring terms always hold such a script,
     /// so most texts answer them without a search.
@@ -73,6 +81,14 @@ fn key_at(text: &[u8], a: usize, b: usize) -> u64 {
     }
 }
 
+/// Texts with at most this many indexed words are scanned, not sorted.
+const SCAN_MAX: usize = 256;
+
+/// The low `bits` bits set.
+fn low_mask(bits: u32) -> u64 {
+    1u64.checked_shl(bits).map_or(u64::MAX, |v| v - 1)
+}
+
 /// A byte span of a `FieldText`: one field, or all of them.
 type Span = (u32, u32);
 const ALL: Span = (0, u32::MAX);
@@ -105,19 +121,27 @@ impl FieldText {
                     .is_some_and(is_unspaced_script)
         };
         let bytes = text.as_bytes();
-        let mut index: Vec<(u64, u32, u32)> = Vec::with_capacity(seq.len());
+        let pos_bits = usize::BITS - seq.len().leading_zeros();
+        let low = low_mask(pos_bits);
+        let mut index: Vec<u64> = Vec::with_capacity(seq.len());
         let mut bloom = [0u64; 16];
-        for &(a, b) in &seq {
+        let mut bloom4 = [0u64; 16];
+        for (pos, &(a, b)) in seq.iter().enumerate() {
             if b > a && !unspaced(a) {
                 let k = key_at(bytes, a as usize, b as usize);
                 let (i, bit) = bloom_bit(k);
                 bloom[i] |= bit;
-                index.push((k, a, b));
+                if b - a >= 4 {
+                    let (i, bit) = bloom_bit(k >> 32);
+                    bloom4[i] |= bit;
+                }
+                index.push((k & !low) | pos as u64);
             }
         }
-        // Order within a key does not matter: comparing only the keys
-        // halves the cost of the sort.
-        index.sort_unstable_by_key(|e| e.0);
+        let sorted = index.len() > SCAN_MAX;
+        if sorted {
+            index.sort_unstable();
+        }
         let maybe_unspaced = !text.is_ascii()
             && text
                 .bytes()
@@ -126,7 +150,10 @@ impl FieldText {
             text,
             seq,
             index,
+            pos_bits,
+            sorted,
             bloom,
+            bloom4,
             maybe_unspaced,
         };
         (ft, spans)
@@ -140,13 +167,26 @@ impl FieldText {
         r.0 >= span.0 && r.1 <= span.1
     }
 
-    /// The index entries whose keys lie in `lo..=hi`.
-    fn keyed(&self, lo: u64, hi: u64) -> impl Iterator<Item = (u32, u32)> + '_ {
-        let from = self.index.partition_point(|e| e.0 < lo);
-        self.index[from..]
-            .iter()
-            .take_while(move |e| e.0 <= hi)
-            .map(|&(_, a, b)| (a, b))
+    /// Whether `hit` holds for some word whose key, cut to the index's key
+    /// bits, lies in `lo..=hi` (full keys).
+    fn keyed(&self, lo: u64, hi: u64, mut hit: impl FnMut((u32, u32)) -> bool) -> bool {
+        let low = low_mask(self.pos_bits);
+        let (lo, width) = (lo & !low, (hi & !low) - (lo & !low));
+        let inside = |e: u64| (e & !low).wrapping_sub(lo) <= width;
+        let mut at = |e: u64| self.seq.get((e & low) as usize).is_some_and(|&r| hit(r));
+        if self.sorted {
+            let from = self.index.partition_point(|&e| e & !low < lo);
+            return self.index[from..]
+                .iter()
+                .take_while(|&&e| inside(e))
+                .any(|&e| at(e));
+        }
+        // Eight entries at a time without a branch, so the scan vectorises;
+        // the rare chunk with a candidate is then walked.
+        self.index.chunks(8).any(|chunk| {
+            chunk.iter().fold(false, |any, &e| any | inside(e))
+                && chunk.iter().any(|&e| inside(e) && at(e))
+        })
     }
 
     fn has_word(&self, w: &str, span: Span) -> bool {
@@ -155,8 +195,7 @@ impl FieldText {
         if self.bloom[i] & bit == 0 {
             return false;
         }
-        self.keyed(k, k)
-            .any(|r| Self::in_span(r, span) && self.word(r) == w)
+        self.keyed(k, k, |r| Self::in_span(r, span) && self.word(r) == w)
     }
 
     fn has_prefix(&self, p: &str, span: Span) -> bool {
@@ -167,8 +206,20 @@ impl FieldText {
             n if n >= 8 => lo,
             n => lo | (u64::MAX >> (8 * n)),
         };
-        self.keyed(lo, hi)
-            .any(|r| Self::in_span(r, span) && self.word(r).starts_with(p))
+        // Every word with this prefix shares its first eight (or four)
+        // bytes, whose presence the filters tell.
+        let (filter, k) = match p.len() {
+            8.. => (&self.bloom, lo),
+            4.. => (&self.bloom4, lo >> 32),
+            _ => (&[u64::MAX; 16], 0),
+        };
+        let (i, bit) = bloom_bit(k);
+        if filter[i] & bit == 0 {
+            return false;
+        }
+        self.keyed(lo, hi, |r| {
+            Self::in_span(r, span) && self.word(r).starts_with(p)
+        })
     }
 
     fn has_phrase(&self, p: &[String], span: Span) -> bool {
@@ -273,9 +324,25 @@ pub struct Document {
 
 impl Document {
     pub fn new(item: &ItemText) -> Document {
-        let summary = item.summary_html.map(html_to_text).unwrap_or_default();
-        let content = item.content_html.map(html_to_text).unwrap_or_default();
-        let (body, spans) = FieldText::new(&[item.title, &summary, &content]);
+        // The stripped HTML is folded into the document's own text: one
+        // buffer per thread holds it in between, instead of two new
+        // strings per item.
+        thread_local! {
+            static STRIPPED: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+        }
+        let (body, spans) = STRIPPED.with_borrow_mut(|buf| {
+            buf.clear();
+            let summary = buf.len();
+            html_to_text_into(item.summary_html.unwrap_or(""), buf);
+            let content = buf.len();
+            html_to_text_into(item.content_html.unwrap_or(""), buf);
+            let spans = FieldText::new(&[item.title, &buf[summary..content], &buf[content..]]);
+            if buf.capacity() > 1 << 20 {
+                // One huge item should not keep its buffer for good.
+                *buf = String::new();
+            }
+            spans
+        });
         Document {
             body,
             title: spans[0],
@@ -287,7 +354,7 @@ impl Document {
             author: std::cell::OnceCell::new(),
             category: std::cell::OnceCell::new(),
             feed: std::cell::OnceCell::new(),
-            alias_memo: std::cell::RefCell::new(Vec::new()),
+            alias_memo: std::cell::RefCell::new(Vec::with_capacity(16)),
         }
     }
 
@@ -318,16 +385,23 @@ impl Document {
 /// A compiled topic query.
 #[derive(Debug, Clone)]
 pub struct Matcher {
+    /// The query as written, for `explain`, which lists in query order.
     expr: Expr,
+    /// The same query with the parts of every AND and OR put cheapest
+    /// first, for `matches`: a word lookup that fails spares the regex
+    /// after it.
+    plan: Expr,
 }
 
 impl Matcher {
     pub(super) fn new(expr: Expr) -> Matcher {
-        Matcher { expr }
+        let mut plan = expr.clone();
+        cost(&mut plan);
+        Matcher { expr, plan }
     }
 
     pub fn matches(&self, doc: &Document) -> bool {
-        eval(&self.expr, doc)
+        eval(&self.plan, doc)
     }
 
     /// Why `doc` matches: the aliases and top-level terms that matched
@@ -336,6 +410,43 @@ impl Matcher {
         let mut out = Vec::new();
         collect(&self.expr, doc, &mut HashSet::new(), &mut out);
         out
+    }
+}
+
+/// A rough cost of evaluating `e`, sorting the parts of each AND and OR
+/// by it on the way (a stable sort, so equal costs keep query order).
+/// Word lookups are cheap; phrases and proximity walk the word sequence;
+/// a regex scans the text; the author, category and feed fields build an
+/// index on first use. An alias costs little once it is memoised, and
+/// most are, since topics share them.
+fn cost(e: &mut Expr) -> u32 {
+    match e {
+        Expr::And(parts) | Expr::Or(parts) => {
+            let mut costed: Vec<(u32, Expr)> = std::mem::take(parts)
+                .into_iter()
+                .map(|mut p| (cost(&mut p), p))
+                .collect();
+            costed.sort_by_key(|c| c.0);
+            let total = costed.iter().map(|c| c.0).sum();
+            *parts = costed.into_iter().map(|c| c.1).collect();
+            total
+        }
+        Expr::Not(inner) => cost(inner),
+        Expr::Alias { expr, .. } => {
+            cost(expr);
+            2
+        }
+        Expr::Term { field, term, .. } => {
+            let base = match term {
+                Term::Word(_) | Term::Prefix(_) | Term::Substring(_) => 1,
+                Term::Phrase(_) | Term::Near(..) => 4,
+                Term::Regex(_) => 20,
+            };
+            match field {
+                Field::Author | Field::Category | Field::Feed => base + 8,
+                _ => base,
+            }
+        }
     }
 }
 
@@ -409,6 +520,67 @@ mod tests {
         let text = b"a ab abcdefgh abcdefghij xyz";
         for (a, b) in [(0, 1), (2, 4), (5, 13), (14, 24), (25, 28), (14, 22)] {
             assert_eq!(key_at(text, a, b), key(&text[a..b]), "{a}..{b}");
+        }
+    }
+
+    #[test]
+    fn scanned_and_sorted_indexes_find_the_same_words() {
+        let vocab = [
+            "japan",
+            "japanese",
+            "japanology",
+            "jap",
+            "russia",
+            "russian",
+            "prussian",
+            "abcdefgh",
+            "abcdefghij",
+            "abcdefgz",
+            "россия",
+            "российский",
+            "москва",
+            "a",
+            "b1",
+        ];
+        let queries = [
+            "japan",
+            "japanes",
+            "japanology",
+            "ja",
+            "j",
+            "russ",
+            "russia",
+            "prussian",
+            "abcdefgh",
+            "abcdefghi",
+            "abcdefghij",
+            "abcdefg",
+            "abcdefgz",
+            "росси",
+            "российск",
+            "москв",
+            "a",
+            "b",
+            "b1",
+            "missing",
+            "zzzzzzzzzz",
+        ];
+        // Short texts are scanned, long ones sorted (more than SCAN_MAX).
+        for n in [1, 7, 40, SCAN_MAX - 3, SCAN_MAX - 2, 3000] {
+            let title: Vec<&str> = (0..n).map(|i| vocab[(i * 7 + n) % vocab.len()]).collect();
+            let title = title.join(" ");
+            let (ft, spans) = FieldText::new(&[&title, "tail words here"]);
+            // The tail's three words count too.
+            assert_eq!(ft.sorted, n + 3 > SCAN_MAX, "{n}");
+            let words: Vec<&str> = title.split(' ').collect();
+            for q in queries {
+                let (word, prefix) = (words.contains(&q), words.iter().any(|w| w.starts_with(q)));
+                assert_eq!(ft.has_word(q, ALL), word, "{n} word {q}");
+                assert_eq!(ft.has_word(q, spans[0]), word, "{n} word {q} in title");
+                assert_eq!(ft.has_prefix(q, ALL), prefix, "{n} prefix {q}");
+                assert!(!ft.has_word(q, spans[1]), "{n} {q} outside the tail");
+            }
+            assert!(ft.has_word("tail", spans[1]) && !ft.has_word("tail", spans[0]));
         }
     }
 

@@ -291,20 +291,8 @@ pub fn word_ranges(folded: &str) -> impl Iterator<Item = (usize, usize)> + '_ {
 pub fn for_each_word(folded: &str, mut f: impl FnMut(usize, usize)) {
     let b = folded.as_bytes();
     if folded.is_ascii() {
-        let mut i = 0;
-        loop {
-            while i < b.len() && !b[i].is_ascii_alphanumeric() {
-                i += 1;
-            }
-            if i == b.len() {
-                return;
-            }
-            let start = i;
-            while i < b.len() && b[i].is_ascii_alphanumeric() {
-                i += 1;
-            }
-            f(start, i);
-        }
+        ascii_words(b, f);
+        return;
     }
     if folded.chars().all(|c| class(c) != Class::Other) {
         let mut rest = folded.char_indices().peekable();
@@ -334,16 +322,96 @@ pub fn for_each_word(folded: &str, mut f: impl FnMut(usize, usize)) {
     }
 }
 
+/// 1 for ASCII letters and digits, by byte.
+static ALNUM: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut c = 0;
+    while c < 256 {
+        t[c] = (c as u8).is_ascii_alphanumeric() as u8;
+        c += 1;
+    }
+    t
+};
+
+/// The runs of ASCII letters and digits in `b`, 64 bytes at a time: a
+/// bit mask of word bytes is built without branches, and words are read
+/// from its edges. A loop that tested byte by byte mispredicted a branch at
+/// both ends of every word, which made it the costliest part of indexing.
+fn ascii_words(b: &[u8], mut f: impl FnMut(usize, usize)) {
+    let mut open: Option<usize> = None;
+    // Whether the byte before the chunk was a word byte.
+    let mut carry = 0u64;
+    for (n, chunk) in b.chunks(64).enumerate() {
+        let mut m = 0u64;
+        for (i, &c) in chunk.iter().enumerate() {
+            m |= u64::from(ALNUM[usize::from(c)]) << i;
+        }
+        let before = (m << 1) | carry;
+        // A start is a word byte after a gap; an end, a gap after a word
+        // byte (bits past a short last chunk are gaps, so its end shows).
+        let mut edges = (m & !before) | (!m & before);
+        if chunk.len() < 64 {
+            edges &= (1u64 << chunk.len() << 1).wrapping_sub(1);
+        }
+        carry = m >> 63;
+        while edges != 0 {
+            let at = n * 64 + edges.trailing_zeros() as usize;
+            edges &= edges - 1;
+            match open.take() {
+                Some(start) => f(start, at),
+                None => open = Some(at),
+            }
+        }
+    }
+    if let Some(start) = open {
+        f(start, b.len());
+    }
+}
+
 /// The words of folded text, as slices.
 pub fn words(folded: &str) -> impl Iterator<Item = &str> {
     word_ranges(folded).map(move |(a, b)| &folded[a..b])
 }
 
-/// Elements that do not break a word: "Ja<b>pan</b>" reads "Japan".
-const INLINE: &[&str] = &[
-    "a", "abbr", "b", "bdi", "bdo", "cite", "code", "data", "dfn", "em", "font", "i", "kbd",
-    "mark", "q", "s", "samp", "small", "span", "strong", "sub", "sup", "time", "u", "var", "wbr",
-];
+/// Whether `name` is an element that does not break a word ("Ja<b>pan</b>"
+/// reads "Japan"). A match on the lower-cased name: a scan of the list with
+/// case-insensitive comparisons cost more per tag than the rest of it.
+fn is_inline(name: &str) -> bool {
+    let mut buf = [0u8; 6];
+    let Some(dst) = buf.get_mut(..name.len()) else {
+        return false;
+    };
+    dst.copy_from_slice(name.as_bytes());
+    dst.make_ascii_lowercase();
+    matches!(
+        &*dst,
+        b"a" | b"abbr"
+            | b"b"
+            | b"bdi"
+            | b"bdo"
+            | b"cite"
+            | b"code"
+            | b"data"
+            | b"dfn"
+            | b"em"
+            | b"font"
+            | b"i"
+            | b"kbd"
+            | b"mark"
+            | b"q"
+            | b"s"
+            | b"samp"
+            | b"small"
+            | b"span"
+            | b"strong"
+            | b"sub"
+            | b"sup"
+            | b"time"
+            | b"u"
+            | b"var"
+            | b"wbr"
+    )
+}
 
 /// Position of `needle` (ASCII) in `hay`, ignoring ASCII case.
 pub fn find_ascii_ci(hay: &str, needle: &str) -> Option<usize> {
@@ -375,9 +443,18 @@ pub fn find_ascii_ci(hay: &str, needle: &str) -> Option<usize> {
 /// on any input.
 pub fn html_to_text(html: &str) -> String {
     let mut out = String::with_capacity(html.len());
+    html_to_text_into(html, &mut out);
+    out
+}
+
+/// [`html_to_text`], appending to `out`, so the matcher reuses one buffer
+/// for every item. Entities are decoded in each run of text as it is
+/// copied, not in a second pass over the result.
+pub fn html_to_text_into(html: &str, out: &mut String) {
+    out.reserve(html.len());
     let mut rest = html;
-    while let Some(lt) = rest.find('<') {
-        out.push_str(&rest[..lt]);
+    while let Some(lt) = memchr::memchr(b'<', rest.as_bytes()) {
+        push_text(&rest[..lt], out);
         let after = &rest[lt + 1..];
         if let Some(comment) = after.strip_prefix("!--") {
             rest = comment.find("-->").map_or("", |e| &comment[e + 3..]);
@@ -385,34 +462,18 @@ pub fn html_to_text(html: &str) -> String {
             continue;
         }
         let starts_tag = after
-            .chars()
+            .bytes()
             .next()
-            .is_some_and(|c| c.is_ascii_alphabetic() || matches!(c, '/' | '!' | '?'));
+            .is_some_and(|c| c.is_ascii_alphabetic() || matches!(c, b'/' | b'!' | b'?'));
         if !starts_tag {
             // A bare "<" in text, as in "a < b": keep it.
             out.push('<');
             rest = after;
             continue;
         }
-        // The tag ends at the first '>' outside quotes.
-        let mut quote = None;
-        let mut end = None;
-        for (i, c) in after.bytes().enumerate() {
-            match (quote, c) {
-                (Some(q), c) if c == q => quote = None,
-                (Some(_), _) => {}
-                (None, b'"' | b'\'') => quote = Some(c),
-                (None, b'>') => {
-                    end = Some(i);
-                    break;
-                }
-                _ => {}
-            }
-        }
-        let Some(gt) = end else {
+        let Some(gt) = tag_end(after.as_bytes()) else {
             // Unclosed tag at the end: drop the remainder.
-            rest = "";
-            break;
+            return;
         };
         let tag = &after[..gt];
         rest = &after[gt + 1..];
@@ -429,15 +490,34 @@ pub fn html_to_text(html: &str) -> String {
                 None => "",
             };
         }
-        if !INLINE.iter().any(|n| is(n)) {
+        if !is_inline(name) {
             out.push(' ');
         }
     }
-    out.push_str(rest);
-    if !out.contains('&') {
-        return out;
+    push_text(rest, out);
+}
+
+/// The position of the `>` that ends the tag starting `b`: the first one
+/// outside quotes.
+fn tag_end(b: &[u8]) -> Option<usize> {
+    let mut at = 0;
+    loop {
+        let i = at + memchr::memchr3(b'>', b'"', b'\'', &b[at..])?;
+        if b[i] == b'>' {
+            return Some(i);
+        }
+        // Skip the quoted value; an unclosed quote leaves the tag unclosed.
+        at = i + 1 + memchr::memchr(b[i], &b[i + 1..])? + 1;
     }
-    html_escape::decode_html_entities(&out).into_owned()
+}
+
+/// Appends a run of text between tags, its entities decoded.
+fn push_text(text: &str, out: &mut String) {
+    if memchr::memchr(b'&', text.as_bytes()).is_some() {
+        html_escape::decode_html_entities_to_string(text, out);
+    } else {
+        out.push_str(text);
+    }
 }
 
 #[cfg(test)]
@@ -548,6 +628,69 @@ mod tests {
             .filter(|p| !p.is_empty())
             .map(str::to_owned)
             .collect()
+    }
+
+    /// The byte-at-a-time loop `ascii_words` replaced.
+    fn ascii_words_bytewise(b: &[u8]) -> Vec<(usize, usize)> {
+        let mut out = Vec::new();
+        let mut i = 0;
+        while i < b.len() {
+            if !b[i].is_ascii_alphanumeric() {
+                i += 1;
+                continue;
+            }
+            let start = i;
+            while i < b.len() && b[i].is_ascii_alphanumeric() {
+                i += 1;
+            }
+            out.push((start, i));
+        }
+        out
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_ascii_word_scanner_agrees_with_a_bytewise_loop(text in "[a-z0-9 .,'_-]{0,300}") {
+            let mut got = Vec::new();
+            ascii_words(text.as_bytes(), |a, b| got.push((a, b)));
+            proptest::prop_assert_eq!(got, ascii_words_bytewise(text.as_bytes()));
+        }
+    }
+
+    #[test]
+    fn ascii_words_at_chunk_edges() {
+        // Words ending, starting and running across the 64-byte chunks.
+        for len in [0, 1, 62, 63, 64, 65, 127, 128, 129, 200] {
+            for word_at in [0, 1, 62, 63, 64, 65] {
+                let mut t = vec![b' '; len];
+                for b in t.iter_mut().skip(word_at).take(3) {
+                    *b = b'x';
+                }
+                let all_x = vec![b'x'; len];
+                for text in [&t, &all_x] {
+                    let mut got = Vec::new();
+                    ascii_words(text, |a, b| got.push((a, b)));
+                    assert_eq!(got, ascii_words_bytewise(text), "{len} {word_at}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn html_to_text_reads_quotes_comments_and_entities() {
+        for (html, want) in [
+            ("<a title=\"x > y\">link</a>", "link"),
+            ("<a title='it\"s > here'>link</a> after", "link after"),
+            ("<img alt=\"unclosed>never", ""),
+            ("a<!-- hidden -->b", "a b"),
+            ("<p>one</p><p>two</p>", " one  two "),
+            ("Ja<b>pan</b> Ja<B>pan</B> Ja<DIV>pan", "Japan Japan Ja pan"),
+            ("&lt;b&gt; &amp;amp; caf&eacute;", "<b> &amp; café"),
+            ("<style>p{}</style>x<SCRIPT>y</SCRIPT>z", " x z"),
+            ("1 < 2 <3", "1 < 2 <3"),
+        ] {
+            assert_eq!(html_to_text(html), want, "{html}");
+        }
     }
 
     #[test]
