@@ -181,8 +181,8 @@ impl FieldText {
                 .take_while(|&&e| inside(e))
                 .any(|&e| at(e));
         }
-        // Eight entries at a time without a branch, so the scan vectorises;
-        // the rare chunk with a candidate is then walked.
+        // Eight entries at a time, tested without a branch per entry; only
+        // the rare chunk holding a candidate is walked.
         self.index.chunks(8).any(|chunk| {
             chunk.iter().fold(false, |any, &e| any | inside(e))
                 && chunk.iter().any(|&e| inside(e) && at(e))
