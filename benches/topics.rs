@@ -602,7 +602,7 @@ fn items(n: usize) -> Vec<Item> {
         .collect()
 }
 
-fn document(it: &Item) -> Document {
+fn document(it: &Item) -> Document<'_> {
     Document::new(&ItemText {
         title: &it.title,
         summary_html: Some(&it.summary),

@@ -8,7 +8,7 @@ use std::sync::LazyLock;
 
 use regex::{Regex, RegexSet};
 
-use crate::topics::text::{fold, html_to_text, is_unspaced_script};
+use crate::topics::text::{fold_into, html_to_text, is_unspaced_script};
 
 /// Bins of the one-permutation MinHash sketch.
 pub const K: usize = 64;
@@ -418,6 +418,8 @@ struct Tokens {
     sketched: Vec<u32>,
     prev_word: u32,
     word: String,
+    /// The folded form of the word being read.
+    folded: String,
     key: String,
     body_words: usize,
     /// The last two names of the run of names just read ("Taro Kono";
@@ -466,9 +468,16 @@ impl Tokens {
     fn text(&mut self, text: &str, title: bool) {
         let flag = if title { IN_TITLE } else { 0 };
         let mut sentence_start = true;
-        let mut chars = text.char_indices().peekable();
+        let bytes = text.as_bytes();
+        // A byte position rather than a char iterator, so that runs of
+        // ASCII letters and digits (most of the text) are read a byte at
+        // a time.
+        let char_at = |at: usize| text.get(at..).and_then(|t| t.chars().next());
+        let mut pos = 0;
         let mut prev_unspaced: Option<char> = None;
-        while let Some((i, c)) = chars.next() {
+        while let Some(c) = char_at(pos) {
+            let i = pos;
+            pos += c.len_utf8();
             if !title && self.body_words >= LEAD_WORDS {
                 return;
             }
@@ -487,21 +496,17 @@ impl Tokens {
                 // A figure: "2,050" and "2050" agree; "9.7" keeps its point.
                 self.word.clear();
                 self.word.push(c);
-                while let Some(&(_, d)) = chars.peek() {
+                while let Some(&d) = bytes.get(pos) {
                     if d.is_ascii_digit() {
-                        self.word.push(d);
-                        chars.next();
-                    } else if d == '.' || d == ',' {
-                        let mut ahead = chars.clone();
-                        ahead.next();
-                        if ahead.peek().is_some_and(|&(_, e)| e.is_ascii_digit()) {
-                            if d == '.' {
-                                self.word.push('.');
-                            }
-                            chars.next();
-                        } else {
-                            break;
+                        self.word.push(char::from(d));
+                        pos += 1;
+                    } else if (d == b'.' || d == b',')
+                        && bytes.get(pos + 1).is_some_and(u8::is_ascii_digit)
+                    {
+                        if d == b'.' {
+                            self.word.push('.');
                         }
+                        pos += 1;
                     } else {
                         break;
                     }
@@ -516,16 +521,23 @@ impl Tokens {
                 continue;
             }
             if c.is_alphabetic() {
-                let mut end = i + c.len_utf8();
-                while let Some(&(j, d)) = chars.peek() {
+                let mut end = pos;
+                loop {
+                    while bytes.get(pos).is_some_and(u8::is_ascii_alphabetic) {
+                        pos += 1;
+                        end = pos;
+                    }
+                    let Some(d) = char_at(pos) else {
+                        break;
+                    };
                     if d.is_alphabetic() && !is_unspaced_script(d) {
-                        end = j + d.len_utf8();
-                        chars.next();
-                    } else if (d == '\'' || d == '’') && end == j {
+                        pos += d.len_utf8();
+                        end = pos;
+                    } else if (d == '\'' || d == '’') && end == pos {
                         // "Japan's": the possessive is the same word.
-                        chars.next();
-                        while chars.peek().is_some_and(|&(_, e)| e.is_alphabetic()) {
-                            chars.next();
+                        pos += d.len_utf8();
+                        while let Some(e) = char_at(pos).filter(|e| e.is_alphabetic()) {
+                            pos += e.len_utf8();
                         }
                         break;
                     } else {
@@ -588,10 +600,26 @@ impl Tokens {
     }
 
     fn word_token(&mut self, raw: &str, title: bool, sentence_start: bool, flag: u32) {
-        let folded = fold(raw);
+        // One buffer for every word's folded form (a string per word was a
+        // fifth of the signature's cost); taken out so `self` stays free.
+        let mut folded = std::mem::take(&mut self.folded);
+        folded.clear();
+        fold_into(raw, &mut folded);
+        self.word_token_folded(raw, &folded, title, sentence_start, flag);
+        self.folded = folded;
+    }
+
+    fn word_token_folded(
+        &mut self,
+        raw: &str,
+        folded: &str,
+        title: bool,
+        sentence_start: bool,
+        flag: u32,
+    ) {
         self.words_read += 1;
-        let class = CLASSES.get(folded.as_str()).copied().unwrap_or_default();
-        let name = self.word_token_inner(raw, &folded, class, title, sentence_start, flag);
+        let class = CLASSES.get(folded).copied().unwrap_or_default();
+        let name = self.word_token_inner(raw, folded, class, title, sentence_start, flag);
         if class.speech_verb {
             self.end_speaker_run();
             let before = self.prev_name.take();
@@ -618,7 +646,7 @@ impl Tokens {
                 }
                 self.prev_name.push(n);
             }
-            _ if matches!(folded.as_str(), "and" | "и") && !self.prev_name.is_empty() => {
+            _ if matches!(folded, "and" | "и") && !self.prev_name.is_empty() => {
                 self.join_run();
             }
             _ => {
@@ -652,7 +680,11 @@ impl Tokens {
     ) -> Option<u32> {
         if class.number > 0 {
             // "five crew" and "5 crew" are the same figure.
-            self.push(token(NUMBER, &class.number.to_string()) | flag);
+            const FIGURES: [&str; 12] = [
+                "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12",
+            ];
+            let figure = FIGURES[usize::from(class.number - 1).min(11)];
+            self.push(token(NUMBER, figure) | flag);
             return None;
         }
         if let Some(d) = class.day {
@@ -663,8 +695,11 @@ impl Tokens {
         }
         // Six letters stand for the word: "negotiations" and "negotiated",
         // "Russia" and "Russian" agree, which is most of what stemming buys.
-        let stem: String = folded.chars().take(6).collect();
-        self.push(token(WORD, &stem) | flag);
+        let stem_end = folded
+            .char_indices()
+            .nth(6)
+            .map_or(folded.len(), |(i, _)| i);
+        self.push(token(WORD, &folded[..stem_end]) | flag);
         let capital = raw.chars().next().is_some_and(char::is_uppercase);
         let acronym = raw.chars().count() > 1 && raw.chars().all(char::is_uppercase);
         // A capital that is not just the start of a sentence marks a name
@@ -712,6 +747,7 @@ pub fn signature(title: &str, body_html: &str) -> Signature {
         sketched: Vec::with_capacity(128),
         prev_word: 0,
         word: String::new(),
+        folded: String::new(),
         key: String::new(),
         body_words: 0,
         prev_name: Names::default(),
@@ -752,8 +788,10 @@ pub fn signature(title: &str, body_html: &str) -> Signature {
                 _ => 2,
             }
         };
+        // The keys are distinct (tokens are), so selecting the first
+        // MAX_TOKENS keeps the same set a full sort would.
         let mut keep = toks.clone();
-        keep.sort_by_key(|x| (rank(x), *x));
+        keep.select_nth_unstable_by_key(MAX_TOKENS - 1, |x| (rank(x), *x));
         keep.truncate(MAX_TOKENS);
         keep.sort_unstable_by_key(|x| x & !FLAGS);
         toks = keep;

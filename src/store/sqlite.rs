@@ -99,7 +99,7 @@ impl MatchRow {
         }
     }
 
-    fn document(&self) -> Document {
+    fn document(&self) -> Document<'_> {
         Document::new(&self.text())
     }
 

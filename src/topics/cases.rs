@@ -296,8 +296,7 @@ fn item(spec: &str) -> Item {
     it
 }
 
-fn document(spec: &str) -> Document {
-    let it = item(spec);
+fn document(it: &Item) -> Document<'_> {
     Document::new(&ItemText {
         title: &it.title,
         summary_html: it.summary.as_deref(),
@@ -324,7 +323,8 @@ fn table_of_queries_and_items() {
                 continue;
             }
         };
-        let doc = document(text);
+        let it = item(text);
+        let doc = document(&it);
         let got = m.matches(&doc);
         if got != want {
             failures.push(format!(
@@ -358,7 +358,8 @@ fn explain_names_aliases_and_terms_outside_not() {
         &aliases,
     )
     .unwrap();
-    let doc = document("Kurils: peace treaty ‖ summary=<p>Putin and Kono</p>");
+    let it = item("Kurils: peace treaty ‖ summary=<p>Putin and Kono</p>");
+    let doc = document(&it);
     assert!(m.matches(&doc));
     assert_eq!(
         m.explain(&doc),

@@ -1,5 +1,6 @@
 //! Evaluates a compiled query against one item's text.
 
+use std::cell::{Cell, OnceCell};
 use std::collections::HashSet;
 
 use super::query::{Expr, Field, Term};
@@ -96,19 +97,34 @@ const ALL: Span = (0, u32::MAX);
 impl FieldText {
     /// Folds and splits `parts`, each of which becomes a span; phrases
     /// never cross from one part to the next.
-    fn new(parts: &[&str]) -> (FieldText, Vec<Span>) {
-        let len: usize = parts.iter().map(|p| p.len() + 1).sum();
+    fn new<const N: usize>(parts: [&str; N]) -> (FieldText, [Span; N]) {
+        let mut spans = [ALL; N];
+        let ft = Self::from_parts(parts.iter().copied(), |i, s| spans[i] = s);
+        (ft, spans)
+    }
+
+    /// One part per line of `s`: categories and feeds are lists, and a
+    /// phrase must not join two entries.
+    fn lines(s: &str) -> FieldText {
+        Self::from_parts(s.lines(), |_, _| {})
+    }
+
+    /// `new` for any number of parts, each part's span handed to `span`.
+    fn from_parts<'p>(
+        parts: impl Iterator<Item = &'p str> + Clone,
+        mut span: impl FnMut(usize, Span),
+    ) -> FieldText {
+        let len: usize = parts.clone().map(|p| p.len() + 1).sum();
         let mut text = String::with_capacity(len + len / 8);
         let mut seq = Vec::with_capacity(len / 5);
-        let mut spans = Vec::with_capacity(parts.len());
-        for p in parts {
+        for (i, p) in parts.enumerate() {
             let start = text.len();
             fold_into(p, &mut text);
             for_each_word(&text[start..], |a, b| {
                 seq.push(((start + a) as u32, (start + b) as u32));
             });
             seq.push((0, 0));
-            spans.push((start as u32, text.len() as u32));
+            span(i, (start as u32, text.len() as u32));
             text.push('\n');
         }
         // Words in scripts without spaces are never looked up (their terms
@@ -146,7 +162,7 @@ impl FieldText {
             && text
                 .bytes()
                 .any(|b| matches!(b, 0xE1 | 0xE3..=0xED | 0xEF | 0xF0));
-        let ft = FieldText {
+        FieldText {
             text,
             seq,
             index,
@@ -155,8 +171,7 @@ impl FieldText {
             bloom,
             bloom4,
             maybe_unspaced,
-        };
-        (ft, spans)
+        }
     }
 
     fn word(&self, r: (u32, u32)) -> &str {
@@ -305,25 +320,67 @@ impl FieldText {
 /// index, since most queries search all three at once. Author, categories
 /// and feeds are indexed on first use: few queries name those fields, and
 /// building their indexes for every item cost a tenth of the matching.
+///
+/// A document borrows the item's author, categories and feeds for those
+/// indexes, and allocates only its body's text and index: the store builds
+/// one per item and drops it after matching.
 #[derive(Debug, Clone)]
-pub struct Document {
+pub struct Document<'a> {
     body: FieldText,
     title: Span,
     summary: Span,
     content: Span,
     /// Author, categories and feeds as given, for the lazy indexes.
-    author_src: Box<str>,
-    category_src: Box<str>,
-    feed_src: Box<str>,
-    author: std::cell::OnceCell<FieldText>,
-    category: std::cell::OnceCell<FieldText>,
-    feed: std::cell::OnceCell<FieldText>,
+    author_src: &'a str,
+    category_src: &'a str,
+    feed_src: &'a str,
+    author: OnceCell<FieldText>,
+    category: OnceCell<FieldText>,
+    feed: OnceCell<FieldText>,
     /// Results of aliases already evaluated on this document, by key.
-    alias_memo: std::cell::RefCell<Vec<(u64, bool)>>,
+    alias_memo: AliasMemo,
 }
 
-impl Document {
-    pub fn new(item: &ItemText) -> Document {
+/// Alias results kept inline: a configuration uses a few dozen aliases at
+/// most, and one vector per document was a measurable share of building
+/// it. Past `MEMO` entries an alias is evaluated each time it is met.
+#[derive(Debug, Clone)]
+struct AliasMemo {
+    len: Cell<usize>,
+    keys: [Cell<u64>; MEMO],
+    values: Cell<u64>,
+}
+
+const MEMO: usize = 64;
+
+impl AliasMemo {
+    fn new() -> AliasMemo {
+        AliasMemo {
+            len: Cell::new(0),
+            keys: [const { Cell::new(0) }; MEMO],
+            values: Cell::new(0),
+        }
+    }
+
+    fn get(&self, key: u64) -> Option<bool> {
+        let i = self.keys[..self.len.get()]
+            .iter()
+            .position(|k| k.get() == key)?;
+        Some(self.values.get() >> i & 1 == 1)
+    }
+
+    fn put(&self, key: u64, v: bool) {
+        let i = self.len.get();
+        if i < MEMO {
+            self.keys[i].set(key);
+            self.values.set(self.values.get() | (v as u64) << i);
+            self.len.set(i + 1);
+        }
+    }
+}
+
+impl<'a> Document<'a> {
+    pub fn new(item: &ItemText<'a>) -> Document<'a> {
         // The stripped HTML is folded into the document's own text: one
         // buffer per thread holds it in between, instead of two new
         // strings per item.
@@ -336,7 +393,7 @@ impl Document {
             html_to_text_into(item.summary_html.unwrap_or(""), buf);
             let content = buf.len();
             html_to_text_into(item.content_html.unwrap_or(""), buf);
-            let spans = FieldText::new(&[item.title, &buf[summary..content], &buf[content..]]);
+            let spans = FieldText::new([item.title, &buf[summary..content], &buf[content..]]);
             if buf.capacity() > 1 << 20 {
                 // One huge item should not keep its buffer for good.
                 *buf = String::new();
@@ -348,19 +405,17 @@ impl Document {
             title: spans[0],
             summary: spans[1],
             content: spans[2],
-            author_src: item.author.unwrap_or("").into(),
-            category_src: item.categories.into(),
-            feed_src: item.feeds.into(),
-            author: std::cell::OnceCell::new(),
-            category: std::cell::OnceCell::new(),
-            feed: std::cell::OnceCell::new(),
-            alias_memo: std::cell::RefCell::new(Vec::with_capacity(16)),
+            author_src: item.author.unwrap_or(""),
+            category_src: item.categories,
+            feed_src: item.feeds,
+            author: OnceCell::new(),
+            category: OnceCell::new(),
+            feed: OnceCell::new(),
+            alias_memo: AliasMemo::new(),
         }
     }
 
     fn field_matches(&self, field: Field, term: &Term) -> bool {
-        // Categories and feeds are lists: a phrase must not join two entries.
-        let lines = |s: &str| FieldText::new(&s.lines().collect::<Vec<_>>()).0;
         match field {
             Field::Text => self.body.matches(term, ALL),
             Field::Title => self.body.matches(term, self.title),
@@ -368,15 +423,15 @@ impl Document {
             Field::Content => self.body.matches(term, self.content),
             Field::Author => self
                 .author
-                .get_or_init(|| FieldText::new(&[&self.author_src]).0)
+                .get_or_init(|| FieldText::new([self.author_src]).0)
                 .matches(term, ALL),
             Field::Category => self
                 .category
-                .get_or_init(|| lines(&self.category_src))
+                .get_or_init(|| FieldText::lines(self.category_src))
                 .matches(term, ALL),
             Field::Feed => self
                 .feed
-                .get_or_init(|| lines(&self.feed_src))
+                .get_or_init(|| FieldText::lines(self.feed_src))
                 .matches(term, ALL),
         }
     }
@@ -457,11 +512,11 @@ fn eval(e: &Expr, doc: &Document) -> bool {
         Expr::Not(inner) => !eval(inner, doc),
         Expr::Alias { expr, key, .. } => {
             // Topics share aliases: each is evaluated once per document.
-            if let Some(v) = doc.alias_memo.borrow().iter().find(|m| m.0 == *key) {
-                return v.1;
+            if let Some(v) = doc.alias_memo.get(*key) {
+                return v;
             }
             let v = eval(expr, doc);
-            doc.alias_memo.borrow_mut().push((*key, v));
+            doc.alias_memo.put(*key, v);
             v
         }
         Expr::Term { field, term, .. } => doc.field_matches(*field, term),
@@ -569,7 +624,7 @@ mod tests {
         for n in [1, 7, 40, SCAN_MAX - 3, SCAN_MAX - 2, 3000] {
             let title: Vec<&str> = (0..n).map(|i| vocab[(i * 7 + n) % vocab.len()]).collect();
             let title = title.join(" ");
-            let (ft, spans) = FieldText::new(&[&title, "tail words here"]);
+            let (ft, spans) = FieldText::new([&title, "tail words here"]);
             // The tail's three words count too.
             assert_eq!(ft.sorted, n + 3 > SCAN_MAX, "{n}");
             let words: Vec<&str> = title.split(' ').collect();
