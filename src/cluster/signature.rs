@@ -735,7 +735,9 @@ pub fn signature(title: &str, body_html: &str) -> Signature {
     let head = [&*title, &lead[..lead_end]];
     let mut marks = [false; 3];
     if let Some(set) = MARKS.as_ref() {
-        for t in head {
+        // Most items carry no mark: the plain test is cheaper than asking
+        // which patterns match.
+        for t in head.into_iter().filter(|t| set.is_match(t)) {
             for m in set.matches(t).iter() {
                 marks[m] = true;
             }
@@ -764,9 +766,8 @@ pub fn signature(title: &str, body_html: &str) -> Signature {
     t.joined.clear();
     t.text(&body, false);
     t.end_speaker_run();
-    let mut sketched = std::mem::take(&mut t.sketched);
-    sketched.sort_unstable();
-    sketched.dedup();
+    // Repeats need no removing: a bin keeps its smallest value either way.
+    let sketched = std::mem::take(&mut t.sketched);
     let mut toks = t.out;
     toks.sort_unstable_by_key(|x| x & !FLAGS);
     // One entry per token, with the flags of all its occurrences.
