@@ -640,6 +640,44 @@ mod tests {
     }
 
     #[test]
+    fn more_aliases_than_the_memo_holds_still_match() {
+        // Past MEMO aliases per document the results are not kept, only
+        // computed again: the answers must not change.
+        let n = MEMO + 6;
+        let mut a = Aliases::new();
+        for i in 0..n {
+            a.insert(format!("a{i}"), vec![format!("w{i}")]);
+        }
+        let any: Vec<String> = (0..n).map(|i| format!("@a{i}")).collect();
+        let last = format!("@a{}", n - 1);
+        for (q, title, want) in [
+            (any.join(" OR "), format!("w{}", n - 1), true),
+            (any.join(" OR "), "nothing".to_owned(), false),
+            (
+                format!("({}) {last}", any.join(" OR ")),
+                format!("w{}", n - 1),
+                true,
+            ),
+            (
+                format!("({}) -{last}", any.join(" OR ")),
+                format!("w{}", n - 1),
+                false,
+            ),
+            (
+                format!("({}) -{last}", any.join(" OR ")),
+                "w3".to_owned(),
+                true,
+            ),
+        ] {
+            let doc = Document::new(&ItemText {
+                title: &title,
+                ..Default::default()
+            });
+            assert_eq!(compile(&q, &a).unwrap().matches(&doc), want, "{title}");
+        }
+    }
+
+    #[test]
     fn whole_words_case_insensitive() {
         assert!(m("japan", "JAPAN votes", ""));
         assert!(m("moscow", "Talks in Moscow's suburbs", ""));
