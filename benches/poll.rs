@@ -24,7 +24,7 @@
 //!             its resident memory.
 //!
 //! `cargo bench --bench poll` runs it all; `-- --smoke` runs a small, quick
-//! version (CI). `-- --feeds N --runs R --peer-runs P`, `--no-peer`;
+//! version (CI). `-- --feeds N --runs R --peer-runs P`, `--no-peer`, `--cold-only`;
 //! `FEEDSIFT_BENCH_BIN=path` runs another build of feedsift instead;
 //! `FEEDSIFT_BENCH_WRAP="perf record -g --"` runs each poll under a profiler.
 
@@ -1008,6 +1008,8 @@ fn main() {
     let feeds = value("--feeds", if smoke { 100 } else { 1000 });
     let runs = value("--runs", if smoke { 1 } else { 3 }).max(1);
     let peer_runs = value("--peer-runs", if smoke { 1 } else { 3 });
+    // For profiling one scenario: the cold polls and nothing else.
+    let cold_only = flag("--cold-only").is_some();
     // newsboat takes minutes at 10,000 feeds: only on request there.
     let peer =
         flag("--no-peer").is_none() && (feeds <= 2000 || flag("--peer").is_some()) && peer_runs > 0;
@@ -1061,6 +1063,9 @@ fn main() {
             "the topic holds exactly the Russia–Japan items"
         );
 
+        if cold_only {
+            continue;
+        }
         let before = server.snapshot();
         warm.push(poll(d));
         let [req, cond, nm, _] = server.since(before);
@@ -1090,6 +1095,9 @@ fn main() {
     }
     println!("feedsift (median of {runs}; each run; peak RSS of the poll process):");
     report("cold", &cold);
+    if cold_only {
+        return;
+    }
     report("warm", &warm);
     report("steady", &steady);
 
