@@ -33,6 +33,10 @@ pub enum StoreError {
         "the database was written by a newer feedsift (schema {found}, this one knows {known}): upgrade feedsift"
     )]
     TooNew { found: i64, known: i64 },
+    #[error(
+        "cannot upgrade the database to schema {version}: {reason}; nothing was changed: run `sqlite3 FILE 'PRAGMA foreign_key_check'` to see the rows, or report it"
+    )]
+    Migration { version: usize, reason: String },
     #[error("the store has shut down")]
     Closed,
     #[error(

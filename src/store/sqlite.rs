@@ -845,6 +845,34 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
                 }
                 conn.pragma_update(None, "user_version", (i + 1) as i64)?;
             }
+            Migration::Rebuild(sql) => {
+                tracing::info!(
+                    version = i + 1,
+                    "rebuilding a table of the database (once; a large database takes a while)"
+                );
+                // A no-op inside a transaction, hence before it.
+                conn.pragma_update(None, "foreign_keys", "OFF")?;
+                let rebuilt = (|| {
+                    let tx = conn.transaction()?;
+                    tx.execute_batch(sql)?;
+                    let broken: i64 =
+                        tx.query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| {
+                            r.get(0)
+                        })?;
+                    if broken > 0 {
+                        // Rolled back when `tx` drops: the old table stays.
+                        return Err(StoreError::Migration {
+                            version: i + 1,
+                            reason: format!("{broken} rows would refer to missing rows"),
+                        });
+                    }
+                    tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+                    tx.commit()?;
+                    Ok(())
+                })();
+                conn.pragma_update(None, "foreign_keys", "ON")?;
+                rebuilt?;
+            }
         }
         tracing::info!(version = i + 1, "database schema migrated");
     }
@@ -1155,6 +1183,128 @@ mod tests {
         let path = dir.path().join("new.db");
         Db::open(&path, Stories::default()).unwrap().close();
         assert_eq!(auto_vacuum(&path), AUTO_VACUUM_INCREMENTAL);
+    }
+
+    /// A database as feedsift left it at schema 7, with a story of two
+    /// items from two feeds in a topic, plus `extra` SQL run with foreign
+    /// keys off.
+    fn schema_7_database(path: &Path, extra: &str) {
+        let c = Connection::open(path).unwrap();
+        c.pragma_update(None, "journal_mode", "WAL").unwrap();
+        for step in &MIGRATIONS[..7] {
+            if let Migration::Sql(sql) = step {
+                c.execute_batch(sql).unwrap();
+            }
+        }
+        c.pragma_update(None, "user_version", 7).unwrap();
+        c.execute_batch(
+            "INSERT INTO feeds (id, url) VALUES (1, 'https://a.example/'), (2, 'https://b.example/');
+             INSERT INTO items (id, uid, canonical_url, title, first_seen, sort_time, first_feed_id)
+             VALUES (10, 'u1', 'https://a.example/1', 'one', 1, 1, 1),
+                    (20, 'u2', 'https://b.example/2', 'two', 2, 2, 2);
+             INSERT INTO stories (id, uid, first_seen, updated, sort_time, lead_item_id)
+             VALUES (5, 's5', 1, 2, 1, 10);
+             UPDATE items SET story_id = 5, sketch = x'0102', cites = 'TASS';
+             INSERT INTO item_sources (feed_id, entry_key, item_id, first_seen)
+             VALUES (1, 'k1', 10, 1), (2, 'k2', 20, 2);
+             INSERT INTO topic_items (slug, item_id, sort_time, matched) VALUES ('t', 10, 1, 'why');",
+        )
+        .unwrap();
+        c.pragma_update(None, "foreign_keys", "OFF").unwrap();
+        c.execute_batch(extra).unwrap();
+    }
+
+    fn one(c: &Connection, sql: &str) -> i64 {
+        c.query_row(sql, [], |r| r.get(0)).unwrap()
+    }
+
+    #[test]
+    fn items_are_rebuilt_without_the_uid_index_keeping_every_row_and_reference() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("seven.db");
+        schema_7_database(&path, "");
+        let db = Db::open(&path, Stories::default()).unwrap();
+        let c = &db.conn;
+        assert_eq!(one(c, "PRAGMA user_version"), MIGRATIONS.len() as i64);
+        assert_eq!(
+            one(
+                c,
+                "SELECT count(*) FROM items WHERE id IN (10, 20) AND story_id = 5 AND sketch = x'0102' AND cites = 'TASS'"
+            ),
+            2
+        );
+        assert_eq!(
+            one(
+                c,
+                "SELECT count(*) FROM item_sources JOIN items ON items.id = item_id"
+            ),
+            2
+        );
+        assert_eq!(
+            one(
+                c,
+                "SELECT count(*) FROM topic_items JOIN items ON items.id = item_id"
+            ),
+            1
+        );
+        // No index covers uid any more; the other indexes are back.
+        assert_eq!(
+            one(
+                c,
+                "SELECT count(*) FROM pragma_index_list('items') l, pragma_index_info(l.name) i WHERE i.name = 'uid'"
+            ),
+            0
+        );
+        assert_eq!(
+            one(
+                c,
+                "SELECT count(*) FROM pragma_index_list('items') WHERE name IN ('items_story', 'items_sort', 'items_first_seen')"
+            ),
+            3
+        );
+        let ok: String = c
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(ok, "ok");
+        // Foreign keys are enforced again, against the new table.
+        assert_eq!(one(c, "PRAGMA foreign_keys"), 1);
+        assert!(
+            c.execute("INSERT INTO item_sources (feed_id, entry_key, item_id, first_seen) VALUES (1, 'k9', 999, 1)", [])
+                .is_err()
+        );
+        // The same canonical URL still cannot be stored twice.
+        assert!(
+            c.execute("INSERT INTO items (uid, canonical_url, title, first_seen, sort_time, first_feed_id) VALUES ('u3', 'https://a.example/1', 'x', 3, 3, 1)", [])
+                .is_err()
+        );
+        db.close();
+    }
+
+    #[test]
+    fn a_rebuild_that_would_break_references_changes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("broken.db");
+        schema_7_database(
+            &path,
+            "INSERT INTO item_sources (feed_id, entry_key, item_id, first_seen) VALUES (1, 'gone', 77, 1);",
+        );
+        let err = Db::open(&path, Stories::default()).err().expect("refused");
+        assert!(
+            err.to_string()
+                .contains("cannot upgrade the database to schema 8"),
+            "{err}"
+        );
+        let c = Connection::open(&path).unwrap();
+        assert_eq!(one(&c, "PRAGMA user_version"), 7);
+        assert_eq!(one(&c, "SELECT count(*) FROM items"), 2);
+        // The old table, with its uid index, is still there.
+        assert_eq!(
+            one(
+                &c,
+                "SELECT count(*) FROM pragma_index_list('items') l, pragma_index_info(l.name) i WHERE i.name = 'uid'"
+            ),
+            1
+        );
     }
 
     #[test]
