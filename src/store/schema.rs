@@ -151,4 +151,9 @@ pub const MIGRATIONS: &[Migration] = &[
     CREATE INDEX items_first_seen ON items(first_seen);
     "#,
     ),
+    // 9: the items waiting for a story, in the order they are grouped.
+    // Without it each batch of 256 sorted every waiting item: after a
+    // first poll of 470,000 items the daemon took 536 s to group them.
+    // Only waiting items are in it, so it stays small once they are.
+    Sql("CREATE INDEX items_pending ON items(sort_time) WHERE story_id IS NULL;"),
 ];
