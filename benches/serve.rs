@@ -295,6 +295,38 @@ fn during_poll(runs: u64, feeds: usize, conns: usize) {
     );
 }
 
+/// `feedsift run` on `port` polling the one feed at `feed` every
+/// `interval`, with `topics` (config.toml text), and an HTTP client that
+/// takes responses as sent (no decompression). The site holds the
+/// config and database: keep it while the daemon runs.
+fn one_feed_daemon(
+    port: u16,
+    feed: std::net::SocketAddr,
+    interval: &str,
+    topics: &str,
+) -> (Site, Daemon, reqwest::blocking::Client) {
+    let site = Site::new(&format!(
+        r#"
+[server]
+listen = "127.0.0.1:{port}"
+base_url = "http://127.0.0.1:{port}/"
+
+[polling]
+interval = "{interval}"
+
+[[feed]]
+url = "http://{feed}/wire.rss"
+{topics}"#
+    ));
+    let daemon = Daemon::start(&site, port);
+    let client = reqwest::blocking::Client::builder()
+        .no_gzip()
+        .no_brotli()
+        .build()
+        .expect("client");
+    (site, daemon, client)
+}
+
 /// Topic feeds after a poll that changed them: documents are rebuilt on
 /// the first request after a change, so that request is what "refreshed"
 /// costs. The feed gains 5 items per round; the daemon (interval 2 s)
@@ -313,18 +345,12 @@ fn refresh(rounds: usize) -> [Vec<f64>; 2] {
     write_feed(ITEMS);
     let feed = serve_dir(feeds.path().to_path_buf());
     let port = free_port();
-    let site = Site::new(&format!(
-        r#"
-[server]
-listen = "127.0.0.1:{port}"
-base_url = "http://127.0.0.1:{port}/"
-
-[polling]
-interval = "2s"
-
-[[feed]]
-url = "http://{feed}/wire.rss"
-
+    let (_site, _daemon, client) = one_feed_daemon(
+        port,
+        feed,
+        "2s",
+        &format!(
+            r#"
 [topic.items]
 title = "Japan and Russia, every item"
 query = "Japan Russia"
@@ -336,13 +362,8 @@ title = "Japan and Russia, by story"
 query = "Japan Russia"
 limit = {LIMIT}
 "#
-    ));
-    let _daemon = Daemon::start(&site, port);
-    let client = reqwest::blocking::Client::builder()
-        .no_gzip()
-        .no_brotli()
-        .build()
-        .expect("client");
+        ),
+    );
     let slugs = ["items", "stories"];
     let mut etags = [String::new(), String::new()];
     let mut took: [Vec<f64>; 2] = [Vec::new(), Vec::new()];
@@ -439,32 +460,21 @@ fn main() {
     std::fs::write(feeds.path().join("wire.rss"), feed_body()).expect("write the feed");
     let feed = serve_dir(feeds.path().to_path_buf());
     let port = free_port();
-    let site = Site::new(&format!(
-        r#"
-[server]
-listen = "127.0.0.1:{port}"
-base_url = "http://127.0.0.1:{port}/"
-
-[polling]
-interval = "1h"
-
-[[feed]]
-url = "http://{feed}/wire.rss"
-
+    let (_site, _daemon, client) = one_feed_daemon(
+        port,
+        feed,
+        "1h",
+        &format!(
+            r#"
 [topic.bench]
 title = "Japan and Russia"
 query = "Japan Russia"
 limit = {LIMIT}
 group = "item"
 "#
-    ));
-    let _daemon = Daemon::start(&site, port);
+        ),
+    );
     let url = format!("http://127.0.0.1:{port}/topics/bench.atom");
-    let client = reqwest::blocking::Client::builder()
-        .no_gzip()
-        .no_brotli()
-        .build()
-        .expect("client");
     let start = Instant::now();
     let (etag, bytes) = loop {
         if let Ok(r) = client.get(&url).send()
