@@ -34,9 +34,13 @@ pub enum StoreError {
     )]
     TooNew { found: i64, known: i64 },
     #[error(
-        "cannot upgrade the database to schema {version}: {reason}; nothing was changed: run `sqlite3 FILE 'PRAGMA foreign_key_check'` to see the rows, or report it"
+        "cannot upgrade the database to schema {version} ({path}): {reason}; nothing was changed\n  hint: `sqlite3 {path} 'PRAGMA foreign_key_check'` lists those rows; remove them, or report it"
     )]
-    Migration { version: usize, reason: String },
+    Migration {
+        path: PathBuf,
+        version: usize,
+        reason: String,
+    },
     #[error("the store has shut down")]
     Closed,
     #[error(

@@ -173,7 +173,7 @@ impl Db {
             .map_err(open_err)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(open_err)?;
-        migrate(&mut conn)?;
+        migrate(&mut conn, path)?;
         let db = Db {
             conn,
             topics: Arc::new(Vec::new()),
@@ -813,7 +813,7 @@ fn lines(v: Option<String>) -> Vec<String> {
         .unwrap_or_default()
 }
 
-fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
     let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
     let known = MIGRATIONS.len() as i64;
     if version > known {
@@ -865,6 +865,7 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
                     if broken > 0 {
                         // Rolled back when `tx` drops: the old table stays.
                         return Err(StoreError::Migration {
+                            path: path.to_path_buf(),
                             version: i + 1,
                             reason: format!("{broken} rows would refer to missing rows"),
                         });
