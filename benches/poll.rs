@@ -21,12 +21,17 @@
 //!   faults  — 1% of the feeds hang, 1% answer 503: the poll ends within
 //!             the timeout plus 2 s with every healthy item stored;
 //!   idle    — `feedsift run` on the cold database, once it has settled:
-//!             its resident memory.
+//!             its resident memory; again on a workload whose items span
+//!             90 days rather than 8 hours, as a real feed's 50 do.
 //!
 //! `cargo bench --bench poll` runs it all; `-- --smoke` runs a small, quick
-//! version (CI). `-- --feeds N --runs R --peer-runs P`, `--no-peer`, `--cold-only`;
+//! version (CI). `-- --feeds N --runs R --peer-runs P`, `--no-peer`, `--cold-only`,
+//! `--idle-only` (one cold poll of each workload and the idle daemon on it),
+//! `--idle-days D` (the span of the second idle workload, 90; 0 skips it);
 //! `FEEDSIFT_BENCH_BIN=path` runs another build of feedsift instead;
-//! `FEEDSIFT_BENCH_WRAP="perf record -g --"` runs each poll under a profiler.
+//! `FEEDSIFT_BENCH_WRAP="perf record -g --"` runs each poll under a profiler;
+//! `FEEDSIFT_BENCH_KEEP=dir` keeps a copy of each database the idle daemon
+//! was measured on, to profile it by hand.
 
 use std::collections::HashSet;
 use std::fmt::Write as _;
@@ -35,7 +40,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use axum::extract::{Path as UrlPath, State};
@@ -48,8 +53,13 @@ const ITEMS: usize = 50;
 /// Items a changed feed gains when time advances.
 const NEW_PER_ADVANCE: usize = 10;
 const TIMEOUT_SECS: u64 = 5;
-/// 2026-11-20T00:00:00Z: item k of a feed is published k × 10 minutes later.
+/// 2026-11-20T00:00:00Z: item k of a feed is published k × `STEP` seconds
+/// later (10 minutes: a feed's 50 items span 8 hours).
 const BASE_TIME: i64 = 1_795_132_800;
+const STEP: i64 = 600;
+/// Seconds between a feed's items in the workload being generated: `STEP`,
+/// or longer for the idle scenario over many days (`--idle-days`).
+static ITEM_STEP: AtomicI64 = AtomicI64::new(STEP);
 
 /// Words of ordinary news prose. None is a Russia or Japan term, so the
 /// topic matches exactly the items written to match it.
@@ -279,6 +289,15 @@ struct Item {
     russia_japan: bool,
 }
 
+/// When item `k` of every feed is published: copies of a wire story, which
+/// share k, carry the same time. With a longer step than `STEP`, every
+/// item (those time advances to as well) is published before the 8-hour
+/// workload begins.
+fn published(k: usize) -> i64 {
+    let step = ITEM_STEP.load(Ordering::Relaxed);
+    BASE_TIME - (ITEMS + NEW_PER_ADVANCE) as i64 * (step - STEP) + k as i64 * step
+}
+
 /// Item `k` of feed `n`: its own story, or a copy of wire story (k, bucket).
 fn item(n: usize, k: usize) -> Item {
     let mut r = Rng::new(n as u64 + 1, k as u64 + 1);
@@ -366,7 +385,7 @@ fn item(n: usize, k: usize) -> Item {
         link,
         title,
         html,
-        published: BASE_TIME + k as i64 * 600,
+        published: published(k),
         russia_japan,
     }
 }
@@ -992,6 +1011,43 @@ fn idle_rss(dir: &Path) -> Option<(u64, u64, Duration)> {
     Some((rss?, hwm?, settled))
 }
 
+/// A poll after time advanced: every second feed has new items.
+fn advance_and_poll(d: &Path, server: &Feeds) {
+    server.advanced.store(true, Ordering::Relaxed);
+    poll(d);
+    server.advanced.store(false, Ordering::Relaxed);
+}
+
+/// The idle daemon twice: right after it grouped the first poll's backlog
+/// into stories, with the story index in memory as a running daemon keeps
+/// it, and started again on the same database, where nothing is left to
+/// group and the index waits for the next new item to be loaded: the
+/// memory of everything but the index.
+fn report_idle(d: &Path, feeds: usize, what: &str) {
+    let items = count(d, "SELECT count(*) FROM items");
+    for when in [
+        "after grouping the backlog",
+        "restarted, story index not loaded yet",
+    ] {
+        match idle_rss(d) {
+            Some((rss, hwm, settled)) => println!(
+                "  idle     `feedsift run` with {feeds} feeds, {items} items stored ({what}), {when}: VmRSS {:.1} MiB (peak {:.1} MiB), settled after {:.1} s",
+                rss as f64 / 1024.0,
+                hwm as f64 / 1024.0,
+                settled.as_secs_f64()
+            ),
+            None => println!("  idle     could not measure `feedsift run`"),
+        }
+    }
+    // For profiling the idle daemon by hand (heaptrack feedsift --config
+    // KEPT/config.toml run): a copy of the database it idled on.
+    if let Some(keep) = std::env::var_os("FEEDSIFT_BENCH_KEEP") {
+        let to = Path::new(&keep).join(what.replace(' ', "-"));
+        let copied = Command::new("cp").arg("-a").arg(d).arg(&to).status();
+        println!("  (database copied to {}: {copied:?})", to.display());
+    }
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if std::env::var_os(LAUNCHER).is_some() {
@@ -1010,6 +1066,9 @@ fn main() {
     let peer_runs = value("--peer-runs", if smoke { 1 } else { 3 });
     // For profiling one scenario: the cold polls and nothing else.
     let cold_only = flag("--cold-only").is_some();
+    // For the idle daemon's memory: one cold poll of each workload, no timings.
+    let idle_only = flag("--idle-only").is_some();
+    let idle_days = value("--idle-days", 90);
     // newsboat takes minutes at 10,000 feeds: only on request there.
     let peer =
         flag("--no-peer").is_none() && (feeds <= 2000 || flag("--peer").is_some()) && peer_runs > 0;
@@ -1066,6 +1125,10 @@ fn main() {
         if cold_only {
             continue;
         }
+        if idle_only {
+            dir_keep = Some(dir);
+            break;
+        }
         let before = server.snapshot();
         warm.push(poll(d));
         let [req, cond, nm, _] = server.since(before);
@@ -1098,24 +1161,40 @@ fn main() {
     if cold_only {
         return;
     }
-    report("warm", &warm);
-    report("steady", &steady);
+    if !idle_only {
+        report("warm", &warm);
+        report("steady", &steady);
+    }
 
-    // A database as a cold poll leaves it, for the idle daemon.
+    // The database of a cold poll and one advance of time (over 500,000
+    // items at 10,000 feeds), for the idle daemon: this workload's, whose
+    // items all fall within the story window, and one whose items span
+    // `--idle-days` (a feed's 50 items days apart, as most feeds publish
+    // them), where the window holds a few days' worth.
     if let Some(dir) = &dir_keep {
         let d = dir.path();
-        std::fs::remove_file(d.join("feedsift.db")).ok();
-        poll(d);
-        match idle_rss(d) {
-            Some((rss, hwm, settled)) => println!(
-                "  idle     `feedsift run` with {feeds} feeds, {} items stored: VmRSS {:.1} MiB (peak {:.1} MiB), settled after {:.1} s",
-                count(d, "SELECT count(*) FROM items"),
-                rss as f64 / 1024.0,
-                hwm as f64 / 1024.0,
-                settled.as_secs_f64()
-            ),
-            None => println!("  idle     could not measure `feedsift run`"),
+        if idle_only {
+            advance_and_poll(d, &server);
         }
+        report_idle(d, feeds, "items over 8 hours, all in the story window");
+    }
+    if idle_days > 0 {
+        ITEM_STEP.store(idle_days as i64 * 86_400 / ITEMS as i64, Ordering::Relaxed);
+        let (addrs, spread) = start_server(feeds);
+        let dir = tempfile::tempdir().expect("tempdir");
+        let d = dir.path();
+        write_config(
+            d,
+            &feed_urls(&addrs, feeds, 0),
+            &format!("127.0.0.1:{}", free_port()),
+        );
+        poll(d);
+        advance_and_poll(d, &spread);
+        report_idle(d, feeds, &format!("items over {idle_days} days"));
+        ITEM_STEP.store(STEP, Ordering::Relaxed);
+    }
+    if idle_only {
+        return;
     }
 
     // Faults: hanging servers and 503s.

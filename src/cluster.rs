@@ -297,11 +297,21 @@ impl StoryIndex {
         }
     }
 
+    /// How far back from the newest item the index keeps items, in
+    /// seconds: twice the reach, since items may arrive somewhat out of
+    /// order. The reach is the window, or less when the verifier's time
+    /// penalty rules out pairs further apart (55 hours at the default
+    /// threshold): keeping items no pair can reach cost a quarter of the
+    /// index's memory for nothing.
+    pub fn horizon(&self) -> i64 {
+        let reach = (max_hours(self.threshold) * 3600.0).min(self.window as f64);
+        2 * (reach.max(0.0) as i64)
+    }
+
     /// Forgets items that no new item can reach any more and folds the
-    /// recent buckets into the sorted array. Items may arrive somewhat out
-    /// of order, so a second window of slack is kept.
+    /// recent buckets into the sorted array.
     pub fn evict(&mut self) {
-        let cutoff = self.newest.saturating_sub(2 * self.window);
+        let cutoff = self.newest.saturating_sub(self.horizon());
         while self.items.front().is_some_and(|it| it.time < cutoff) {
             if let Some(it) = self.items.pop_front() {
                 self.slot_base += 1;
@@ -680,6 +690,17 @@ mod tests {
         assert_eq!(idx.find(&s, 4990 * 60).map(|(s, _)| s), Some(4990));
         let old = signature("Event number w10 x10", "Text y10 z10.");
         assert_eq!(idx.find(&old, 10 * 60), None);
+    }
+
+    #[test]
+    fn the_horizon_is_the_reach_of_the_time_penalty_when_that_is_shorter() {
+        // At 0.45 no pair more than 55 h apart can score enough, so a
+        // 72 h window keeps 110 h of items, not 144.
+        assert_eq!(StoryIndex::new(72 * 3600, 0.45).horizon(), 110 * 3600);
+        // A short window is its own reach.
+        assert_eq!(StoryIndex::new(3600, 0.45).horizon(), 2 * 3600);
+        // At threshold 0 the penalty reaches 100 h, beyond the window.
+        assert_eq!(StoryIndex::new(72 * 3600, 0.0).horizon(), 144 * 3600);
     }
 
     #[test]

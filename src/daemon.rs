@@ -1,6 +1,7 @@
 //! The daemon's moving parts: polling one feed end to end, polling all once,
 //! the per-feed schedule, signals and reload, and an orderly shutdown.
 
+use std::collections::HashMap;
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
@@ -340,11 +341,15 @@ async fn feed_loop(
             _ = retire.cancelled() => return,
             _ = tokio::time::sleep(wait) => {}
         }
+        // Boxed: a future holds the state of its largest await, and the
+        // poll's (the HTTP request, the body, the store job) is ~2.8 KB. Kept
+        // inline, every sleeping feed carried it: 28 MB of idle memory at
+        // 10,000 feeds. On the heap, it exists only while a poll runs.
         let report = tokio::select! {
             // Abandoning the fetch is safe: a store job already sent still
             // commits whole on the store thread.
             _ = abort.cancelled() => return,
-            r = poll_feed(&fetcher, &store, &feed, &mut doc_hints) => r,
+            r = Box::pin(poll_feed(&fetcher, &store, &feed, &mut doc_hints)) => r,
         };
         let Some(next) = report.next_poll else {
             tracing::warn!(
@@ -369,12 +374,16 @@ async fn start_scheduler(
 ) -> anyhow::Result<()> {
     let fetcher = Arc::new(Fetcher::new(&cfg.polling)?);
     let states = store.feeds().await?;
+    let next_polls: HashMap<&str, _> = states
+        .iter()
+        .map(|s| (s.url.as_str(), s.next_poll))
+        .collect();
     let now = Utc::now();
     for feed in cfg.feeds.clone() {
-        let due = states
-            .iter()
-            .find(|s| s.url == feed.url)
-            .and_then(|s| s.next_poll)
+        let due = next_polls
+            .get(feed.url.as_str())
+            .copied()
+            .flatten()
             .and_then(|t| (t - now).to_std().ok())
             .unwrap_or_default()
             .min(feed.interval);
@@ -625,4 +634,36 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     store.close().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A feed waiting for its next poll is a task on the runtime for as
+    /// long as the daemon runs, so its size is idle memory times the
+    /// number of feeds.
+    #[tokio::test]
+    async fn a_waiting_feed_costs_little_memory() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let cfg = Config::from_str(
+            &dir.path().join("config.toml"),
+            "[[feed]]\nurl = \"http://127.0.0.1:9/feed.xml\"\n",
+        )
+        .expect("config");
+        let store = Store::open(&dir.path().join("feedsift.db"), cfg.stories).expect("store");
+        let fetcher = Arc::new(Fetcher::new(&cfg.polling).expect("fetcher"));
+        let token = CancellationToken::new();
+        let task = feed_loop(
+            cfg.feeds[0].clone(),
+            fetcher,
+            store,
+            Duration::from_secs(3600),
+            token.clone(),
+            token,
+        );
+        // The poll itself (request, body, store job) was ~2.8 KB inline.
+        let size = std::mem::size_of_val(&task);
+        assert!(size < 1024, "a waiting feed's task is {size} bytes");
+    }
 }

@@ -201,7 +201,7 @@ impl Db {
         if self.stories.is_none() {
             let window = self.story_cfg.window.as_secs() as i64;
             let mut index = StoryIndex::new(window, self.story_cfg.threshold);
-            stories::load_index(&self.conn, &mut index, window)?;
+            stories::load_index(&self.conn, &mut index)?;
             self.stories = Some(index);
         }
         let Some(index) = self.stories.as_mut() else {

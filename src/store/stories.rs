@@ -109,13 +109,9 @@ fn choose_lead(tx: &Transaction, story: i64) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Rebuilds the in-memory index from the sketches of the items in the
-/// window before the newest one.
-pub fn load_index(
-    conn: &rusqlite::Connection,
-    index: &mut StoryIndex,
-    window: i64,
-) -> Result<(), StoreError> {
+/// Rebuilds the in-memory index from the sketches of the items within its
+/// horizon before the newest one.
+pub fn load_index(conn: &rusqlite::Connection, index: &mut StoryIndex) -> Result<(), StoreError> {
     let newest: Option<i64> = conn
         .query_row(
             "SELECT max(sort_time) FROM items WHERE story_id IS NOT NULL",
@@ -131,7 +127,7 @@ pub fn load_index(
         "SELECT id, sketch, sort_time, story_id FROM items
          WHERE story_id IS NOT NULL AND sort_time >= ?1 ORDER BY sort_time",
     )?;
-    let mut rows = st.query([newest.saturating_sub(2 * window)])?;
+    let mut rows = st.query([newest.saturating_sub(index.horizon())])?;
     while let Some(r) = rows.next()? {
         let blob: Option<Vec<u8>> = r.get(1)?;
         if let Some(sig) = blob.as_deref().and_then(cluster::from_bytes) {
