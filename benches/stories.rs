@@ -97,6 +97,8 @@ struct Item {
     title: String,
     body: String,
     time: i64,
+    /// The feed: copies come from other feeds than their original.
+    source: u32,
 }
 
 /// A made-up word for `n`, letters only (digits would make it a figure to
@@ -133,14 +135,21 @@ fn items(n: usize, days: i64) -> Vec<Item> {
         let body: Vec<String> = (0..60).map(|_| word(&mut rng)).collect();
         let (title, body) = (title.join(" "), format!("<p>{}.</p>", body.join(" ")));
         let copies = if rng.pick(5) == 0 { 1 + rng.pick(4) } else { 0 };
+        let source = rng.pick(100) as u32;
         for c in 0..copies {
             out.push(Item {
                 title: format!("UPDATE {c}-{title}"),
                 body: format!("{body}<p>Outlet {c} reports citing TASS.</p>"),
                 time: time + 600 * (c as i64 + 1),
+                source: (source + 1 + c as u32) % 100,
             });
         }
-        out.push(Item { title, body, time });
+        out.push(Item {
+            title,
+            body,
+            time,
+            source,
+        });
     }
     out.truncate(n);
     out.sort_by_key(|i| i.time);
@@ -153,7 +162,7 @@ fn assign_all(items: &[Item]) -> (usize, StoryIndex) {
     let mut joined = 0;
     for (i, it) in items.iter().enumerate() {
         let s = signature(&it.title, &it.body);
-        let story = match index.find(&s, it.time) {
+        let story = match index.find(&s, it.time, it.source) {
             Some((story, _)) => {
                 joined += 1;
                 story
@@ -163,7 +172,7 @@ fn assign_all(items: &[Item]) -> (usize, StoryIndex) {
                 next_story
             }
         };
-        index.insert(i as i64, &s, it.time, story);
+        index.insert(i as i64, &s, it.time, story, it.source);
     }
     (joined, index)
 }

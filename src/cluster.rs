@@ -9,6 +9,13 @@
 //! verifier, decides on those candidates by newsroom rules (shared content
 //! words, names, figures and days, time apart). Only the window's tokens
 //! and band keys are kept in memory, the signatures live in the database.
+//!
+//! Two things keep a story one event however busy the day (see README,
+//! "Stories"): tokens weigh by how rare they are in the window (IDF), so
+//! background paragraphs and a topic's everyday names are weak evidence;
+//! and an item joins a story only when it agrees with the story as a
+//! whole, its first item and most of its recent members, never through one
+//! member alone (which chained A~B~C into bags of events).
 
 mod signature;
 
@@ -18,8 +25,8 @@ use std::sync::LazyLock;
 use regex::Regex;
 use rustc_hash::FxHashMap;
 
-use signature::{K, max_hours, mix, score};
-pub use signature::{Signature, from_bytes, same_event, signature, to_bytes};
+use signature::{K, Side, max_hours, mix, score, score_with};
+pub use signature::{Signature, from_bytes, same_event, signature, signature_explained, to_bytes};
 
 use crate::topics::text::{fold, words};
 
@@ -51,6 +58,17 @@ const MAX_PER_ANCHOR: usize = 24;
 /// Candidates scored per item at most, those with the most hits first.
 const MAX_SCORED: usize = 48;
 const MIN_ANCHOR_HITS: usize = 2;
+
+/// What [`StoryIndex::decide`] found for a new item.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decision {
+    pub story: i64,
+    /// The mean of its scores against the members compared.
+    pub score: f64,
+    /// Members it reached the threshold with, of those compared.
+    pub agreed: usize,
+    pub scored: usize,
+}
 
 /// Marks a candidate slot found through an anchor, not a band.
 const BY_ANCHOR: u64 = 1 << 40;
@@ -84,10 +102,73 @@ struct Indexed {
     id: i64,
     time: i64,
     story: i64,
-    start: u64,
+    /// The low 32 bits of the position of its tokens in the arena (see
+    /// `full_start`): the arena never holds 2^32 tokens.
+    start: u32,
+    /// The feed it came from (see `decide`).
+    source: u32,
     len: u16,
     /// `Signature::flags`.
     flags: u8,
+    /// Its slots (`Signature::slots`) follow its tokens in the arena.
+    slots: u8,
+    /// The slot (low 32 bits) of the story's previous member in the index,
+    /// or `NO_SLOT`: the members of a story, newest first, without a list
+    /// per story (the field fits in the struct's padding).
+    prev: u32,
+}
+
+const NO_SLOT: u32 = u32::MAX;
+
+/// A feed's second item in a story must score this against the first: a
+/// feed reports an event once, and a second item from it is an update of
+/// its report ("UPDATE 1-..."), not a look-alike from another event.
+const UPDATE_BAR: f64 = 0.8;
+
+/// A story with members in the index.
+#[derive(Clone, Copy)]
+struct StoryEntry {
+    size: u32,
+    /// Slots (low 32 bits) of its first and newest members.
+    first: u32,
+    newest: u32,
+}
+
+/// Tokens in at most this many items all weigh the most: an event's own
+/// words recur in each of its copies, and a story of eight copies must
+/// not make them look common.
+const DF_FULL: u16 = 8;
+
+/// A member "agrees" with a new item from this share of the threshold:
+/// copies of one report agree with each other less than with their
+/// original (rewrites reword different parts).
+const AGREE_FACTOR: f64 = 0.6;
+
+/// The strict rules apply when the item passes for a copy of two or more
+/// stories at this share of the threshold by the plain rules...
+const RIVAL_BAR: f64 = 0.7;
+/// ...or when at least `COMMON_SHARE` of its headline's words occur in
+/// `COMMON_DF` or more items of the window: the headline is one filling of
+/// a template the window holds others of.
+const COMMON_DF: u16 = 5;
+const COMMON_SHARE: f64 = 0.5;
+
+/// Members a new item is scored against, at most: the story's first item
+/// (usually the original the others copy) and its newest ones.
+const MAX_MEMBERS: usize = 8;
+
+/// Document frequencies: one 16-bit counter per cell, the cell picked by a
+/// token's hash. A fixed 512 KiB whatever the window holds; two tokens in
+/// one cell (a few percent of them at 100,000 distinct tokens) only make
+/// the rarer one look a little commoner.
+const DF_BITS: u32 = 18;
+/// IDF smoothing: the window counts as holding this many more items that
+/// share nothing, so that a nearly empty window (a first run, a quiet
+/// topic) does not make every token look common.
+const DF_PRIOR: f32 = 50.0;
+
+fn df_cell(t: u32) -> usize {
+    ((t & !signature::FLAG_BITS).wrapping_mul(0x9E37_79B1) >> (32 - DF_BITS)) as usize
 }
 
 /// The items within the time window and their LSH buckets.
@@ -113,8 +194,14 @@ pub struct StoryIndex {
     recent_heads: FxHashMap<u32, u32>,
     /// (slot, index of the next older entry with the same key or u32::MAX).
     recent: Vec<(u32, u32)>,
-    /// Members per story, for the stories with an item in the index.
-    sizes: FxHashMap<i64, u32>,
+    /// The stories with an item in the index.
+    stories: FxHashMap<i64, StoryEntry>,
+    /// In how many indexed items each token occurs (see `DF_BITS`);
+    /// allocated with the first item. Counts the items from slot `df_from`
+    /// on: those within reach of the newest, while eviction, which runs in
+    /// batches, may keep older ones a while longer.
+    df: Vec<u16>,
+    df_from: u64,
     newest: i64,
 }
 
@@ -135,7 +222,9 @@ impl StoryIndex {
             dir: vec![0; (1 << DIR_BITS) + 1],
             recent_heads: FxHashMap::default(),
             recent: Vec::new(),
-            sizes: FxHashMap::default(),
+            stories: FxHashMap::default(),
+            df: Vec::new(),
+            df_from: 0,
             newest: i64::MIN,
         }
     }
@@ -145,8 +234,27 @@ impl StoryIndex {
             .get(usize::try_from(slot.checked_sub(self.slot_base)?).ok()?)
     }
 
+    /// An item's tokens start here (see `Indexed::start`).
+    fn full_start(&self, low: u32) -> u64 {
+        let high = self.token_base & !u64::from(u32::MAX);
+        let s = high | u64::from(low);
+        if s < self.token_base {
+            s + (1 << 32)
+        } else {
+            s
+        }
+    }
+
+    fn slots_of(&self, it: &Indexed) -> Option<&[u32]> {
+        let start = usize::try_from(self.full_start(it.start).checked_sub(self.token_base)?)
+            .ok()?
+            + usize::from(it.len);
+        self.tokens.get(start..start + usize::from(it.slots))
+    }
+
     fn tokens_of(&self, it: &Indexed) -> Option<&[u32]> {
-        let start = usize::try_from(it.start.checked_sub(self.token_base)?).ok()?;
+        let start =
+            usize::try_from(self.full_start(it.start).checked_sub(self.token_base)?).ok()?;
         self.tokens.get(start..start + usize::from(it.len))
     }
 
@@ -192,10 +300,207 @@ impl StoryIndex {
         }
     }
 
-    /// The story of the indexed item within the window that the verifier
-    /// rates highest, if it reaches the threshold, with its score.
-    pub fn find(&self, s: &Signature, time: i64) -> Option<(i64, f64)> {
-        let keys = band_keys(s)?;
+    /// How much a token says, from how many indexed items carry it: the
+    /// square of its IDF, as a shared term counts in the cosine of two
+    /// TF-IDF vectors. A name in every other item of a topic ("Japan" in
+    /// a Russia–Japan feed), a background sentence pasted under many
+    /// events, weigh a fraction of what the event's own words do.
+    fn weight(&self, t: u32) -> f32 {
+        let df = self.df.get(df_cell(t)).copied().unwrap_or(0).max(DF_FULL);
+        let counted = self.slot_base + self.items.len() as u64 - self.df_from.max(self.slot_base);
+        let idf = ((counted as f32 + DF_PRIOR) / (f32::from(df) + 1.0)).ln();
+        // Never zero: a token every item carries still counts a little.
+        idf.max(0.1).powi(2)
+    }
+
+    /// [`same_event`] with this index's weights.
+    pub fn weighed_score(&self, a: &Signature, b: &Signature, hours: f64) -> f64 {
+        let (mut wa, mut wb) = (Vec::new(), Vec::new());
+        self.weights_into(&a.tokens, &mut wa);
+        self.weights_into(&b.tokens, &mut wb);
+        score(
+            Side::new(&a.tokens, &wa, a.flags(), &a.slots),
+            Side::new(&b.tokens, &wb, b.flags(), &b.slots),
+            hours,
+        )
+    }
+
+    /// The threshold it joins items at.
+    pub fn threshold(&self) -> f64 {
+        self.threshold
+    }
+
+    /// Members of `story` in the index.
+    pub fn story_size(&self, story: i64) -> u32 {
+        self.stories.get(&story).map_or(0, |e| e.size)
+    }
+
+    fn weights_into(&self, tokens: &[u32], out: &mut Vec<f32>) {
+        out.clear();
+        out.extend(tokens.iter().map(|&t| self.weight(t)));
+    }
+
+    /// The story the new item belongs to, if any, with its score: the
+    /// mean of its scores against the members it was compared with.
+    pub fn find(&self, s: &Signature, time: i64, source: u32) -> Option<(i64, f64)> {
+        self.decide(s, time, source).map(|d| (d.story, d.score))
+    }
+
+    /// Finds the story for a new item. Candidates come from the LSH
+    /// bands and the anchors; they are grouped by story, and a story is
+    /// taken only when the item agrees (scores at least the threshold)
+    /// with more than half of the members it is compared with: the
+    /// story's first item in the window and its newest ones, up to
+    /// `MAX_MEMBERS`, plus the candidate that brought the story up (half
+    /// will do when the first item is among those agreeing). Of the
+    /// stories that pass, the best mean score wins.
+    pub fn decide(&self, s: &Signature, time: i64, source: u32) -> Option<Decision> {
+        let hits = self.candidates(s, time);
+        if hits.is_empty() {
+            return None;
+        }
+        let mut w_new = Vec::with_capacity(s.tokens.len());
+        self.weights_into(&s.tokens, &mut w_new);
+        let new = Side::new(&s.tokens, &w_new, s.flags(), &s.slots);
+        let mut w_other = Vec::with_capacity(64);
+        let mut score_in = |slot: u64, strict: bool| -> f64 {
+            let Some(it) = self.item(slot) else {
+                return 0.0;
+            };
+            let Some(other) = self.tokens_of(it) else {
+                return 0.0;
+            };
+            self.weights_into(other, &mut w_other);
+            let hours = (it.time - time).abs() as f64 / 3600.0;
+            let slots = self.slots_of(it).unwrap_or_default();
+            score_with(
+                new,
+                Side::new(other, &w_other, it.flags, slots),
+                hours,
+                strict,
+            )
+        };
+        // A crowded neighbourhood: the item passes for a copy of more than
+        // one story by the plain rules. That is what a template or a
+        // shared background looks like, and then the strict rules decide.
+        let mut rivals: Vec<i64> = Vec::new();
+        for &(_, slot, it) in &hits {
+            if !rivals.contains(&it.story) && score_in(slot, false) >= self.threshold * RIVAL_BAR {
+                rivals.push(it.story);
+            }
+        }
+        // Or a headline most of whose words many items in the window
+        // share: one of a template's fillings.
+        let (mut title_words, mut common) = (0usize, 0usize);
+        for &t in s.tokens.iter().filter(|t| signature::is_title_word(**t)) {
+            title_words += 1;
+            common += usize::from(self.df.get(df_cell(t)).copied().unwrap_or(0) >= COMMON_DF);
+        }
+        let crowded = title_words > 0 && common as f64 >= COMMON_SHARE * title_words as f64;
+        let strict = rivals.len() >= 2 || crowded;
+        let mut score_slot = |slot: u64| score_in(slot, strict);
+        let mut seen_stories: Vec<i64> = Vec::with_capacity(16);
+        let mut best: Option<Decision> = None;
+        let mut members: Vec<u64> = Vec::with_capacity(MAX_MEMBERS + 2);
+        for &(_, slot, it) in &hits {
+            if seen_stories.contains(&it.story) {
+                continue;
+            }
+            seen_stories.push(it.story);
+            // The candidate itself first: most stories it brings up are
+            // not the item's, and then nothing else need be scored.
+            let first_score = score_slot(slot);
+            if first_score < self.threshold {
+                continue;
+            }
+            let Some(entry) = self.stories.get(&it.story) else {
+                continue;
+            };
+            members.clear();
+            members.push(slot);
+            let first = self.full_slot(u64::from(entry.first));
+            if first != slot && self.item(first).is_some() {
+                members.push(first);
+            }
+            let mut at = u64::from(entry.newest);
+            while members.len() < MAX_MEMBERS + 1 {
+                let full = self.full_slot(at);
+                let Some(m) = self.item(full) else { break };
+                if !members.contains(&full) {
+                    members.push(full);
+                }
+                if m.prev == NO_SLOT {
+                    break;
+                }
+                at = u64::from(m.prev);
+            }
+            // One item per feed and event, updates aside: a member from
+            // the same feed must be the report this item updates.
+            if self.same_source_conflict(it.story, source, &mut score_slot) {
+                continue;
+            }
+            let scored = members.len();
+            let mut agreed = 1;
+            let mut first_agreed = first == slot;
+            let mut total = first_score;
+            for (n, &m) in members.iter().enumerate().skip(1) {
+                // Stop once a majority is out of reach.
+                if (agreed + scored - n) * 2 < scored {
+                    break;
+                }
+                let sc = score_slot(m);
+                total += sc.max(0.0);
+                if sc >= self.threshold * AGREE_FACTOR {
+                    agreed += 1;
+                    first_agreed |= m == first;
+                }
+            }
+            let passes = agreed * 2 > scored || (agreed * 2 == scored && first_agreed);
+            let mean = total / scored as f64;
+            if passes && best.as_ref().is_none_or(|b| mean > b.score) {
+                best = Some(Decision {
+                    story: it.story,
+                    score: mean,
+                    agreed,
+                    scored,
+                });
+            }
+        }
+        best
+    }
+
+    /// Whether `story` has a member from feed `source` that the new item
+    /// does not update (see `UPDATE_BAR`).
+    fn same_source_conflict(
+        &self,
+        story: i64,
+        source: u32,
+        score_slot: &mut impl FnMut(u64) -> f64,
+    ) -> bool {
+        let Some(entry) = self.stories.get(&story) else {
+            return false;
+        };
+        let mut at = u64::from(entry.newest);
+        for _ in 0..MAX_STORY_SIZE {
+            let full = self.full_slot(at);
+            let Some(m) = self.item(full) else { break };
+            if m.source == source && score_slot(full) < UPDATE_BAR {
+                return true;
+            }
+            if m.prev == NO_SLOT {
+                break;
+            }
+            at = u64::from(m.prev);
+        }
+        false
+    }
+
+    /// (hits, slot, item) of the indexed items worth scoring against a new
+    /// one, most hits first.
+    fn candidates(&self, s: &Signature, time: i64) -> Vec<(usize, u64, &Indexed)> {
+        let Some(keys) = band_keys(s) else {
+            return Vec::new();
+        };
         let mut cands: Vec<u64> = Vec::with_capacity(64);
         for key in keys {
             self.bucket(key, |slot| cands.push(slot));
@@ -217,7 +522,7 @@ impl StoryIndex {
                 if by_band < MIN_BAND_HITS && by_anchor < MIN_ANCHOR_HITS {
                     return None;
                 }
-                let slot = run[0] & !BY_ANCHOR;
+                let slot = self.full_slot(run[0] & !BY_ANCHOR);
                 self.within_reach(slot, time)
                     .map(|it| (run.len(), slot, it))
             })
@@ -225,36 +530,23 @@ impl StoryIndex {
         // When a window holds many look-alikes (a feed of template items),
         // every bucket is full and scoring all of them made each item cost
         // milliseconds: only the candidates sharing the most bands (the
-        // newest among equals) are scored.
-        if hits.len() > MAX_SCORED {
-            hits.select_nth_unstable_by(MAX_SCORED - 1, |a, b| (b.0, b.1).cmp(&(a.0, a.1)));
-            hits.truncate(MAX_SCORED);
-        }
-        let mut best: Option<(i64, f64)> = None;
-        for &(_, _, it) in &hits {
-            let Some(other) = self.tokens_of(it) else {
-                continue;
-            };
-            let hours = (it.time - time).abs() as f64 / 3600.0;
-            let score = score(&s.tokens, s.flags(), other, it.flags, hours);
-            if score >= self.threshold && best.is_none_or(|(_, b)| score > b) {
-                best = Some((it.story, score));
-            }
-        }
-        best
+        // newest among equals) are kept.
+        hits.sort_unstable_by_key(|h| std::cmp::Reverse((h.0, h.1)));
+        hits.truncate(MAX_SCORED);
+        hits
     }
 
     /// The item in `slot` if it is still indexed, close enough in time to
     /// be scored, and in a story that may still grow.
     fn within_reach(&self, slot: u64, time: i64) -> Option<&Indexed> {
-        let it = self.item(self.full_slot(slot))?;
+        let it = self.item(slot)?;
         let apart = (it.time - time).abs();
         ((apart as f64 / 3600.0) <= max_hours(self.threshold)
             && apart <= self.window
             && self
-                .sizes
+                .stories
                 .get(&it.story)
-                .is_none_or(|&n| n < MAX_STORY_SIZE))
+                .is_none_or(|e| e.size < MAX_STORY_SIZE))
         .then_some(it)
     }
 
@@ -271,17 +563,45 @@ impl StoryIndex {
         }
     }
 
-    pub fn insert(&mut self, item: i64, s: &Signature, time: i64, story: i64) {
+    /// Indexes item `item` from feed `source` as a member of `story`.
+    pub fn insert(&mut self, item: i64, s: &Signature, time: i64, story: i64, source: u32) {
         let slot = self.slot_base + self.items.len() as u64;
         let start = self.token_base + self.tokens.len() as u64;
-        self.tokens.extend(s.tokens.iter().copied());
+        let len = s.tokens.len().min(usize::from(u16::MAX));
+        let nslots = s.slots.len().min(usize::from(u8::MAX));
+        self.tokens.extend(s.tokens[..len].iter().copied());
+        self.tokens.extend(s.slots[..nslots].iter().copied());
+        if self.df.is_empty() {
+            self.df = vec![0; 1 << DF_BITS];
+        }
+        for &t in &s.tokens {
+            let c = &mut self.df[df_cell(t)];
+            *c = c.saturating_add(1);
+        }
+        let low = slot as u32;
+        let entry = self.stories.entry(story).or_insert(StoryEntry {
+            size: 0,
+            first: low,
+            newest: NO_SLOT,
+        });
+        let prev = if entry.size == 0 {
+            entry.first = low;
+            NO_SLOT
+        } else {
+            entry.newest
+        };
+        entry.size += 1;
+        entry.newest = low;
         self.items.push_back(Indexed {
             id: item,
             time,
             story,
-            start,
-            len: u16::try_from(s.tokens.len()).unwrap_or(u16::MAX),
+            start: start as u32,
+            source,
+            len: len as u16,
             flags: s.flags(),
+            slots: nslots as u8,
+            prev,
         });
         if let Some(keys) = band_keys(s) {
             for key in keys.into_iter().chain(s.anchors().map(anchor_key)) {
@@ -290,10 +610,44 @@ impl StoryIndex {
                 self.recent.push((slot as u32, next));
             }
         }
-        *self.sizes.entry(story).or_default() += 1;
         self.newest = self.newest.max(time);
-        if self.recent.len() >= (BANDS * 1024).max(self.sorted.len() / 4) {
+        self.forget_counts();
+        // Evicted in batches: when the recent buckets have grown, or when
+        // the oldest item is half a horizon past it (a quiet stream would
+        // otherwise keep stale items in its buckets, where they count
+        // against `MAX_PER_ANCHOR`).
+        let stale = self
+            .items
+            .front()
+            .is_some_and(|it| it.time < self.newest.saturating_sub(self.horizon() * 3 / 2));
+        if stale || self.recent.len() >= (BANDS * 1024).max(self.sorted.len() / 4) {
             self.evict();
+        }
+    }
+
+    /// Takes the items that fell out of reach of the newest one out of
+    /// the document frequencies.
+    fn forget_counts(&mut self) {
+        let cutoff = self.newest.saturating_sub(self.horizon() / 2);
+        self.df_from = self.df_from.max(self.slot_base);
+        while self.item(self.df_from).is_some_and(|it| it.time < cutoff) {
+            self.uncount(self.df_from);
+            self.df_from += 1;
+        }
+    }
+
+    fn uncount(&mut self, slot: u64) {
+        let Some(it) = self.item(slot) else { return };
+        let start = usize::try_from(self.full_start(it.start).saturating_sub(self.token_base))
+            .unwrap_or(usize::MAX);
+        let end = start.saturating_add(usize::from(it.len));
+        let Some(toks) = self.tokens.get(start..end) else {
+            return;
+        };
+        for &t in toks {
+            if let Some(c) = self.df.get_mut(df_cell(t)) {
+                *c = c.saturating_sub(1);
+            }
         }
     }
 
@@ -313,12 +667,16 @@ impl StoryIndex {
     pub fn evict(&mut self) {
         let cutoff = self.newest.saturating_sub(self.horizon());
         while self.items.front().is_some_and(|it| it.time < cutoff) {
+            if self.df_from <= self.slot_base {
+                self.uncount(self.slot_base);
+                self.df_from = self.slot_base + 1;
+            }
             if let Some(it) = self.items.pop_front() {
                 self.slot_base += 1;
-                if let Some(n) = self.sizes.get_mut(&it.story) {
-                    *n -= 1;
-                    if *n == 0 {
-                        self.sizes.remove(&it.story);
+                if let Some(e) = self.stories.get_mut(&it.story) {
+                    e.size -= 1;
+                    if e.size == 0 {
+                        self.stories.remove(&it.story);
                     }
                 }
             }
@@ -327,7 +685,9 @@ impl StoryIndex {
         let keep_from = self
             .items
             .front()
-            .map_or(self.token_base + self.tokens.len() as u64, |it| it.start);
+            .map_or(self.token_base + self.tokens.len() as u64, |it| {
+                self.full_start(it.start)
+            });
         let drop = usize::try_from(keep_from.saturating_sub(self.token_base))
             .unwrap_or(usize::MAX)
             .min(self.tokens.len());
@@ -395,8 +755,87 @@ impl StoryIndex {
             + self.dir.capacity() * 4
             + self.recent.capacity() * 8
             + self.recent_heads.capacity() * 9
-            + self.sizes.capacity() * 13
+            + self.stories.capacity() * (std::mem::size_of::<(i64, StoryEntry)>() + 1)
+            + self.df.capacity() * 2
     }
+}
+
+/// One member of a story, as `feedsift story --why` explains it.
+#[derive(Debug, Clone)]
+pub struct MemberWhy {
+    pub item: i64,
+    /// Its score against the lead (none for the lead itself).
+    pub vs_lead: Option<f64>,
+    /// Of the other members, how many it reaches the threshold with.
+    pub agrees_with: usize,
+    pub others: usize,
+    /// What it shares with the lead, the rarest in the window first.
+    pub names: Vec<String>,
+    pub figures: Vec<String>,
+    pub words: Vec<String>,
+}
+
+/// A story member's text, for [`explain`].
+pub struct MemberText {
+    pub item: i64,
+    pub time: i64,
+    pub title: String,
+    pub body: String,
+}
+
+/// Scores every member of a story against its lead and the others with
+/// the weights of `index` (loaded with the items around the story), and
+/// names the evidence each shares with the lead.
+pub fn explain(index: &StoryIndex, members: &[MemberText], lead: i64) -> Vec<MemberWhy> {
+    let sigs: Vec<_> = members
+        .iter()
+        .map(|m| signature_explained(&m.title, &m.body))
+        .collect();
+    let lead_at = members.iter().position(|m| m.item == lead);
+    let pair = |i: usize, j: usize| {
+        let hours = (members[i].time - members[j].time).abs() as f64 / 3600.0;
+        index.weighed_score(&sigs[i].0, &sigs[j].0, hours)
+    };
+    (0..members.len())
+        .map(|i| {
+            let others: Vec<usize> = (0..members.len()).filter(|&j| j != i).collect();
+            let agrees_with = others
+                .iter()
+                .filter(|&&j| pair(i, j) >= index.threshold)
+                .count();
+            let (mut names, mut figures, mut words) = (Vec::new(), Vec::new(), Vec::new());
+            let mut vs_lead = None;
+            if let Some(l) = lead_at.filter(|&l| l != i) {
+                vs_lead = Some(pair(i, l));
+                let mut shared = signature::shared_tokens(&sigs[i].0.tokens, &sigs[l].0.tokens);
+                shared.sort_by(|a, b| index.weight(b.0).total_cmp(&index.weight(a.0)));
+                for (t, kind) in shared {
+                    let Some(text) = sigs[i].1.get(&t) else {
+                        continue;
+                    };
+                    let list = match kind {
+                        1 => &mut names,
+                        2 => &mut figures,
+                        _ => &mut words,
+                    };
+                    if !list.contains(text) {
+                        list.push(text.clone());
+                    }
+                }
+                // A name's word is also a word: say it once, as a name.
+                words.retain(|w| !names.contains(w));
+            }
+            MemberWhy {
+                item: members[i].item,
+                vs_lead,
+                agrees_with,
+                others: others.len(),
+                names,
+                figures,
+                words,
+            }
+        })
+        .collect()
 }
 
 /// News agencies whose copy others republish, as (canonical name, the
@@ -647,9 +1086,9 @@ mod tests {
             "Shinzo Abe, Japan's longest-serving prime minister, stepped down on Friday citing ill health, capping a record tenure marked by Abenomics.",
         );
         let mut idx = StoryIndex::new(72 * 3600, 0.0);
-        idx.insert(1, &wire, 1_000_000, 10);
+        idx.insert(1, &wire, 1_000_000, 10, 1);
         assert_eq!(
-            idx.find(&rewrite, 1_000_000 + 3600).map(|(s, _)| s),
+            idx.find(&rewrite, 1_000_000 + 3600, 2).map(|(s, _)| s),
             Some(10)
         );
     }
@@ -665,12 +1104,12 @@ mod tests {
             "A strong earthquake struck Hokkaido on Sunday morning, the Japan Meteorological Agency said, with no tsunami warning.",
         );
         let mut idx = StoryIndex::new(72 * 3600, 0.4);
-        idx.insert(1, &a, 1_000_000, 10);
-        assert_eq!(idx.find(&b, 1_000_000 + 3600).map(|(s, _)| s), Some(10));
-        assert_eq!(idx.find(&b, 1_000_000 + 80 * 3600), None);
+        idx.insert(1, &a, 1_000_000, 10, 1);
+        assert_eq!(idx.find(&b, 1_000_000 + 3600, 2).map(|(s, _)| s), Some(10));
+        assert_eq!(idx.find(&b, 1_000_000 + 80 * 3600, 2), None);
         // Still found once the recent buckets are folded into the array.
         idx.evict();
-        assert_eq!(idx.find(&b, 1_000_000 + 3600).map(|(s, _)| s), Some(10));
+        assert_eq!(idx.find(&b, 1_000_000 + 3600, 2).map(|(s, _)| s), Some(10));
     }
 
     #[test]
@@ -681,15 +1120,15 @@ mod tests {
                 &format!("Event number w{i} x{i}"),
                 &format!("Text y{i} z{i}."),
             );
-            idx.insert(i, &s, i * 60, i);
+            idx.insert(i, &s, i * 60, i, 1);
         }
         idx.evict();
         // 2 h of slack at one item a minute.
         assert!((115..=125).contains(&idx.len()), "{}", idx.len());
         let s = signature("Event number w4990 x4990", "Text y4990 z4990.");
-        assert_eq!(idx.find(&s, 4990 * 60).map(|(s, _)| s), Some(4990));
+        assert_eq!(idx.find(&s, 4990 * 60, 2).map(|(s, _)| s), Some(4990));
         let old = signature("Event number w10 x10", "Text y10 z10.");
-        assert_eq!(idx.find(&old, 10 * 60), None);
+        assert_eq!(idx.find(&old, 10 * 60, 2), None);
     }
 
     #[test]
@@ -711,11 +1150,11 @@ mod tests {
         );
         let mut idx = StoryIndex::new(72 * 3600, 0.4);
         for i in 0..i64::from(MAX_STORY_SIZE) {
-            assert!(i == 0 || idx.find(&s, 1000 + i).is_some());
-            idx.insert(i, &s, 1000 + i, 7);
+            assert!(i == 0 || idx.find(&s, 1000 + i, i as u32).is_some());
+            idx.insert(i, &s, 1000 + i, 7, i as u32);
         }
         assert_eq!(
-            idx.find(&s, 5000),
+            idx.find(&s, 5000, 9999),
             None,
             "a full story takes no more members"
         );
@@ -748,8 +1187,8 @@ mod tests {
 
 #[cfg(test)]
 mod eval {
-    //! In-process scoring of the labelled set (tests/stories.rs does it end
-    //! to end through the binary); `cargo test --lib labelled -- --ignored
+    //! In-process scoring of the labelled sets (tests/stories.rs does it end
+    //! to end through the binary); `cargo test --lib eval_ -- --ignored
     //! --nocapture` prints every wrong decision, for tuning the rules, and
     //! THRESH=0.5 tries another threshold.
     use super::*;
@@ -758,21 +1197,20 @@ mod eval {
     struct Item {
         id: String,
         story: String,
+        feed: String,
         title: String,
         summary: String,
         published: String,
     }
 
-    #[test]
-    #[ignore]
-    fn labelled() {
+    fn evaluate(file: &str) {
         #[derive(serde::Deserialize)]
         struct F {
             items: Vec<Item>,
         }
-        let p = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/fixtures/stories/labelled.json"
+        let p = format!(
+            "{}/tests/fixtures/stories/{file}",
+            env!("CARGO_MANIFEST_DIR")
         );
         let f: F = serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap();
         let mut items = f.items;
@@ -782,13 +1220,146 @@ mod eval {
             .ok()
             .and_then(|t| t.parse().ok())
             .unwrap_or(crate::config::DEFAULT_STORY_THRESHOLD);
+        let verbose = std::env::var("VERBOSE").is_ok();
         let mut idx = StoryIndex::new(72 * 3600, th);
         let mut pred = Vec::new();
+        let started = std::time::Instant::now();
+        let decisions = std::env::var("DECISIONS").is_ok();
+        let mut feeds: Vec<String> = Vec::new();
+        let mut source = |f: &str| -> u32 {
+            if let Some(i) = feeds.iter().position(|x| *x == f) {
+                return i as u32;
+            }
+            feeds.push(f.to_owned());
+            (feeds.len() - 1) as u32
+        };
+        let mut feats = std::env::var("FEATURES")
+            .ok()
+            .map(|f| std::fs::File::create(f).unwrap());
+        let mut sigs: Vec<Signature> = Vec::new();
+        let mut first_of: FxHashMap<i64, usize> = FxHashMap::default();
         for (n, it) in items.iter().enumerate() {
             let s = signature(&it.title, &it.summary);
-            let story = idx.find(&s, t(&it.published)).map_or(n as i64, |(s, _)| s);
-            idx.insert(n as i64, &s, t(&it.published), story);
+            if let Some(f) = feats.as_mut() {
+                use std::io::Write;
+                let mut others: Vec<usize> = idx
+                    .candidates(&s, t(&it.published))
+                    .iter()
+                    .map(|c| c.2.id as usize)
+                    .collect();
+                for (m, o) in items[..n].iter().enumerate() {
+                    if o.story == it.story && !others.contains(&m) {
+                        others.push(m);
+                    }
+                }
+                let mut ws = Vec::new();
+                idx.weights_into(&s.tokens, &mut ws);
+                for m in others {
+                    let mut wo = Vec::new();
+                    idx.weights_into(&sigs[m].tokens, &mut wo);
+                    let hours = (t(&items[m].published) - t(&it.published)).abs() as f64 / 3600.0;
+                    writeln!(
+                        f,
+                        "{},{},{},{}",
+                        u8::from(items[m].story == it.story),
+                        it.id,
+                        items[m].id,
+                        signature::features(
+                            Side::new(&s.tokens, &ws, s.flags(), &s.slots),
+                            Side::new(&sigs[m].tokens, &wo, sigs[m].flags(), &sigs[m].slots),
+                            hours
+                        )
+                    )
+                    .unwrap();
+                }
+            }
+            let src = source(&it.feed);
+            let d = idx.decide(&s, t(&it.published), src);
+            if std::env::var("TRACE").is_ok_and(|x| x == it.id) {
+                for (h, slot, c) in idx.candidates(&s, t(&it.published)) {
+                    let o = &items[c.id as usize];
+                    let (mut wa, mut wb) = (Vec::new(), Vec::new());
+                    idx.weights_into(&s.tokens, &mut wa);
+                    let toks = idx.tokens_of(c).unwrap();
+                    idx.weights_into(toks, &mut wb);
+                    let sc = signature::score(
+                        Side::new(&s.tokens, &wa, s.flags(), &s.slots),
+                        Side::new(toks, &wb, c.flags, idx.slots_of(c).unwrap()),
+                        (c.time - t(&it.published)).abs() as f64 / 3600.0,
+                    );
+                    println!(
+                        "  cand {h} slot {slot} story {} [{}] score {sc:.2}: {} ({})",
+                        c.story, o.story, o.title, o.feed
+                    );
+                }
+                println!(
+                    "  decision {d:?}, pred of truth: {:?}",
+                    items[..n]
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, o)| o.story == it.story)
+                        .map(|(m, _)| pred[m])
+                        .collect::<Vec<_>>()
+                );
+            }
+            let story = d.as_ref().map_or(n as i64, |d| d.story);
+            if let (true, Some(d)) = (decisions, &d) {
+                let f = &items[first_of[&d.story]];
+                if f.story != it.story {
+                    println!(
+                        "WRONG {:.2} {}/{}\n   {} | {}\n   {} | {}",
+                        d.score, d.agreed, d.scored, f.title, f.summary, it.title, it.summary
+                    );
+                }
+            }
+            first_of.entry(story).or_insert(n);
+            idx.insert(n as i64, &s, t(&it.published), story, src);
+            sigs.push(s);
             pred.push(story);
+        }
+        let took = started.elapsed();
+        if std::env::var("VETOES").is_ok() {
+            // Why true pairs (same language) score under the threshold.
+            let mut why: FxHashMap<&'static str, usize> = FxHashMap::default();
+            let mut low = 0;
+            let wi = vec![1.0f32; 0];
+            let _ = wi;
+            for i in 0..items.len() {
+                for j in 0..i {
+                    if items[i].story != items[j].story || sigs[i].latin != sigs[j].latin {
+                        continue;
+                    }
+                    let (wa, wb) = (
+                        vec![1.0; sigs[i].tokens.len()],
+                        vec![1.0; sigs[j].tokens.len()],
+                    );
+                    let hours =
+                        (t(&items[i].published) - t(&items[j].published)).abs() as f64 / 3600.0;
+                    let sc = signature::score_with(
+                        Side::new(&sigs[i].tokens, &wa, sigs[i].flags(), &sigs[i].slots),
+                        Side::new(&sigs[j].tokens, &wb, sigs[j].flags(), &sigs[j].slots),
+                        hours,
+                        true,
+                    );
+                    if sc < th {
+                        let v = signature::VETO.with(|v| v.get());
+                        *why.entry(if v.is_empty() { "low-score" } else { v })
+                            .or_default() += 1;
+                        low += 1;
+                        if std::env::var("VETOES").is_ok_and(|x| x == v) {
+                            println!(
+                                "VETO {v} {:.2}: {} | {}\n     {} | {}",
+                                sc,
+                                items[i].title,
+                                items[i].summary,
+                                items[j].title,
+                                items[j].summary
+                            );
+                        }
+                    }
+                }
+            }
+            println!("true pairs under the threshold (uniform weights, strict): {low}: {why:?}");
         }
         let (mut tp, mut fp, mut fnn) = (0, 0, 0);
         for i in 0..items.len() {
@@ -797,20 +1368,49 @@ mod eval {
                     (true, true) => tp += 1,
                     (false, true) => {
                         fp += 1;
-                        println!("FP {} + {}", items[i].id, items[j].id);
+                        if verbose {
+                            println!(
+                                "FP {} + {}: {:?} / {:?}",
+                                items[i].id, items[j].id, items[i].title, items[j].title
+                            );
+                        }
                     }
                     (true, false) => {
                         fnn += 1;
-                        println!("FN {} / {}", items[i].id, items[j].id);
+                        if verbose {
+                            println!(
+                                "FN {} / {}: {:?} / {:?}",
+                                items[i].id, items[j].id, items[i].title, items[j].title
+                            );
+                        }
                     }
                     _ => {}
                 }
             }
         }
+        let mut events: FxHashMap<i64, std::collections::BTreeSet<&str>> = FxHashMap::default();
+        for (it, p) in items.iter().zip(&pred) {
+            events.entry(*p).or_default().insert(&it.story);
+        }
+        let mixed = events.values().filter(|e| e.len() > 1).count();
+        let widest = events.values().map(|e| e.len()).max().unwrap_or(0);
         println!(
-            "tp {tp} fp {fp} fn {fnn} precision {:.3} recall {:.3}",
+            "{file}: {} items, {took:.2?}; tp {tp} fp {fp} fn {fnn} precision {:.3} recall {:.3}; {mixed} stories mix events, at most {widest}",
+            items.len(),
             tp as f64 / (tp + fp) as f64,
             tp as f64 / (tp + fnn) as f64
         );
+    }
+
+    #[test]
+    #[ignore]
+    fn eval_labelled() {
+        evaluate("labelled.json");
+    }
+
+    #[test]
+    #[ignore]
+    fn eval_busy() {
+        evaluate("busy.json");
     }
 }

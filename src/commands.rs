@@ -494,13 +494,17 @@ pub fn topic_test(
 }
 
 /// `feedsift story ID`: a story's members, the lead marked.
-pub fn story(path: &Path, key: &str) -> anyhow::Result<ExitCode> {
+pub fn story(path: &Path, key: &str, why: bool) -> anyhow::Result<ExitCode> {
     let cfg = load(path)?;
-    let found = runtime()?.block_on(async {
+    let (found, reasons) = runtime()?.block_on(async {
         let store = Store::open(&cfg.storage.path, cfg.stories)?;
         let s = store.story(key.to_owned()).await;
+        let reasons = match (&s, why) {
+            (Ok(Some(s)), true) => store.story_why(s.id).await,
+            _ => Ok(Vec::new()),
+        };
         store.close().await;
-        anyhow::Ok(s?)
+        anyhow::Ok((s?, reasons?))
     })?;
     let Some(s) = found else {
         anyhow::bail!(
@@ -531,12 +535,58 @@ pub fn story(path: &Path, key: &str) -> anyhow::Result<ExitCode> {
         if let Some(l) = &m.link {
             writeln!(out, "    {l}")?;
         }
+        if let Some((_, w)) = reasons.iter().find(|(uid, _)| *uid == m.uid) {
+            writeln!(out, "    {}", why_line(w))?;
+        }
     }
     writeln!(
         out,
         "* the lead: the source the others cite, else the earliest"
     )?;
+    if why {
+        writeln!(
+            out,
+            "scores: 1 and above is as sure as the rules get; an item joins at {} or more against most of the members it is compared with",
+            cfg.stories.threshold
+        )?;
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// One member's evidence: its score against the lead, how many other
+/// members it agrees with, and what it shares with the lead.
+fn why_line(w: &crate::cluster::MemberWhy) -> String {
+    let mut parts = Vec::new();
+    match w.vs_lead {
+        Some(s) => parts.push(format!("score {s:.2} against the lead")),
+        None => parts.push("the lead".to_owned()),
+    }
+    if w.others > 0 {
+        parts.push(format!(
+            "agrees with {} of {} other members",
+            w.agrees_with, w.others
+        ));
+    }
+    let list = |what: &str, v: &[String]| {
+        (!v.is_empty()).then(|| {
+            let shown: Vec<&str> = v.iter().take(8).map(String::as_str).collect();
+            format!("{what} {}", shown.join(", "))
+        })
+    };
+    let shared: Vec<String> = [
+        list("names", &w.names),
+        list("figures", &w.figures),
+        list("words", &w.words),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    if !shared.is_empty() {
+        parts.push(format!("shares {}", shared.join("; ")));
+    } else if w.vs_lead.is_some() {
+        parts.push("shares nothing with the lead".to_owned());
+    }
+    format!("why: {}", parts.join("; "))
 }
 
 fn truncate(s: &str, n: usize) -> String {

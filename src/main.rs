@@ -55,6 +55,10 @@ enum Command {
     Story {
         /// the story's number or id
         id: String,
+        /// show each member's score against the lead and the others, and
+        /// the names, figures and words it shares with the lead
+        #[arg(long)]
+        why: bool,
     },
 }
 
@@ -111,7 +115,7 @@ fn main() -> ExitCode {
         Command::Feeds => commands::feeds(&path),
         Command::Opml(OpmlCommand::Import { file }) => commands::opml_import(&path, &file),
         Command::Opml(OpmlCommand::Export) => commands::opml_export(&path),
-        Command::Story { id } => commands::story(&path, &id),
+        Command::Story { id, why } => commands::story(&path, &id, why),
         Command::Topic(TopicCommand::Test { slug, query, since }) => {
             commands::topic_test(&path, slug.as_deref(), query.as_deref(), &since)
         }

@@ -635,6 +635,14 @@ impl Store {
         self.call(move |db| db.story(&key)).await
     }
 
+    /// Why each member of story `id` is in it, by item uid.
+    pub async fn story_why(
+        &self,
+        id: i64,
+    ) -> Result<Vec<(String, crate::cluster::MemberWhy)>, StoreError> {
+        self.call(move |db| db.story_why(id)).await
+    }
+
     /// Finishes queued jobs, closes the database and joins the thread.
     /// Other handles still alive keep it open until they drop.
     pub async fn close(self) {

@@ -752,6 +752,15 @@ impl Db {
         Ok(rows)
     }
 
+    /// Why each member of story `id` is in it (`feedsift story --why`).
+    pub fn story_why(
+        &mut self,
+        id: i64,
+    ) -> Result<Vec<(String, crate::cluster::MemberWhy)>, StoreError> {
+        let window = self.story_cfg.window.as_secs() as i64;
+        stories::explain(&self.conn, id, window, self.story_cfg.threshold)
+    }
+
     /// A story by its number or uid, with its members.
     pub fn story(&mut self, key: &str) -> Result<Option<StoryDetail>, StoreError> {
         while self.assign_stories(1000)? > 0 {}

@@ -15,17 +15,21 @@ pub fn assign(
     item_id: i64,
     now: i64,
 ) -> Result<(i64, bool), StoreError> {
-    let (uid, title, summary, content, sort_time): (
+    let (uid, title, summary, content, sort_time, feed): (
         String,
         String,
         Option<String>,
         Option<String>,
         i64,
+        i64,
     ) = tx
-        .prepare_cached("SELECT uid, title, summary, content, sort_time FROM items WHERE id = ?1")?
+        .prepare_cached(
+            "SELECT uid, title, summary, content, sort_time, first_feed_id FROM items WHERE id = ?1",
+        )?
         .query_row([item_id], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
         })?;
+    let source = source_of(feed);
     let body = summary.as_deref().or(content.as_deref()).unwrap_or("");
     let sig = cluster::signature(&title, body);
     // The attribution line is often in the full text only.
@@ -34,7 +38,7 @@ pub fn assign(
         .flatten()
         .find_map(|h| cluster::cited_agency(&crate::topics::text::html_to_text(h)))
         .or_else(|| cluster::cited_agency(&title));
-    let (story, is_new) = match index.find(&sig, sort_time) {
+    let (story, is_new) = match index.find(&sig, sort_time, source) {
         Some((story, _)) => {
             tx.prepare_cached(
                 "UPDATE stories SET updated = ?2, sort_time = min(sort_time, ?3) WHERE id = ?1",
@@ -53,11 +57,17 @@ pub fn assign(
     };
     tx.prepare_cached("UPDATE items SET story_id = ?2, sketch = ?3, cites = ?4 WHERE id = ?1")?
         .execute(params![item_id, story, cluster::to_bytes(&sig), cites])?;
-    index.insert(item_id, &sig, sort_time, story);
+    index.insert(item_id, &sig, sort_time, story, source);
     if !is_new && lead_may_change(tx, story, item_id, cites, sort_time)? {
         choose_lead(tx, story)?;
     }
     Ok((story, is_new))
+}
+
+/// The index's name for a feed: its row id (feeds are never renumbered;
+/// four billion feeds are not a concern).
+fn source_of(feed: i64) -> u32 {
+    feed as u32
 }
 
 /// Whether a new member can change the lead: it cites an agency, comes
@@ -109,6 +119,58 @@ fn choose_lead(tx: &Transaction, story: i64) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// `feedsift story ID --why`: each member's score against the lead and
+/// the others, with the weights the window around the story gives, keyed
+/// by item uid.
+pub fn explain(
+    conn: &rusqlite::Connection,
+    story: i64,
+    window: i64,
+    threshold: f64,
+) -> Result<Vec<(String, cluster::MemberWhy)>, StoreError> {
+    let lead: i64 = conn
+        .prepare_cached("SELECT lead_item_id FROM stories WHERE id = ?1")?
+        .query_row([story], |r| r.get(0))?;
+    let mut uids = Vec::new();
+    let mut members = Vec::new();
+    let mut st = conn.prepare_cached(
+        "SELECT id, uid, sort_time, title, summary, content FROM items
+         WHERE story_id = ?1 ORDER BY sort_time, id",
+    )?;
+    let mut rows = st.query([story])?;
+    while let Some(r) = rows.next()? {
+        let (summary, content): (Option<String>, Option<String>) = (r.get(4)?, r.get(5)?);
+        uids.push(r.get::<_, String>(1)?);
+        members.push(cluster::MemberText {
+            item: r.get(0)?,
+            time: r.get(2)?,
+            title: r.get(3)?,
+            body: summary.or(content).unwrap_or_default(),
+        });
+    }
+    let (Some(first), Some(last)) = (
+        members.iter().map(|m| m.time).min(),
+        members.iter().map(|m| m.time).max(),
+    ) else {
+        return Ok(Vec::new());
+    };
+    // The weights: the items stored within reach of the story's members.
+    let mut index = StoryIndex::new(window, threshold);
+    let mut st = conn.prepare(
+        "SELECT id, sketch, sort_time, story_id, first_feed_id FROM items
+         WHERE story_id IS NOT NULL AND sort_time BETWEEN ?1 AND ?2 ORDER BY sort_time",
+    )?;
+    let mut rows = st.query([first.saturating_sub(index.horizon() / 2), last])?;
+    while let Some(r) = rows.next()? {
+        let blob: Option<Vec<u8>> = r.get(1)?;
+        if let Some(sig) = blob.as_deref().and_then(cluster::from_bytes) {
+            index.insert(r.get(0)?, &sig, r.get(2)?, r.get(3)?, source_of(r.get(4)?));
+        }
+    }
+    let why = cluster::explain(&index, &members, lead);
+    Ok(uids.into_iter().zip(why).collect())
+}
+
 /// Rebuilds the in-memory index from the sketches of the items within its
 /// horizon before the newest one.
 pub fn load_index(conn: &rusqlite::Connection, index: &mut StoryIndex) -> Result<(), StoreError> {
@@ -124,14 +186,14 @@ pub fn load_index(conn: &rusqlite::Connection, index: &mut StoryIndex) -> Result
         return Ok(());
     };
     let mut st = conn.prepare(
-        "SELECT id, sketch, sort_time, story_id FROM items
+        "SELECT id, sketch, sort_time, story_id, first_feed_id FROM items
          WHERE story_id IS NOT NULL AND sort_time >= ?1 ORDER BY sort_time",
     )?;
     let mut rows = st.query([newest.saturating_sub(index.horizon())])?;
     while let Some(r) = rows.next()? {
         let blob: Option<Vec<u8>> = r.get(1)?;
         if let Some(sig) = blob.as_deref().and_then(cluster::from_bytes) {
-            index.insert(r.get(0)?, &sig, r.get(2)?, r.get(3)?);
+            index.insert(r.get(0)?, &sig, r.get(2)?, r.get(3)?, source_of(r.get(4)?));
         }
     }
     Ok(())
