@@ -306,6 +306,11 @@ fn reference_fix(seg: &str, amp: usize) -> (usize, Option<String>) {
             None => num.parse().ok(),
         };
         return match v.and_then(char::from_u32) {
+            // XML spells hex references with a lower-case x only; HTML
+            // (and feedparser) read `&#X26;` too.
+            Some(ch) if is_xml_char(ch) && num.starts_with('X') => {
+                (end, Some(format!("&#x{};", &num[1..])))
+            }
             Some(ch) if is_xml_char(ch) => (end, None),
             _ => (end, Some(String::new())),
         };
@@ -436,6 +441,29 @@ fn fix_rss_version(text: &str) -> Cow<'_, str> {
     ))
 }
 
+/// A root `<feed>` is Atom, whatever default namespace it declares: a
+/// wrong or mis-cased namespace (`http://www.w3.org/2005/atom`) otherwise
+/// hides every element from feed-rs, where feedparser reads them. Only the
+/// root's own `xmlns` is changed, and only when it is not Atom 0.3's (which
+/// `fix_atom03` maps).
+fn fix_feed_namespace(text: &str) -> Cow<'_, str> {
+    static ROOT: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r#"^(?s:\s|<!--.*?-->|<\?.*?\?>)*<feed\b[^>]*?\sxmlns\s*=\s*["']([^"']*)["']"#)
+            .expect("static regex")
+    });
+    let Some(ns) = ROOT.captures(text).and_then(|c| c.get(1)) else {
+        return Cow::Borrowed(text);
+    };
+    if matches!(ns.as_str(), ATOM_NS | "http://purl.org/atom/ns#") {
+        return Cow::Borrowed(text);
+    }
+    Cow::Owned(format!(
+        "{}{ATOM_NS}{}",
+        &text[..ns.start()],
+        &text[ns.end()..]
+    ))
+}
+
 /// Atom 0.3 is close enough to 1.0 to read as 1.0 once its namespace and
 /// the renamed elements are mapped.
 fn fix_atom03(text: &str) -> Cow<'_, str> {
@@ -460,6 +488,326 @@ fn fix_atom03(text: &str) -> Cow<'_, str> {
         })
         .into_owned()
         .into()
+}
+
+/// RSS 0.90 is RDF with its items in Netscape's namespace; feed-rs reads
+/// RDF only in the RSS 1.0 namespace and so found no items at all. The
+/// elements are the same (channel, item, title, link, description), so the
+/// namespace is renamed, nothing else.
+fn fix_rss090(text: &str) -> Cow<'_, str> {
+    const NS090: &str = "http://my.netscape.com/rdf/simple/0.9/";
+    if text.contains(NS090) {
+        Cow::Owned(text.replace(NS090, "http://purl.org/rss/1.0/"))
+    } else {
+        Cow::Borrowed(text)
+    }
+}
+
+const ATOM_NS: &str = "http://www.w3.org/2005/Atom";
+
+/// The Atom elements whose `type` feed-rs checks (after `fix_atom03`, so
+/// 0.3's tagline and copyright are here as subtitle and rights).
+fn is_atom_text_construct(local: &str) -> bool {
+    matches!(
+        local,
+        "title" | "subtitle" | "summary" | "rights" | "content"
+    )
+}
+
+/// How a text construct is read: the `type` feed-rs accepts, and whether
+/// the content is base64 to decode first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TextKind {
+    Text,
+    Html,
+    Xhtml,
+}
+
+impl TextKind {
+    fn attr(self) -> &'static str {
+        match self {
+            TextKind::Text => "text",
+            TextKind::Html => "html",
+            TextKind::Xhtml => "xhtml",
+        }
+    }
+}
+
+/// What Atom 1.0 and 0.3 mean by a `type` (and 0.3's `mode`), in the terms
+/// feed-rs knows. Anything unknown or empty is text: feed-rs refuses the
+/// whole feed over one type it does not know, where a reader loses at most
+/// that element's formatting. Returns the kind and whether to base64-decode.
+fn text_kind(ty: Option<&str>, mode: Option<&str>) -> (TextKind, bool) {
+    let ty = ty.unwrap_or("").trim().to_ascii_lowercase();
+    let mode = mode.unwrap_or("").trim().to_ascii_lowercase();
+    let base64 = mode == "base64";
+    // The MIME type without parameters.
+    let mime = ty.split(';').next().unwrap_or("").trim();
+    let kind = match mime {
+        "html" | "text/html" if mode == "xml" => TextKind::Xhtml,
+        "html" | "text/html" => TextKind::Html,
+        "xhtml" | "application/xhtml+xml" if mode == "escaped" || base64 => TextKind::Html,
+        "xhtml" | "application/xhtml+xml" => TextKind::Xhtml,
+        // Other XML inline is markup; escaped or base64 it is text.
+        m if (m.ends_with("+xml") || m.ends_with("/xml")) && !base64 && mode != "escaped" => {
+            TextKind::Xhtml
+        }
+        _ => TextKind::Text,
+    };
+    // Atom 1.0: a media type that is neither text nor XML is base64 inline.
+    let implied_base64 = !mime.is_empty()
+        && mime.contains('/')
+        && !mime.starts_with("text/")
+        && !mime.ends_with("+xml")
+        && !mime.ends_with("/xml")
+        && mode.is_empty();
+    (kind, base64 || implied_base64)
+}
+
+/// One change to the document: the byte range and what replaces it.
+type Edit = (std::ops::Range<usize>, String);
+
+const MRSS_NS: &str = "http://search.yahoo.com/mrss/";
+const RSS1_NS: &str = "http://purl.org/rss/1.0/";
+
+/// Elements feed-rs refuses the whole feed over, or drops an item for,
+/// rewritten so that one odd attribute costs at most that element's
+/// formatting:
+///
+/// - Atom text constructs with a `type` feed-rs does not know
+///   (`text/plain`, `application/xhtml+xml`, `""`, Atom 0.3's `mode`...)
+///   get the `text`/`html`/`xhtml` it reads, base64 bodies decoded;
+/// - Atom content with `src` and a type that is no MIME type loses the
+///   type, and one that also has a body loses the body (the link stays);
+/// - Media RSS text with a type other than `plain`/`html` gets one of them;
+/// - an RSS 1.0 item without `<link>` gets its `rdf:about` as the link
+///   (feed-rs drops items without one; the about URI is the item's).
+///
+/// quick-xml finds the elements, namespace-aware (an XHTML `<title>`
+/// inside content is not Atom's); only those tags and bodies are spliced,
+/// the rest of the document stays byte for byte. Ill-formed XML stops the
+/// scan; the edits found before that point are still applied.
+fn fix_element_types(text: &str) -> Cow<'_, str> {
+    // A quick look first: most documents need none of this.
+    static TYPED: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(
+            r#"<(?:[\w.-]+:)?(?:title|subtitle|summary|rights|content|description|text)\b[^>]*>"#,
+        )
+        .expect("static regex")
+    });
+    static ATTR: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r#"\b(type|mode|src)\s*=\s*["']([^"']*)["']"#).expect("static regex")
+    });
+    let odd_tag = |tag: &str| {
+        ATTR.captures_iter(tag)
+            .any(|c| &c[1] != "type" || !matches!(&c[2], "text" | "html" | "xhtml" | "plain"))
+    };
+    let typed = (text.contains(ATOM_NS) || text.contains(MRSS_NS))
+        && TYPED.find_iter(text).any(|m| odd_tag(m.as_str()));
+    let rdf_items = text.contains(RSS1_NS) && text.contains("rdf:about");
+    if !(typed || rdf_items) {
+        return Cow::Borrowed(text);
+    }
+    let edits = element_type_edits(text);
+    if edits.is_empty() {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 64);
+    let mut last = 0;
+    for (range, new) in edits {
+        out.push_str(&text[last..range.start]);
+        out.push_str(&new);
+        last = range.end;
+    }
+    out.push_str(&text[last..]);
+    Cow::Owned(out)
+}
+
+/// Which vocabulary an element is in, for `element_type_edits`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Vocab {
+    Atom,
+    MediaRss,
+    Rss1,
+    Other,
+}
+
+/// A start tag rebuilt from its name, the attributes kept and a new type.
+fn start_tag(name: &str, attrs: &[(String, String)], ty: Option<&str>, empty: bool) -> String {
+    let mut tag = format!("<{name}");
+    for (k, v) in attrs {
+        let q = if v.contains('"') { '\'' } else { '"' };
+        tag.push_str(&format!(" {k}={q}{v}{q}"));
+    }
+    if let Some(ty) = ty {
+        tag.push_str(&format!(" type=\"{ty}\""));
+    }
+    tag.push_str(if empty { "/>" } else { ">" });
+    tag
+}
+
+/// The edits `fix_element_types` makes, in document order.
+fn element_type_edits(text: &str) -> Vec<Edit> {
+    use quick_xml::events::Event;
+    use quick_xml::name::ResolveResult;
+
+    let mut reader = quick_xml::NsReader::from_str(text);
+    let mut edits = Vec::new();
+    let mut at = 0usize;
+    // The RSS 1.0 item being read: its rdf:about, and whether it has a link.
+    let mut item: Option<(Option<String>, bool)> = None;
+    loop {
+        // The vocabulary is decided before the resolver's borrow of the
+        // reader ends.
+        let (vocab, event) = match reader.read_resolved_event() {
+            Ok((_, Event::Eof)) | Err(_) => break,
+            Ok((ResolveResult::Bound(ns), e)) => (
+                match ns.0 {
+                    ATOM_NS => Vocab::Atom,
+                    MRSS_NS => Vocab::MediaRss,
+                    RSS1_NS => Vocab::Rss1,
+                    _ => Vocab::Other,
+                },
+                e,
+            ),
+            Ok((_, e)) => (Vocab::Other, e),
+        };
+        let end = usize::try_from(reader.buffer_position()).unwrap_or(text.len());
+        let start = std::mem::replace(&mut at, end);
+        let (tag, empty) = match &event {
+            Event::Start(t) => (t, false),
+            Event::Empty(t) => (t, true),
+            Event::End(t) if vocab == Vocab::Rss1 && t.local_name().as_ref() == "item" => {
+                if let Some((Some(about), false)) = item.take() {
+                    // The attribute's raw text is already escaped, and
+                    // means the same as element text.
+                    edits.push((start..start, format!("<link>{}</link>", about.trim())));
+                }
+                continue;
+            }
+            _ => continue,
+        };
+        let local = tag.local_name().as_ref().to_owned();
+        let name = tag.name().0.to_owned();
+        let (mut ty, mut mode, mut src) = (None, None, false);
+        let mut others = Vec::new();
+        for a in tag.attributes().with_checks(false).flatten() {
+            match a.key.0 {
+                "type" => ty = Some(a.value.into_owned()),
+                "mode" => mode = Some(a.value.into_owned()),
+                k => {
+                    src |= k == "src";
+                    others.push((k.to_owned(), a.value.into_owned()));
+                }
+            }
+        }
+        match vocab {
+            Vocab::Rss1 => {
+                match local.as_str() {
+                    "item" if !empty => {
+                        let about = others
+                            .iter()
+                            .find(|(k, _)| k.ends_with(":about"))
+                            .map(|(_, v)| v.clone());
+                        item = Some((about, false));
+                    }
+                    "link" => {
+                        if let Some((_, has_link)) = &mut item {
+                            *has_link = true;
+                        }
+                    }
+                    _ => {}
+                }
+                continue;
+            }
+            Vocab::MediaRss => {
+                // feed-rs reads media text as "plain" or "html" only.
+                let Some(t) = ty.as_deref() else { continue };
+                if matches!(t, "plain" | "html") {
+                    continue;
+                }
+                let fixed = if t.to_ascii_lowercase().contains("html") {
+                    "html"
+                } else {
+                    "plain"
+                };
+                edits.push((start..end, start_tag(&name, &others, Some(fixed), empty)));
+                continue;
+            }
+            Vocab::Atom if is_atom_text_construct(&local) => {}
+            _ => continue,
+        }
+        if src {
+            // Out-of-line content: feed-rs wants a MIME type there, or none,
+            // and no body.
+            let t = ty.as_deref().unwrap_or("").trim();
+            let valid = t
+                .split_once('/')
+                .is_some_and(|(a, b)| !a.is_empty() && !b.is_empty())
+                && !t.contains(char::is_whitespace);
+            let tag_ok = mode.is_none() && (ty.is_none() || valid);
+            if !tag_ok {
+                edits.push((
+                    start..end,
+                    start_tag(&name, &others, valid.then_some(t), empty),
+                ));
+            }
+            if !empty {
+                let Ok(span) = reader.read_to_end(quick_xml::name::QName(&name)) else {
+                    break;
+                };
+                at = usize::try_from(reader.buffer_position()).unwrap_or(text.len());
+                let (Ok(from), Ok(to)) = (usize::try_from(span.start), usize::try_from(span.end))
+                else {
+                    break;
+                };
+                if text.get(from..to).is_some_and(|b| !b.trim().is_empty()) {
+                    edits.push((from..to, String::new()));
+                }
+            }
+            continue;
+        }
+        let (kind, base64) = text_kind(ty.as_deref(), mode.as_deref());
+        let as_is = ty.as_deref() == Some(kind.attr()) || (ty.is_none() && kind == TextKind::Text);
+        if mode.is_none() && as_is && !base64 {
+            continue;
+        }
+        edits.push((
+            start..end,
+            start_tag(&name, &others, Some(kind.attr()), empty),
+        ));
+        if base64 && !empty {
+            // The body, up to its end tag; decoded, then escaped as text.
+            let Ok(span) = reader.read_to_end(quick_xml::name::QName(&name)) else {
+                break;
+            };
+            at = usize::try_from(reader.buffer_position()).unwrap_or(text.len());
+            let (Ok(from), Ok(to)) = (usize::try_from(span.start), usize::try_from(span.end))
+            else {
+                break;
+            };
+            if let Some(body) = text.get(from..to) {
+                edits.push((from..to, decode_base64_text(body)));
+            }
+        }
+    }
+    edits
+}
+
+/// A base64 body as escaped XML text; a body that is not base64, or does not
+/// decode to UTF-8 text, becomes empty rather than failing the feed.
+fn decode_base64_text(body: &str) -> String {
+    use base64::Engine as _;
+    let compact: String = body.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+    base64::engine::general_purpose::STANDARD
+        .decode(compact.trim_end_matches('='))
+        .or_else(|_| {
+            base64::engine::general_purpose::STANDARD_NO_PAD.decode(compact.trim_end_matches('='))
+        })
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .map(|t| quick_xml::escape::escape(t.as_str()).into_owned())
+        .unwrap_or_default()
 }
 
 /// In RSS, `title`, `description` and `content:encoded` hold HTML as
@@ -501,6 +849,13 @@ fn escape_raw_html_in_rss(text: &str) -> Cow<'_, str> {
             break;
         };
         let inner = &text[m.end()..m.end() + len];
+        // An element left unclosed reaches the next one's end tag: the
+        // span then holds feed structure, not pasted HTML, and escaping it
+        // would swallow the items in between. Tag balancing repairs it.
+        if crosses_feed_structure(inner) {
+            from = m.end();
+            continue;
+        }
         from = m.end() + len + close.len();
         let escaped = map_outside_cdata(inner, |t| t.replace('<', "&lt;"));
         // Nothing replaced: leave this element as it was.
@@ -516,6 +871,15 @@ fn escape_raw_html_in_rss(text: &str) -> Cow<'_, str> {
     }
     out.push_str(&text[last..]);
     Cow::Owned(out)
+}
+
+/// True when `inner` (outside CDATA) holds a tag of the feed's own
+/// structure, which HTML pasted into a text element never has.
+fn crosses_feed_structure(inner: &str) -> bool {
+    static STRUCTURE: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"(?i)</?(?:item|entry|channel|textinput|image)\b").expect("static regex")
+    });
+    outside_cdata(inner).any(|r| STRUCTURE.is_match(&inner[r]))
 }
 
 /// HTML elements that never have content. Publishers paste HTML into
@@ -534,9 +898,11 @@ fn is_html_void(name: &str) -> bool {
 /// end tag closes whatever was left open inside its element, an end tag
 /// that closes nothing is dropped, a new `<item>`/`<entry>` closes an open
 /// one (they never nest), and a `<` that starts no tag becomes `&lt;`.
-/// A document that ends with elements still open was cut off: `None`, so
-/// a truncated download stores nothing rather than half a feed.
-pub fn balance_tags(text: &str) -> Option<String> {
+/// A document that ends with elements still open was cut off: the item or
+/// entry it was cut in is dropped whole and the rest closed, so every
+/// complete entry is kept (as feedparser's loose mode does) and no half
+/// entry is stored.
+pub fn balance_tags(text: &str) -> String {
     static TAG: LazyLock<Regex> = LazyLock::new(|| {
         Regex::new(
             r#"(?s)<!--.*?-->|<!\[CDATA\[.*?\]\]>|<\?.*?\?>|<!.*?>|<(/?)([A-Za-z_][\w.:-]*)((?:[^>"']|"[^"]*"|'[^']*')*?)(/?)>|<"#,
@@ -544,10 +910,11 @@ pub fn balance_tags(text: &str) -> Option<String> {
         .expect("static regex")
     });
     let mut out = String::with_capacity(text.len() + 64);
-    let mut open: Vec<&str> = Vec::new();
+    // Each open element, with where its start tag begins in `out`.
+    let mut open: Vec<(&str, usize)> = Vec::new();
     let mut last = 0;
     for c in TAG.captures_iter(text) {
-        let m = c.get(0)?;
+        let Some(m) = c.get(0) else { continue };
         out.push_str(&text[last..m.start()]);
         last = m.end();
         let Some(name) = c.get(2).map(|n| n.as_str()) else {
@@ -561,15 +928,8 @@ pub fn balance_tags(text: &str) -> Option<String> {
         };
         let closing = !c[1].is_empty();
         let self_closing = !c[4].is_empty();
-        let close_to = |open: &mut Vec<&str>, out: &mut String, depth: usize| {
-            while open.len() > depth {
-                if let Some(n) = open.pop() {
-                    out.push_str(&format!("</{n}>"));
-                }
-            }
-        };
         if closing {
-            if let Some(at) = open.iter().rposition(|o| *o == name) {
+            if let Some(at) = open.iter().rposition(|o| o.0 == name) {
                 close_to(&mut open, &mut out, at + 1);
                 open.pop();
                 out.push_str(m.as_str());
@@ -582,17 +942,32 @@ pub fn balance_tags(text: &str) -> Option<String> {
             continue;
         }
         if matches!(name, "item" | "entry")
-            && let Some(at) = open.iter().rposition(|o| *o == name)
+            && let Some(at) = open.iter().rposition(|o| o.0 == name)
         {
             close_to(&mut open, &mut out, at);
         }
-        out.push_str(m.as_str());
         if !self_closing {
-            open.push(name);
+            open.push((name, out.len()));
         }
+        out.push_str(m.as_str());
     }
     out.push_str(&text[last..]);
-    open.is_empty().then_some(out)
+    // Cut off: drop the entry it was cut in, close everything else.
+    if let Some(at) = open.iter().position(|o| matches!(o.0, "item" | "entry")) {
+        out.truncate(open[at].1);
+        open.truncate(at);
+    }
+    close_to(&mut open, &mut out, 0);
+    out
+}
+
+/// Closes the open elements deeper than `depth`, innermost first.
+fn close_to(open: &mut Vec<(&str, usize)>, out: &mut String, depth: usize) {
+    while open.len() > depth {
+        if let Some((n, _)) = open.pop() {
+            out.push_str(&format!("</{n}>"));
+        }
+    }
 }
 
 /// Decodes and repairs a feed body. JSON is only decoded.
@@ -610,7 +985,10 @@ pub fn prepare(bytes: &[u8], content_type: Option<&str>) -> Prepared {
     let refs = fix_references(&allowed);
     let escaped = escape_raw_html_in_rss(&refs);
     let versioned = fix_rss_version(&escaped);
-    let text = match fix_atom03(&versioned) {
+    let rss090 = fix_rss090(&versioned);
+    let atom_ns = fix_feed_namespace(&rss090);
+    let atom = fix_atom03(&atom_ns);
+    let text = match fix_element_types(&atom) {
         Cow::Owned(t) => t,
         // Nothing changed at all: keep the decoded text, uncopied.
         Cow::Borrowed(t) if std::ptr::eq(t, text.as_str()) => text,
@@ -719,7 +1097,7 @@ mod tests {
                         None => num.parse().ok(),
                     };
                     return match v.and_then(char::from_u32) {
-                        Some(ch) if is_xml_char(ch) => format!("&{r}"),
+                        Some(ch) if is_xml_char(ch) => format!("&{}", r.replacen("#X", "#x", 1)),
                         _ => String::new(),
                     };
                 }
@@ -755,6 +1133,7 @@ mod tests {
             ("&#12345678;", ""),
             ("&#123456789;", "&amp;#123456789;"),
             ("&#x10FFFF;", "&#x10FFFF;"),
+            ("&#X26;", "&#x26;"),
             ("&#x1234567;", ""),
             ("&#x12345678;", "&amp;#x12345678;"),
             ("&#;", "&amp;#;"),
@@ -835,22 +1214,103 @@ mod tests {
         let doc = "<rss><channel><item><description><p>a<br>b <img src=\"x\"></description></item>\
                    <item><title>1 < 2</title></channel></rss></stray>";
         assert_eq!(
-            balance_tags(doc).as_deref(),
-            Some(
-                "<rss><channel><item><description><p>a<br/>b <img src=\"x\"/></p></description></item>\
-                 <item><title>1 &lt; 2</title></item></channel></rss>"
-            )
+            balance_tags(doc),
+            "<rss><channel><item><description><p>a<br/>b <img src=\"x\"/></p></description></item>\
+             <item><title>1 &lt; 2</title></item></channel></rss>"
         );
         // Unclosed items are siblings, not nested.
         assert_eq!(
-            balance_tags("<c><item>a<item>b</item></c>").as_deref(),
-            Some("<c><item>a</item><item>b</item></c>")
+            balance_tags("<c><item>a<item>b</item></c>"),
+            "<c><item>a</item><item>b</item></c>"
         );
-        // Cut off: not repaired.
-        assert_eq!(balance_tags("<rss><channel><item><title>x</title>"), None);
+        // Cut off: the complete items are kept, the one it was cut in is
+        // dropped, and so is a truncated CDATA section with it.
+        assert_eq!(
+            balance_tags("<rss><channel><item><title>x</title></item><item><title>y</title>"),
+            "<rss><channel><item><title>x</title></item></channel></rss>"
+        );
+        assert_eq!(
+            balance_tags("<rss><channel><title>t</title><item><description><![CDATA[<p>cut"),
+            "<rss><channel><title>t</title></channel></rss>"
+        );
         // CDATA and comments are left alone.
         let t = "<a><![CDATA[<b>]]><!-- <c> --></a>";
-        assert_eq!(balance_tags(t).as_deref(), Some(t));
+        assert_eq!(balance_tags(t), t);
+    }
+
+    #[test]
+    fn atom_text_types_become_what_feed_rs_reads() {
+        for (ty, mode, want) in [
+            (None, None, (TextKind::Text, false)),
+            (Some(""), None, (TextKind::Text, false)),
+            (Some("text/plain"), None, (TextKind::Text, false)),
+            (Some("text/html"), Some("escaped"), (TextKind::Html, false)),
+            (Some("text/html"), Some("xml"), (TextKind::Xhtml, false)),
+            (
+                Some("application/xhtml+xml"),
+                None,
+                (TextKind::Xhtml, false),
+            ),
+            (
+                Some("application/xhtml+xml"),
+                Some("escaped"),
+                (TextKind::Html, false),
+            ),
+            (Some("text/plain"), Some("base64"), (TextKind::Text, true)),
+            (
+                Some("application/octet-stream"),
+                None,
+                (TextKind::Text, true),
+            ),
+            (Some("invalid"), None, (TextKind::Text, false)),
+            (Some("image/svg+xml"), None, (TextKind::Xhtml, false)),
+        ] {
+            assert_eq!(text_kind(ty, mode), want, "{ty:?} {mode:?}");
+        }
+        let doc = r#"<feed xmlns="http://www.w3.org/2005/Atom"><title type="application/xhtml+xml"><div xmlns="http://www.w3.org/1999/xhtml">A <b>b</b></div></title>
+<entry><title type="text/plain" mode="escaped">AT&amp;T</title><summary type="">s</summary>
+<content type="application/octet-stream" mode="base64">SGVsbG8g/HdvcmxkIQ==</content></entry>
+<entry><title type="text/html" mode="base64">PGI+Qm9sZDwvYj4=</title><content src="/x" type="html">stray</content></entry></feed>"#;
+        let t = fix_element_types(doc);
+        assert!(t.contains(r#"<title type="xhtml"><div"#), "{t}");
+        assert!(t.contains(r#"<title type="text">AT&amp;T</title>"#), "{t}");
+        assert!(t.contains(r#"<summary type="text">s</summary>"#), "{t}");
+        // Not UTF-8 once decoded: dropped, not the feed.
+        assert!(t.contains(r#"<content type="text"></content>"#), "{t}");
+        assert!(
+            t.contains(r#"<title type="html">&lt;b&gt;Bold&lt;/b&gt;</title>"#),
+            "{t}"
+        );
+        assert!(t.contains(r#"<content src="/x"></content>"#), "{t}");
+        // The three types feed-rs knows: the document is not copied.
+        let plain =
+            r#"<feed xmlns="http://www.w3.org/2005/Atom"><title type="html">x</title></feed>"#;
+        assert!(matches!(fix_element_types(plain), Cow::Borrowed(_)));
+        // An XHTML title inside content is not Atom's.
+        let inner = r#"<feed xmlns="http://www.w3.org/2005/Atom"><entry><content type="xhtml"><div xmlns="http://www.w3.org/1999/xhtml"><title type="odd">t</title></div></content></entry></feed>"#;
+        assert_eq!(fix_element_types(inner), inner);
+    }
+
+    #[test]
+    fn rss090_media_and_rdf_items_without_links_are_read() {
+        let doc = r#"<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns="http://my.netscape.com/rdf/simple/0.9/"><item><title>t</title><link>https://x.example/1</link></item></rdf:RDF>"#;
+        assert!(fix_rss090(doc).contains(r#"xmlns="http://purl.org/rss/1.0/""#));
+        let rdf = r#"<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns="http://purl.org/rss/1.0/"><item rdf:about="https://x.example/a?b=1&amp;c=2"><title>t</title></item><item rdf:about="https://x.example/b"><link>https://x.example/c</link></item></rdf:RDF>"#;
+        let t = fix_element_types(rdf);
+        assert!(
+            t.contains("<title>t</title><link>https://x.example/a?b=1&amp;c=2</link></item>"),
+            "{t}"
+        );
+        assert_eq!(t.matches("<link>").count(), 2, "{t}");
+        let media = r#"<rss xmlns:media="http://search.yahoo.com/mrss/"><channel><item><media:title type="text/html">Yum</media:title><media:description type="">d</media:description></item></channel></rss>"#;
+        let t = fix_element_types(media);
+        assert!(t.contains(r#"<media:title type="html">Yum"#), "{t}");
+        assert!(t.contains(r#"<media:description type="plain">d"#), "{t}");
+        let wrong =
+            r#"<!-- c --><feed xmlns="http://www.w3.org/2005/atom"><title>x</title></feed>"#;
+        assert!(
+            fix_feed_namespace(wrong).contains(r#"<feed xmlns="http://www.w3.org/2005/Atom">"#)
+        );
     }
 
     #[test]
