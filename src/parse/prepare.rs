@@ -62,11 +62,55 @@ fn decode_utf32(bytes: &[u8], big_endian: bool) -> String {
         .collect()
 }
 
+/// True for the media types RFC 3023 gives a us-ascii default: `text/xml`
+/// and `text/*+xml` without a charset parameter. (`application/xml` and
+/// `application/*+xml` leave the encoding to the document.)
+fn is_text_xml(content_type: Option<&str>) -> bool {
+    let Some(ct) = content_type else {
+        return false;
+    };
+    let mime = ct
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    mime == "text/xml"
+        || mime == "text/xml-external-parsed-entity"
+        || (mime.starts_with("text/") && mime.ends_with("+xml"))
+}
+
+/// Whether `label` can describe `bytes` at all: a label that cannot is
+/// bogus and the next source (declaration, detection) decides. UTF-16 text
+/// of a document always has zero bytes (its ASCII markup); encoding_rs maps
+/// some labels (ISO-2022-KR, HZ...) to "replacement", which would turn the
+/// whole document into one U+FFFD.
+fn plausible_for(label: &'static Encoding, bytes: &[u8]) -> bool {
+    if label == encoding_rs::REPLACEMENT {
+        return false;
+    }
+    if label == encoding_rs::UTF_16LE || label == encoding_rs::UTF_16BE {
+        return bytes.contains(&0);
+    }
+    true
+}
+
 /// Decodes the body: BOM, then the HTTP charset, then the XML declaration,
-/// then detection. A BOM is unambiguous, so it outranks a header that
-/// contradicts it. A Latin-1/windows-1252 label on bytes that are valid
-/// UTF-8 with non-ASCII in them is taken to be wrong (servers default to
-/// it): such bytes are almost never intended as Latin-1.
+/// then detection; the rules of RFC 3023 and feedparser's encoding tests:
+///
+/// - a BOM is unambiguous, so it outranks a header that contradicts it;
+/// - a `charset` parameter overrides the XML declaration;
+/// - `text/xml` (and `text/*+xml`) without one is us-ascii, whatever the
+///   declaration says; when the bytes are not ASCII that default cannot be
+///   right, and (as feedparser does) the declaration then detection decide;
+/// - `application/xml` and `application/*+xml` without one defer to the
+///   document (BOM, declaration, else UTF-8 or detection);
+/// - a bogus charset (unknown, or impossible for the bytes) is ignored and
+///   the next source decides.
+///
+/// A Latin-1/windows-1252 label on bytes that are valid UTF-8 with
+/// non-ASCII in them is taken to be wrong (servers default to it): such
+/// bytes are almost never intended as Latin-1.
 pub fn decode(bytes: &[u8], content_type: Option<&str>) -> (String, &'static str) {
     match bytes {
         [0, 0, 0xFE, 0xFF, rest @ ..] => return (decode_utf32(rest, true), "UTF-32BE"),
@@ -83,10 +127,20 @@ pub fn decode(bytes: &[u8], content_type: Option<&str>) -> (String, &'static str
         [b'<', 0, ..] => Some(encoding_rs::UTF_16LE),
         _ => None,
     };
+    let header = header_charset(content_type);
+    if sniffed.is_none() && header.is_none() && is_text_xml(content_type) && bytes.is_ascii() {
+        // us-ascii: every ASCII-compatible decoder reads these bytes alike,
+        // and the declaration is not consulted (RFC 3023, section 3.1).
+        return (String::from_utf8_lossy(bytes).into_owned(), "us-ascii");
+    }
     let valid_utf8_non_ascii = || std::str::from_utf8(bytes).is_ok() && !bytes.is_ascii();
     let labelled = sniffed
-        .or_else(|| header_charset(content_type).and_then(|l| Encoding::for_label(l.as_bytes())))
-        .or_else(|| declared_encoding(bytes))
+        .or_else(|| {
+            header
+                .and_then(|l| Encoding::for_label(l.as_bytes()))
+                .filter(|&e| plausible_for(e, bytes))
+        })
+        .or_else(|| declared_encoding(bytes).filter(|&e| plausible_for(e, bytes)))
         .map(|e| {
             if is_latin_single_byte(e) && valid_utf8_non_ascii() {
                 encoding_rs::UTF_8
@@ -1042,6 +1096,56 @@ mod tests {
             utf16.extend(u.to_be_bytes());
         }
         assert!(prepare(&utf16, None).text.contains("<t>Япония</t>"));
+    }
+
+    #[test]
+    fn rfc3023_content_types_decide_the_charset() {
+        // text/xml without a charset: us-ascii, the declaration unread.
+        let ascii = br#"<?xml version="1.0" encoding="utf-16"?><t>plain</t>"#;
+        assert_eq!(decode(ascii, Some("text/xml")).1, "us-ascii");
+        assert!(decode(ascii, Some("text/xml")).0.contains("<t>plain</t>"));
+        // ...but non-ASCII bytes cannot be us-ascii: the declaration decides.
+        let (cp1251, _, _) = encoding_rs::WINDOWS_1251.encode("Москва");
+        let doc = [
+            br#"<?xml version="1.0" encoding="windows-1251"?><t>"#.as_slice(),
+            &cp1251,
+            b"</t>",
+        ]
+        .concat();
+        assert!(decode(&doc, Some("text/xml")).0.contains("Москва"));
+        assert!(decode(&doc, Some("application/xml")).0.contains("Москва"));
+        assert!(
+            decode(&doc, Some("application/atom+xml"))
+                .0
+                .contains("Москва")
+        );
+        // A charset parameter overrides the declaration.
+        let (koi, _, _) = encoding_rs::KOI8_R.encode("Москва");
+        let lying = [
+            br#"<?xml version="1.0" encoding="windows-1251"?><t>"#.as_slice(),
+            &koi,
+            b"</t>",
+        ]
+        .concat();
+        assert!(
+            decode(&lying, Some("application/rss+xml; charset=\"KOI8-R\""))
+                .0
+                .contains("Москва")
+        );
+        // Bogus charsets fall back to the declaration.
+        for ct in [
+            "text/xml; charset=no-such-charset",
+            "application/xml; charset=utf-16",
+            "application/xml; charset=iso-2022-kr",
+        ] {
+            assert!(decode(&doc, Some(ct)).0.contains("Москва"), "{ct}");
+        }
+        // A UTF-16 declaration on 8-bit bytes is impossible too.
+        assert!(
+            decode(ascii, Some("application/xml"))
+                .0
+                .contains("<t>plain</t>")
+        );
     }
 
     #[test]
