@@ -549,6 +549,19 @@ mod tests {
     }
 
     #[test]
+    fn one_odd_element_costs_that_element_not_the_feed() {
+        let media = r#"<rss version="2.0" xmlns:media="http://search.yahoo.com/mrss/"><channel><title>M</title>
+<item><title>Clip</title><link>https://m.example/1</link><media:content url="https://m.example/1.mp4" type="video/mp4"><media:title type="text/html">Yum</media:title></media:content><media:description></media:description></item></channel></rss>"#;
+        let f = parse_feed("https://m.example/rss", media.as_bytes(), None).unwrap();
+        assert_eq!(f.items.len(), 1);
+        let atom = r#"<feed xmlns="http://www.w3.org/2005/Atom"><title type="image/jpeg">x</title><id>tag:a,2024:f</id>
+<entry><title type="application/xhtml+xml"><div xmlns="http://www.w3.org/1999/xhtml">One</div></title><id>tag:a,2024:1</id></entry></feed>"#;
+        let f = parse_feed("https://a.example/atom", atom.as_bytes(), None).unwrap();
+        assert_eq!(f.items.len(), 1);
+        assert_eq!(f.items[0].title, "One");
+    }
+
+    #[test]
     fn schedule_hints_are_read() {
         let doc = r#"<rss version="2.0" xmlns:sy="http://purl.org/rss/1.0/modules/syndication/"><channel>
 <title>T</title><ttl>45</ttl><sy:updatePeriod>hourly</sy:updatePeriod><sy:updateFrequency>2</sy:updateFrequency>

@@ -656,10 +656,16 @@ fn fix_element_types(text: &str) -> Cow<'_, str> {
         ATTR.captures_iter(tag)
             .any(|c| &c[1] != "type" || !matches!(&c[2], "text" | "html" | "xhtml" | "plain"))
     };
+    // An empty prefixed title or description (Media RSS's refuse the feed).
+    static EMPTY_PREFIXED: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"<[\w.-]+:(?:title|description)\b(?:[^>]*/>|[^>]*>\s*</)")
+            .expect("static regex")
+    });
     let typed = (text.contains(ATOM_NS) || text.contains(MRSS_NS))
         && TYPED.find_iter(text).any(|m| odd_tag(m.as_str()));
+    let empty_media = text.contains(MRSS_NS) && EMPTY_PREFIXED.is_match(text);
     let rdf_items = text.contains(RSS1_NS) && text.contains("rdf:about");
-    if !(typed || rdf_items) {
+    if !(typed || rdf_items || empty_media) {
         return Cow::Borrowed(text);
     }
     let edits = element_type_edits(text);
@@ -774,18 +780,34 @@ fn element_type_edits(text: &str) -> Vec<Edit> {
                 }
                 continue;
             }
-            Vocab::MediaRss => {
-                // feed-rs reads media text as "plain" or "html" only.
-                let Some(t) = ty.as_deref() else { continue };
-                if matches!(t, "plain" | "html") {
+            Vocab::MediaRss if matches!(local.as_str(), "title" | "description") => {
+                // feed-rs reads media text typed "plain" or "html" only, and
+                // refuses the feed over an empty one: an empty element goes,
+                // an odd type becomes the nearer of the two.
+                let body_empty = if empty {
+                    true
+                } else {
+                    let Ok(span) = reader.read_to_end(quick_xml::name::QName(&name)) else {
+                        break;
+                    };
+                    at = usize::try_from(reader.buffer_position()).unwrap_or(text.len());
+                    let (Ok(from), Ok(to)) =
+                        (usize::try_from(span.start), usize::try_from(span.end))
+                    else {
+                        break;
+                    };
+                    text.get(from..to).is_none_or(|b| b.trim().is_empty())
+                };
+                if body_empty {
+                    edits.push((start..at, String::new()));
                     continue;
                 }
-                let fixed = if t.to_ascii_lowercase().contains("html") {
-                    "html"
-                } else {
-                    "plain"
+                let fixed = match ty.as_deref() {
+                    None | Some("plain" | "html") => continue,
+                    Some(t) if t.to_ascii_lowercase().contains("html") => "html",
+                    Some(_) => "plain",
                 };
-                edits.push((start..end, start_tag(&name, &others, Some(fixed), empty)));
+                edits.push((start..end, start_tag(&name, &others, Some(fixed), false)));
                 continue;
             }
             Vocab::Atom if is_atom_text_construct(&local) => {}
@@ -852,12 +874,15 @@ fn element_type_edits(text: &str) -> Vec<Edit> {
 /// decode to UTF-8 text, becomes empty rather than failing the feed.
 fn decode_base64_text(body: &str) -> String {
     use base64::Engine as _;
+    use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+    // Publishers pad, or not; both are read.
+    const LENIENT: GeneralPurpose = GeneralPurpose::new(
+        &base64::alphabet::STANDARD,
+        GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
+    );
     let compact: String = body.chars().filter(|c| !c.is_ascii_whitespace()).collect();
-    base64::engine::general_purpose::STANDARD
-        .decode(compact.trim_end_matches('='))
-        .or_else(|_| {
-            base64::engine::general_purpose::STANDARD_NO_PAD.decode(compact.trim_end_matches('='))
-        })
+    LENIENT
+        .decode(compact)
         .ok()
         .and_then(|b| String::from_utf8(b).ok())
         .map(|t| quick_xml::escape::escape(t.as_str()).into_owned())
@@ -1410,6 +1435,15 @@ mod tests {
         let t = fix_element_types(media);
         assert!(t.contains(r#"<media:title type="html">Yum"#), "{t}");
         assert!(t.contains(r#"<media:description type="plain">d"#), "{t}");
+        let lone = r#"<rss xmlns:media="http://search.yahoo.com/mrss/"><channel><item><title>t</title><media:title></media:title></item></channel></rss>"#;
+        assert!(!fix_element_types(lone).contains("media:title"));
+        // Media's own types are MIME types and stay; empty text goes.
+        let media = r#"<rss xmlns:media="http://search.yahoo.com/mrss/"><channel><item><media:content url="https://x.example/v.mp4" type="video/mp4"><media:title type="plain"> </media:title></media:content><media:description/></item></channel></rss>"#;
+        let t = fix_element_types(media);
+        assert_eq!(
+            t,
+            r#"<rss xmlns:media="http://search.yahoo.com/mrss/"><channel><item><media:content url="https://x.example/v.mp4" type="video/mp4"></media:content></item></channel></rss>"#
+        );
         let wrong =
             r#"<!-- c --><feed xmlns="http://www.w3.org/2005/atom"><title>x</title></feed>"#;
         assert!(
