@@ -237,7 +237,8 @@ pub fn parse_feed(
             Some(_) => "the body is neither XML nor JSON".into(),
         }));
     }
-    let mut malformed = None;
+    // Repaired before parsing (a bare `&`), or below (tags balanced).
+    let mut malformed = prepared.repaired.map(str::to_owned);
     let feed = match feed_rs_parse(&text, feed_url)? {
         Ok(feed) => feed,
         // Ill-formed XML gets one more try with its tags balanced (see

@@ -18,6 +18,9 @@ pub struct Prepared {
     pub text: String,
     /// The encoding the bytes were read as.
     pub encoding: &'static str,
+    /// What was ill-formed and repaired here, when something was (the XML
+    /// parser never sees it, so this is where it is noted).
+    pub repaired: Option<&'static str>,
 }
 
 /// The charset parameter of a Content-Type header.
@@ -406,11 +409,20 @@ fn each_reference_fix(seg: &str, mut f: impl FnMut(usize, usize, String)) {
 /// text is copied only once something changes: XML's own references, the
 /// bulk of them, stay as they are (a regex rewrite of every reference was
 /// a fifth of all parsing time).
+#[cfg(test)]
 fn fix_references(text: &str) -> Cow<'_, str> {
+    fix_references_noting(text).0
+}
+
+/// `fix_references`, and whether it found a bare `&` (ill-formed XML,
+/// which the feed's status then says).
+fn fix_references_noting(text: &str) -> (Cow<'_, str>, bool) {
     let mut out: Option<String> = None;
     let mut last = 0;
+    let mut bare = false;
     for seg in outside_cdata(text) {
         each_reference_fix(&text[seg.clone()], |amp, end, fix| {
+            bare |= end == amp + 1;
             let out = out.get_or_insert_with(|| String::with_capacity(text.len() + 16));
             out.push_str(&text[last..seg.start + amp]);
             out.push_str(&fix);
@@ -418,10 +430,10 @@ fn fix_references(text: &str) -> Cow<'_, str> {
         });
     }
     match out {
-        None => Cow::Borrowed(text),
+        None => (Cow::Borrowed(text), bare),
         Some(mut out) => {
             out.push_str(&text[last..]);
-            Cow::Owned(out)
+            (Cow::Owned(out), bare)
         }
     }
 }
@@ -1056,12 +1068,16 @@ pub fn prepare(bytes: &[u8], content_type: Option<&str>) -> Prepared {
         .trim_start_matches(['\u{FEFF}', ' ', '\t', '\r', '\n'])
         .starts_with('{');
     if is_json {
-        return Prepared { text, encoding };
+        return Prepared {
+            text,
+            encoding,
+            repaired: None,
+        };
     }
     // Each step borrows when it changes nothing, as for most documents.
     let prolog = strip_prolog(&text);
     let allowed = drop_forbidden(&prolog);
-    let refs = fix_references(&allowed);
+    let (refs, bare_ampersand) = fix_references_noting(&allowed);
     let escaped = escape_raw_html_in_rss(&refs);
     let versioned = fix_rss_version(&escaped);
     let rss090 = fix_rss090(&versioned);
@@ -1073,7 +1089,11 @@ pub fn prepare(bytes: &[u8], content_type: Option<&str>) -> Prepared {
         Cow::Borrowed(t) if std::ptr::eq(t, text.as_str()) => text,
         Cow::Borrowed(t) => t.to_owned(),
     };
-    Prepared { text, encoding }
+    Prepared {
+        text,
+        encoding,
+        repaired: bare_ampersand.then_some("an unescaped & in the text"),
+    }
 }
 
 #[cfg(test)]
