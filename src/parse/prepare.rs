@@ -1441,6 +1441,30 @@ mod tests {
     }
 
     #[test]
+    fn element_fixes_survive_every_cut_of_a_document() {
+        // Every prefix (a truncated download) of documents that take every
+        // path: no panic, edits in order, and the result still parses or
+        // fails cleanly.
+        let docs = [
+            r#"<feed xmlns="http://www.w3.org/2005/Atom" xmlns:media="http://search.yahoo.com/mrss/"><title type="text/plain" mode="escaped">A&amp;B</title>
+<entry><title type="text/html" mode="base64">PGI+QjwvYj4=</title><content src="/x" type="pdf">body</content><media:title/><media:description type="text">d</media:description></entry></feed>"#,
+            r#"<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns="http://my.netscape.com/rdf/simple/0.9/"><item rdf:about="https://x.example/é"><title>Ж</title></item><item><title>y</title></item></rdf:RDF>"#,
+        ];
+        for doc in docs {
+            let mut cut = 0;
+            while cut <= doc.len() {
+                let prefix = &doc[..cut];
+                let _ = prepare(prefix.as_bytes(), Some("application/xml"));
+                let _ = crate::parse::parse_feed("https://x.example/f", prefix.as_bytes(), None);
+                cut += 1;
+                while !doc.is_char_boundary(cut.min(doc.len())) {
+                    cut += 1;
+                }
+            }
+        }
+    }
+
+    #[test]
     fn rss090_media_and_rdf_items_without_links_are_read() {
         let doc = r#"<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns="http://my.netscape.com/rdf/simple/0.9/"><item><title>t</title><link>https://x.example/1</link></item></rdf:RDF>"#;
         assert!(fix_rss090(doc).contains(r#"xmlns="http://purl.org/rss/1.0/""#));
