@@ -676,7 +676,7 @@ fn fix_element_types(text: &str) -> Cow<'_, str> {
     let typed = (text.contains(ATOM_NS) || text.contains(MRSS_NS))
         && TYPED.find_iter(text).any(|m| odd_tag(m.as_str()));
     let empty_media = text.contains(MRSS_NS) && EMPTY_PREFIXED.is_match(text);
-    let rdf_items = text.contains(RSS1_NS) && text.contains("rdf:about");
+    let rdf_items = text.contains(RSS1_NS) && text.contains("rdf:about") && rss1_link_missing(text);
     if !(typed || rdf_items || empty_media) {
         return Cow::Borrowed(text);
     }
@@ -693,6 +693,17 @@ fn fix_element_types(text: &str) -> Cow<'_, str> {
     }
     out.push_str(&text[last..]);
     Cow::Owned(out)
+}
+
+/// Whether some RSS 1.0 item may lack its `<link>`: fewer links than the
+/// items, the channel, images and text inputs would have with one each.
+/// Counting is a byte search; a well-linked feed (nearly all) is then not
+/// scanned at all.
+fn rss1_link_missing(text: &str) -> bool {
+    let count = |s: &str| memchr::memmem::find_iter(text.as_bytes(), s.as_bytes()).count();
+    let items = count("<item>") + count("<item ") + count("<item\n") + count("<item\t");
+    let others = 1 + count("<image") + count("<textinput") + count("<textInput");
+    count("<link") < items + others
 }
 
 /// Which vocabulary an element is in, for `element_type_edits`.
