@@ -401,3 +401,62 @@ w("plain-text.txt", "This is not a feed. Please use our RSS page instead.\n")
 w("raw-html-wellformed.rss", rss("""<item><title>Raw <i>markup</i> in a title</title><link>https://rawhtml.example/1</link><guid>rh-1</guid>
 <description><p>Paragraph one.</p><p>Paragraph <a href="https://rawhtml.example/more">two</a>.</p></description></item>
 """))
+
+# --- issue 20: what another reader reads, feedsift reads ------------------
+
+# RSS 0.90: RDF with items in Netscape's namespace (a real news site's feed
+# of this shape came through with 0 items and status ok).
+w("rss090.rdf", """<?xml version="1.0"?>
+<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns="http://my.netscape.com/rdf/simple/0.9/">
+<channel><title>Nineties Wire</title><link>https://wire090.example/</link><description>Headlines</description></channel>
+<image><title>Nineties Wire</title><url>https://wire090.example/logo.gif</url><link>https://wire090.example/</link></image>
+<item><title>Ferry service resumes</title><link>https://wire090.example/1</link></item>
+<item><title>Bridge repairs finished</title><link>https://wire090.example/2</link></item>
+<item><title>Snow closes mountain pass</title><link>https://wire090.example/3</link></item>
+<textinput><title>Search</title><description>Search the wire</description><name>q</name><link>https://wire090.example/search</link></textinput>
+</rdf:RDF>
+""")
+
+# Atom 1.0 text constructs with the types feed-rs refused the feed over.
+w("atom-text-types.atom", """<?xml version="1.0" encoding="utf-8"?>
+<feed xmlns="http://www.w3.org/2005/Atom"><title type="application/xhtml+xml"><div xmlns="http://www.w3.org/1999/xhtml">Typed <b>titles</b></div></title>
+<id>tag:types.example,2024:f</id><updated>2024-03-04T00:00:00Z</updated><author><name>T</name></author>
+<entry><title type="text/plain">Plain MIME title</title><id>tag:types.example,2024:1</id><link href="https://types.example/1"/><updated>2024-03-04T00:00:00Z</updated><summary type="">Empty type reads as text</summary></entry>
+<entry><title type="application/xhtml+xml"><div xmlns="http://www.w3.org/1999/xhtml">XHTML <i>MIME</i> title</div></title><id>tag:types.example,2024:2</id><link href="https://types.example/2"/><updated>2024-03-04T00:00:00Z</updated></entry>
+<entry><title type="application/octet-stream">QmFzZTY0IHRpdGxl</title><id>tag:types.example,2024:3</id><link href="https://types.example/3"/><updated>2024-03-04T00:00:00Z</updated><content type="application/x-unknown"></content></entry>
+<entry><title type="nonsense">Unknown type reads as text</title><id>tag:types.example,2024:4</id><link href="https://types.example/4"/><updated>2024-03-04T00:00:00Z</updated><content src="https://types.example/4.pdf" type="pdf"/></entry>
+</feed>
+""")
+
+# Atom 0.3 with its MIME types and modes.
+w("atom03-modes.atom", """<?xml version="1.0" encoding="utf-8"?>
+<feed version="0.3" xmlns="http://purl.org/atom/ns#"><title mode="escaped" type="text/html">Modes &amp;amp; types</title>
+<link rel="alternate" type="text/html" href="https://modes.example/"/><modified>2004-01-02T00:00:00Z</modified>
+<entry><title type="text/plain" mode="escaped">Escaped plain</title><id>tag:modes.example,2004:1</id><link rel="alternate" type="text/html" href="https://modes.example/1"/><issued>2004-01-01T00:00:00Z</issued>
+<content type="text/html" mode="escaped">&lt;p&gt;Escaped &lt;b&gt;HTML&lt;/b&gt; body&lt;/p&gt;</content></entry>
+<entry><title type="application/xhtml+xml" mode="xml"><div xmlns="http://www.w3.org/1999/xhtml">Inline XHTML</div></title><id>tag:modes.example,2004:2</id><link rel="alternate" type="text/html" href="https://modes.example/2"/><issued>2004-01-01T00:00:00Z</issued>
+<content type="application/xhtml+xml" mode="xml"><div xmlns="http://www.w3.org/1999/xhtml"><p>Inline <em>XHTML</em> body</p></div></content></entry>
+<entry><title type="text/plain" mode="base64">QmFzZTY0IGRlY29kZWQ=</title><id>tag:modes.example,2004:3</id><link rel="alternate" type="text/html" href="https://modes.example/3"/><issued>2004-01-01T00:00:00Z</issued>
+<content type="text/html" mode="base64">PHA+QmFzZTY0IDxiPkhUTUw8L2I+IGJvZHk8L3A+</content></entry>
+</feed>
+""")
+
+# Ill-formed: an unclosed tag in the textinput; the items are whole.
+w("unclosed-textinput.rss", rss("""<item><title>Before the form</title><link>https://textin.example/1</link><guid>ti-1</guid></item>
+<item><title>Also whole</title><link>https://textin.example/2</link><guid>ti-2</guid></item>
+""", channel_extra="""<textInput><title>Search<description>Search the site</description><name>q</name><link>https://textin.example/s</link></textInput>
+"""))
+
+# Cut off inside a CDATA section of the last item.
+w("truncated-cdata.rss", rss("""<item><title>First whole item</title><link>https://cdcut.example/1</link><guid>cc-1</guid></item>
+<item><title>Second whole item</title><link>https://cdcut.example/2</link><guid>cc-2</guid></item>
+<item><title>Cut</title><link>https://cdcut.example/3</link><description><![CDATA[<p>The text goes on and""").split("<![CDATA[<p>The text goes on and")[0] + "<![CDATA[<p>The text goes on and")
+
+# Parses, but nothing in it: never "ok".
+w("empty-channel.rss", rss(""))
+w("unknown-dialect.rdf", """<?xml version="1.0"?>
+<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns="http://purl.org/rss/1.0/" xmlns:x="https://dialect.example/ns#">
+<channel rdf:about="https://dialect.example/"><title>Private dialect</title><link>https://dialect.example/</link><description>d</description></channel>
+<x:item><x:title>Not RSS</x:title></x:item><x:item><x:title>Nor this</x:title></x:item>
+</rdf:RDF>
+""")

@@ -377,10 +377,14 @@ pub fn feeds(path: &Path) -> anyhow::Result<ExitCode> {
                 "  moved to:     {moved} (permanent redirect; update config.toml)"
             )?;
         }
-        if let Some(e) = &f.last_error
-            && f.error_count > 0
-        {
-            writeln!(out, "  last error:   {e}")?;
+        if let Some(e) = &f.last_error {
+            // A failure's error, or why a read feed is not healthy (no
+            // items, repaired XML).
+            if f.error_count > 0 {
+                writeln!(out, "  last error:   {e}")?;
+            } else {
+                writeln!(out, "  why:          {e}")?;
+            }
         }
     }
     Ok(ExitCode::SUCCESS)

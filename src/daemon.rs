@@ -21,7 +21,7 @@ use crate::notify;
 use crate::parse::{FeedHints, ParseError, parse_feed};
 use crate::schedule;
 use crate::server::{self, AppState};
-use crate::store::{FeedSpec, FeedState, IngestStats, PollRecord, Store, StoreError};
+use crate::store::{FeedSpec, FeedState, IngestStats, PollRecord, PollStatus, Store, StoreError};
 
 /// Items one prune transaction removes at most: a poll queued behind it
 /// waits milliseconds, not the whole prune.
@@ -136,24 +136,35 @@ pub async fn poll_feed(
         Err(e) => Err(e.into()),
     };
     match outcome {
-        Ok((stats, next, status)) => {
-            let result = if status == "ok" {
-                PollResult::Ok
-            } else {
-                PollResult::NotModified
+        Ok((stats, next, status, note)) => {
+            let result = match status {
+                PollStatus::Ok => PollResult::Ok,
+                PollStatus::Malformed => PollResult::Malformed,
+                PollStatus::NoItems => PollResult::NoItems,
+                PollStatus::NotModified | PollStatus::Unchanged => PollResult::NotModified,
             };
             METRICS.poll(result, clock.elapsed(), stats.new_items as u64);
             if state.error_count > 0 {
                 tracing::info!(feed_url = %feed.url, errors = state.error_count, "feed recovered");
             }
-            tracing::info!(
-                feed_url = %feed.url,
-                status,
-                new_items = stats.new_items,
-                new_sources = stats.new_sources,
-                next_poll = %next.format("%H:%M:%S"),
-                "polled"
-            );
+            match &note {
+                // Read, but not healthy: an operator should look.
+                Some(note) => tracing::warn!(
+                    feed_url = %feed.url,
+                    status = %status,
+                    new_items = stats.new_items,
+                    next_poll = %next.format("%H:%M:%S"),
+                    "polled: {note}"
+                ),
+                None => tracing::info!(
+                    feed_url = %feed.url,
+                    status = %status,
+                    new_items = stats.new_items,
+                    new_sources = stats.new_sources,
+                    next_poll = %next.format("%H:%M:%S"),
+                    "polled"
+                ),
+            }
             PollReport {
                 result: Ok(stats),
                 next_poll: Some(next),
@@ -211,7 +222,7 @@ async fn receive(
     state: &FeedState,
     fetched: Fetched,
     doc_hints: &mut FeedHints,
-) -> Result<(IngestStats, DateTime<Utc>, &'static str), PollError> {
+) -> Result<(IngestStats, DateTime<Utc>, PollStatus, Option<String>), PollError> {
     // Held until the body is stored or dropped: bounds bodies in memory.
     let _slot = fetched.slot;
     if let Some(to) = &fetched.moved_to
@@ -225,7 +236,8 @@ async fn receive(
     }
     let now = Utc::now();
     let mut record = PollRecord {
-        status: "not-modified",
+        status: PollStatus::NotModified,
+        note: None,
         at: now,
         next_poll: now,
         etag: None,
@@ -250,17 +262,17 @@ async fn receive(
     else {
         record.next_poll = next(doc_hints);
         store.record_unchanged(feed.url.clone(), record).await?;
-        return Ok((IngestStats::default(), now, "not-modified"));
+        return Ok((IngestStats::default(), now, PollStatus::NotModified, None));
     };
     record.etag = validators.etag;
     record.last_modified = validators.last_modified;
     let hash = hex(&Sha256::digest(&bytes)[..16]);
     if state.body_hash.as_deref() == Some(hash.as_str()) {
-        record.status = "unchanged";
+        record.status = PollStatus::Unchanged;
         record.next_poll = next(doc_hints);
         let at = record.next_poll;
         store.record_unchanged(feed.url.clone(), record).await?;
-        return Ok((IngestStats::default(), at, "unchanged"));
+        return Ok((IngestStats::default(), at, PollStatus::Unchanged, None));
     }
     let url = feed.url.clone();
     let (topics, title, tags) = (store.topics(), feed.title.clone(), feed.tags.clone());
@@ -282,12 +294,24 @@ async fn receive(
         .map_err(|e| ParseError::NotAFeed(format!("the parser stopped: {e}")))??
     };
     *doc_hints = parsed.hints.clone();
-    record.status = "ok";
+    // A document with no items is never "ok"; one that needed repair says
+    // so too. The note goes where `feedsift feeds` shows it.
+    (record.status, record.note) = match (parsed.no_items_reason(), &parsed.malformed) {
+        // (A repaired document with no items is refused in parse_feed.)
+        (Some(why), _) => (PollStatus::NoItems, Some(why)),
+        (None, Some(m)) => (
+            PollStatus::Malformed,
+            Some(format!(
+                "ill-formed XML ({m}); every complete item was read after repair: tell the publisher"
+            )),
+        ),
+        (None, None) => (PollStatus::Ok, None),
+    };
     record.body_hash = Some(hash);
     record.next_poll = next(doc_hints);
-    let at = record.next_poll;
+    let (at, status, note) = (record.next_poll, record.status, record.note.clone());
     let stats = store.ingest(feed.url.clone(), parsed, record).await?;
-    Ok((stats, at, "ok"))
+    Ok((stats, at, status, note))
 }
 
 /// Summary of `poll_all`.

@@ -18,13 +18,17 @@ const BUCKETS: [f64; 10] = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10
 pub enum PollResult {
     /// A new document was parsed and stored.
     Ok,
+    /// The same, after its ill-formed XML was repaired.
+    Malformed,
+    /// A new document that parsed to no items.
+    NoItems,
     /// 304, or the same bytes as last time.
     NotModified,
     Failed,
 }
 
 pub struct Metrics {
-    polls: [AtomicU64; 3],
+    polls: [AtomicU64; 5],
     items_ingested: AtomicU64,
     fetch_buckets: [AtomicU64; BUCKETS.len()],
     fetch_count: AtomicU64,
@@ -48,7 +52,7 @@ impl Metrics {
     /// All counters at zero.
     pub const fn new() -> Metrics {
         Metrics {
-            polls: [ZERO; 3],
+            polls: [ZERO; 5],
             items_ingested: ZERO,
             fetch_buckets: [ZERO; BUCKETS.len()],
             fetch_count: ZERO,
@@ -92,11 +96,17 @@ impl Metrics {
             "counter",
             "Feed polls finished, by result.",
         );
-        for (label, i) in [("ok", 0), ("not_modified", 1), ("failed", 2)] {
+        for (label, i) in [
+            ("ok", PollResult::Ok),
+            ("malformed", PollResult::Malformed),
+            ("no_items", PollResult::NoItems),
+            ("not_modified", PollResult::NotModified),
+            ("failed", PollResult::Failed),
+        ] {
             let _ = writeln!(
                 out,
                 "feedsift_polls_total{{result=\"{label}\"}} {}",
-                self.polls[i].load(Relaxed)
+                self.polls[i as usize].load(Relaxed)
             );
         }
         family(

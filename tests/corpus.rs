@@ -33,6 +33,11 @@ struct FeedCase {
     items: Option<usize>,
     /// ...or refused with an error containing this.
     refused: Option<String>,
+    /// The status a read feed must have: "ok" unless said otherwise
+    /// ("malformed" when repaired, "no-items" when it has none).
+    status: Option<String>,
+    /// A piece of why it has that status (the feed's recorded note).
+    note: Option<String>,
     #[serde(default)]
     item: Vec<ItemCase>,
 }
@@ -115,9 +120,23 @@ limit = 1000
             |what: String| failures.push(format!("{} ({}): {what}", case.file, case.shape));
         match (&case.items, &case.refused) {
             (Some(n), None) => {
-                if error.is_some() || items.len() != *n {
+                // A feed with no items is never "ok".
+                let want_status =
+                    case.status
+                        .as_deref()
+                        .unwrap_or(if *n == 0 { "no-items" } else { "ok" });
+                let note_ok = match (&case.note, &error) {
+                    (Some(want), Some(e)) => e.contains(want.as_str()),
+                    (Some(_), None) => false,
+                    // An ok feed has nothing to explain.
+                    (None, e) => want_status != "ok" || e.is_none(),
+                };
+                if status.as_deref() != Some(want_status) || !note_ok || items.len() != *n {
                     fail(format!(
-                        "want {n} items, got {} (status {status:?}, error {error:?})",
+                        "want {n} items, status {want_status}{}, got {} (status {status:?}, error {error:?})",
+                        case.note
+                            .as_ref()
+                            .map_or(String::new(), |w| format!(" saying {w:?}")),
                         items.len()
                     ));
                     continue;

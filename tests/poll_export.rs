@@ -184,6 +184,44 @@ fn poll_exits_1_only_when_every_feed_fails() {
 }
 
 #[test]
+fn a_feed_with_no_items_is_never_shown_as_ok() {
+    let addr = serve_fixtures();
+    let site = Site::new(&format!(
+        "[[feed]]\nurl = \"http://{addr}/empty-channel.rss\"\n[[feed]]\nurl = \"http://{addr}/tass.rss\"\n"
+    ));
+    // The same bytes twice: the second poll finds them unchanged, and the
+    // feed must still say it has no items.
+    for _ in 0..2 {
+        let out = site.run(&["poll"]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let err = stderr(&out);
+        assert!(
+            err.lines()
+                .any(|l| l.contains("empty-channel.rss") && l.contains("status=")),
+            "{err}"
+        );
+        let out = site.run(&["feeds"]);
+        assert!(out.status.success());
+        let listing = String::from_utf8(out.stdout).unwrap();
+        let empty = listing
+            .split(&format!("http://{addr}/"))
+            .find(|block| block.starts_with("empty-channel.rss"))
+            .unwrap_or_else(|| panic!("no empty-channel.rss in\n{listing}"));
+        assert!(
+            empty.contains("status:       no-items")
+                && empty.contains("why:          no items:")
+                && empty.contains("empty channel"),
+            "{listing}"
+        );
+        let tass = listing
+            .split(&format!("http://{addr}/"))
+            .find(|block| block.starts_with("tass.rss"))
+            .unwrap_or_else(|| panic!("no tass.rss in\n{listing}"));
+        assert!(!tass.contains("why:"), "{listing}");
+    }
+}
+
+#[test]
 fn export_of_an_unknown_topic_names_the_known_ones() {
     let addr = serve_fixtures();
     let site = Site::new(&fixture_config(addr, &[]));

@@ -305,12 +305,13 @@ fn logs_suit_the_journal_and_follow_the_configured_level() {
 
 #[test]
 fn metrics_parse_as_prometheus_text_and_count_what_happened() {
-    let (config, port) = on_free_port(&fixture_config(serve_fixtures(), &[]));
+    // The four fixture feeds, and one that parses to no items.
+    let (config, port) = on_free_port(&fixture_config(serve_fixtures(), &["empty-channel.rss"]));
     let site = Site::new(&config);
     let daemon = Daemon::start(&site, port);
     let url = format!("{}/metrics", daemon.base);
     // Every fixture feed polled once.
-    let scrape = wait_for("four polls in the metrics", Duration::from_secs(20), || {
+    let scrape = wait_for("five polls in the metrics", Duration::from_secs(20), || {
         let resp = reqwest::blocking::get(&url).ok()?;
         assert_eq!(resp.status().as_u16(), 200);
         let ct = resp
@@ -332,7 +333,7 @@ fn metrics_parse_as_prometheus_text_and_count_what_happened() {
                 _ => panic!("polls_total is not a counter: {s:?}"),
             })
             .sum();
-        (polls == 4.0).then_some(scrape)
+        (polls == 5.0).then_some(scrape)
     });
     let value = |metric: &str, label: Option<(&str, &str)>| -> f64 {
         let s = scrape
@@ -349,15 +350,32 @@ fn metrics_parse_as_prometheus_text_and_count_what_happened() {
         }
     };
     assert_eq!(value("feedsift_polls_total", Some(("result", "ok"))), 4.0);
+    // A feed with no items is counted as such, never as ok, and logged
+    // with its url and status for an operator to see.
+    assert_eq!(
+        value("feedsift_polls_total", Some(("result", "no_items"))),
+        1.0
+    );
+    assert_eq!(
+        value("feedsift_polls_total", Some(("result", "malformed"))),
+        0.0
+    );
+    let log = daemon.log();
+    assert!(
+        log.lines().any(|l| l.contains("empty-channel.rss")
+            && l.contains("status=no-items")
+            && l.contains("WARN")),
+        "{log}"
+    );
     assert_eq!(
         value("feedsift_polls_total", Some(("result", "failed"))),
         0.0
     );
     assert_eq!(value("feedsift_items_ingested_total", None), 11.0);
     assert_eq!(value("feedsift_items", None), 11.0);
-    assert_eq!(value("feedsift_feeds", None), 4.0);
+    assert_eq!(value("feedsift_feeds", None), 5.0);
     assert_eq!(value("feedsift_feeds_in_backoff", None), 0.0);
-    assert_eq!(value("feedsift_fetch_duration_seconds", None), 4.0);
+    assert_eq!(value("feedsift_fetch_duration_seconds", None), 5.0);
     assert!(value("feedsift_topic_items", Some(("topic", "russia-japan"))) >= 5.0);
     assert!(value("feedsift_database_bytes", None) > 0.0);
     assert!(value("feedsift_last_poll_timestamp_seconds", None) > 1.7e9);

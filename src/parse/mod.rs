@@ -72,6 +72,28 @@ pub struct ParsedFeed {
     /// The new items' topics, when decided on the parser's thread: see
     /// `match_topics`.
     pub matched: Option<Matched>,
+    /// Item or entry elements in the document, counted only when none
+    /// were read (to say why).
+    pub unread_entries: usize,
+    /// Set when the document was ill-formed and read only after repair
+    /// (tags balanced, a cut-off entry dropped): the parser's complaint.
+    pub malformed: Option<String>,
+}
+
+impl ParsedFeed {
+    /// Why a feed that parsed has no items, for its "no items" status:
+    /// None when it has some.
+    pub fn no_items_reason(&self) -> Option<String> {
+        if !self.items.is_empty() {
+            return None;
+        }
+        Some(match self.unread_entries {
+            0 => "no items: the feed has no item or entry elements (an empty channel)".into(),
+            n => format!(
+                "no items: the document has {n} item or entry elements in a dialect feedsift does not read; report the feed so it can be supported"
+            ),
+        })
+    }
 }
 
 impl ParsedFeed {
@@ -215,6 +237,8 @@ pub fn parse_feed(
             Some(_) => "the body is neither XML nor JSON".into(),
         }));
     }
+    // Repaired before parsing (a bare `&`), or below (tags balanced).
+    let mut malformed = prepared.repaired.map(str::to_owned);
     let feed = match feed_rs_parse(&text, feed_url)? {
         Ok(feed) => feed,
         // Ill-formed XML gets one more try with its tags balanced (see
@@ -224,11 +248,19 @@ pub fn parse_feed(
         Err(e) => {
             let balanced = (first == Some('<'))
                 .then(|| prepare::balance_tags(&text))
-                .flatten()
                 // Nothing to balance: the same document would fail the same way.
                 .filter(|b| *b != text);
             match balanced.map(|b| feed_rs_parse(&b, feed_url)).transpose()? {
-                Some(Ok(feed)) => feed,
+                // Repaired, but not one complete entry in it (cut off in
+                // its head, or not a feed at all): nothing was read, and
+                // that is a failure, not an empty feed.
+                Some(Ok(feed)) if feed.entries.is_empty() => {
+                    return Err(ParseError::NotAFeed(e.to_string()));
+                }
+                Some(Ok(feed)) => {
+                    malformed = Some(e.to_string());
+                    feed
+                }
                 // The original complaint says more than one about our repair.
                 _ => return Err(ParseError::NotAFeed(e.to_string())),
             }
@@ -253,7 +285,7 @@ pub fn parse_feed(
         .find(|l| l.rel.as_deref().is_none_or(|r| r == "alternate"))
         .and_then(|l| absolute(&l.href));
 
-    let items = feed
+    let items: Vec<NewItem> = feed
         .entries
         .into_iter()
         .map(|e| {
@@ -315,6 +347,7 @@ pub fn parse_feed(
         })
         .collect();
 
+    let items_read = items.len();
     Ok(ParsedFeed {
         title: feed
             .title
@@ -327,7 +360,21 @@ pub fn parse_feed(
         hints,
         encoding,
         matched: None,
+        unread_entries: if items_read == 0 {
+            count_entry_elements(&text)
+        } else {
+            0
+        },
+        malformed,
     })
+}
+
+/// Elements named item or entry (any prefix), the entries of every feed
+/// dialect; only looked at when none were read.
+fn count_entry_elements(text: &str) -> usize {
+    static ENTRY: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"<(?:[\w.-]+:)?(?:item|entry)[\s/>]").expect("static regex"));
+    ENTRY.find_iter(text).count()
 }
 
 /// feed-rs with our settings, a panic inside it caught and reported as
@@ -487,8 +534,32 @@ mod tests {
         )
         .unwrap_err();
         assert!(matches!(e, ParseError::WebPage { feed_link: None }), "{e}");
+        // Cut off before any complete item: nothing to keep, a failure.
         let e = parse_feed("https://t.example/", b"<rss><channel><title>Broken", None).unwrap_err();
         assert!(matches!(e, ParseError::NotAFeed(_)), "{e}");
+        // Cut off after one: that one is kept, and the feed marked.
+        let f = parse_feed(
+            "https://t.example/",
+            b"<rss version=\"2.0\"><channel><title>Cut</title><item><title>Whole</title><link>https://t.example/1</link></item><item><title>Ha",
+            None,
+        )
+        .unwrap();
+        assert!(f.malformed.is_some());
+        assert_eq!(f.items.len(), 1);
+        assert_eq!(f.items[0].title, "Whole");
+    }
+
+    #[test]
+    fn one_odd_element_costs_that_element_not_the_feed() {
+        let media = r#"<rss version="2.0" xmlns:media="http://search.yahoo.com/mrss/"><channel><title>M</title>
+<item><title>Clip</title><link>https://m.example/1</link><media:content url="https://m.example/1.mp4" type="video/mp4"><media:title type="text/html">Yum</media:title></media:content><media:description></media:description></item></channel></rss>"#;
+        let f = parse_feed("https://m.example/rss", media.as_bytes(), None).unwrap();
+        assert_eq!(f.items.len(), 1);
+        let atom = r#"<feed xmlns="http://www.w3.org/2005/Atom"><title type="image/jpeg">x</title><id>tag:a,2024:f</id>
+<entry><title type="application/xhtml+xml"><div xmlns="http://www.w3.org/1999/xhtml">One</div></title><id>tag:a,2024:1</id></entry></feed>"#;
+        let f = parse_feed("https://a.example/atom", atom.as_bytes(), None).unwrap();
+        assert_eq!(f.items.len(), 1);
+        assert_eq!(f.items[0].title, "One");
     }
 
     #[test]

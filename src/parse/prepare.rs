@@ -18,6 +18,9 @@ pub struct Prepared {
     pub text: String,
     /// The encoding the bytes were read as.
     pub encoding: &'static str,
+    /// What was ill-formed and repaired here, when something was (the XML
+    /// parser never sees it, so this is where it is noted).
+    pub repaired: Option<&'static str>,
 }
 
 /// The charset parameter of a Content-Type header.
@@ -62,11 +65,55 @@ fn decode_utf32(bytes: &[u8], big_endian: bool) -> String {
         .collect()
 }
 
+/// True for the media types RFC 3023 gives a us-ascii default: `text/xml`
+/// and `text/*+xml` without a charset parameter. (`application/xml` and
+/// `application/*+xml` leave the encoding to the document.)
+fn is_text_xml(content_type: Option<&str>) -> bool {
+    let Some(ct) = content_type else {
+        return false;
+    };
+    let mime = ct
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    mime == "text/xml"
+        || mime == "text/xml-external-parsed-entity"
+        || (mime.starts_with("text/") && mime.ends_with("+xml"))
+}
+
+/// Whether `label` can describe `bytes` at all: a label that cannot is
+/// bogus and the next source (declaration, detection) decides. UTF-16 text
+/// of a document always has zero bytes (its ASCII markup); encoding_rs maps
+/// some labels (ISO-2022-KR, HZ...) to "replacement", which would turn the
+/// whole document into one U+FFFD.
+fn plausible_for(label: &'static Encoding, bytes: &[u8]) -> bool {
+    if label == encoding_rs::REPLACEMENT {
+        return false;
+    }
+    if label == encoding_rs::UTF_16LE || label == encoding_rs::UTF_16BE {
+        return bytes.contains(&0);
+    }
+    true
+}
+
 /// Decodes the body: BOM, then the HTTP charset, then the XML declaration,
-/// then detection. A BOM is unambiguous, so it outranks a header that
-/// contradicts it. A Latin-1/windows-1252 label on bytes that are valid
-/// UTF-8 with non-ASCII in them is taken to be wrong (servers default to
-/// it): such bytes are almost never intended as Latin-1.
+/// then detection; the rules of RFC 3023 and feedparser's encoding tests:
+///
+/// - a BOM is unambiguous, so it outranks a header that contradicts it;
+/// - a `charset` parameter overrides the XML declaration;
+/// - `text/xml` (and `text/*+xml`) without one is us-ascii, whatever the
+///   declaration says; when the bytes are not ASCII that default cannot be
+///   right, and (as feedparser does) the declaration then detection decide;
+/// - `application/xml` and `application/*+xml` without one defer to the
+///   document (BOM, declaration, else UTF-8 or detection);
+/// - a bogus charset (unknown, or impossible for the bytes) is ignored and
+///   the next source decides.
+///
+/// A Latin-1/windows-1252 label on bytes that are valid UTF-8 with
+/// non-ASCII in them is taken to be wrong (servers default to it): such
+/// bytes are almost never intended as Latin-1.
 pub fn decode(bytes: &[u8], content_type: Option<&str>) -> (String, &'static str) {
     match bytes {
         [0, 0, 0xFE, 0xFF, rest @ ..] => return (decode_utf32(rest, true), "UTF-32BE"),
@@ -83,10 +130,20 @@ pub fn decode(bytes: &[u8], content_type: Option<&str>) -> (String, &'static str
         [b'<', 0, ..] => Some(encoding_rs::UTF_16LE),
         _ => None,
     };
+    let header = header_charset(content_type);
+    if sniffed.is_none() && header.is_none() && is_text_xml(content_type) && bytes.is_ascii() {
+        // us-ascii: every ASCII-compatible decoder reads these bytes alike,
+        // and the declaration is not consulted (RFC 3023, section 3.1).
+        return (String::from_utf8_lossy(bytes).into_owned(), "us-ascii");
+    }
     let valid_utf8_non_ascii = || std::str::from_utf8(bytes).is_ok() && !bytes.is_ascii();
     let labelled = sniffed
-        .or_else(|| header_charset(content_type).and_then(|l| Encoding::for_label(l.as_bytes())))
-        .or_else(|| declared_encoding(bytes))
+        .or_else(|| {
+            header
+                .and_then(|l| Encoding::for_label(l.as_bytes()))
+                .filter(|&e| plausible_for(e, bytes))
+        })
+        .or_else(|| declared_encoding(bytes).filter(|&e| plausible_for(e, bytes)))
         .map(|e| {
             if is_latin_single_byte(e) && valid_utf8_non_ascii() {
                 encoding_rs::UTF_8
@@ -306,6 +363,11 @@ fn reference_fix(seg: &str, amp: usize) -> (usize, Option<String>) {
             None => num.parse().ok(),
         };
         return match v.and_then(char::from_u32) {
+            // XML spells hex references with a lower-case x only; HTML
+            // (and feedparser) read `&#X26;` too.
+            Some(ch) if is_xml_char(ch) && num.starts_with('X') => {
+                (end, Some(format!("&#x{};", &num[1..])))
+            }
             Some(ch) if is_xml_char(ch) => (end, None),
             _ => (end, Some(String::new())),
         };
@@ -347,11 +409,20 @@ fn each_reference_fix(seg: &str, mut f: impl FnMut(usize, usize, String)) {
 /// text is copied only once something changes: XML's own references, the
 /// bulk of them, stay as they are (a regex rewrite of every reference was
 /// a fifth of all parsing time).
+#[cfg(test)]
 fn fix_references(text: &str) -> Cow<'_, str> {
+    fix_references_noting(text).0
+}
+
+/// `fix_references`, and whether it found a bare `&` (ill-formed XML,
+/// which the feed's status then says).
+fn fix_references_noting(text: &str) -> (Cow<'_, str>, bool) {
     let mut out: Option<String> = None;
     let mut last = 0;
+    let mut bare = false;
     for seg in outside_cdata(text) {
         each_reference_fix(&text[seg.clone()], |amp, end, fix| {
+            bare |= end == amp + 1;
             let out = out.get_or_insert_with(|| String::with_capacity(text.len() + 16));
             out.push_str(&text[last..seg.start + amp]);
             out.push_str(&fix);
@@ -359,10 +430,10 @@ fn fix_references(text: &str) -> Cow<'_, str> {
         });
     }
     match out {
-        None => Cow::Borrowed(text),
+        None => (Cow::Borrowed(text), bare),
         Some(mut out) => {
             out.push_str(&text[last..]);
-            Cow::Owned(out)
+            (Cow::Owned(out), bare)
         }
     }
 }
@@ -436,6 +507,29 @@ fn fix_rss_version(text: &str) -> Cow<'_, str> {
     ))
 }
 
+/// A root `<feed>` is Atom, whatever default namespace it declares: a
+/// wrong or mis-cased namespace (`http://www.w3.org/2005/atom`) otherwise
+/// hides every element from feed-rs, where feedparser reads them. Only the
+/// root's own `xmlns` is changed, and only when it is not Atom 0.3's (which
+/// `fix_atom03` maps).
+fn fix_feed_namespace(text: &str) -> Cow<'_, str> {
+    static ROOT: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r#"^(?s:\s|<!--.*?-->|<\?.*?\?>)*<feed\b[^>]*?\sxmlns\s*=\s*["']([^"']*)["']"#)
+            .expect("static regex")
+    });
+    let Some(ns) = ROOT.captures(text).and_then(|c| c.get(1)) else {
+        return Cow::Borrowed(text);
+    };
+    if matches!(ns.as_str(), ATOM_NS | "http://purl.org/atom/ns#") {
+        return Cow::Borrowed(text);
+    }
+    Cow::Owned(format!(
+        "{}{ATOM_NS}{}",
+        &text[..ns.start()],
+        &text[ns.end()..]
+    ))
+}
+
 /// Atom 0.3 is close enough to 1.0 to read as 1.0 once its namespace and
 /// the renamed elements are mapped.
 fn fix_atom03(text: &str) -> Cow<'_, str> {
@@ -460,6 +554,362 @@ fn fix_atom03(text: &str) -> Cow<'_, str> {
         })
         .into_owned()
         .into()
+}
+
+/// RSS 0.90 is RDF with its items in Netscape's namespace; feed-rs reads
+/// RDF only in the RSS 1.0 namespace and so found no items at all. The
+/// elements are the same (channel, item, title, link, description), so the
+/// namespace is renamed, nothing else.
+fn fix_rss090(text: &str) -> Cow<'_, str> {
+    const NS090: &str = "http://my.netscape.com/rdf/simple/0.9/";
+    if text.contains(NS090) {
+        Cow::Owned(text.replace(NS090, "http://purl.org/rss/1.0/"))
+    } else {
+        Cow::Borrowed(text)
+    }
+}
+
+const ATOM_NS: &str = "http://www.w3.org/2005/Atom";
+
+/// The Atom elements whose `type` feed-rs checks (after `fix_atom03`, so
+/// 0.3's tagline and copyright are here as subtitle and rights).
+fn is_atom_text_construct(local: &str) -> bool {
+    matches!(
+        local,
+        "title" | "subtitle" | "summary" | "rights" | "content"
+    )
+}
+
+/// How a text construct is read: the `type` feed-rs accepts, and whether
+/// the content is base64 to decode first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TextKind {
+    Text,
+    Html,
+    Xhtml,
+}
+
+impl TextKind {
+    fn attr(self) -> &'static str {
+        match self {
+            TextKind::Text => "text",
+            TextKind::Html => "html",
+            TextKind::Xhtml => "xhtml",
+        }
+    }
+}
+
+/// What Atom 1.0 and 0.3 mean by a `type` (and 0.3's `mode`), in the terms
+/// feed-rs knows. Anything unknown or empty is text: feed-rs refuses the
+/// whole feed over one type it does not know, where a reader loses at most
+/// that element's formatting. Returns the kind and whether to base64-decode.
+fn text_kind(ty: Option<&str>, mode: Option<&str>) -> (TextKind, bool) {
+    let ty = ty.unwrap_or("").trim().to_ascii_lowercase();
+    let mode = mode.unwrap_or("").trim().to_ascii_lowercase();
+    let base64 = mode == "base64";
+    // The MIME type without parameters.
+    let mime = ty.split(';').next().unwrap_or("").trim();
+    let kind = match mime {
+        "html" | "text/html" if mode == "xml" => TextKind::Xhtml,
+        "html" | "text/html" => TextKind::Html,
+        "xhtml" | "application/xhtml+xml" if mode == "escaped" || base64 => TextKind::Html,
+        "xhtml" | "application/xhtml+xml" => TextKind::Xhtml,
+        // Other XML inline is markup; escaped or base64 it is text.
+        m if (m.ends_with("+xml") || m.ends_with("/xml")) && !base64 && mode != "escaped" => {
+            TextKind::Xhtml
+        }
+        _ => TextKind::Text,
+    };
+    // Atom 1.0: a media type that is neither text nor XML is base64 inline.
+    let implied_base64 = !mime.is_empty()
+        && mime.contains('/')
+        && !mime.starts_with("text/")
+        && !mime.ends_with("+xml")
+        && !mime.ends_with("/xml")
+        && mode.is_empty();
+    (kind, base64 || implied_base64)
+}
+
+/// One change to the document: the byte range and what replaces it.
+type Edit = (std::ops::Range<usize>, String);
+
+const MRSS_NS: &str = "http://search.yahoo.com/mrss/";
+const RSS1_NS: &str = "http://purl.org/rss/1.0/";
+
+/// Elements feed-rs refuses the whole feed over, or drops an item for,
+/// rewritten so that one odd attribute costs at most that element's
+/// formatting:
+///
+/// - Atom text constructs with a `type` feed-rs does not know
+///   (`text/plain`, `application/xhtml+xml`, `""`, Atom 0.3's `mode`...)
+///   get the `text`/`html`/`xhtml` it reads, base64 bodies decoded;
+/// - Atom content with `src` and a type that is no MIME type loses the
+///   type, and one that also has a body loses the body (the link stays);
+/// - Media RSS text with a type other than `plain`/`html` gets one of them;
+/// - an RSS 1.0 item without `<link>` gets its `rdf:about` as the link
+///   (feed-rs drops items without one; the about URI is the item's).
+///
+/// quick-xml finds the elements, namespace-aware (an XHTML `<title>`
+/// inside content is not Atom's); only those tags and bodies are spliced,
+/// the rest of the document stays byte for byte. Ill-formed XML stops the
+/// scan; the edits found before that point are still applied.
+fn fix_element_types(text: &str) -> Cow<'_, str> {
+    // A quick look first: most documents need none of this.
+    static TYPED: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(
+            r#"<(?:[\w.-]+:)?(?:title|subtitle|summary|rights|content|description|text)\b[^>]*>"#,
+        )
+        .expect("static regex")
+    });
+    static ATTR: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r#"\b(type|mode|src)\s*=\s*["']([^"']*)["']"#).expect("static regex")
+    });
+    let odd_tag = |tag: &str| {
+        ATTR.captures_iter(tag)
+            .any(|c| &c[1] != "type" || !matches!(&c[2], "text" | "html" | "xhtml" | "plain"))
+    };
+    // An empty prefixed title or description (Media RSS's refuse the feed).
+    static EMPTY_PREFIXED: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"<[\w.-]+:(?:title|description)\b(?:[^>]*/>|[^>]*>\s*</)")
+            .expect("static regex")
+    });
+    let typed = (text.contains(ATOM_NS) || text.contains(MRSS_NS))
+        && TYPED.find_iter(text).any(|m| odd_tag(m.as_str()));
+    let empty_media = text.contains(MRSS_NS) && EMPTY_PREFIXED.is_match(text);
+    let rdf_items = text.contains(RSS1_NS) && text.contains("rdf:about") && rss1_link_missing(text);
+    if !(typed || rdf_items || empty_media) {
+        return Cow::Borrowed(text);
+    }
+    let edits = element_type_edits(text);
+    if edits.is_empty() {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 64);
+    let mut last = 0;
+    for (range, new) in edits {
+        out.push_str(&text[last..range.start]);
+        out.push_str(&new);
+        last = range.end;
+    }
+    out.push_str(&text[last..]);
+    Cow::Owned(out)
+}
+
+/// Whether some RSS 1.0 item may lack its `<link>`: fewer links than the
+/// items, the channel, images and text inputs would have with one each.
+/// Counting is a byte search; a well-linked feed (nearly all) is then not
+/// scanned at all.
+fn rss1_link_missing(text: &str) -> bool {
+    let count = |s: &str| memchr::memmem::find_iter(text.as_bytes(), s.as_bytes()).count();
+    let items = count("<item>") + count("<item ") + count("<item\n") + count("<item\t");
+    let others = 1 + count("<image") + count("<textinput") + count("<textInput");
+    count("<link") < items + others
+}
+
+/// Which vocabulary an element is in, for `element_type_edits`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Vocab {
+    Atom,
+    MediaRss,
+    Rss1,
+    Other,
+}
+
+/// A start tag rebuilt from its name, the attributes kept and a new type.
+fn start_tag(name: &str, attrs: &[(String, String)], ty: Option<&str>, empty: bool) -> String {
+    let mut tag = format!("<{name}");
+    for (k, v) in attrs {
+        let q = if v.contains('"') { '\'' } else { '"' };
+        tag.push_str(&format!(" {k}={q}{v}{q}"));
+    }
+    if let Some(ty) = ty {
+        tag.push_str(&format!(" type=\"{ty}\""));
+    }
+    tag.push_str(if empty { "/>" } else { ">" });
+    tag
+}
+
+/// The edits `fix_element_types` makes, in document order.
+fn element_type_edits(text: &str) -> Vec<Edit> {
+    use quick_xml::events::Event;
+    use quick_xml::name::ResolveResult;
+
+    let mut reader = quick_xml::NsReader::from_str(text);
+    let mut edits = Vec::new();
+    let mut at = 0usize;
+    // The RSS 1.0 item being read: its rdf:about, and whether it has a link.
+    let mut item: Option<(Option<String>, bool)> = None;
+    loop {
+        // The vocabulary is decided before the resolver's borrow of the
+        // reader ends.
+        let (vocab, event) = match reader.read_resolved_event() {
+            Ok((_, Event::Eof)) | Err(_) => break,
+            Ok((ResolveResult::Bound(ns), e)) => (
+                match ns.0 {
+                    ATOM_NS => Vocab::Atom,
+                    MRSS_NS => Vocab::MediaRss,
+                    RSS1_NS => Vocab::Rss1,
+                    _ => Vocab::Other,
+                },
+                e,
+            ),
+            Ok((_, e)) => (Vocab::Other, e),
+        };
+        let end = usize::try_from(reader.buffer_position()).unwrap_or(text.len());
+        let start = std::mem::replace(&mut at, end);
+        let (tag, empty) = match &event {
+            Event::Start(t) => (t, false),
+            Event::Empty(t) => (t, true),
+            Event::End(t) if vocab == Vocab::Rss1 && t.local_name().as_ref() == "item" => {
+                if let Some((Some(about), false)) = item.take() {
+                    // The attribute's raw text is already escaped, and
+                    // means the same as element text.
+                    edits.push((start..start, format!("<link>{}</link>", about.trim())));
+                }
+                continue;
+            }
+            _ => continue,
+        };
+        let local = tag.local_name().as_ref().to_owned();
+        let name = tag.name().0.to_owned();
+        let (mut ty, mut mode, mut src) = (None, None, false);
+        let mut others = Vec::new();
+        for a in tag.attributes().with_checks(false).flatten() {
+            match a.key.0 {
+                "type" => ty = Some(a.value.into_owned()),
+                "mode" => mode = Some(a.value.into_owned()),
+                k => {
+                    src |= k == "src";
+                    others.push((k.to_owned(), a.value.into_owned()));
+                }
+            }
+        }
+        match vocab {
+            Vocab::Rss1 => {
+                match local.as_str() {
+                    "item" if !empty => {
+                        let about = others
+                            .iter()
+                            .find(|(k, _)| k.ends_with(":about"))
+                            .map(|(_, v)| v.clone());
+                        item = Some((about, false));
+                    }
+                    "link" => {
+                        if let Some((_, has_link)) = &mut item {
+                            *has_link = true;
+                        }
+                    }
+                    _ => {}
+                }
+                continue;
+            }
+            Vocab::MediaRss if matches!(local.as_str(), "title" | "description") => {
+                // feed-rs reads media text typed "plain" or "html" only, and
+                // refuses the feed over an empty one: an empty element goes,
+                // an odd type becomes the nearer of the two.
+                let body_empty = if empty {
+                    true
+                } else {
+                    let Ok(span) = reader.read_to_end(quick_xml::name::QName(&name)) else {
+                        break;
+                    };
+                    at = usize::try_from(reader.buffer_position()).unwrap_or(text.len());
+                    let (Ok(from), Ok(to)) =
+                        (usize::try_from(span.start), usize::try_from(span.end))
+                    else {
+                        break;
+                    };
+                    text.get(from..to).is_none_or(|b| b.trim().is_empty())
+                };
+                if body_empty {
+                    edits.push((start..at, String::new()));
+                    continue;
+                }
+                let fixed = match ty.as_deref() {
+                    None | Some("plain" | "html") => continue,
+                    Some(t) if t.to_ascii_lowercase().contains("html") => "html",
+                    Some(_) => "plain",
+                };
+                edits.push((start..end, start_tag(&name, &others, Some(fixed), false)));
+                continue;
+            }
+            Vocab::Atom if is_atom_text_construct(&local) => {}
+            _ => continue,
+        }
+        if src {
+            // Out-of-line content: feed-rs wants a MIME type there, or none,
+            // and no body.
+            let t = ty.as_deref().unwrap_or("").trim();
+            let valid = t
+                .split_once('/')
+                .is_some_and(|(a, b)| !a.is_empty() && !b.is_empty())
+                && !t.contains(char::is_whitespace);
+            let tag_ok = mode.is_none() && (ty.is_none() || valid);
+            if !tag_ok {
+                edits.push((
+                    start..end,
+                    start_tag(&name, &others, valid.then_some(t), empty),
+                ));
+            }
+            if !empty {
+                let Ok(span) = reader.read_to_end(quick_xml::name::QName(&name)) else {
+                    break;
+                };
+                at = usize::try_from(reader.buffer_position()).unwrap_or(text.len());
+                let (Ok(from), Ok(to)) = (usize::try_from(span.start), usize::try_from(span.end))
+                else {
+                    break;
+                };
+                if text.get(from..to).is_some_and(|b| !b.trim().is_empty()) {
+                    edits.push((from..to, String::new()));
+                }
+            }
+            continue;
+        }
+        let (kind, base64) = text_kind(ty.as_deref(), mode.as_deref());
+        let as_is = ty.as_deref() == Some(kind.attr()) || (ty.is_none() && kind == TextKind::Text);
+        if mode.is_none() && as_is && !base64 {
+            continue;
+        }
+        edits.push((
+            start..end,
+            start_tag(&name, &others, Some(kind.attr()), empty),
+        ));
+        if base64 && !empty {
+            // The body, up to its end tag; decoded, then escaped as text.
+            let Ok(span) = reader.read_to_end(quick_xml::name::QName(&name)) else {
+                break;
+            };
+            at = usize::try_from(reader.buffer_position()).unwrap_or(text.len());
+            let (Ok(from), Ok(to)) = (usize::try_from(span.start), usize::try_from(span.end))
+            else {
+                break;
+            };
+            if let Some(body) = text.get(from..to) {
+                edits.push((from..to, decode_base64_text(body)));
+            }
+        }
+    }
+    edits
+}
+
+/// A base64 body as escaped XML text; a body that is not base64, or does not
+/// decode to UTF-8 text, becomes empty rather than failing the feed.
+fn decode_base64_text(body: &str) -> String {
+    use base64::Engine as _;
+    use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+    // Publishers pad, or not; both are read.
+    const LENIENT: GeneralPurpose = GeneralPurpose::new(
+        &base64::alphabet::STANDARD,
+        GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
+    );
+    let compact: String = body.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+    LENIENT
+        .decode(compact)
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .map(|t| quick_xml::escape::escape(t.as_str()).into_owned())
+        .unwrap_or_default()
 }
 
 /// In RSS, `title`, `description` and `content:encoded` hold HTML as
@@ -501,6 +951,13 @@ fn escape_raw_html_in_rss(text: &str) -> Cow<'_, str> {
             break;
         };
         let inner = &text[m.end()..m.end() + len];
+        // An element left unclosed reaches the next one's end tag: the
+        // span then holds feed structure, not pasted HTML, and escaping it
+        // would swallow the items in between. Tag balancing repairs it.
+        if crosses_feed_structure(inner) {
+            from = m.end();
+            continue;
+        }
         from = m.end() + len + close.len();
         let escaped = map_outside_cdata(inner, |t| t.replace('<', "&lt;"));
         // Nothing replaced: leave this element as it was.
@@ -516,6 +973,15 @@ fn escape_raw_html_in_rss(text: &str) -> Cow<'_, str> {
     }
     out.push_str(&text[last..]);
     Cow::Owned(out)
+}
+
+/// True when `inner` (outside CDATA) holds a tag of the feed's own
+/// structure, which HTML pasted into a text element never has.
+fn crosses_feed_structure(inner: &str) -> bool {
+    static STRUCTURE: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"(?i)</?(?:item|entry|channel|textinput|image)\b").expect("static regex")
+    });
+    outside_cdata(inner).any(|r| STRUCTURE.is_match(&inner[r]))
 }
 
 /// HTML elements that never have content. Publishers paste HTML into
@@ -534,9 +1000,11 @@ fn is_html_void(name: &str) -> bool {
 /// end tag closes whatever was left open inside its element, an end tag
 /// that closes nothing is dropped, a new `<item>`/`<entry>` closes an open
 /// one (they never nest), and a `<` that starts no tag becomes `&lt;`.
-/// A document that ends with elements still open was cut off: `None`, so
-/// a truncated download stores nothing rather than half a feed.
-pub fn balance_tags(text: &str) -> Option<String> {
+/// A document that ends with elements still open was cut off: the item or
+/// entry it was cut in is dropped whole and the rest closed, so every
+/// complete entry is kept (as feedparser's loose mode does) and no half
+/// entry is stored.
+pub fn balance_tags(text: &str) -> String {
     static TAG: LazyLock<Regex> = LazyLock::new(|| {
         Regex::new(
             r#"(?s)<!--.*?-->|<!\[CDATA\[.*?\]\]>|<\?.*?\?>|<!.*?>|<(/?)([A-Za-z_][\w.:-]*)((?:[^>"']|"[^"]*"|'[^']*')*?)(/?)>|<"#,
@@ -544,10 +1012,11 @@ pub fn balance_tags(text: &str) -> Option<String> {
         .expect("static regex")
     });
     let mut out = String::with_capacity(text.len() + 64);
-    let mut open: Vec<&str> = Vec::new();
+    // Each open element, with where its start tag begins in `out`.
+    let mut open: Vec<(&str, usize)> = Vec::new();
     let mut last = 0;
     for c in TAG.captures_iter(text) {
-        let m = c.get(0)?;
+        let Some(m) = c.get(0) else { continue };
         out.push_str(&text[last..m.start()]);
         last = m.end();
         let Some(name) = c.get(2).map(|n| n.as_str()) else {
@@ -561,15 +1030,8 @@ pub fn balance_tags(text: &str) -> Option<String> {
         };
         let closing = !c[1].is_empty();
         let self_closing = !c[4].is_empty();
-        let close_to = |open: &mut Vec<&str>, out: &mut String, depth: usize| {
-            while open.len() > depth {
-                if let Some(n) = open.pop() {
-                    out.push_str(&format!("</{n}>"));
-                }
-            }
-        };
         if closing {
-            if let Some(at) = open.iter().rposition(|o| *o == name) {
+            if let Some(at) = open.iter().rposition(|o| o.0 == name) {
                 close_to(&mut open, &mut out, at + 1);
                 open.pop();
                 out.push_str(m.as_str());
@@ -582,17 +1044,32 @@ pub fn balance_tags(text: &str) -> Option<String> {
             continue;
         }
         if matches!(name, "item" | "entry")
-            && let Some(at) = open.iter().rposition(|o| *o == name)
+            && let Some(at) = open.iter().rposition(|o| o.0 == name)
         {
             close_to(&mut open, &mut out, at);
         }
-        out.push_str(m.as_str());
         if !self_closing {
-            open.push(name);
+            open.push((name, out.len()));
         }
+        out.push_str(m.as_str());
     }
     out.push_str(&text[last..]);
-    open.is_empty().then_some(out)
+    // Cut off: drop the entry it was cut in, close everything else.
+    if let Some(at) = open.iter().position(|o| matches!(o.0, "item" | "entry")) {
+        out.truncate(open[at].1);
+        open.truncate(at);
+    }
+    close_to(&mut open, &mut out, 0);
+    out
+}
+
+/// Closes the open elements deeper than `depth`, innermost first.
+fn close_to(open: &mut Vec<(&str, usize)>, out: &mut String, depth: usize) {
+    while open.len() > depth {
+        if let Some((n, _)) = open.pop() {
+            out.push_str(&format!("</{n}>"));
+        }
+    }
 }
 
 /// Decodes and repairs a feed body. JSON is only decoded.
@@ -602,21 +1079,32 @@ pub fn prepare(bytes: &[u8], content_type: Option<&str>) -> Prepared {
         .trim_start_matches(['\u{FEFF}', ' ', '\t', '\r', '\n'])
         .starts_with('{');
     if is_json {
-        return Prepared { text, encoding };
+        return Prepared {
+            text,
+            encoding,
+            repaired: None,
+        };
     }
     // Each step borrows when it changes nothing, as for most documents.
     let prolog = strip_prolog(&text);
     let allowed = drop_forbidden(&prolog);
-    let refs = fix_references(&allowed);
+    let (refs, bare_ampersand) = fix_references_noting(&allowed);
     let escaped = escape_raw_html_in_rss(&refs);
     let versioned = fix_rss_version(&escaped);
-    let text = match fix_atom03(&versioned) {
+    let rss090 = fix_rss090(&versioned);
+    let atom_ns = fix_feed_namespace(&rss090);
+    let atom = fix_atom03(&atom_ns);
+    let text = match fix_element_types(&atom) {
         Cow::Owned(t) => t,
         // Nothing changed at all: keep the decoded text, uncopied.
         Cow::Borrowed(t) if std::ptr::eq(t, text.as_str()) => text,
         Cow::Borrowed(t) => t.to_owned(),
     };
-    Prepared { text, encoding }
+    Prepared {
+        text,
+        encoding,
+        repaired: bare_ampersand.then_some("an unescaped & in the text"),
+    }
 }
 
 #[cfg(test)]
@@ -664,6 +1152,56 @@ mod tests {
             utf16.extend(u.to_be_bytes());
         }
         assert!(prepare(&utf16, None).text.contains("<t>Япония</t>"));
+    }
+
+    #[test]
+    fn rfc3023_content_types_decide_the_charset() {
+        // text/xml without a charset: us-ascii, the declaration unread.
+        let ascii = br#"<?xml version="1.0" encoding="utf-16"?><t>plain</t>"#;
+        assert_eq!(decode(ascii, Some("text/xml")).1, "us-ascii");
+        assert!(decode(ascii, Some("text/xml")).0.contains("<t>plain</t>"));
+        // ...but non-ASCII bytes cannot be us-ascii: the declaration decides.
+        let (cp1251, _, _) = encoding_rs::WINDOWS_1251.encode("Москва");
+        let doc = [
+            br#"<?xml version="1.0" encoding="windows-1251"?><t>"#.as_slice(),
+            &cp1251,
+            b"</t>",
+        ]
+        .concat();
+        assert!(decode(&doc, Some("text/xml")).0.contains("Москва"));
+        assert!(decode(&doc, Some("application/xml")).0.contains("Москва"));
+        assert!(
+            decode(&doc, Some("application/atom+xml"))
+                .0
+                .contains("Москва")
+        );
+        // A charset parameter overrides the declaration.
+        let (koi, _, _) = encoding_rs::KOI8_R.encode("Москва");
+        let lying = [
+            br#"<?xml version="1.0" encoding="windows-1251"?><t>"#.as_slice(),
+            &koi,
+            b"</t>",
+        ]
+        .concat();
+        assert!(
+            decode(&lying, Some("application/rss+xml; charset=\"KOI8-R\""))
+                .0
+                .contains("Москва")
+        );
+        // Bogus charsets fall back to the declaration.
+        for ct in [
+            "text/xml; charset=no-such-charset",
+            "application/xml; charset=utf-16",
+            "application/xml; charset=iso-2022-kr",
+        ] {
+            assert!(decode(&doc, Some(ct)).0.contains("Москва"), "{ct}");
+        }
+        // A UTF-16 declaration on 8-bit bytes is impossible too.
+        assert!(
+            decode(ascii, Some("application/xml"))
+                .0
+                .contains("<t>plain</t>")
+        );
     }
 
     #[test]
@@ -719,7 +1257,7 @@ mod tests {
                         None => num.parse().ok(),
                     };
                     return match v.and_then(char::from_u32) {
-                        Some(ch) if is_xml_char(ch) => format!("&{r}"),
+                        Some(ch) if is_xml_char(ch) => format!("&{}", r.replacen("#X", "#x", 1)),
                         _ => String::new(),
                     };
                 }
@@ -755,6 +1293,7 @@ mod tests {
             ("&#12345678;", ""),
             ("&#123456789;", "&amp;#123456789;"),
             ("&#x10FFFF;", "&#x10FFFF;"),
+            ("&#X26;", "&#x26;"),
             ("&#x1234567;", ""),
             ("&#x12345678;", "&amp;#x12345678;"),
             ("&#;", "&amp;#;"),
@@ -835,22 +1374,136 @@ mod tests {
         let doc = "<rss><channel><item><description><p>a<br>b <img src=\"x\"></description></item>\
                    <item><title>1 < 2</title></channel></rss></stray>";
         assert_eq!(
-            balance_tags(doc).as_deref(),
-            Some(
-                "<rss><channel><item><description><p>a<br/>b <img src=\"x\"/></p></description></item>\
-                 <item><title>1 &lt; 2</title></item></channel></rss>"
-            )
+            balance_tags(doc),
+            "<rss><channel><item><description><p>a<br/>b <img src=\"x\"/></p></description></item>\
+             <item><title>1 &lt; 2</title></item></channel></rss>"
         );
         // Unclosed items are siblings, not nested.
         assert_eq!(
-            balance_tags("<c><item>a<item>b</item></c>").as_deref(),
-            Some("<c><item>a</item><item>b</item></c>")
+            balance_tags("<c><item>a<item>b</item></c>"),
+            "<c><item>a</item><item>b</item></c>"
         );
-        // Cut off: not repaired.
-        assert_eq!(balance_tags("<rss><channel><item><title>x</title>"), None);
+        // Cut off: the complete items are kept, the one it was cut in is
+        // dropped, and so is a truncated CDATA section with it.
+        assert_eq!(
+            balance_tags("<rss><channel><item><title>x</title></item><item><title>y</title>"),
+            "<rss><channel><item><title>x</title></item></channel></rss>"
+        );
+        assert_eq!(
+            balance_tags("<rss><channel><title>t</title><item><description><![CDATA[<p>cut"),
+            "<rss><channel><title>t</title></channel></rss>"
+        );
         // CDATA and comments are left alone.
         let t = "<a><![CDATA[<b>]]><!-- <c> --></a>";
-        assert_eq!(balance_tags(t).as_deref(), Some(t));
+        assert_eq!(balance_tags(t), t);
+    }
+
+    #[test]
+    fn atom_text_types_become_what_feed_rs_reads() {
+        for (ty, mode, want) in [
+            (None, None, (TextKind::Text, false)),
+            (Some(""), None, (TextKind::Text, false)),
+            (Some("text/plain"), None, (TextKind::Text, false)),
+            (Some("text/html"), Some("escaped"), (TextKind::Html, false)),
+            (Some("text/html"), Some("xml"), (TextKind::Xhtml, false)),
+            (
+                Some("application/xhtml+xml"),
+                None,
+                (TextKind::Xhtml, false),
+            ),
+            (
+                Some("application/xhtml+xml"),
+                Some("escaped"),
+                (TextKind::Html, false),
+            ),
+            (Some("text/plain"), Some("base64"), (TextKind::Text, true)),
+            (
+                Some("application/octet-stream"),
+                None,
+                (TextKind::Text, true),
+            ),
+            (Some("invalid"), None, (TextKind::Text, false)),
+            (Some("image/svg+xml"), None, (TextKind::Xhtml, false)),
+        ] {
+            assert_eq!(text_kind(ty, mode), want, "{ty:?} {mode:?}");
+        }
+        let doc = r#"<feed xmlns="http://www.w3.org/2005/Atom"><title type="application/xhtml+xml"><div xmlns="http://www.w3.org/1999/xhtml">A <b>b</b></div></title>
+<entry><title type="text/plain" mode="escaped">AT&amp;T</title><summary type="">s</summary>
+<content type="application/octet-stream" mode="base64">SGVsbG8g/HdvcmxkIQ==</content></entry>
+<entry><title type="text/html" mode="base64">PGI+Qm9sZDwvYj4=</title><content src="/x" type="html">stray</content></entry></feed>"#;
+        let t = fix_element_types(doc);
+        assert!(t.contains(r#"<title type="xhtml"><div"#), "{t}");
+        assert!(t.contains(r#"<title type="text">AT&amp;T</title>"#), "{t}");
+        assert!(t.contains(r#"<summary type="text">s</summary>"#), "{t}");
+        // Not UTF-8 once decoded: dropped, not the feed.
+        assert!(t.contains(r#"<content type="text"></content>"#), "{t}");
+        assert!(
+            t.contains(r#"<title type="html">&lt;b&gt;Bold&lt;/b&gt;</title>"#),
+            "{t}"
+        );
+        assert!(t.contains(r#"<content src="/x"></content>"#), "{t}");
+        // The three types feed-rs knows: the document is not copied.
+        let plain =
+            r#"<feed xmlns="http://www.w3.org/2005/Atom"><title type="html">x</title></feed>"#;
+        assert!(matches!(fix_element_types(plain), Cow::Borrowed(_)));
+        // An XHTML title inside content is not Atom's.
+        let inner = r#"<feed xmlns="http://www.w3.org/2005/Atom"><entry><content type="xhtml"><div xmlns="http://www.w3.org/1999/xhtml"><title type="odd">t</title></div></content></entry></feed>"#;
+        assert_eq!(fix_element_types(inner), inner);
+    }
+
+    #[test]
+    fn element_fixes_survive_every_cut_of_a_document() {
+        // Every prefix (a truncated download) of documents that take every
+        // path: no panic, edits in order, and the result still parses or
+        // fails cleanly.
+        let docs = [
+            r#"<feed xmlns="http://www.w3.org/2005/Atom" xmlns:media="http://search.yahoo.com/mrss/"><title type="text/plain" mode="escaped">A&amp;B</title>
+<entry><title type="text/html" mode="base64">PGI+QjwvYj4=</title><content src="/x" type="pdf">body</content><media:title/><media:description type="text">d</media:description></entry></feed>"#,
+            r#"<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns="http://my.netscape.com/rdf/simple/0.9/"><item rdf:about="https://x.example/é"><title>Ж</title></item><item><title>y</title></item></rdf:RDF>"#,
+        ];
+        for doc in docs {
+            let mut cut = 0;
+            while cut <= doc.len() {
+                let prefix = &doc[..cut];
+                let _ = prepare(prefix.as_bytes(), Some("application/xml"));
+                let _ = crate::parse::parse_feed("https://x.example/f", prefix.as_bytes(), None);
+                cut += 1;
+                while !doc.is_char_boundary(cut.min(doc.len())) {
+                    cut += 1;
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn rss090_media_and_rdf_items_without_links_are_read() {
+        let doc = r#"<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns="http://my.netscape.com/rdf/simple/0.9/"><item><title>t</title><link>https://x.example/1</link></item></rdf:RDF>"#;
+        assert!(fix_rss090(doc).contains(r#"xmlns="http://purl.org/rss/1.0/""#));
+        let rdf = r#"<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns="http://purl.org/rss/1.0/"><item rdf:about="https://x.example/a?b=1&amp;c=2"><title>t</title></item><item rdf:about="https://x.example/b"><link>https://x.example/c</link></item></rdf:RDF>"#;
+        let t = fix_element_types(rdf);
+        assert!(
+            t.contains("<title>t</title><link>https://x.example/a?b=1&amp;c=2</link></item>"),
+            "{t}"
+        );
+        assert_eq!(t.matches("<link>").count(), 2, "{t}");
+        let media = r#"<rss xmlns:media="http://search.yahoo.com/mrss/"><channel><item><media:title type="text/html">Yum</media:title><media:description type="">d</media:description></item></channel></rss>"#;
+        let t = fix_element_types(media);
+        assert!(t.contains(r#"<media:title type="html">Yum"#), "{t}");
+        assert!(t.contains(r#"<media:description type="plain">d"#), "{t}");
+        let lone = r#"<rss xmlns:media="http://search.yahoo.com/mrss/"><channel><item><title>t</title><media:title></media:title></item></channel></rss>"#;
+        assert!(!fix_element_types(lone).contains("media:title"));
+        // Media's own types are MIME types and stay; empty text goes.
+        let media = r#"<rss xmlns:media="http://search.yahoo.com/mrss/"><channel><item><media:content url="https://x.example/v.mp4" type="video/mp4"><media:title type="plain"> </media:title></media:content><media:description/></item></channel></rss>"#;
+        let t = fix_element_types(media);
+        assert_eq!(
+            t,
+            r#"<rss xmlns:media="http://search.yahoo.com/mrss/"><channel><item><media:content url="https://x.example/v.mp4" type="video/mp4"></media:content></item></channel></rss>"#
+        );
+        let wrong =
+            r#"<!-- c --><feed xmlns="http://www.w3.org/2005/atom"><title>x</title></feed>"#;
+        assert!(
+            fix_feed_namespace(wrong).contains(r#"<feed xmlns="http://www.w3.org/2005/Atom">"#)
+        );
     }
 
     #[test]

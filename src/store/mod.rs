@@ -131,10 +131,55 @@ pub struct FeedState {
     pub effective_url: Option<String>,
 }
 
+/// What a successful poll found, as `feedsift feeds`, the log and
+/// `/metrics` name it. A feed that yields nothing is never `Ok`: an
+/// operator must see it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PollStatus {
+    /// A document with items, read as it is.
+    Ok,
+    /// Ill-formed XML whose complete items were read after repair.
+    Malformed,
+    /// A document that parsed to no items (an empty channel, or a dialect
+    /// we do not read); the record's note says which.
+    NoItems,
+    /// 304 Not Modified.
+    NotModified,
+    /// The same bytes as last time.
+    Unchanged,
+}
+
+impl PollStatus {
+    /// The name stored in `feeds.last_status` and shown to operators.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PollStatus::Ok => "ok",
+            PollStatus::Malformed => "malformed",
+            PollStatus::NoItems => "no-items",
+            PollStatus::NotModified => "not-modified",
+            PollStatus::Unchanged => "unchanged",
+        }
+    }
+
+    /// Nothing new was read: the feed keeps what its last document said.
+    pub fn is_repeat(self) -> bool {
+        matches!(self, PollStatus::NotModified | PollStatus::Unchanged)
+    }
+}
+
+impl std::fmt::Display for PollStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// The outcome of a successful poll, recorded with or without new items.
 #[derive(Debug, Clone)]
 pub struct PollRecord {
-    pub status: &'static str,
+    pub status: PollStatus,
+    /// Why the status is what it is (no items, repaired XML); kept in the
+    /// feed's last error, shown by `feedsift feeds`.
+    pub note: Option<String>,
     pub at: DateTime<Utc>,
     pub next_poll: DateTime<Utc>,
     pub etag: Option<String>,

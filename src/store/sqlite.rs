@@ -1015,7 +1015,14 @@ fn ingest_into(
         }
     }
     conn.prepare_cached(
-        "UPDATE feeds SET last_attempt = ?2, last_success = ?2, last_status = ?3, last_error = NULL,
+        // A 304 or the same bytes say nothing new: a feed whose document
+        // had no items (or needed repair) keeps saying so, rather than
+        // turning into a healthy-looking "not-modified".
+        "UPDATE feeds SET last_attempt = ?2, last_success = ?2,
+                last_status = CASE WHEN ?9 AND last_status IN ('no-items', 'malformed')
+                                   THEN last_status ELSE ?3 END,
+                last_error = CASE WHEN ?9 AND last_status IN ('no-items', 'malformed')
+                                  THEN last_error ELSE ?10 END,
                 next_poll = ?4, error_count = 0,
                 etag = coalesce(?5, etag), last_modified = coalesce(?6, last_modified),
                 body_hash = coalesce(?7, body_hash), effective_url = coalesce(?8, effective_url)
@@ -1024,12 +1031,14 @@ fn ingest_into(
     .execute(params![
         feed_id,
         ts(rec.at),
-        rec.status,
+        rec.status.as_str(),
         ts(rec.next_poll),
         rec.etag,
         rec.last_modified,
         rec.body_hash,
-        rec.moved_to
+        rec.moved_to,
+        rec.status.is_repeat(),
+        rec.note
     ])?;
     Ok(Ingested {
         stats,

@@ -48,6 +48,44 @@ pub fn serve_dir(dir: PathBuf) -> SocketAddr {
     rx.recv().expect("fixture server address")
 }
 
+/// Serves every file under `dir` at its relative path (`/a/b/c.xml`), as
+/// `application/xml`: that type defers to the document's own declaration
+/// (RFC 3023), so a third-party corpus is read the way its files say.
+pub fn serve_tree(dir: PathBuf) -> SocketAddr {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .expect("bind");
+            tx.send(listener.local_addr().expect("addr")).expect("send");
+            let app = axum::Router::new().route(
+                "/{*path}",
+                axum::routing::get(move |UrlPath(path): UrlPath<String>| {
+                    let dir = dir.clone();
+                    async move {
+                        if path.split('/').any(|p| p == "..") {
+                            return StatusCode::BAD_REQUEST.into_response();
+                        }
+                        match std::fs::read(dir.join(&path)) {
+                            Ok(bytes) => {
+                                ([(header::CONTENT_TYPE, "application/xml")], bytes).into_response()
+                            }
+                            Err(_) => StatusCode::NOT_FOUND.into_response(),
+                        }
+                    }
+                }),
+            );
+            axum::serve(listener, app).await.expect("serve");
+        });
+    });
+    rx.recv().expect("tree server address")
+}
+
 async fn feed_file(dir: PathBuf, UrlPath(name): UrlPath<String>) -> axum::response::Response {
     let path = dir.join(&name);
     if name.contains("..") {
