@@ -59,6 +59,33 @@ const MAX_PER_ANCHOR: usize = 24;
 const MAX_SCORED: usize = 48;
 const MIN_ANCHOR_HITS: usize = 2;
 
+/// Members from which a story is suspect: no event gets this many copies
+/// in a few days from the feeds one operator follows (the busy-day set's
+/// largest has 15), while a bag of merged events grows past it.
+pub const SUSPECT_MEMBERS: u32 = 25;
+/// Hours between a story's first and newest member from which it is
+/// suspect, when it has at least `SUSPECT_SPAN_MEMBERS` members: copies
+/// follow their original within hours, not days.
+pub const SUSPECT_HOURS: i64 = 48;
+const SUSPECT_SPAN_MEMBERS: u32 = 5;
+
+/// Why a story looks like several events merged (see
+/// [`StoryIndex::suspect`]).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Suspect {
+    Members(u32),
+    Hours(i64),
+}
+
+impl std::fmt::Display for Suspect {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Suspect::Members(n) => write!(f, "{n} members in the story window"),
+            Suspect::Hours(h) => write!(f, "members {h} hours apart"),
+        }
+    }
+}
+
 /// What [`StoryIndex::decide`] found for a new item.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Decision {
@@ -328,6 +355,25 @@ impl StoryIndex {
     /// The threshold it joins items at.
     pub fn threshold(&self) -> f64 {
         self.threshold
+    }
+
+    /// Whether an item at `time` joining `story` makes it look like
+    /// several events merged: said once per story, when it crosses
+    /// `SUSPECT_MEMBERS` or `SUSPECT_HOURS`.
+    pub fn suspect(&self, story: i64, time: i64) -> Option<Suspect> {
+        let e = self.stories.get(&story)?;
+        let size = e.size + 1;
+        if size == SUSPECT_MEMBERS {
+            return Some(Suspect::Members(size));
+        }
+        let first = self.item(self.full_slot(u64::from(e.first)))?.time;
+        let newest = self.item(self.full_slot(u64::from(e.newest)))?.time;
+        let before = (newest - first).abs() / 3600;
+        let after = (time.max(newest) - time.min(first)) / 3600;
+        (size >= SUSPECT_SPAN_MEMBERS
+            && after > SUSPECT_HOURS
+            && (before <= SUSPECT_HOURS || e.size < SUSPECT_SPAN_MEMBERS))
+            .then_some(Suspect::Hours(after))
     }
 
     /// Members of `story` in the index.
@@ -1143,6 +1189,32 @@ mod tests {
     }
 
     #[test]
+    fn a_story_is_suspect_once_when_it_grows_too_big_or_too_long() {
+        let s = signature("Daily notice", "The same text every time, word for word.");
+        let mut idx = StoryIndex::new(72 * 3600, 0.4);
+        let mut said = Vec::new();
+        for i in 0..40i64 {
+            if let Some(why) = idx.suspect(7, 1000 + i) {
+                said.push((i, why));
+            }
+            idx.insert(i, &s, 1000 + i, 7, i as u32);
+        }
+        let n = i64::from(SUSPECT_MEMBERS) - 1;
+        assert_eq!(said, [(n, Suspect::Members(SUSPECT_MEMBERS))]);
+        // Members spread over more than two days.
+        let mut idx = StoryIndex::new(72 * 3600, 0.0);
+        let mut said = Vec::new();
+        for i in 0..8i64 {
+            let t = i * 10 * 3600;
+            if let Some(why) = idx.suspect(3, t) {
+                said.push((i, why));
+            }
+            idx.insert(i, &s, t, 3, i as u32);
+        }
+        assert_eq!(said, [(5, Suspect::Hours(50))]);
+    }
+
+    #[test]
     fn a_story_stops_growing_at_its_cap() {
         let s = signature(
             "Daily notice",
@@ -1233,46 +1305,10 @@ mod eval {
             feeds.push(f.to_owned());
             (feeds.len() - 1) as u32
         };
-        let mut feats = std::env::var("FEATURES")
-            .ok()
-            .map(|f| std::fs::File::create(f).unwrap());
         let mut sigs: Vec<Signature> = Vec::new();
         let mut first_of: FxHashMap<i64, usize> = FxHashMap::default();
         for (n, it) in items.iter().enumerate() {
             let s = signature(&it.title, &it.summary);
-            if let Some(f) = feats.as_mut() {
-                use std::io::Write;
-                let mut others: Vec<usize> = idx
-                    .candidates(&s, t(&it.published))
-                    .iter()
-                    .map(|c| c.2.id as usize)
-                    .collect();
-                for (m, o) in items[..n].iter().enumerate() {
-                    if o.story == it.story && !others.contains(&m) {
-                        others.push(m);
-                    }
-                }
-                let mut ws = Vec::new();
-                idx.weights_into(&s.tokens, &mut ws);
-                for m in others {
-                    let mut wo = Vec::new();
-                    idx.weights_into(&sigs[m].tokens, &mut wo);
-                    let hours = (t(&items[m].published) - t(&it.published)).abs() as f64 / 3600.0;
-                    writeln!(
-                        f,
-                        "{},{},{},{}",
-                        u8::from(items[m].story == it.story),
-                        it.id,
-                        items[m].id,
-                        signature::features(
-                            Side::new(&s.tokens, &ws, s.flags(), &s.slots),
-                            Side::new(&sigs[m].tokens, &wo, sigs[m].flags(), &sigs[m].slots),
-                            hours
-                        )
-                    )
-                    .unwrap();
-                }
-            }
             let src = source(&it.feed);
             let d = idx.decide(&s, t(&it.published), src);
             if std::env::var("TRACE").is_ok_and(|x| x == it.id) {

@@ -35,7 +35,13 @@ pub struct Metrics {
     fetch_micros: AtomicU64,
     /// Unix seconds of the scheduler's last sign of life.
     scheduler_beat: AtomicI64,
+    stories_suspect: AtomicU64,
 }
+
+/// Upper bounds of the story size histogram (members): most stories are
+/// one item, copies come by the handful, and past `SUSPECT_MEMBERS` (25)
+/// a story is suspect.
+pub const STORY_BUCKETS: [u64; 8] = [1, 2, 3, 5, 8, 13, 25, 50];
 
 #[allow(clippy::declare_interior_mutable_const)]
 const ZERO: AtomicU64 = AtomicU64::new(0);
@@ -58,7 +64,13 @@ impl Metrics {
             fetch_count: ZERO,
             fetch_micros: ZERO,
             scheduler_beat: AtomicI64::new(0),
+            stories_suspect: ZERO,
         }
+    }
+
+    /// A story grew past what one event gets (see `cluster::Suspect`).
+    pub fn story_suspect(&self) {
+        self.stories_suspect.fetch_add(1, Relaxed);
     }
 
     /// Records a finished poll: its result, how long the fetch and store
@@ -179,6 +191,41 @@ impl Metrics {
         }
         family(
             &mut out,
+            "feedsift_stories_suspect_total",
+            "counter",
+            "Stories that grew past what one event gets (too many members, or members days apart); each is logged once.",
+        );
+        let _ = writeln!(
+            out,
+            "feedsift_stories_suspect_total {}",
+            self.stories_suspect.load(Relaxed)
+        );
+        family(
+            &mut out,
+            "feedsift_story_size",
+            "histogram",
+            "Members per story, over the stories a member joined in the last 7 days.",
+        );
+        let (mut cumulative, mut sum, mut count) = (0u64, 0u64, 0u64);
+        for &(size, n) in &stats.story_sizes {
+            sum += size * n;
+            count += n;
+        }
+        for b in STORY_BUCKETS {
+            cumulative = stats
+                .story_sizes
+                .iter()
+                .filter(|(size, _)| *size <= b)
+                .map(|(_, n)| n)
+                .sum::<u64>()
+                .max(cumulative);
+            let _ = writeln!(out, "feedsift_story_size_bucket{{le=\"{b}\"}} {cumulative}");
+        }
+        let _ = writeln!(out, "feedsift_story_size_bucket{{le=\"+Inf\"}} {count}");
+        let _ = writeln!(out, "feedsift_story_size_sum {sum}");
+        let _ = writeln!(out, "feedsift_story_size_count {count}");
+        family(
+            &mut out,
             "feedsift_topic_items",
             "gauge",
             "Items in each topic.",
@@ -209,6 +256,30 @@ fn escape(v: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn story_sizes_render_as_a_cumulative_histogram() {
+        let m = Metrics::new();
+        m.story_suspect();
+        let stats = StoreStats {
+            story_sizes: vec![(1, 10), (2, 3), (4, 1), (30, 1)],
+            ..StoreStats::default()
+        };
+        let text = m.render(&stats);
+        for line in [
+            "feedsift_story_size_bucket{le=\"1\"} 10",
+            "feedsift_story_size_bucket{le=\"3\"} 13",
+            "feedsift_story_size_bucket{le=\"5\"} 14",
+            "feedsift_story_size_bucket{le=\"25\"} 14",
+            "feedsift_story_size_bucket{le=\"50\"} 15",
+            "feedsift_story_size_bucket{le=\"+Inf\"} 15",
+            "feedsift_story_size_sum 50",
+            "feedsift_story_size_count 15",
+            "feedsift_stories_suspect_total 1",
+        ] {
+            assert!(text.contains(line), "{line} missing in:\n{text}");
+        }
+    }
 
     #[test]
     fn histogram_buckets_are_cumulative() {

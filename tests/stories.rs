@@ -34,8 +34,8 @@ struct Fixture {
     items: Vec<Item>,
 }
 
-fn fixture() -> Vec<Item> {
-    let text = std::fs::read_to_string(fixtures().join("stories/labelled.json")).unwrap();
+fn fixture(name: &str) -> Vec<Item> {
+    let text = std::fs::read_to_string(fixtures().join("stories").join(name)).unwrap();
     serde_json::from_str::<Fixture>(&text).unwrap().items
 }
 
@@ -120,11 +120,22 @@ fn query_pairs(db: &std::path::Path, sql: &str) -> Vec<(String, i64)> {
         .unwrap()
 }
 
-#[test]
-fn labelled_stories_are_scored_pairwise() {
-    let items = fixture();
+/// How a labelled set came out: pairwise scores against the labels, and
+/// how many true events the widest predicted story holds.
+struct Scores {
+    precision: f64,
+    recall: f64,
+    widest: usize,
+    site: Site,
+    story_of: HashMap<String, i64>,
+}
+
+/// Serves `items` as one RSS feed per source, polls them with the real
+/// binary, groups them (reading a topic finishes grouping) and scores the
+/// stories formed pairwise against the labels.
+fn score_set(items: &[Item], name: &str) -> Scores {
     let mut by_feed: BTreeMap<String, Vec<&Item>> = BTreeMap::new();
-    for it in &items {
+    for it in items {
         by_feed.entry(it.feed.clone()).or_default().push(it);
     }
     let docs: Docs = Arc::default();
@@ -138,8 +149,9 @@ fn labelled_stories_are_scored_pairwise() {
     let site = Site::new(&config(addr, &names, ""));
     let out = site.run(&["poll"]);
     assert!(out.status.success(), "{}", stderr(&out));
-    // Stories are formed after items are stored; reading a topic finishes it.
+    let started = std::time::Instant::now();
     assert!(site.run(&["export", "russia-japan"]).status.success());
+    let grouping = started.elapsed();
 
     let story_of: HashMap<String, i64> =
         query_pairs(&site.db(), "SELECT link, story_id FROM items")
@@ -181,26 +193,56 @@ fn labelled_stories_are_scored_pairwise() {
     }
     let precision = tp as f64 / (tp + fp).max(1) as f64;
     let recall = tp as f64 / (tp + fneg).max(1) as f64;
-    let stories = items
+    let mut events: HashMap<i64, std::collections::BTreeSet<&str>> = HashMap::new();
+    for it in items {
+        events.entry(predicted(it)).or_default().insert(&it.story);
+    }
+    let widest = events.values().map(|e| e.len()).max().unwrap_or(0);
+    let mixed = events.values().filter(|e| e.len() > 1).count();
+    let labelled = items
         .iter()
         .map(|i| &i.story)
         .collect::<std::collections::HashSet<_>>()
         .len();
     println!(
-        "stories: {} items, {stories} labelled stories, {} formed; pairs: {tp} right, {fp} wrongly merged, {fneg} missed ({fneg_translated} of them translations)",
+        "{name}: {} items, {labelled} labelled stories, {} formed in {grouping:.1?}; pairs: {tp} right, {fp} wrongly merged, {fneg} missed ({fneg_translated} of them translations)",
         items.len(),
-        story_of
-            .values()
-            .collect::<std::collections::HashSet<_>>()
-            .len()
+        events.len(),
     );
-    println!("pairwise precision {precision:.3}, recall {recall:.3}");
-    if !false_merges.is_empty() {
-        println!("wrongly merged:\n{}", false_merges.join("\n"));
+    println!(
+        "{name}: pairwise precision {precision:.3}, recall {recall:.3}; {mixed} stories mix events, the widest {widest}"
+    );
+    let show = |what: &str, v: &[String]| {
+        if !v.is_empty() {
+            let n = v.len();
+            println!(
+                "{what} ({n}, at most 40 shown):\n{}",
+                v[..n.min(40)].join("\n")
+            );
+        }
+    };
+    show("wrongly merged", &false_merges);
+    show("missed (not translations)", &misses);
+    Scores {
+        precision,
+        recall,
+        widest,
+        site,
+        story_of,
     }
-    if !misses.is_empty() {
-        println!("missed (not translations):\n{}", misses.join("\n"));
-    }
+}
+
+#[test]
+fn labelled_stories_are_scored_pairwise() {
+    let items = fixture("labelled.json");
+    let Scores {
+        precision,
+        recall,
+        site,
+        story_of,
+        ..
+    } = score_set(&items, "labelled");
+    let predicted = |it: &Item| story_of[&it.link];
 
     // Leads: where one copy is the cited original, it leads its story.
     let leads: HashMap<i64, String> = query_pairs(
@@ -220,7 +262,7 @@ fn labelled_stories_are_scored_pairwise() {
         originals.len()
     );
 
-    // The issue's targets. The detector reaches 1.000 / 0.908 on this set;
+    // The issue's targets. The detector reaches 1.000 / 0.904 on this set;
     // what it misses is Japanese translations (no names to transliterate),
     // one Russian translation without figures or shared day, and rewrites
     // that share little beyond a figure or two.
@@ -239,6 +281,55 @@ fn labelled_stories_are_scored_pairwise() {
         query_pairs(&site.db(), "SELECT uid, id FROM stories ORDER BY id"),
         before
     );
+}
+
+/// The busy day (tests/fixtures/stories/busy.json, made by
+/// scripts/gen_busy_day.py): 3,546 items from 61 feeds over 72 hours,
+/// 1,100 events, most of them about the same few actors, headlines from
+/// templates filled with other actors and figures, background paragraphs
+/// pasted under unrelated news. The floors below are what the detector
+/// reaches now, kept from sliding back; the issue's targets (precision
+/// 0.97, recall 0.85, at most 2 events in a story) are not reached yet
+/// (README, "Stories").
+#[test]
+fn a_busy_day_does_not_collapse_into_bags_of_events() {
+    let items = fixture("busy.json");
+    let Scores {
+        precision,
+        recall,
+        widest,
+        site,
+        ..
+    } = score_set(&items, "busy");
+    assert!(precision >= 0.90, "precision {precision:.3} < 0.90");
+    assert!(recall >= 0.60, "recall {recall:.3} < 0.60");
+    assert!(widest <= 6, "a story mixes {widest} events");
+
+    // `feedsift story ID --why` explains a story: its members' scores and
+    // what they share with the lead.
+    let (id, n): (i64, i64) = {
+        let c = rusqlite::Connection::open(site.db()).unwrap();
+        c.query_row(
+            "SELECT story_id, count(*) n FROM items WHERE story_id IS NOT NULL
+             GROUP BY story_id ORDER BY n DESC, story_id LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap()
+    };
+    let out = site.run(&["story", &id.to_string(), "--why"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let why = String::from_utf8(out.stdout).unwrap();
+    println!("{why}");
+    assert!(why.contains(&format!("{n} sources")), "{why}");
+    assert_eq!(why.matches("why: the lead").count(), 1, "{why}");
+    assert_eq!(
+        why.matches("against the lead").count() as i64,
+        n - 1,
+        "every other member scored against the lead:\n{why}"
+    );
+    assert!(why.contains("shares names"), "{why}");
+    assert!(why.contains("agrees with"), "{why}");
 }
 
 fn copy(story: &str, id: &str, feed: &str, title: &str, summary: &str, published: &str) -> Item {

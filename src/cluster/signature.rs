@@ -775,31 +775,25 @@ fn skeleton(folded: &str, key: &mut String) -> u64 {
 }
 
 /// Slots: for each run of one to `MAX_GAP` words in the headline or the
-/// lead, its context (the words either side, stopwords skipped, the start
-/// and end of the text counting as words) with what fills it. Two copies
+/// lead, its context (the two words either side, stopwords skipped, the
+/// start and end of the text counting as words) with the names and
+/// figures that fill it. Two copies
 /// of one report fill a shared context alike; two events told in one
 /// template ("Russia seizes Japanese fishing boat off [Iturup]" / "...
 /// off [Shikotan]"; "[Peskov] says Russia will respond" / "[Zakharova]
-/// says ...") fill one context differently: see `Overlap::swaps`.
+/// says ...") fill one context differently: see [`swaps`].
 /// Packed as the context's hash in the high bits and the filler's in the
 /// low `FILLER_BITS`.
 fn slots(head: [&str; 2]) -> Vec<u32> {
-    slots_dbg(head, &mut None)
-}
-
-fn slots_dbg(head: [&str; 2], dbg: &mut Option<Vec<(u32, String)>>) -> Vec<u32> {
     let mut out = Vec::new();
     let mut folded = String::new();
     let mut key = String::new();
     // (skeleton, is an anchor: a capitalised word or a figure, and then
     // the fingerprint of its name or figure token)
     let mut seq: Vec<(u64, bool, u32)> = Vec::new();
-    let mut names: Vec<String> = Vec::new();
     for text in head {
         seq.clear();
         seq.extend([(1, false, 0), (3, false, 0)]);
-        names.clear();
-        names.extend(["^".to_owned(), "^".to_owned()]);
         for word in raw_words(text) {
             folded.clear();
             fold_into(word, &mut folded);
@@ -828,12 +822,8 @@ fn slots_dbg(head: [&str; 2], dbg: &mut Option<Vec<(u32, String)>>) -> Vec<u32> 
                 fingerprint(token(NAME, &key))
             };
             seq.push((skeleton(&folded, &mut key), anchor, filler));
-            if dbg.is_some() {
-                names.push(folded.clone());
-            }
         }
         seq.extend([(2, false, 0), (4, false, 0)]);
-        names.extend(["$".to_owned(), "$".to_owned()]);
         for i in 1..seq.len() {
             for gap in 1..=MAX_GAP {
                 let j = i + gap + 1;
@@ -852,19 +842,6 @@ fn slots_dbg(head: [&str; 2], dbg: &mut Option<Vec<(u32, String)>>) -> Vec<u32> 
                     if anchor {
                         out.push(c | filler);
                     }
-                }
-                if let Some(d) = dbg.as_mut() {
-                    d.push((
-                        c,
-                        format!(
-                            "{} {} [{}] {} {}",
-                            names[i - 1],
-                            names[i],
-                            names[i + 1..j].join(" "),
-                            names[j],
-                            names[j + 1]
-                        ),
-                    ));
                 }
             }
         }
@@ -956,31 +933,6 @@ pub(crate) fn swaps(a: Side, b: Side) -> u32 {
                     && fa.iter().any(|&x| absent(fill(x), b.tokens))
                     && fb.iter().any(|&x| absent(fill(x), a.tokens))
                 {
-                    n += 1;
-                }
-                i += ea;
-                j += eb;
-            }
-        }
-    }
-    n
-}
-
-#[cfg(any())]
-fn swaps_old(a: &[u32], b: &[u32]) -> u32 {
-    let ctx = |s: u32| s >> FILLER_BITS;
-    let (mut i, mut j) = (0, 0);
-    let mut n = 0;
-    while i < a.len() && j < b.len() {
-        match ctx(a[i]).cmp(&ctx(b[j])) {
-            std::cmp::Ordering::Less => i += 1,
-            std::cmp::Ordering::Greater => j += 1,
-            std::cmp::Ordering::Equal => {
-                let c = ctx(a[i]);
-                let ea = a[i..].iter().take_while(|s| ctx(**s) == c).count();
-                let eb = b[j..].iter().take_while(|s| ctx(**s) == c).count();
-                let (fa, fb) = (&a[i..i + ea], &b[j..j + eb]);
-                if !fa.iter().any(|x| fb.contains(x)) {
                     n += 1;
                 }
                 i += ea;
@@ -1536,83 +1488,6 @@ pub(crate) fn shared_tokens(a: &[u32], b: &[u32]) -> Vec<(u32, u32)> {
     out
 }
 
-/// Features of a pair, for tuning (`cargo test --lib eval_ -- --ignored`
-/// with FEATURES set).
-#[cfg(test)]
-pub(crate) fn features(a: Side, b: Side, hours: f64) -> String {
-    let o = overlap(a.tokens, a.weights, b.tokens, b.weights);
-    let content = |side: usize| o.w_own[side][..3].iter().sum::<f32>();
-    let shared_content: f32 = o.w_shared[..3].iter().sum();
-    // head-only containment
-    let mut head_own = [0f32; 2];
-    let mut head_shared = 0f32;
-    let mut head_anchor_missing = [0f32; 2];
-    let mut head_word_missing = [0f32; 2];
-    let mut head_word_own = [0f32; 2];
-    let mut tam = [0u32; 2];
-    let mut twm = [0u32; 2];
-    let bset: std::collections::HashSet<u32> = b.tokens.iter().map(|t| t & !FLAGS).collect();
-    let aset: std::collections::HashSet<u32> = a.tokens.iter().map(|t| t & !FLAGS).collect();
-    for (side, (toks, ws, other)) in [(a.tokens, a.weights, &bset), (b.tokens, b.weights, &aset)]
-        .into_iter()
-        .enumerate()
-    {
-        for (&t, &w) in toks.iter().zip(ws) {
-            if t & IN_LEAD == 0 {
-                continue;
-            }
-            if t & KIND == DAY {
-                continue;
-            }
-            head_own[side] += w;
-            let present = other.contains(&(t & !FLAGS));
-            if side == 0 && present {
-                head_shared += w;
-            }
-            if !present {
-                if matches!(t & KIND, NAME | NUMBER) {
-                    head_anchor_missing[side] += w;
-                } else {
-                    head_word_missing[side] += w;
-                }
-            }
-            if t & KIND == WORD {
-                head_word_own[side] += w;
-            }
-            if !present && t & IN_TITLE != 0 {
-                if matches!(t & KIND, NAME | NUMBER) {
-                    tam[side] += 1;
-                } else {
-                    twm[side] += 1;
-                }
-            }
-        }
-    }
-    format!(
-        "{:.3},{:.3},{:.3},{:.3},{:.3},{:.3},{:.3},{:.3},{:.3},{:.3},{},{},{},{:.3},{:.3},{:.3},{},{},{},{}",
-        hours,
-        wratio(shared_content, content(0), content(1)),
-        f64::from(o.title_shared) / f64::from(o.title_own[0].max(o.title_own[1]).max(1)),
-        head_shared / head_own[0].max(1e-6),
-        head_shared / head_own[0].min(head_own[1]).max(1e-6),
-        head_shared / head_own[0].max(head_own[1]).max(1e-6),
-        head_anchor_missing[0] / head_own[0].max(1e-6),
-        head_anchor_missing[1] / head_own[1].max(1e-6),
-        head_word_missing[0] / head_own[0].max(1e-6),
-        head_word_missing[1] / head_own[1].max(1e-6),
-        o.lead_figures_missing[0],
-        o.lead_figures_missing[1],
-        u8::from(a.flags & LATIN != b.flags & LATIN),
-        score(a, b, hours),
-        o.title_missing[0] / o.w_title_own[0].max(1e-6),
-        o.title_missing[1] / o.w_title_own[1].max(1e-6),
-        tam[0],
-        tam[1],
-        twm[0],
-        twm[1],
-    )
-}
-
 #[cfg(test)]
 thread_local! {
     pub(crate) static VETO: std::cell::Cell<&'static str> = const { std::cell::Cell::new("") };
@@ -1750,114 +1625,5 @@ mod tests {
     fn repeated_tokens_do_not_change_the_sketch() {
         assert_eq!(sketch(&[7, 9, 7, 7, 11]), sketch(&[7, 9, 11]));
         assert_ne!(sketch(&[7, 9, 11]), sketch(&[7, 9, 12]));
-    }
-}
-#[cfg(test)]
-mod swapdbg {
-    use super::*;
-    #[test]
-    #[ignore]
-    fn dbg_swaps() {
-        #[derive(serde::Deserialize)]
-        struct It {
-            id: String,
-            title: String,
-            summary: String,
-        }
-        #[derive(serde::Deserialize)]
-        struct F {
-            items: Vec<It>,
-        }
-        let f: F = serde_json::from_str(
-            &std::fs::read_to_string(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/tests/fixtures/stories/labelled.json"
-            ))
-            .unwrap(),
-        )
-        .unwrap();
-        let get = |id: &str| f.items.iter().find(|i| i.id == id).unwrap();
-        let mut pairs = Vec::new();
-        for a in &f.items {
-            for b in &f.items {
-                if a.id < b.id
-                    && a.id.split('-').next() == b.id.split('-').next()
-                    && a.id.starts_with('s')
-                {
-                    pairs.push((a.id.as_str(), b.id.as_str()));
-                }
-            }
-        }
-        for (x, y) in pairs.into_iter().take(300) {
-            let (a, b) = (get(x), get(y));
-            let (sa, sb) = (
-                signature(&a.title, &a.summary),
-                signature(&b.title, &b.summary),
-            );
-            let wa = vec![1.0; sa.tokens.len()];
-            let wb = vec![1.0; sb.tokens.len()];
-            let nsw = swaps(
-                Side::new(&sa.tokens, &wa, sa.flags(), &sa.slots),
-                Side::new(&sb.tokens, &wb, sb.flags(), &sb.slots),
-            );
-            println!(
-                "{x} {y}: {} {} swaps {} score {}",
-                sa.slots.len(),
-                sb.slots.len(),
-                nsw,
-                same_event(&sa, &sb, 1.0)
-            );
-            let head = |t: &str, b: &str| {
-                let b = html_to_text(b);
-                let t = strip_boilerplate(t, " ").to_string();
-                let b = strip_boilerplate(&b, ". ").to_string();
-                let lead = b.trim_start_matches(['.', ' ']);
-                let e = lead
-                    .char_indices()
-                    .find(|&(i, c)| {
-                        matches!(c, '.' | '。')
-                            && lead[i + c.len_utf8()..].starts_with([' ', '\n'])
-                            && !lead[..i].ends_with("No")
-                    })
-                    .map_or(lead.len(), |(i, _)| i);
-                (t, lead[..e].to_string())
-            };
-            let (ta, la) = head(&a.title, &a.summary);
-            let (tb, lb) = head(&b.title, &b.summary);
-            let mut da = Some(Vec::new());
-            slots_dbg([&ta, &la], &mut da);
-            let mut db = Some(Vec::new());
-            slots_dbg([&tb, &lb], &mut db);
-            let (da, db) = (da.unwrap(), db.unwrap());
-            let ctx = |x: u32| x >> FILLER_BITS;
-            for (ca, ta_) in &da {
-                for (cb, tb_) in &db {
-                    if ca == cb {
-                        let fa: Vec<u32> = sa
-                            .slots
-                            .iter()
-                            .copied()
-                            .filter(|x| ctx(*x) == ctx(*ca))
-                            .collect();
-                        let fb: Vec<u32> = sb
-                            .slots
-                            .iter()
-                            .copied()
-                            .filter(|x| ctx(*x) == ctx(*cb))
-                            .collect();
-                        let ab = |f: u32, toks: &[u32]| !toks.iter().any(|&t| fingerprint(t) == f);
-                        let fl = |x: u32| x & ((1 << FILLER_BITS) - 1);
-                        if !fa.is_empty()
-                            && !fb.is_empty()
-                            && !fa.iter().any(|x| fb.contains(x))
-                            && fa.iter().any(|&x| ab(fl(x), &sb.tokens))
-                            && fb.iter().any(|&x| ab(fl(x), &sa.tokens))
-                        {
-                            println!("   SWAP {ta_}  <>  {tb_}");
-                        }
-                    }
-                }
-            }
-        }
     }
 }

@@ -118,6 +118,9 @@ pub struct StoreStats {
     pub db_bytes: u64,
     /// When any feed was last polled.
     pub last_poll: Option<DateTime<Utc>>,
+    /// (members, stories of that size) over the stories a member joined
+    /// in the last 7 days.
+    pub story_sizes: Vec<(u64, u64)>,
 }
 
 /// What the fetcher needs to know about a feed before polling it.

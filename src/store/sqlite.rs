@@ -578,6 +578,21 @@ impl Db {
             .map(|r| r.map(|(s, n)| (s, n.max(0) as u64)))
             .collect::<Result<_, _>>()?;
         let count = |n: i64| n.max(0) as u64;
+        let week_ago = ts(Utc::now()) - 7 * 86_400;
+        let story_sizes = self
+            .conn
+            .prepare_cached(
+                "SELECT n, count(*) FROM (
+                     SELECT count(*) n FROM items
+                     WHERE story_id IN (SELECT id FROM stories WHERE updated >= ?1)
+                     GROUP BY story_id)
+                 GROUP BY n ORDER BY n",
+            )?
+            .query_map([week_ago], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
+            })?
+            .map(|r| r.map(|(a, b)| (count(a), count(b))))
+            .collect::<Result<_, _>>()?;
         Ok(StoreStats {
             feeds: count(feeds),
             feeds_failing: count(feeds_failing),
@@ -586,6 +601,7 @@ impl Db {
             topic_items,
             db_bytes: count(pages) * count(page_size),
             last_poll,
+            story_sizes,
         })
     }
 

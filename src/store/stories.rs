@@ -40,6 +40,15 @@ pub fn assign(
         .or_else(|| cluster::cited_agency(&title));
     let (story, is_new) = match index.find(&sig, sort_time, source) {
         Some((story, _)) => {
+            if let Some(why) = index.suspect(story, sort_time) {
+                crate::metrics::METRICS.story_suspect();
+                tracing::warn!(
+                    story,
+                    item = item_id,
+                    title = %title,
+                    "story looks like several events merged ({why}); `feedsift story {story} --why` shows what joined its members"
+                );
+            }
             tx.prepare_cached(
                 "UPDATE stories SET updated = ?2, sort_time = min(sort_time, ?3) WHERE id = ?1",
             )?
