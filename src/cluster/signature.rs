@@ -758,21 +758,12 @@ impl Tokens {
 /// Words between two others, at most: "near [Shikotan] saying", "[EU
 /// regulators] opened", "[Japan's privacy watchdog] opened".
 const MAX_GAP: usize = 4;
+/// Words of the headline, and of the lead, read for slots.
+const SLOT_WORDS: usize = 32;
 /// Slots kept per item.
 pub(crate) const MAX_SLOTS: usize = 48;
 /// Bits of a slot that hold its filler; the rest hold its context.
 const FILLER_BITS: u32 = 12;
-
-/// A word as slots compare it: a figure whole (5.3 is not 5.8), any other
-/// word by its name key (see `name_key`: Sergey/Sergei, Kunashir/Kunashiri,
-/// Japan/Japanese agree).
-fn skeleton(folded: &str, key: &mut String) -> u64 {
-    if folded.starts_with(|c: char| c.is_ascii_digit()) {
-        return mix(u64::from(fnv(folded.bytes())) | (1 << 40));
-    }
-    name_key(folded, key);
-    mix(u64::from(fnv(key.bytes())))
-}
 
 /// Slots: for each run of one to `MAX_GAP` words in the headline or the
 /// lead, its context (the two words either side, stopwords skipped, the
@@ -788,13 +779,17 @@ fn slots(head: [&str; 2]) -> Vec<u32> {
     let mut out = Vec::new();
     let mut folded = String::new();
     let mut key = String::new();
-    // (skeleton, is an anchor: a capitalised word or a figure, and then
-    // the fingerprint of its name or figure token)
-    let mut seq: Vec<(u64, bool, u32)> = Vec::new();
+    let mut figure = String::new();
+    // (skeleton, the fingerprint of its name or figure token when the word
+    // is an anchor: a capitalised word or a figure; else NOT_ANCHOR)
+    const NOT_ANCHOR: u32 = u32::MAX;
+    let mut seq: Vec<(u64, u32)> = Vec::new();
     for text in head {
         seq.clear();
-        seq.extend([(1, false, 0), (3, false, 0)]);
-        for word in raw_words(text) {
+        seq.extend([(1, NOT_ANCHOR), (3, NOT_ANCHOR)]);
+        // The news is in the first words of a lead; the rest of a long
+        // first sentence is detail that costs more than it tells.
+        for word in raw_words(text).take(SLOT_WORDS) {
             folded.clear();
             fold_into(word, &mut folded);
             if let Some(canon) = spelling(&folded) {
@@ -802,33 +797,41 @@ fn slots(head: [&str; 2]) -> Vec<u32> {
                 folded.push_str(canon);
             }
             let class = CLASSES.get(folded.as_str()).copied().unwrap_or_default();
-            if class.stop || folded.chars().count() < 2 {
+            if class.stop || folded.len() < 2 {
                 continue;
             }
+            let first = word.chars().next().unwrap_or(' ');
             // Dates are not actors: days have rules of their own.
-            let anchor = word
-                .chars()
-                .next()
-                .is_some_and(|c| c.is_uppercase() || c.is_ascii_digit())
+            let anchor = (first.is_uppercase() || first.is_ascii_digit())
                 && class.day.is_none()
                 && !class.not_speaker;
-            let filler = if !anchor {
-                0
-            } else if word.starts_with(|c: char| c.is_ascii_digit()) {
-                let figure: String = word.chars().filter(|&c| c != ',').collect();
-                fingerprint(token(NUMBER, &figure))
+            let (skel, fill) = if first.is_ascii_digit() {
+                // A figure whole (5.3 is not 5.8), as the tokenizer reads
+                // it: "2,050" is 2050.
+                figure.clear();
+                figure.extend(word.chars().filter(|&c| c != ','));
+                let t = token(NUMBER, &figure);
+                (mix(u64::from(t) | (1 << 40)), fingerprint(t))
             } else {
+                // Any other word by its name key: Sergey/Sergei,
+                // Kunashir/Kunashiri, Japan/Japanese agree.
                 name_key(&folded, &mut key);
-                fingerprint(token(NAME, &key))
+                let t = token(NAME, &key);
+                (mix(u64::from(t)), fingerprint(t))
             };
-            seq.push((skeleton(&folded, &mut key), anchor, filler));
+            seq.push((skel, if anchor { fill } else { NOT_ANCHOR }));
         }
-        seq.extend([(2, false, 0), (4, false, 0)]);
+        seq.extend([(2, NOT_ANCHOR), (4, NOT_ANCHOR)]);
         for i in 1..seq.len() {
+            let mut filled = false;
             for gap in 1..=MAX_GAP {
                 let j = i + gap + 1;
                 if j + 1 >= seq.len() {
                     break;
+                }
+                filled |= seq[j - 1].1 != NOT_ANCHOR;
+                if !filled {
+                    continue;
                 }
                 let context = mix(mix(seq[i - 1].0 ^ seq[i].0.rotate_left(17))
                     ^ mix(seq[j].0.rotate_left(29) ^ seq[j + 1].0));
@@ -838,9 +841,9 @@ fn slots(head: [&str; 2]) -> Vec<u32> {
                 // are not two fillings. A filler of plain words ("seeks" /
                 // "wants") is a paraphrase as often as another event.
                 let c = (context >> 32) as u32 & !((1 << FILLER_BITS) - 1);
-                for &(_, anchor, filler) in &seq[i + 1..j] {
-                    if anchor {
-                        out.push(c | filler);
+                for &(_, fill) in &seq[i + 1..j] {
+                    if fill != NOT_ANCHOR {
+                        out.push(c | fill);
                     }
                 }
             }
