@@ -118,7 +118,7 @@ const PREVIEW: &str = concat!(
     // meeting or visit that will happen is the preview's subject.
     r"(?i)(?-u:\b)(?:(?:will|to) (?:hold talks|host|meet|visit|attend|discuss)|to be held",
     r"|next (?:week|month|meeting)|meet again",
-    r"|(?:is|are) (?:expected|due|scheduled) to|expects?|expected to)(?-u:\b)",
+    r"|(?:is|are) (?:expected|due|scheduled) to|expected to)(?-u:\b)",
     r"|(?i:намерен|проведут|проведет|проведёт|состоится|планиру|посетит|встретится|обсудят)",
     r"|予定|見通し|方針",
 );
@@ -450,9 +450,31 @@ struct Tokens {
     day_seen: bool,
     /// For `feedsift story --why`: each token's text as the item wrote it.
     surface: Option<rustc_hash::FxHashMap<u32, String>>,
+    /// The headline's or the lead's words so far, for [`slots`]: (the
+    /// word as slots compare it, the fingerprint of its name or figure
+    /// when it is an anchor, else `NOT_ANCHOR`).
+    seq: Vec<(u64, u32)>,
+    slots: Vec<u32>,
 }
 
 impl Tokens {
+    /// A word of the headline or the lead, for the slots.
+    fn slot_word(&mut self, skel: u64, fill: u32) {
+        if !self.lead_done && self.seq.len() < SLOT_WORDS + 2 {
+            self.seq.push((skel, fill));
+        }
+    }
+
+    /// The headline, or the lead, is read: its slots are made.
+    fn close_slots(&mut self) {
+        if self.seq.len() > 2 {
+            self.seq.extend([(2, NOT_ANCHOR), (4, NOT_ANCHOR)]);
+            slots_of_seq(&self.seq, &mut self.slots);
+        }
+        self.seq.clear();
+        self.seq.extend([(1, NOT_ANCHOR), (3, NOT_ANCHOR)]);
+    }
+
     fn note(&mut self, t: u32, text: &str) {
         if let Some(m) = &mut self.surface {
             m.entry(t & !FLAGS).or_insert_with(|| text.to_owned());
@@ -536,6 +558,8 @@ impl Tokens {
                     let w = self.word.clone();
                     self.note(t, &w);
                 }
+                // A figure whole (5.3 is not 5.8), always an anchor.
+                self.slot_word(mix(u64::from(t) | (1 << 40)), fingerprint(t));
                 self.push(t | flag);
                 self.end_speaker_run();
                 self.prev_name = Names::default();
@@ -599,6 +623,7 @@ impl Tokens {
                 && self.words_read > 0
                 && ends_sentence(text, i)
             {
+                self.close_slots();
                 self.lead_done = true;
             }
         }
@@ -653,6 +678,19 @@ impl Tokens {
     ) {
         self.words_read += 1;
         let class = CLASSES.get(folded).copied().unwrap_or_default();
+        if !class.stop && folded.len() >= 2 && !self.lead_done {
+            // Any other word by its name key for the slots: Sergey/Sergei,
+            // Japan/Japanese agree. Capitalised words are anchors, dates
+            // aside (days have rules of their own).
+            let first = raw.chars().next().unwrap_or(' ');
+            let anchor = first.is_uppercase() && class.day.is_none() && !class.not_speaker;
+            name_key(folded, &mut self.key);
+            let t = token(NAME, &self.key);
+            self.slot_word(
+                mix(u64::from(t)),
+                if anchor { fingerprint(t) } else { NOT_ANCHOR },
+            );
+        }
         let name = self.word_token_inner(raw, folded, class, title, sentence_start, flag);
         if class.speech_verb {
             self.end_speaker_run();
@@ -774,113 +812,39 @@ const FILLER_BITS: u32 = 12;
 /// off [Shikotan]"; "[Peskov] says Russia will respond" / "[Zakharova]
 /// says ...") fill one context differently: see [`swaps`].
 /// Packed as the context's hash in the high bits and the filler's in the
-/// low `FILLER_BITS`.
-fn slots(head: [&str; 2]) -> Vec<u32> {
-    let mut out = Vec::new();
-    let mut folded = String::new();
-    let mut key = String::new();
-    let mut figure = String::new();
-    // (skeleton, the fingerprint of its name or figure token when the word
-    // is an anchor: a capitalised word or a figure; else NOT_ANCHOR)
-    const NOT_ANCHOR: u32 = u32::MAX;
-    let mut seq: Vec<(u64, u32)> = Vec::new();
-    for text in head {
-        seq.clear();
-        seq.extend([(1, NOT_ANCHOR), (3, NOT_ANCHOR)]);
-        // The news is in the first words of a lead; the rest of a long
-        // first sentence is detail that costs more than it tells.
-        for word in raw_words(text).take(SLOT_WORDS) {
-            folded.clear();
-            fold_into(word, &mut folded);
-            if let Some(canon) = spelling(&folded) {
-                folded.clear();
-                folded.push_str(canon);
+/// low `FILLER_BITS`. Read in the tokenizer's pass (`Tokens::slot_word`),
+/// from the first `SLOT_WORDS` words of the headline and of the lead.
+fn slots_of_seq(seq: &[(u64, u32)], out: &mut Vec<u32>) {
+    for i in 1..seq.len() {
+        let mut filled = false;
+        for gap in 1..=MAX_GAP {
+            let j = i + gap + 1;
+            if j + 1 >= seq.len() {
+                break;
             }
-            let class = CLASSES.get(folded.as_str()).copied().unwrap_or_default();
-            if class.stop || folded.len() < 2 {
+            filled |= seq[j - 1].1 != NOT_ANCHOR;
+            if !filled {
                 continue;
             }
-            let first = word.chars().next().unwrap_or(' ');
-            // Dates are not actors: days have rules of their own.
-            let anchor = (first.is_uppercase() || first.is_ascii_digit())
-                && class.day.is_none()
-                && !class.not_speaker;
-            let (skel, fill) = if first.is_ascii_digit() {
-                // A figure whole (5.3 is not 5.8), as the tokenizer reads
-                // it: "2,050" is 2050.
-                figure.clear();
-                figure.extend(word.chars().filter(|&c| c != ','));
-                let t = token(NUMBER, &figure);
-                (mix(u64::from(t) | (1 << 40)), fingerprint(t))
-            } else {
-                // Any other word by its name key: Sergey/Sergei,
-                // Kunashir/Kunashiri, Japan/Japanese agree.
-                name_key(&folded, &mut key);
-                let t = token(NAME, &key);
-                (mix(u64::from(t)), fingerprint(t))
-            };
-            seq.push((skel, if anchor { fill } else { NOT_ANCHOR }));
-        }
-        seq.extend([(2, NOT_ANCHOR), (4, NOT_ANCHOR)]);
-        for i in 1..seq.len() {
-            let mut filled = false;
-            for gap in 1..=MAX_GAP {
-                let j = i + gap + 1;
-                if j + 1 >= seq.len() {
-                    break;
-                }
-                filled |= seq[j - 1].1 != NOT_ANCHOR;
-                if !filled {
-                    continue;
-                }
-                let context = mix(mix(seq[i - 1].0 ^ seq[i].0.rotate_left(17))
-                    ^ mix(seq[j].0.rotate_left(29) ^ seq[j + 1].0));
-                // One entry per anchor of the filler: the actors, places
-                // and figures are what a template is filled with, and
-                // fillers that share one (an inserted word, a reordering)
-                // are not two fillings. A filler of plain words ("seeks" /
-                // "wants") is a paraphrase as often as another event.
-                let c = (context >> 32) as u32 & !((1 << FILLER_BITS) - 1);
-                for &(_, fill) in &seq[i + 1..j] {
-                    if fill != NOT_ANCHOR {
-                        out.push(c | fill);
-                    }
+            let context = mix(mix(seq[i - 1].0 ^ seq[i].0.rotate_left(17))
+                ^ mix(seq[j].0.rotate_left(29) ^ seq[j + 1].0));
+            // One entry per anchor of the filler: the actors, places and
+            // figures are what a template is filled with, and fillers that
+            // share one (an inserted word, a reordering) are not two
+            // fillings. A filler of plain words ("seeks" / "wants") is a
+            // paraphrase as often as another event.
+            let c = (context >> 32) as u32 & !((1 << FILLER_BITS) - 1);
+            for &(_, fill) in &seq[i + 1..j] {
+                if fill != NOT_ANCHOR {
+                    out.push(c | fill);
                 }
             }
         }
     }
-    out.sort_unstable();
-    out.dedup();
-    // The lowest context hashes: a sample both items of a pair take alike.
-    out.truncate(MAX_SLOTS);
-    out
 }
 
-/// The words of a text as written (letters, or digits with their decimal
-/// point or thousands separators), for [`slots`].
-fn raw_words(text: &str) -> impl Iterator<Item = &str> {
-    let bytes = text.as_bytes();
-    let mut at = 0;
-    std::iter::from_fn(move || {
-        let rest = text.get(at..)?;
-        let (off, first) = rest.char_indices().find(|(_, c)| c.is_alphanumeric())?;
-        let start = at + off;
-        let mut end = start + first.len_utf8();
-        let digits = first.is_ascii_digit();
-        while let Some(c) = text[end..].chars().next() {
-            let joins_figure = digits
-                && matches!(c, '.' | ',')
-                && bytes.get(end + 1).is_some_and(u8::is_ascii_digit);
-            if (c.is_alphanumeric() && !is_unspaced_script(c)) || joins_figure {
-                end += c.len_utf8();
-            } else {
-                break;
-            }
-        }
-        at = end;
-        Some(&text[start..end])
-    })
-}
+/// Marks a word of a slot sequence that is not an anchor.
+const NOT_ANCHOR: u32 = u32::MAX;
 
 /// Whether `t` is a plain word of the headline.
 pub(crate) fn is_title_word(t: u32) -> bool {
@@ -1063,13 +1027,22 @@ fn signature_with(
         lead_done: false,
         day_seen: false,
         surface,
+        seq: vec![(1, NOT_ANCHOR), (3, NOT_ANCHOR)],
+        slots: Vec::new(),
     };
     t.text(&title, true);
+    t.close_slots();
     t.end_speaker_run();
     (t.prev_name, t.after_verb, t.words_read) = (Names::default(), 0, 0);
     t.joined.clear();
     t.text(&body, false);
     t.end_speaker_run();
+    t.close_slots();
+    let mut slots = std::mem::take(&mut t.slots);
+    slots.sort_unstable();
+    slots.dedup();
+    // The lowest context hashes: a sample both items of a pair take alike.
+    slots.truncate(MAX_SLOTS);
     // Repeats need no removing: a bin keeps its smallest value either way.
     let sketched = std::mem::take(&mut t.sketched);
     let surface = t.surface.take();
@@ -1111,7 +1084,7 @@ fn signature_with(
         preview,
         reaction,
         side_event,
-        slots: slots(head),
+        slots,
     };
     (sig, surface)
 }
