@@ -706,13 +706,13 @@ impl StoryIndex {
         self.newest = self.newest.max(time);
         self.forget_counts();
         // Evicted in batches: when the recent buckets have grown, or when
-        // the oldest item is half a horizon past it (a quiet stream would
+        // the oldest item is a whole horizon past it (a quiet stream would
         // otherwise keep stale items in its buckets, where they count
         // against `MAX_PER_ANCHOR`).
         let stale = self
             .items
             .front()
-            .is_some_and(|it| it.time < self.newest.saturating_sub(self.horizon() * 3 / 2));
+            .is_some_and(|it| it.time < self.newest.saturating_sub(self.horizon() * 2));
         if stale || self.recent.len() >= (BANDS * 1024).max(self.sorted.len() / 4) {
             self.evict();
         }
