@@ -149,35 +149,20 @@ fn serve(cases: &[Case]) -> SocketAddr {
             })
             .collect(),
     );
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
-        rt.block_on(async move {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-                .await
-                .expect("bind");
-            tx.send(listener.local_addr().expect("addr")).expect("send");
-            let app = axum::Router::new().route(
-                "/{name}",
-                axum::routing::get(move |UrlPath(name): UrlPath<String>| {
-                    let table = table.clone();
-                    async move {
-                        match table.get(&name) {
-                            Some((ct, body)) => {
-                                ([(header::CONTENT_TYPE, ct.clone())], body.clone()).into_response()
-                            }
-                            None => StatusCode::NOT_FOUND.into_response(),
-                        }
+    serve_app(axum::Router::new().route(
+        "/{name}",
+        axum::routing::get(move |UrlPath(name): UrlPath<String>| {
+            let table = table.clone();
+            async move {
+                match table.get(&name) {
+                    Some((ct, body)) => {
+                        ([(header::CONTENT_TYPE, ct.clone())], body.clone()).into_response()
                     }
-                }),
-            );
-            axum::serve(listener, app).await.expect("serve");
-        });
-    });
-    rx.recv().expect("server address")
+                    None => StatusCode::NOT_FOUND.into_response(),
+                }
+            }
+        }),
+    ))
 }
 
 #[test]

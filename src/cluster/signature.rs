@@ -756,13 +756,15 @@ impl Tokens {
                 "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12",
             ];
             let figure = FIGURES[usize::from(class.number - 1).min(11)];
-            self.note(token(NUMBER, figure), figure);
-            self.push(token(NUMBER, figure) | flag);
+            let t = token(NUMBER, figure);
+            self.note(t, figure);
+            self.push(t | flag);
             return None;
         }
         if let Some(d) = class.day {
-            self.note(token(DAY, d), raw);
-            self.push(token(DAY, d) | flag);
+            let t = token(DAY, d);
+            self.note(t, raw);
+            self.push(t | flag);
         }
         if class.stop {
             return None;
@@ -773,8 +775,9 @@ impl Tokens {
             .char_indices()
             .nth(6)
             .map_or(folded.len(), |(i, _)| i);
-        self.note(token(WORD, &folded[..stem_end]), raw);
-        self.push(token(WORD, &folded[..stem_end]) | flag);
+        let t = token(WORD, &folded[..stem_end]);
+        self.note(t, raw);
+        self.push(t | flag);
         let capital = raw.chars().next().is_some_and(char::is_uppercase);
         let acronym = raw.chars().count() > 1 && raw.chars().all(char::is_uppercase);
         // A capital that is not just the start of a sentence marks a name
@@ -1047,15 +1050,7 @@ fn signature_with(
     let sketched = std::mem::take(&mut t.sketched);
     let surface = t.surface.take();
     let mut toks = t.out;
-    toks.sort_unstable_by_key(|x| x & !FLAGS);
-    // One entry per token, with the flags of all its occurrences.
-    toks.dedup_by(|b, a| {
-        let same = (*a & !FLAGS) == (*b & !FLAGS);
-        if same {
-            *a |= *b & FLAGS;
-        }
-        same
-    });
+    merge_tokens(&mut toks);
     if toks.len() > MAX_TOKENS {
         // Keep the headline's tokens and names and figures first, then
         // whatever words come first in hash order (an arbitrary but stable
@@ -1087,6 +1082,19 @@ fn signature_with(
         slots,
     };
     (sig, surface)
+}
+
+/// Sorts tokens by their hash and keeps one entry per token, with the
+/// flags of all its occurrences.
+fn merge_tokens(toks: &mut Vec<u32>) {
+    toks.sort_unstable_by_key(|x| x & !FLAGS);
+    toks.dedup_by(|b, a| {
+        let same = (*a & !FLAGS) == (*b & !FLAGS);
+        if same {
+            *a |= *b & FLAGS;
+        }
+        same
+    });
 }
 
 /// One-permutation MinHash: each sketched token is hashed once and lands in one of
@@ -1540,14 +1548,7 @@ pub fn from_bytes(b: &[u8]) -> Option<Signature> {
         for t in &mut tokens {
             *t &= !IN_LEAD;
         }
-        tokens.sort_unstable_by_key(|x| x & !FLAGS);
-        tokens.dedup_by(|b, a| {
-            let same = (*a & !FLAGS) == (*b & !FLAGS);
-            if same {
-                *a |= *b & FLAGS;
-            }
-            same
-        });
+        merge_tokens(&mut tokens);
         let sketched: Vec<u32> = tokens
             .iter()
             .filter(|t| *t & KIND != WORD || *t & IN_TITLE != 0)

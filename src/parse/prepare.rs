@@ -730,6 +730,22 @@ fn start_tag(name: &str, attrs: &[(String, String)], ty: Option<&str>, empty: bo
 }
 
 /// The edits `fix_element_types` makes, in document order.
+/// Reads an element's body up to its end tag: the body's byte range in
+/// `text` and the position after the end tag; None when the document ends
+/// first.
+fn element_body(
+    reader: &mut quick_xml::NsReader<&[u8]>,
+    name: &str,
+    text: &str,
+) -> Option<(std::ops::Range<usize>, usize)> {
+    let span = reader.read_to_end(quick_xml::name::QName(name)).ok()?;
+    let after = usize::try_from(reader.buffer_position()).unwrap_or(text.len());
+    Some((
+        usize::try_from(span.start).ok()?..usize::try_from(span.end).ok()?,
+        after,
+    ))
+}
+
 fn element_type_edits(text: &str) -> Vec<Edit> {
     use quick_xml::events::Event;
     use quick_xml::name::ResolveResult;
@@ -810,16 +826,11 @@ fn element_type_edits(text: &str) -> Vec<Edit> {
                 let body_empty = if empty {
                     true
                 } else {
-                    let Ok(span) = reader.read_to_end(quick_xml::name::QName(&name)) else {
+                    let Some((body, after)) = element_body(&mut reader, &name, text) else {
                         break;
                     };
-                    at = usize::try_from(reader.buffer_position()).unwrap_or(text.len());
-                    let (Ok(from), Ok(to)) =
-                        (usize::try_from(span.start), usize::try_from(span.end))
-                    else {
-                        break;
-                    };
-                    text.get(from..to).is_none_or(|b| b.trim().is_empty())
+                    at = after;
+                    text.get(body).is_none_or(|b| b.trim().is_empty())
                 };
                 if body_empty {
                     edits.push((start..at, String::new()));
@@ -852,16 +863,12 @@ fn element_type_edits(text: &str) -> Vec<Edit> {
                 ));
             }
             if !empty {
-                let Ok(span) = reader.read_to_end(quick_xml::name::QName(&name)) else {
+                let Some((body, after)) = element_body(&mut reader, &name, text) else {
                     break;
                 };
-                at = usize::try_from(reader.buffer_position()).unwrap_or(text.len());
-                let (Ok(from), Ok(to)) = (usize::try_from(span.start), usize::try_from(span.end))
-                else {
-                    break;
-                };
-                if text.get(from..to).is_some_and(|b| !b.trim().is_empty()) {
-                    edits.push((from..to, String::new()));
+                at = after;
+                if text.get(body.clone()).is_some_and(|b| !b.trim().is_empty()) {
+                    edits.push((body, String::new()));
                 }
             }
             continue;
@@ -877,16 +884,12 @@ fn element_type_edits(text: &str) -> Vec<Edit> {
         ));
         if base64 && !empty {
             // The body, up to its end tag; decoded, then escaped as text.
-            let Ok(span) = reader.read_to_end(quick_xml::name::QName(&name)) else {
+            let Some((body, after)) = element_body(&mut reader, &name, text) else {
                 break;
             };
-            at = usize::try_from(reader.buffer_position()).unwrap_or(text.len());
-            let (Ok(from), Ok(to)) = (usize::try_from(span.start), usize::try_from(span.end))
-            else {
-                break;
-            };
-            if let Some(body) = text.get(from..to) {
-                edits.push((from..to, decode_base64_text(body)));
+            at = after;
+            if let Some(b64) = text.get(body.clone()) {
+                edits.push((body, decode_base64_text(b64)));
             }
         }
     }

@@ -165,17 +165,8 @@ pub fn explain(
     };
     // The weights: the items stored within reach of the story's members.
     let mut index = StoryIndex::new(window, threshold);
-    let mut st = conn.prepare(
-        "SELECT id, sketch, sort_time, story_id, first_feed_id FROM items
-         WHERE story_id IS NOT NULL AND sort_time BETWEEN ?1 AND ?2 ORDER BY sort_time",
-    )?;
-    let mut rows = st.query([first.saturating_sub(index.horizon() / 2), last])?;
-    while let Some(r) = rows.next()? {
-        let blob: Option<Vec<u8>> = r.get(1)?;
-        if let Some(sig) = blob.as_deref().and_then(cluster::from_bytes) {
-            index.insert(r.get(0)?, &sig, r.get(2)?, r.get(3)?, source_of(r.get(4)?));
-        }
-    }
+    let from = first.saturating_sub(index.horizon() / 2);
+    index_between(conn, &mut index, from, last)?;
     let why = cluster::explain(&index, &members, lead);
     Ok(uids.into_iter().zip(why).collect())
 }
@@ -194,11 +185,27 @@ pub fn load_index(conn: &rusqlite::Connection, index: &mut StoryIndex) -> Result
     let Some(newest) = newest else {
         return Ok(());
     };
-    let mut st = conn.prepare(
+    index_between(
+        conn,
+        index,
+        newest.saturating_sub(index.horizon()),
+        i64::MAX,
+    )
+}
+
+/// Indexes the stored sketches of the grouped items with a sort time from
+/// `from` to `to`, oldest first.
+fn index_between(
+    conn: &rusqlite::Connection,
+    index: &mut StoryIndex,
+    from: i64,
+    to: i64,
+) -> Result<(), StoreError> {
+    let mut st = conn.prepare_cached(
         "SELECT id, sketch, sort_time, story_id, first_feed_id FROM items
-         WHERE story_id IS NOT NULL AND sort_time >= ?1 ORDER BY sort_time",
+         WHERE story_id IS NOT NULL AND sort_time BETWEEN ?1 AND ?2 ORDER BY sort_time",
     )?;
-    let mut rows = st.query([newest.saturating_sub(index.horizon())])?;
+    let mut rows = st.query([from, to])?;
     while let Some(r) = rows.next()? {
         let blob: Option<Vec<u8>> = r.get(1)?;
         if let Some(sig) = blob.as_deref().and_then(cluster::from_bytes) {

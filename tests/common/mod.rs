@@ -27,6 +27,16 @@ pub fn serve_fixtures() -> SocketAddr {
 /// Serves the files of `dir` at `/NAME`, read afresh on every request, so
 /// a test can change a feed between polls.
 pub fn serve_dir(dir: PathBuf) -> SocketAddr {
+    serve_app(axum::Router::new().route(
+        "/{name}",
+        axum::routing::get(move |name| feed_file(dir.clone(), name)),
+    ))
+}
+
+/// Serves `app` on a fresh loopback port from a thread of its own, so
+/// blocking test code can use it; the listener is bound before the address
+/// is returned, so there is no window for another process to take it.
+pub fn serve_app(app: axum::Router) -> SocketAddr {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_current_thread()
@@ -38,52 +48,33 @@ pub fn serve_dir(dir: PathBuf) -> SocketAddr {
                 .await
                 .expect("bind");
             tx.send(listener.local_addr().expect("addr")).expect("send");
-            let app = axum::Router::new().route(
-                "/{name}",
-                axum::routing::get(move |name| feed_file(dir.clone(), name)),
-            );
             axum::serve(listener, app).await.expect("serve");
         });
     });
-    rx.recv().expect("fixture server address")
+    rx.recv().expect("test server address")
 }
 
 /// Serves every file under `dir` at its relative path (`/a/b/c.xml`), as
 /// `application/xml`: that type defers to the document's own declaration
 /// (RFC 3023), so a third-party corpus is read the way its files say.
 pub fn serve_tree(dir: PathBuf) -> SocketAddr {
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
-        rt.block_on(async move {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-                .await
-                .expect("bind");
-            tx.send(listener.local_addr().expect("addr")).expect("send");
-            let app = axum::Router::new().route(
-                "/{*path}",
-                axum::routing::get(move |UrlPath(path): UrlPath<String>| {
-                    let dir = dir.clone();
-                    async move {
-                        if path.split('/').any(|p| p == "..") {
-                            return StatusCode::BAD_REQUEST.into_response();
-                        }
-                        match std::fs::read(dir.join(&path)) {
-                            Ok(bytes) => {
-                                ([(header::CONTENT_TYPE, "application/xml")], bytes).into_response()
-                            }
-                            Err(_) => StatusCode::NOT_FOUND.into_response(),
-                        }
+    serve_app(axum::Router::new().route(
+        "/{*path}",
+        axum::routing::get(move |UrlPath(path): UrlPath<String>| {
+            let dir = dir.clone();
+            async move {
+                if path.split('/').any(|p| p == "..") {
+                    return StatusCode::BAD_REQUEST.into_response();
+                }
+                match std::fs::read(dir.join(&path)) {
+                    Ok(bytes) => {
+                        ([(header::CONTENT_TYPE, "application/xml")], bytes).into_response()
                     }
-                }),
-            );
-            axum::serve(listener, app).await.expect("serve");
-        });
-    });
-    rx.recv().expect("tree server address")
+                    Err(_) => StatusCode::NOT_FOUND.into_response(),
+                }
+            }
+        }),
+    ))
 }
 
 async fn feed_file(dir: PathBuf, UrlPath(name): UrlPath<String>) -> axum::response::Response {
