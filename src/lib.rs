@@ -18,5 +18,6 @@ pub mod publish;
 pub mod sanitize;
 pub mod schedule;
 pub mod server;
+pub mod storage;
 pub mod store;
 pub mod topics;

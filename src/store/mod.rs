@@ -1,294 +1,30 @@
-//! The store: every item once, the feeds it was seen in, and topic
-//! membership. One thread owns the SQLite connection and runs jobs from a
-//! bounded channel, so writes are serialised without locks and async tasks
-//! never block on disk. Callers see only the types below, never rusqlite's,
-//! so another backend can stand behind the same interface.
+//! The store: the one handle the rest of the program reads and writes
+//! through. One thread owns a storage backend (`crate::storage`) and runs
+//! jobs from a bounded channel, so writes are serialised without locks and
+//! async tasks never block on disk. The same thread runs what is decided
+//! over stored items whatever the backend: topic membership (`topics.rs`)
+//! and story grouping (`grouping.rs`).
 
-mod schema;
-mod sqlite;
-mod stories;
+mod grouping;
+mod topics;
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::thread::JoinHandle;
 
 use chrono::{DateTime, Utc};
-use thiserror::Error;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::parse::ParsedFeed;
+use crate::storage::{Backend, Touched};
+pub use crate::storage::{
+    Entry, FeedSpec, FeedState, FeedStatus, IngestStats, Member, PollRecord, PollStatus,
+    PruneBatch, SourceFeed, StoreError, StoreStats, StoredItem, StoryDetail, StoryInfo,
+    TopicEntries,
+};
 use crate::topics::Topic;
-
-#[derive(Debug, Clone, Error)]
-pub enum StoreError {
-    #[error(
-        "cannot open the database {path}: {reason}\n  hint: check that its folder exists and is writable, or change [storage] path"
-    )]
-    Open { path: PathBuf, reason: String },
-    #[error("database error: {0}")]
-    Sqlite(String),
-    #[error(
-        "the database was written by a newer feedsift (schema {found}, this one knows {known}): upgrade feedsift"
-    )]
-    TooNew { found: i64, known: i64 },
-    #[error(
-        "cannot upgrade the database to schema {version} ({path}): {reason}; nothing was changed\n  hint: `sqlite3 {path} 'PRAGMA foreign_key_check'` lists those rows; remove them, or report it"
-    )]
-    Migration {
-        path: PathBuf,
-        version: usize,
-        reason: String,
-    },
-    #[error("the store has shut down")]
-    Closed,
-    #[error(
-        "the disk holding the database is full: free some space there; what is stored stays served, and polls store again once there is room"
-    )]
-    DiskFull,
-}
-
-impl From<rusqlite::Error> for StoreError {
-    fn from(e: rusqlite::Error) -> Self {
-        match e.sqlite_error_code() {
-            Some(rusqlite::ErrorCode::DiskFull) => StoreError::DiskFull,
-            _ => StoreError::Sqlite(e.to_string()),
-        }
-    }
-}
-
-/// What one poll of a feed added.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct IngestStats {
-    /// Items never seen before in any feed.
-    pub new_items: usize,
-    /// Items already stored from another feed, now also seen in this one.
-    pub new_sources: usize,
-    /// Entries this feed had already given us.
-    pub unchanged: usize,
-}
-
-/// What one prune transaction removed.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct PruneBatch {
-    pub items: usize,
-    /// Stories whose last member went.
-    pub stories: usize,
-    /// Free pages given back to the file system after the transaction.
-    pub vacuumed_pages: u64,
-    /// Free pages still in the file.
-    pub free_pages: u64,
-}
-
-/// A feed as configured, for `Store::sync_feeds`.
-#[derive(Debug, Clone)]
-pub struct FeedSpec {
-    pub url: String,
-    pub title: Option<String>,
-    pub tags: Vec<String>,
-}
-
-/// A feed's state, for `feedsift feeds` and the scheduler.
-#[derive(Debug, Clone)]
-pub struct FeedStatus {
-    pub url: String,
-    pub title: Option<String>,
-    pub last_status: Option<String>,
-    pub last_error: Option<String>,
-    pub last_attempt: Option<DateTime<Utc>>,
-    pub last_success: Option<DateTime<Utc>>,
-    pub next_poll: Option<DateTime<Utc>>,
-    pub error_count: u32,
-    pub effective_url: Option<String>,
-    pub items: i64,
-}
-
-/// Counts for status lines, health checks and metrics.
-#[derive(Debug, Clone, Default)]
-pub struct StoreStats {
-    pub feeds: u64,
-    /// Feeds whose last poll failed (they wait longer before the next one).
-    pub feeds_failing: u64,
-    pub items: u64,
-    pub stories: u64,
-    /// Items per topic, by slug.
-    pub topic_items: Vec<(String, u64)>,
-    /// Bytes the database file holds (pages in use and free).
-    pub db_bytes: u64,
-    /// When any feed was last polled.
-    pub last_poll: Option<DateTime<Utc>>,
-    /// (members, stories of that size) over the stories a member joined
-    /// in the last 7 days.
-    pub story_sizes: Vec<(u64, u64)>,
-}
-
-/// What the fetcher needs to know about a feed before polling it.
-#[derive(Debug, Clone, Default)]
-pub struct FeedState {
-    pub etag: Option<String>,
-    pub last_modified: Option<String>,
-    pub body_hash: Option<String>,
-    pub error_count: u32,
-    /// Where the feed permanently moved, if it did.
-    pub effective_url: Option<String>,
-}
-
-/// What a successful poll found, as `feedsift feeds`, the log and
-/// `/metrics` name it. A feed that yields nothing is never `Ok`: an
-/// operator must see it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PollStatus {
-    /// A document with items, read as it is.
-    Ok,
-    /// Ill-formed XML whose complete items were read after repair.
-    Malformed,
-    /// A document that parsed to no items (an empty channel, or a dialect
-    /// we do not read); the record's note says which.
-    NoItems,
-    /// 304 Not Modified.
-    NotModified,
-    /// The same bytes as last time.
-    Unchanged,
-}
-
-impl PollStatus {
-    /// The name stored in `feeds.last_status` and shown to operators.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PollStatus::Ok => "ok",
-            PollStatus::Malformed => "malformed",
-            PollStatus::NoItems => "no-items",
-            PollStatus::NotModified => "not-modified",
-            PollStatus::Unchanged => "unchanged",
-        }
-    }
-
-    /// Nothing new was read: the feed keeps what its last document said.
-    pub fn is_repeat(self) -> bool {
-        matches!(self, PollStatus::NotModified | PollStatus::Unchanged)
-    }
-}
-
-impl std::fmt::Display for PollStatus {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// The outcome of a successful poll, recorded with or without new items.
-#[derive(Debug, Clone)]
-pub struct PollRecord {
-    pub status: PollStatus,
-    /// Why the status is what it is (no items, repaired XML); kept in the
-    /// feed's last error, shown by `feedsift feeds`.
-    pub note: Option<String>,
-    pub at: DateTime<Utc>,
-    pub next_poll: DateTime<Utc>,
-    pub etag: Option<String>,
-    pub last_modified: Option<String>,
-    pub body_hash: Option<String>,
-    /// Set when the feed just moved permanently.
-    pub moved_to: Option<String>,
-}
-
-/// The feed an entry came from, for atom:source.
-#[derive(Debug, Clone)]
-pub struct SourceFeed {
-    pub url: String,
-    pub title: String,
-    pub site_url: Option<String>,
-    pub ident: Option<String>,
-    /// The feed's declared language (`xml:lang` on what we republish).
-    pub language: Option<String>,
-}
-
-/// One item of a topic, ready to publish.
-#[derive(Debug, Clone)]
-pub struct Entry {
-    pub uid: String,
-    pub title: String,
-    /// The canonical link when there is one (tracking parameters dropped).
-    pub link: Option<String>,
-    pub summary: Option<String>,
-    pub content: Option<String>,
-    pub author: Option<String>,
-    pub published: Option<DateTime<Utc>>,
-    pub updated: Option<DateTime<Utc>>,
-    pub first_seen: DateTime<Utc>,
-    pub sort_time: DateTime<Utc>,
-    pub source: SourceFeed,
-    /// Why the item is in the topic: the aliases and terms that matched.
-    pub matched: Vec<String>,
-    /// In a topic shown by story: the story this item leads.
-    pub story: Option<StoryInfo>,
-}
-
-/// A story, as its lead entry carries it.
-#[derive(Debug, Clone)]
-pub struct StoryInfo {
-    pub uid: String,
-    pub first_seen: DateTime<Utc>,
-    /// When the last source joined.
-    pub updated: DateTime<Utc>,
-    /// The earliest member's date.
-    pub sort_time: DateTime<Utc>,
-    /// Every item of the story, earliest first, the lead among them.
-    pub members: Vec<Member>,
-}
-
-/// A story with all its members, for `feedsift story`.
-#[derive(Debug, Clone)]
-pub struct StoryDetail {
-    pub id: i64,
-    pub uid: String,
-    pub lead_uid: String,
-    pub members: Vec<Member>,
-}
-
-/// One source of a story.
-#[derive(Debug, Clone)]
-pub struct Member {
-    pub uid: String,
-    pub title: String,
-    pub link: Option<String>,
-    pub feed_title: String,
-    pub feed_url: String,
-    pub date: DateTime<Utc>,
-    /// The agency this copy says it cites.
-    pub cites: Option<String>,
-}
-
-/// A stored item with what a topic query looks at, for `topic test`.
-#[derive(Debug, Clone)]
-pub struct StoredItem {
-    pub date: DateTime<Utc>,
-    pub feed_title: String,
-    /// The story's number and how many items it has.
-    pub story: Option<i64>,
-    pub story_size: i64,
-    pub title: String,
-    pub summary: Option<String>,
-    pub content: Option<String>,
-    pub author: Option<String>,
-    /// One per line.
-    pub categories: String,
-    /// Urls of the feeds it was seen in, one per line.
-    pub feed_urls: String,
-    /// "url title tags" of those feeds, one per line.
-    pub feed_labels: String,
-}
-
-/// A topic's newest entries.
-#[derive(Debug, Clone)]
-pub struct TopicEntries {
-    pub entries: Vec<Entry>,
-    /// When the topic's definition last changed; the feed's `updated` when
-    /// it has no entries.
-    pub defined_at: DateTime<Utc>,
-    /// How many entries the topic has on all pages together.
-    pub total: usize,
-}
 
 /// Change counters of published documents, readable without the database:
 /// the server keys its cache of rendered documents on them, so a request
@@ -321,7 +57,7 @@ impl Versions {
         self.any.load(Ordering::Acquire)
     }
 
-    fn apply(&self, t: sqlite::Touched) {
+    fn apply(&self, t: Touched) {
         if !t.all && t.slugs.is_empty() {
             return;
         }
@@ -341,7 +77,51 @@ impl Versions {
     }
 }
 
-type Call = Box<dyn FnOnce(&mut sqlite::Db) + Send>;
+/// What the store thread owns: the backend, and the state of the logic
+/// that writes through it.
+struct Worker {
+    db: Box<dyn Backend>,
+    grouper: grouping::Grouper,
+    /// The topics last installed.
+    topics: Arc<Vec<Topic>>,
+    /// Set in the daemon, whose store thread groups new items between
+    /// jobs: reading a topic then groups only a bounded batch first, so no
+    /// single job holds the thread for seconds after a large poll.
+    groups_when_idle: bool,
+}
+
+impl Worker {
+    fn topic_entries(
+        &mut self,
+        slug: &str,
+        limit: usize,
+        by_story: bool,
+        offset: usize,
+    ) -> Result<TopicEntries, StoreError> {
+        if by_story {
+            if self.groups_when_idle {
+                // The rest follows between jobs, and the topic is rebuilt
+                // then: items of a huge poll appear within seconds.
+                self.grouper.assign(self.db.as_mut(), 1000)?;
+            } else {
+                self.grouper.catch_up(self.db.as_mut())?;
+            }
+        }
+        self.db.topic_entries(slug, limit, by_story, offset)
+    }
+
+    fn ingest_batch(
+        &mut self,
+        work: Vec<(String, ParsedFeed, PollRecord)>,
+    ) -> Vec<Result<IngestStats, StoreError>> {
+        let eval = topics::Evaluator {
+            topics: self.topics.clone(),
+        };
+        self.db.ingest_batch(work, &eval)
+    }
+}
+
+type Call = Box<dyn FnOnce(&mut Worker) + Send>;
 
 /// Work for the store thread. Ingests are their own kind so the thread can
 /// write several waiting feeds in one transaction.
@@ -426,8 +206,13 @@ impl Store {
         stories: crate::config::Stories,
         group_when_idle: bool,
     ) -> Result<Store, StoreError> {
-        let mut db = sqlite::Db::open(path, stories)?;
-        db.groups_when_idle = group_when_idle;
+        let db: Box<dyn Backend> = Box::new(crate::storage::Sqlite::open(path)?);
+        let mut worker = Worker {
+            db,
+            grouper: grouping::Grouper::new(stories),
+            topics: Arc::default(),
+            groups_when_idle: group_when_idle,
+        };
         // Small: the writer is fast and back-pressure keeps memory bounded.
         let (tx, mut rx) = mpsc::channel::<Job>(64);
         let versions = Arc::new(Versions::default());
@@ -435,7 +220,6 @@ impl Store {
         let thread = std::thread::Builder::new()
             .name("feedsift-store".into())
             .spawn(move || {
-                let mut db = db;
                 let mut next: Option<Job> = None;
                 // Work done since the daemon last gave memory back.
                 let mut busy = false;
@@ -446,8 +230,8 @@ impl Store {
                         Ok(job) => job,
                         Err(mpsc::error::TryRecvError::Disconnected) => break,
                         Err(mpsc::error::TryRecvError::Empty) if group_when_idle => {
-                            let assigned = db.assign_stories(256);
-                            bump.apply(db.take_touched());
+                            let assigned = worker.grouper.assign(worker.db.as_mut(), 256);
+                            bump.apply(worker.db.take_touched());
                             match assigned {
                                 Ok(n) if n > 0 => {
                                     busy = true;
@@ -474,7 +258,7 @@ impl Store {
                     };
                     busy = true;
                     match job {
-                        Job::Call(call) => call(&mut db),
+                        Job::Call(call) => call(&mut worker),
                         Job::Ingest(first) => {
                             // Every ingest already waiting joins this one.
                             let mut batch = vec![first];
@@ -500,17 +284,17 @@ impl Store {
                                     ((feed_url, feed, record), reply)
                                 })
                                 .unzip();
-                            let results = db.ingest_batch(work);
+                            let results = worker.ingest_batch(work);
                             // Before the replies: whoever waited for a write
                             // sees its effect.
-                            bump.apply(db.take_touched());
+                            bump.apply(worker.db.take_touched());
                             for (reply, result) in replies.into_iter().zip(results) {
                                 let _ = reply.send(result);
                             }
                         }
                     }
                 }
-                db.close();
+                worker.db.close();
             })
             .map_err(|e| StoreError::Open {
                 path: path.to_path_buf(),
@@ -526,14 +310,14 @@ impl Store {
 
     async fn call<R: Send + 'static>(
         &self,
-        f: impl FnOnce(&mut sqlite::Db) -> Result<R, StoreError> + Send + 'static,
+        f: impl FnOnce(&mut Worker) -> Result<R, StoreError> + Send + 'static,
     ) -> Result<R, StoreError> {
         let (reply, rx) = oneshot::channel();
         let versions = self.versions.clone();
         let job = Job::Call(Box::new(move |db| {
             let result = f(db);
             // Before the reply: whoever waited for a write sees its effect.
-            versions.apply(db.take_touched());
+            versions.apply(db.db.take_touched());
             let _ = reply.send(result);
         }));
         self.tx.send(job).await.map_err(|_| StoreError::Closed)?;
@@ -542,7 +326,7 @@ impl Store {
 
     /// Makes sure every configured feed has a row, and records its title.
     pub async fn sync_feeds(&self, feeds: Vec<FeedSpec>) -> Result<(), StoreError> {
-        self.call(move |db| db.sync_feeds(&feeds)).await
+        self.call(move |w| w.db.sync_feeds(&feeds)).await
     }
 
     /// Installs the topics; any whose definition changed since the last run
@@ -553,7 +337,13 @@ impl Store {
         topics: Arc<Vec<Topic>>,
     ) -> Result<Vec<(String, usize)>, StoreError> {
         let installed = topics.clone();
-        let r = self.call(move |db| db.set_topics(topics)).await?;
+        let r = self
+            .call(move |w| {
+                let r = topics::install(w.db.as_mut(), &topics)?;
+                w.topics = topics;
+                Ok(r)
+            })
+            .await?;
         if let Ok(mut t) = self.topics.write() {
             *t = installed;
         }
@@ -568,7 +358,7 @@ impl Store {
 
     /// What polling needs to know about a feed; defaults for a new one.
     pub async fn feed_state(&self, feed_url: String) -> Result<FeedState, StoreError> {
-        self.call(move |db| db.feed_state(&feed_url)).await
+        self.call(move |w| w.db.feed_state(&feed_url)).await
     }
 
     /// Stores a successful poll's items and the feed's new state in one
@@ -597,7 +387,7 @@ impl Store {
         feed_url: String,
         record: PollRecord,
     ) -> Result<(), StoreError> {
-        self.call(move |db| db.ingest(&feed_url, None, &record).map(|_| ()))
+        self.call(move |w| w.db.record_unchanged(&feed_url, &record))
             .await
     }
 
@@ -611,17 +401,19 @@ impl Store {
         now: DateTime<Utc>,
         next_poll: Option<DateTime<Utc>>,
     ) -> Result<(), StoreError> {
-        self.call(move |db| db.record_failure(&feed_url, &status, &error, now, next_poll))
-            .await
+        self.call(move |w| {
+            w.db.record_failure(&feed_url, &status, &error, now, next_poll)
+        })
+        .await
     }
 
     /// Every item sorted at or after `since`, newest first.
     pub async fn items_since(&self, since: DateTime<Utc>) -> Result<Vec<StoredItem>, StoreError> {
-        self.call(move |db| db.items_since(since)).await
+        self.call(move |w| w.db.items_since(since)).await
     }
 
     pub async fn feeds(&self) -> Result<Vec<FeedStatus>, StoreError> {
-        self.call(|db| db.feeds()).await
+        self.call(|w| w.db.feeds()).await
     }
 
     /// The newest `limit` entries of a topic, newest first: one per story
@@ -643,19 +435,19 @@ impl Store {
         by_story: bool,
         offset: usize,
     ) -> Result<TopicEntries, StoreError> {
-        self.call(move |db| db.topic_entries(&slug, limit, by_story, offset))
+        self.call(move |w| w.topic_entries(&slug, limit, by_story, offset))
             .await
     }
 
     /// Counts of what the database holds; also proves it answers.
     pub async fn stats(&self) -> Result<StoreStats, StoreError> {
-        self.call(|db| db.stats()).await
+        self.call(|w| w.db.stats()).await
     }
 
     /// Notices commits by other processes, so cached documents built before
     /// them are rebuilt; returns whether there were any.
     pub async fn check_external_writes(&self) -> Result<bool, StoreError> {
-        self.call(|db| db.check_external_writes()).await
+        self.call(|w| w.db.check_external_writes()).await
     }
 
     /// The change counters of published documents.
@@ -674,13 +466,24 @@ impl Store {
         max: usize,
         vacuum_pages: u32,
     ) -> Result<PruneBatch, StoreError> {
-        self.call(move |db| db.prune_batch(cutoff, max, vacuum_pages))
-            .await
+        self.call(move |w| {
+            let done = w.db.prune_batch(cutoff, max, vacuum_pages, &w.topics)?;
+            if done.items > 0 {
+                // The story index may hold sketches of pruned items.
+                w.grouper.forget();
+            }
+            Ok(done)
+        })
+        .await
     }
 
     /// A story by its number or uid.
     pub async fn story(&self, key: String) -> Result<Option<StoryDetail>, StoreError> {
-        self.call(move |db| db.story(&key)).await
+        self.call(move |w| {
+            w.grouper.catch_up(w.db.as_mut())?;
+            w.db.story(&key)
+        })
+        .await
     }
 
     /// Why each member of story `id` is in it, by item uid.
@@ -688,7 +491,8 @@ impl Store {
         &self,
         id: i64,
     ) -> Result<Vec<(String, crate::cluster::MemberWhy)>, StoreError> {
-        self.call(move |db| db.story_why(id)).await
+        self.call(move |w| w.grouper.explain(w.db.as_mut(), id))
+            .await
     }
 
     /// Finishes queued jobs, closes the database and joins the thread.

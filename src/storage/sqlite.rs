@@ -1,46 +1,27 @@
-//! The SQLite implementation, run only on the store thread.
+//! The SQLite backend: one file, WAL, driven only from the store thread.
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
-use std::sync::Arc;
 
 use chrono::{DateTime, TimeZone, Utc};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 use super::schema::{MIGRATIONS, Migration};
-use super::stories;
 use super::{
-    Entry, FeedSpec, FeedState, FeedStatus, IngestStats, Member, PollRecord, PruneBatch,
-    SourceFeed, StoreError, StoreStats, StoredItem, StoryDetail, StoryInfo, TopicEntries,
+    Backend, Entry, FeedSpec, FeedState, FeedStatus, GroupingInput, IngestStats, LeadCandidate,
+    MatchRow, Member, PollRecord, PruneBatch, Sketched, SourceFeed, StoreError, StoreStats,
+    StoredItem, StoryDetail, StoryInfo, StoryTexts, TopicEntries, TopicMatcher, Touched,
 };
-use crate::cluster::StoryIndex;
-use crate::config::Stories;
 use crate::parse::{NewItem, ParsedFeed};
-use crate::topics::{Document, ItemText, Topic, match_item};
+use crate::topics::Topic;
 
 pub struct Db {
     conn: Connection,
-    topics: Arc<Vec<Topic>>,
-    /// Loaded the first time an item is assigned to a story.
-    stories: Option<StoryIndex>,
-    story_cfg: Stories,
     /// Topics whose published documents this job changed; the store
-    /// thread hands them to `Versions` after each job.
+    /// thread hands them to its document versions after each job.
     touched: Touched,
     /// The last `PRAGMA data_version` seen, for `check_external_writes`.
     data_version: Option<i64>,
-    /// Set in the daemon, whose store thread groups new items between jobs:
-    /// reading a topic then groups only a bounded batch first, so no single
-    /// job holds the thread for seconds after a large poll.
-    pub groups_when_idle: bool,
-}
-
-/// What a job changed, as far as published documents go.
-#[derive(Default)]
-pub struct Touched {
-    /// Something every topic may show changed (a feed's title, say).
-    pub all: bool,
-    pub slugs: HashSet<String>,
 }
 
 /// The items waiting for a story, oldest first. The index is named, since
@@ -59,79 +40,44 @@ fn from_ts(v: Option<i64>) -> Option<DateTime<Utc>> {
     v.and_then(|s| Utc.timestamp_opt(s, 0).single())
 }
 
-/// An item with everything a topic query can look at; `ITEM_ROW` selects it.
-struct MatchRow {
-    id: i64,
-    title: String,
-    summary: Option<String>,
-    content: Option<String>,
-    author: Option<String>,
-    categories: Option<String>,
-    sort_time: i64,
-    /// Urls of the feeds the item was seen in, one per line.
-    urls: String,
-    /// "url title tags" of those feeds, one per line.
-    feed_labels: String,
+/// `topics::feed_labels` in SQL, for feed row `f`: the one definition
+/// of the stored label format (a unit test holds the two together).
+macro_rules! feed_label {
+    () => {
+        "f.url || ' ' || coalesce(f.config_title, f.title, '') || ' ' || coalesce(f.tags, '')"
+    };
 }
 
-const ITEM_ROW: &str = "SELECT i.id, i.title, i.summary, i.content, i.author, i.categories, i.sort_time,
+const ITEM_ROW: &str = concat!(
+    "SELECT i.id, i.title, i.summary, i.content, i.author, i.categories, i.sort_time,
         (SELECT group_concat(f.url, char(10)) FROM item_sources s
            JOIN feeds f ON f.id = s.feed_id WHERE s.item_id = i.id),
-        (SELECT group_concat(f.url || ' ' || coalesce(f.config_title, f.title, '') || ' ' || coalesce(f.tags, ''), char(10))
+        (SELECT group_concat(",
+    feed_label!(),
+    ", char(10))
            FROM item_sources s JOIN feeds f ON f.id = s.feed_id WHERE s.item_id = i.id)
-     FROM items i";
+     FROM items i"
+);
 
-impl MatchRow {
-    fn read(r: &rusqlite::Row) -> rusqlite::Result<MatchRow> {
-        Ok(MatchRow {
-            id: r.get(0)?,
-            title: r.get(1)?,
-            summary: r.get(2)?,
-            content: r.get(3)?,
-            author: r.get(4)?,
-            categories: r.get(5)?,
-            sort_time: r.get(6)?,
-            urls: r.get::<_, Option<String>>(7)?.unwrap_or_default(),
-            feed_labels: r.get::<_, Option<String>>(8)?.unwrap_or_default(),
-        })
-    }
-
-    fn text(&self) -> ItemText<'_> {
-        ItemText {
-            title: &self.title,
-            summary_html: self.summary.as_deref(),
-            content_html: self.content.as_deref(),
-            author: self.author.as_deref(),
-            categories: self.categories.as_deref().unwrap_or(""),
-            feeds: &self.feed_labels,
-        }
-    }
-
-    fn document(&self) -> Document<'_> {
-        Document::new(&self.text())
-    }
-
-    /// Adds the item to `topic` if the topic takes it, recording why.
-    fn file_into(
-        &self,
-        topic: &Topic,
-        doc: &Document,
-        ins: &mut rusqlite::CachedStatement,
-    ) -> Result<bool, StoreError> {
-        if !topic.accepts(self.urls.split('\n'), doc) {
-            return Ok(false);
-        }
-        let why = topic.matcher.explain(doc).join("\n");
-        ins.execute(params![topic.slug, self.id, self.sort_time, why])?;
-        Ok(true)
-    }
+fn read_match_row(r: &rusqlite::Row) -> rusqlite::Result<MatchRow> {
+    Ok(MatchRow {
+        id: r.get(0)?,
+        title: r.get(1)?,
+        summary: r.get(2)?,
+        content: r.get(3)?,
+        author: r.get(4)?,
+        categories: r.get(5)?,
+        sort_time: r.get(6)?,
+        urls: r.get::<_, Option<String>>(7)?.unwrap_or_default(),
+        feed_labels: r.get::<_, Option<String>>(8)?.unwrap_or_default(),
+    })
 }
 
 const INSERT_MEMBER: &str =
     "INSERT OR IGNORE INTO topic_items (slug, item_id, sort_time, matched) VALUES (?1, ?2, ?3, ?4)";
 
 impl Db {
-    pub fn open(path: &Path, story_cfg: Stories) -> Result<Db, StoreError> {
+    pub fn open(path: &Path) -> Result<Db, StoreError> {
         let open_err = |e: rusqlite::Error| StoreError::Open {
             path: path.to_path_buf(),
             reason: e.to_string(),
@@ -176,170 +122,10 @@ impl Db {
         migrate(&mut conn, path)?;
         let db = Db {
             conn,
-            topics: Arc::new(Vec::new()),
-            stories: None,
-            story_cfg,
             touched: Touched::default(),
             data_version: None,
-            groups_when_idle: false,
         };
         Ok(db)
-    }
-
-    /// Assigns up to `limit` items stored without a story (new items are
-    /// stored first and grouped after, off the polling path). Returns how
-    /// many were assigned; 0 when none are waiting.
-    pub fn assign_stories(&mut self, limit: usize) -> Result<usize, StoreError> {
-        let pending: Vec<i64> = self
-            .conn
-            .prepare_cached(PENDING)?
-            .query_map([limit as i64], |r| r.get(0))?
-            .collect::<Result<_, _>>()?;
-        if pending.is_empty() {
-            return Ok(0);
-        }
-        if self.stories.is_none() {
-            let window = self.story_cfg.window.as_secs() as i64;
-            let mut index = StoryIndex::new(window, self.story_cfg.threshold);
-            stories::load_index(&self.conn, &mut index)?;
-            self.stories = Some(index);
-        }
-        let Some(index) = self.stories.as_mut() else {
-            return Ok(0);
-        };
-        let now = ts(Utc::now());
-        let tx = self.conn.transaction()?;
-        let mut result = Ok(());
-        for id in &pending {
-            result = stories::assign(&tx, index, *id, now).map(|_| ());
-            if result.is_err() {
-                break;
-            }
-        }
-        match result.and_then(|_| tx.commit().map_err(StoreError::from)) {
-            Ok(()) => {
-                // A story's entry lists every member, so a topic changes
-                // when any item joins one of its stories, in it or not.
-                let mut st = self.conn.prepare_cached(STORY_TOPICS)?;
-                for id in &pending {
-                    for slug in st.query_map([id], |r| r.get::<_, String>(0))? {
-                        self.touched.slugs.insert(slug?);
-                    }
-                }
-                Ok(pending.len())
-            }
-            Err(e) => {
-                // Rolled back: the index may hold what was never committed.
-                self.stories = None;
-                Err(e)
-            }
-        }
-    }
-
-    /// Did another process (say `feedsift poll` next to the daemon) commit
-    /// since the last call? SQLite's data_version moves only for other
-    /// connections' commits; when it does, every topic may have changed.
-    pub fn check_external_writes(&mut self) -> Result<bool, StoreError> {
-        let v: i64 = self
-            .conn
-            .pragma_query_value(None, "data_version", |r| r.get(0))?;
-        let changed = self.data_version.is_some_and(|old| old != v);
-        self.data_version = Some(v);
-        self.touched.all |= changed;
-        Ok(changed)
-    }
-
-    /// What the jobs since the last call changed.
-    pub fn take_touched(&mut self) -> Touched {
-        std::mem::take(&mut self.touched)
-    }
-
-    /// Removes up to `max` items first seen before `cutoff`, in one
-    /// transaction, with every row that refers to them, then gives up to
-    /// `vacuum_pages` free pages back to the file system. Kept: items a
-    /// topic feed shows (see `fill_keep`), and every member of a story that
-    /// has a member seen since `cutoff` or a kept one, so a story is pruned
-    /// whole or not at all.
-    pub fn prune_batch(
-        &mut self,
-        cutoff: DateTime<Utc>,
-        max: usize,
-        vacuum_pages: u32,
-    ) -> Result<PruneBatch, StoreError> {
-        let cutoff = ts(cutoff);
-        let topics = self.topics.clone();
-        let tx = self.conn.transaction()?;
-        // A story's lead may go before the rest of it (a batch can end in
-        // the middle of a story); the lead is moved below, and the
-        // references are checked at commit.
-        tx.pragma_update(None, "defer_foreign_keys", "ON")?;
-        fill_keep(&tx, &topics)?;
-        tx.execute_batch(
-            "CREATE TEMP TABLE IF NOT EXISTS prune_batch (id INTEGER PRIMARY KEY);
-             DELETE FROM temp.prune_batch;",
-        )?;
-        let items = tx
-            .prepare_cached(
-                "INSERT INTO temp.prune_batch
-                 SELECT i.id FROM items i
-                 WHERE i.first_seen < ?1
-                   AND i.id NOT IN (SELECT id FROM temp.prune_keep)
-                   AND (i.story_id IS NULL OR NOT EXISTS (
-                        SELECT 1 FROM items m WHERE m.story_id = i.story_id
-                          AND (m.first_seen >= ?1 OR m.id IN (SELECT id FROM temp.prune_keep))))
-                 ORDER BY i.first_seen, i.id
-                 LIMIT ?2",
-            )?
-            .execute(params![cutoff, max as i64])?;
-        let mut stories = 0;
-        if items > 0 {
-            let touched: Vec<i64> = tx
-                .prepare_cached(
-                    "SELECT DISTINCT story_id FROM items
-                     WHERE id IN (SELECT id FROM temp.prune_batch) AND story_id IS NOT NULL",
-                )?
-                .query_map([], |r| r.get(0))?
-                .collect::<Result<_, _>>()?;
-            tx.execute_batch(
-                "DELETE FROM topic_items WHERE item_id IN (SELECT id FROM temp.prune_batch);
-                 DELETE FROM item_sources WHERE item_id IN (SELECT id FROM temp.prune_batch);
-                 DELETE FROM items WHERE id IN (SELECT id FROM temp.prune_batch);",
-            )?;
-            for story in touched {
-                stories += tx
-                    .prepare_cached(
-                        "DELETE FROM stories WHERE id = ?1
-                         AND NOT EXISTS (SELECT 1 FROM items WHERE story_id = ?1)",
-                    )?
-                    .execute([story])?;
-                // What is left of a story goes in a later batch; until then
-                // its earliest remaining member leads it.
-                tx.prepare_cached(
-                    "UPDATE stories SET lead_item_id =
-                         (SELECT id FROM items WHERE story_id = ?1 ORDER BY sort_time, id LIMIT 1)
-                     WHERE id = ?1 AND lead_item_id NOT IN (SELECT id FROM items)",
-                )?
-                .execute([story])?;
-            }
-        }
-        tx.commit()?;
-        if items > 0 {
-            // The story index may hold sketches of pruned items: reload it.
-            self.stories = None;
-            // Pruned items may be in cached documents (older pages).
-            self.touched.all = true;
-        }
-        let free_before = self.freelist()?;
-        // Runs to completion only when stepped; `execute_batch` steps it.
-        self.conn
-            .execute_batch(&format!("PRAGMA incremental_vacuum({vacuum_pages})"))?;
-        let free_after = self.freelist()?;
-        Ok(PruneBatch {
-            items,
-            stories,
-            vacuumed_pages: (free_before - free_after).max(0) as u64,
-            free_pages: free_after.max(0) as u64,
-        })
     }
 
     fn freelist(&self) -> Result<i64, StoreError> {
@@ -348,343 +134,11 @@ impl Db {
             .pragma_query_value(None, "freelist_count", |r| r.get(0))?)
     }
 
-    pub fn close(self) {
-        // Fold the WAL back so the file is complete on its own.
-        let _ = self.conn.pragma_update(None, "wal_checkpoint", "TRUNCATE");
-        if let Err((_, e)) = self.conn.close() {
-            tracing::warn!(error = %e, "closing the database failed");
-        }
-    }
-
-    pub fn sync_feeds(&mut self, feeds: &[FeedSpec]) -> Result<(), StoreError> {
-        let tx = self.conn.transaction()?;
-        {
-            let mut up = tx.prepare_cached(
-                "INSERT INTO feeds (url, config_title, tags) VALUES (?1, ?2, ?3)
-                 ON CONFLICT(url) DO UPDATE SET config_title = excluded.config_title, tags = excluded.tags",
-            )?;
-            for f in feeds {
-                let tags = (!f.tags.is_empty()).then(|| f.tags.join(" "));
-                up.execute(params![f.url, f.title, tags])?;
-            }
-        }
-        tx.commit()?;
-        Ok(())
-    }
-
-    pub fn set_topics(
-        &mut self,
-        topics: Arc<Vec<Topic>>,
-    ) -> Result<Vec<(String, usize)>, StoreError> {
-        let now = ts(Utc::now());
-        let tx = self.conn.transaction()?;
-        let known: HashMap<String, String> = {
-            let mut st = tx.prepare("SELECT slug, fingerprint FROM topics")?;
-            st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
-                .collect::<Result<_, _>>()?
-        };
-        // Topics no longer configured are forgotten; re-adding one rebuilds it.
-        for slug in known.keys() {
-            if !topics.iter().any(|t| &t.slug == slug) {
-                self.touched.slugs.insert(slug.clone());
-                tx.execute("DELETE FROM topic_items WHERE slug = ?1", [slug])?;
-                tx.execute("DELETE FROM topics WHERE slug = ?1", [slug])?;
-            }
-        }
-        let changed: Vec<&Topic> = topics
-            .iter()
-            .filter(|t| known.get(&t.slug) != Some(&t.fingerprint))
-            .collect();
-        let mut counts = vec![0usize; changed.len()];
-        if !changed.is_empty() {
-            for t in &changed {
-                tx.execute("DELETE FROM topic_items WHERE slug = ?1", [&t.slug])?;
-                tx.execute(
-                    "INSERT INTO topics (slug, fingerprint, changed) VALUES (?1, ?2, ?3)
-                     ON CONFLICT(slug) DO UPDATE SET fingerprint = excluded.fingerprint, changed = excluded.changed",
-                    params![t.slug, t.fingerprint, now],
-                )?;
-            }
-            let mut scan = tx.prepare(ITEM_ROW)?;
-            let mut ins = tx.prepare_cached(INSERT_MEMBER)?;
-            let mut rows = scan.query([])?;
-            while let Some(r) = rows.next()? {
-                let row = MatchRow::read(r)?;
-                let doc = row.document();
-                for (t, n) in changed.iter().zip(counts.iter_mut()) {
-                    if row.file_into(t, &doc, &mut ins)? {
-                        *n += 1;
-                    }
-                }
-            }
-        }
-        let out = changed
-            .iter()
-            .zip(counts)
-            .map(|(t, n)| (t.slug.clone(), n))
-            .collect();
-        tx.commit()?;
-        self.touched
-            .slugs
-            .extend(changed.iter().map(|t| t.slug.clone()));
-        self.topics = topics;
-        Ok(out)
-    }
-
-    pub fn feed_state(&mut self, url: &str) -> Result<FeedState, StoreError> {
-        let st = self
-            .conn
-            .prepare_cached(
-                "SELECT etag, last_modified, body_hash, error_count, effective_url
-                 FROM feeds WHERE url = ?1",
-            )?
-            .query_row([url], |r| {
-                Ok(FeedState {
-                    etag: r.get(0)?,
-                    last_modified: r.get(1)?,
-                    body_hash: r.get(2)?,
-                    error_count: r.get(3)?,
-                    effective_url: r.get(4)?,
-                })
-            })
-            .optional()?;
-        Ok(st.unwrap_or_default())
-    }
-
-    /// Records a successful poll; with `feed`, its items too, in the same
-    /// transaction.
-    pub fn ingest(
-        &mut self,
-        feed_url: &str,
-        feed: Option<ParsedFeed>,
-        rec: &PollRecord,
-    ) -> Result<IngestStats, StoreError> {
-        let topics = self.topics.clone();
-        let tx = self.conn.transaction()?;
-        let done = ingest_into(&tx, &topics, feed_url, feed, rec)?;
-        tx.commit()?;
-        Ok(self.note(done))
-    }
-
-    /// Several feeds' polls in one transaction, each in a savepoint of its
-    /// own: a feed whose write fails is rolled back alone and gets the
-    /// error; the others are stored. A failed commit fails them all.
-    pub fn ingest_batch(
-        &mut self,
-        work: Vec<(String, ParsedFeed, PollRecord)>,
-    ) -> Vec<Result<IngestStats, StoreError>> {
-        let n = work.len();
-        let topics = self.topics.clone();
-        let run = |conn: &mut Connection| {
-            let mut tx = conn.transaction()?;
-            let mut out = Vec::with_capacity(n);
-            for (url, feed, rec) in work {
-                let sp = tx.savepoint()?;
-                let r = ingest_into(&sp, &topics, &url, Some(feed), &rec);
-                if r.is_ok() {
-                    sp.commit()?;
-                }
-                out.push(r);
-            }
-            tx.commit()?;
-            Ok::<_, StoreError>(out)
-        };
-        match run(&mut self.conn) {
-            Ok(results) => results
-                .into_iter()
-                .map(|r| r.map(|done| self.note(done)))
-                .collect(),
-            Err(e) => (0..n).map(|_| Err(e.clone())).collect(),
-        }
-    }
-
     /// Records what a committed ingest changed.
     fn note(&mut self, done: Ingested) -> IngestStats {
         self.touched.all |= done.feed_changed;
         self.touched.slugs.extend(done.touched);
         done.stats
-    }
-
-    pub fn items_since(&mut self, since: DateTime<Utc>) -> Result<Vec<StoredItem>, StoreError> {
-        let mut st = self.conn.prepare(&format!(
-            "SELECT * FROM ({ITEM_ROW} WHERE i.sort_time >= ?1) m
-             JOIN (SELECT i.id AS iid, coalesce(f.config_title, f.title, f.url) AS ftitle,
-                          i.story_id AS sid,
-                          (SELECT count(*) FROM items x WHERE x.story_id = i.story_id) AS ssize
-                   FROM items i JOIN feeds f ON f.id = i.first_feed_id) t ON t.iid = m.id
-             ORDER BY m.sort_time DESC, m.id DESC"
-        ))?;
-        let rows = st
-            .query_map([ts(since)], |r| {
-                let m = MatchRow::read(r)?;
-                Ok(StoredItem {
-                    date: from_ts(Some(m.sort_time)).unwrap_or_default(),
-                    feed_title: r.get(10)?,
-                    story: r.get(11)?,
-                    story_size: r.get(12)?,
-                    title: m.title,
-                    summary: m.summary,
-                    content: m.content,
-                    author: m.author,
-                    categories: m.categories.unwrap_or_default(),
-                    feed_urls: m.urls,
-                    feed_labels: m.feed_labels,
-                })
-            })?
-            .collect::<Result<_, _>>()?;
-        Ok(rows)
-    }
-
-    pub fn record_failure(
-        &mut self,
-        feed_url: &str,
-        status: &str,
-        error: &str,
-        now: DateTime<Utc>,
-        next_poll: Option<DateTime<Utc>>,
-    ) -> Result<(), StoreError> {
-        let tx = self.conn.transaction()?;
-        let feed_id = feed_row(&tx, feed_url)?;
-        tx.execute(
-            "UPDATE feeds SET last_attempt = ?2, last_status = ?3, last_error = ?4, next_poll = ?5,
-                    error_count = error_count + 1
-             WHERE id = ?1",
-            params![feed_id, ts(now), status, error, next_poll.map(ts)],
-        )?;
-        tx.commit()?;
-        Ok(())
-    }
-
-    pub fn stats(&mut self) -> Result<StoreStats, StoreError> {
-        let one = |sql: &str| -> Result<i64, StoreError> {
-            Ok(self
-                .conn
-                .query_row(sql, [], |r| r.get::<_, Option<i64>>(0))?
-                .unwrap_or(0))
-        };
-        let feeds = one("SELECT count(*) FROM feeds")?;
-        let feeds_failing = one("SELECT count(*) FROM feeds WHERE error_count > 0")?;
-        let items = one("SELECT count(*) FROM items")?;
-        let stories = one("SELECT count(*) FROM stories")?;
-        let pages = one("PRAGMA page_count")?;
-        let page_size = one("PRAGMA page_size")?;
-        let last_poll =
-            from_ts(Some(one("SELECT max(last_attempt) FROM feeds")?).filter(|&t| t > 0));
-        let mut st = self
-            .conn
-            .prepare_cached("SELECT slug, count(*) FROM topic_items GROUP BY slug ORDER BY slug")?;
-        let topic_items = st
-            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?
-            .map(|r| r.map(|(s, n)| (s, n.max(0) as u64)))
-            .collect::<Result<_, _>>()?;
-        let count = |n: i64| n.max(0) as u64;
-        let week_ago = ts(Utc::now()) - 7 * 86_400;
-        let story_sizes = self
-            .conn
-            .prepare_cached(
-                "SELECT n, count(*) FROM (
-                     SELECT count(*) n FROM items
-                     WHERE story_id IN (SELECT id FROM stories WHERE updated >= ?1)
-                     GROUP BY story_id)
-                 GROUP BY n ORDER BY n",
-            )?
-            .query_map([week_ago], |r| {
-                Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
-            })?
-            .map(|r| r.map(|(a, b)| (count(a), count(b))))
-            .collect::<Result<_, _>>()?;
-        Ok(StoreStats {
-            feeds: count(feeds),
-            feeds_failing: count(feeds_failing),
-            items: count(items),
-            stories: count(stories),
-            topic_items,
-            db_bytes: count(pages) * count(page_size),
-            last_poll,
-            story_sizes,
-        })
-    }
-
-    pub fn feeds(&mut self) -> Result<Vec<FeedStatus>, StoreError> {
-        let mut st = self.conn.prepare(
-            "SELECT f.url, coalesce(f.config_title, f.title), f.last_status, f.last_error,
-                    f.last_attempt, f.last_success, f.next_poll, f.error_count, f.effective_url,
-                    (SELECT count(*) FROM item_sources s WHERE s.feed_id = f.id)
-             FROM feeds f ORDER BY f.url",
-        )?;
-        let rows = st
-            .query_map([], |r| {
-                Ok(FeedStatus {
-                    url: r.get(0)?,
-                    title: r.get(1)?,
-                    last_status: r.get(2)?,
-                    last_error: r.get(3)?,
-                    last_attempt: from_ts(r.get(4)?),
-                    last_success: from_ts(r.get(5)?),
-                    next_poll: from_ts(r.get(6)?),
-                    error_count: r.get(7)?,
-                    effective_url: r.get(8)?,
-                    items: r.get(9)?,
-                })
-            })?
-            .collect::<Result<_, _>>()?;
-        Ok(rows)
-    }
-
-    pub fn topic_entries(
-        &mut self,
-        slug: &str,
-        limit: usize,
-        by_story: bool,
-        offset: usize,
-    ) -> Result<TopicEntries, StoreError> {
-        let defined_at: Option<i64> = self
-            .conn
-            .query_row("SELECT changed FROM topics WHERE slug = ?1", [slug], |r| {
-                r.get(0)
-            })
-            .optional()?;
-        let entries = if by_story {
-            if self.groups_when_idle {
-                // The rest follows between jobs, and the topic is rebuilt
-                // then: items of a huge poll appear within seconds.
-                self.assign_stories(1000)?;
-            } else {
-                while self.assign_stories(1000)? > 0 {}
-            }
-            self.topic_stories(slug, limit, offset)?
-        } else {
-            self.conn
-                .prepare_cached(&format!(
-                    "{ENTRY_SELECT}, t.matched FROM topic_items t
-                     JOIN items i ON i.id = t.item_id
-                     JOIN feeds f ON f.id = i.first_feed_id
-                     WHERE t.slug = ?1
-                     ORDER BY t.sort_time DESC, t.item_id DESC
-                     LIMIT ?2 OFFSET ?3"
-                ))?
-                .query_map(params![slug, limit as i64, offset as i64], |r| {
-                    let mut e = read_entry(r)?;
-                    e.matched = lines(r.get(16)?);
-                    Ok(e)
-                })?
-                .collect::<Result<_, _>>()?
-        };
-        // Every entry on every page, so the publisher can link the last page.
-        let total: i64 = self
-            .conn
-            .prepare_cached(if by_story {
-                "SELECT count(DISTINCT i.story_id) FROM topic_items t JOIN items i ON i.id = t.item_id
-                 WHERE t.slug = ?1"
-            } else {
-                "SELECT count(*) FROM topic_items WHERE slug = ?1"
-            })?
-            .query_row([slug], |r| r.get(0))?;
-        Ok(TopicEntries {
-            entries,
-            defined_at: from_ts(defined_at).unwrap_or_default(),
-            total: usize::try_from(total).unwrap_or_default(),
-        })
     }
 
     /// One entry per story with a member in the topic: the lead item, with
@@ -767,19 +221,373 @@ impl Db {
             .collect::<Result<_, _>>()?;
         Ok(rows)
     }
+}
 
-    /// Why each member of story `id` is in it (`feedsift story --why`).
-    pub fn story_why(
+impl Backend for Db {
+    /// Did another process (say `feedsift poll` next to the daemon) commit
+    /// since the last call? SQLite's data_version moves only for other
+    /// connections' commits; when it does, every topic may have changed.
+    fn check_external_writes(&mut self) -> Result<bool, StoreError> {
+        let v: i64 = self
+            .conn
+            .pragma_query_value(None, "data_version", |r| r.get(0))?;
+        let changed = self.data_version.is_some_and(|old| old != v);
+        self.data_version = Some(v);
+        self.touched.all |= changed;
+        Ok(changed)
+    }
+
+    /// What the jobs since the last call changed.
+    fn take_touched(&mut self) -> Touched {
+        std::mem::take(&mut self.touched)
+    }
+
+    /// Removes up to `max` items first seen before `cutoff`, in one
+    /// transaction, with every row that refers to them, then gives up to
+    /// `vacuum_pages` free pages back to the file system. Kept: items a
+    /// topic feed shows (see `fill_keep`), and every member of a story that
+    /// has a member seen since `cutoff` or a kept one, so a story is pruned
+    /// whole or not at all.
+    fn prune_batch(
         &mut self,
-        id: i64,
-    ) -> Result<Vec<(String, crate::cluster::MemberWhy)>, StoreError> {
-        let window = self.story_cfg.window.as_secs() as i64;
-        stories::explain(&self.conn, id, window, self.story_cfg.threshold)
+        cutoff: DateTime<Utc>,
+        max: usize,
+        vacuum_pages: u32,
+        topics: &[Topic],
+    ) -> Result<PruneBatch, StoreError> {
+        let cutoff = ts(cutoff);
+        let tx = self.conn.transaction()?;
+        // A story's lead may go before the rest of it (a batch can end in
+        // the middle of a story); the lead is moved below, and the
+        // references are checked at commit.
+        tx.pragma_update(None, "defer_foreign_keys", "ON")?;
+        fill_keep(&tx, topics)?;
+        tx.execute_batch(
+            "CREATE TEMP TABLE IF NOT EXISTS prune_batch (id INTEGER PRIMARY KEY);
+             DELETE FROM temp.prune_batch;",
+        )?;
+        let items = tx
+            .prepare_cached(
+                "INSERT INTO temp.prune_batch
+                 SELECT i.id FROM items i
+                 WHERE i.first_seen < ?1
+                   AND i.id NOT IN (SELECT id FROM temp.prune_keep)
+                   AND (i.story_id IS NULL OR NOT EXISTS (
+                        SELECT 1 FROM items m WHERE m.story_id = i.story_id
+                          AND (m.first_seen >= ?1 OR m.id IN (SELECT id FROM temp.prune_keep))))
+                 ORDER BY i.first_seen, i.id
+                 LIMIT ?2",
+            )?
+            .execute(params![cutoff, max as i64])?;
+        let mut stories = 0;
+        if items > 0 {
+            let touched: Vec<i64> = tx
+                .prepare_cached(
+                    "SELECT DISTINCT story_id FROM items
+                     WHERE id IN (SELECT id FROM temp.prune_batch) AND story_id IS NOT NULL",
+                )?
+                .query_map([], |r| r.get(0))?
+                .collect::<Result<_, _>>()?;
+            tx.execute_batch(
+                "DELETE FROM topic_items WHERE item_id IN (SELECT id FROM temp.prune_batch);
+                 DELETE FROM item_sources WHERE item_id IN (SELECT id FROM temp.prune_batch);
+                 DELETE FROM items WHERE id IN (SELECT id FROM temp.prune_batch);",
+            )?;
+            for story in touched {
+                stories += tx
+                    .prepare_cached(
+                        "DELETE FROM stories WHERE id = ?1
+                         AND NOT EXISTS (SELECT 1 FROM items WHERE story_id = ?1)",
+                    )?
+                    .execute([story])?;
+                // What is left of a story goes in a later batch; until then
+                // its earliest remaining member leads it.
+                tx.prepare_cached(
+                    "UPDATE stories SET lead_item_id =
+                         (SELECT id FROM items WHERE story_id = ?1 ORDER BY sort_time, id LIMIT 1)
+                     WHERE id = ?1 AND lead_item_id NOT IN (SELECT id FROM items)",
+                )?
+                .execute([story])?;
+            }
+        }
+        tx.commit()?;
+        if items > 0 {
+            // Pruned items may be in cached documents (older pages).
+            self.touched.all = true;
+        }
+        let free_before = self.freelist()?;
+        // Runs to completion only when stepped; `execute_batch` steps it.
+        self.conn
+            .execute_batch(&format!("PRAGMA incremental_vacuum({vacuum_pages})"))?;
+        let free_after = self.freelist()?;
+        Ok(PruneBatch {
+            items,
+            stories,
+            vacuumed_pages: (free_before - free_after).max(0) as u64,
+            free_pages: free_after.max(0) as u64,
+        })
+    }
+
+    fn close(self: Box<Self>) {
+        // Fold the WAL back so the file is complete on its own.
+        let _ = self.conn.pragma_update(None, "wal_checkpoint", "TRUNCATE");
+        if let Err((_, e)) = self.conn.close() {
+            tracing::warn!(error = %e, "closing the database failed");
+        }
+    }
+
+    fn sync_feeds(&mut self, feeds: &[FeedSpec]) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        {
+            let mut up = tx.prepare_cached(
+                "INSERT INTO feeds (url, config_title, tags) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(url) DO UPDATE SET config_title = excluded.config_title, tags = excluded.tags",
+            )?;
+            for f in feeds {
+                let tags = (!f.tags.is_empty()).then(|| f.tags.join(" "));
+                up.execute(params![f.url, f.title, tags])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn feed_state(&mut self, url: &str) -> Result<FeedState, StoreError> {
+        let st = self
+            .conn
+            .prepare_cached(
+                "SELECT etag, last_modified, body_hash, error_count, effective_url
+                 FROM feeds WHERE url = ?1",
+            )?
+            .query_row([url], |r| {
+                Ok(FeedState {
+                    etag: r.get(0)?,
+                    last_modified: r.get(1)?,
+                    body_hash: r.get(2)?,
+                    error_count: r.get(3)?,
+                    effective_url: r.get(4)?,
+                })
+            })
+            .optional()?;
+        Ok(st.unwrap_or_default())
+    }
+    fn record_unchanged(&mut self, feed_url: &str, rec: &PollRecord) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        let done = ingest_into(&tx, None, feed_url, None, rec)?;
+        tx.commit()?;
+        self.note(done);
+        Ok(())
+    }
+
+    /// Several feeds' polls in one transaction, each in a savepoint of its
+    /// own: a feed whose write fails is rolled back alone and gets the
+    /// error; the others are stored. A failed commit fails them all.
+    fn ingest_batch(
+        &mut self,
+        work: Vec<(String, ParsedFeed, PollRecord)>,
+        topics: &dyn TopicMatcher,
+    ) -> Vec<Result<IngestStats, StoreError>> {
+        let n = work.len();
+        let run = |conn: &mut Connection| {
+            let mut tx = conn.transaction()?;
+            let mut out = Vec::with_capacity(n);
+            for (url, feed, rec) in work {
+                let sp = tx.savepoint()?;
+                let r = ingest_into(&sp, Some(topics), &url, Some(feed), &rec);
+                if r.is_ok() {
+                    sp.commit()?;
+                }
+                out.push(r);
+            }
+            tx.commit()?;
+            Ok::<_, StoreError>(out)
+        };
+        match run(&mut self.conn) {
+            Ok(results) => results
+                .into_iter()
+                .map(|r| r.map(|done| self.note(done)))
+                .collect(),
+            Err(e) => (0..n).map(|_| Err(e.clone())).collect(),
+        }
+    }
+
+    fn items_since(&mut self, since: DateTime<Utc>) -> Result<Vec<StoredItem>, StoreError> {
+        let mut st = self.conn.prepare(&format!(
+            "SELECT * FROM ({ITEM_ROW} WHERE i.sort_time >= ?1) m
+             JOIN (SELECT i.id AS iid, coalesce(f.config_title, f.title, f.url) AS ftitle,
+                          i.story_id AS sid,
+                          (SELECT count(*) FROM items x WHERE x.story_id = i.story_id) AS ssize
+                   FROM items i JOIN feeds f ON f.id = i.first_feed_id) t ON t.iid = m.id
+             ORDER BY m.sort_time DESC, m.id DESC"
+        ))?;
+        let rows = st
+            .query_map([ts(since)], |r| {
+                let m = read_match_row(r)?;
+                Ok(StoredItem {
+                    date: from_ts(Some(m.sort_time)).unwrap_or_default(),
+                    feed_title: r.get(10)?,
+                    story: r.get(11)?,
+                    story_size: r.get(12)?,
+                    title: m.title,
+                    summary: m.summary,
+                    content: m.content,
+                    author: m.author,
+                    categories: m.categories.unwrap_or_default(),
+                    feed_urls: m.urls,
+                    feed_labels: m.feed_labels,
+                })
+            })?
+            .collect::<Result<_, _>>()?;
+        Ok(rows)
+    }
+
+    fn record_failure(
+        &mut self,
+        feed_url: &str,
+        status: &str,
+        error: &str,
+        now: DateTime<Utc>,
+        next_poll: Option<DateTime<Utc>>,
+    ) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        let feed_id = feed_row(&tx, feed_url)?;
+        tx.execute(
+            "UPDATE feeds SET last_attempt = ?2, last_status = ?3, last_error = ?4, next_poll = ?5,
+                    error_count = error_count + 1
+             WHERE id = ?1",
+            params![feed_id, ts(now), status, error, next_poll.map(ts)],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn stats(&mut self) -> Result<StoreStats, StoreError> {
+        let one = |sql: &str| -> Result<i64, StoreError> {
+            Ok(self
+                .conn
+                .query_row(sql, [], |r| r.get::<_, Option<i64>>(0))?
+                .unwrap_or(0))
+        };
+        let feeds = one("SELECT count(*) FROM feeds")?;
+        let feeds_failing = one("SELECT count(*) FROM feeds WHERE error_count > 0")?;
+        let items = one("SELECT count(*) FROM items")?;
+        let stories = one("SELECT count(*) FROM stories")?;
+        let pages = one("PRAGMA page_count")?;
+        let page_size = one("PRAGMA page_size")?;
+        let last_poll =
+            from_ts(Some(one("SELECT max(last_attempt) FROM feeds")?).filter(|&t| t > 0));
+        let mut st = self
+            .conn
+            .prepare_cached("SELECT slug, count(*) FROM topic_items GROUP BY slug ORDER BY slug")?;
+        let topic_items = st
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?
+            .map(|r| r.map(|(s, n)| (s, n.max(0) as u64)))
+            .collect::<Result<_, _>>()?;
+        let count = |n: i64| n.max(0) as u64;
+        let week_ago = ts(Utc::now()) - 7 * 86_400;
+        let story_sizes = self
+            .conn
+            .prepare_cached(
+                "SELECT n, count(*) FROM (
+                     SELECT count(*) n FROM items
+                     WHERE story_id IN (SELECT id FROM stories WHERE updated >= ?1)
+                     GROUP BY story_id)
+                 GROUP BY n ORDER BY n",
+            )?
+            .query_map([week_ago], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
+            })?
+            .map(|r| r.map(|(a, b)| (count(a), count(b))))
+            .collect::<Result<_, _>>()?;
+        Ok(StoreStats {
+            feeds: count(feeds),
+            feeds_failing: count(feeds_failing),
+            items: count(items),
+            stories: count(stories),
+            topic_items,
+            db_bytes: count(pages) * count(page_size),
+            last_poll,
+            story_sizes,
+        })
+    }
+
+    fn feeds(&mut self) -> Result<Vec<FeedStatus>, StoreError> {
+        let mut st = self.conn.prepare(
+            "SELECT f.url, coalesce(f.config_title, f.title), f.last_status, f.last_error,
+                    f.last_attempt, f.last_success, f.next_poll, f.error_count, f.effective_url,
+                    (SELECT count(*) FROM item_sources s WHERE s.feed_id = f.id)
+             FROM feeds f ORDER BY f.url",
+        )?;
+        let rows = st
+            .query_map([], |r| {
+                Ok(FeedStatus {
+                    url: r.get(0)?,
+                    title: r.get(1)?,
+                    last_status: r.get(2)?,
+                    last_error: r.get(3)?,
+                    last_attempt: from_ts(r.get(4)?),
+                    last_success: from_ts(r.get(5)?),
+                    next_poll: from_ts(r.get(6)?),
+                    error_count: r.get(7)?,
+                    effective_url: r.get(8)?,
+                    items: r.get(9)?,
+                })
+            })?
+            .collect::<Result<_, _>>()?;
+        Ok(rows)
+    }
+
+    fn topic_entries(
+        &mut self,
+        slug: &str,
+        limit: usize,
+        by_story: bool,
+        offset: usize,
+    ) -> Result<TopicEntries, StoreError> {
+        let defined_at: Option<i64> = self
+            .conn
+            .query_row("SELECT changed FROM topics WHERE slug = ?1", [slug], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        let entries = if by_story {
+            self.topic_stories(slug, limit, offset)?
+        } else {
+            self.conn
+                .prepare_cached(&format!(
+                    "{ENTRY_SELECT}, t.matched FROM topic_items t
+                     JOIN items i ON i.id = t.item_id
+                     JOIN feeds f ON f.id = i.first_feed_id
+                     WHERE t.slug = ?1
+                     ORDER BY t.sort_time DESC, t.item_id DESC
+                     LIMIT ?2 OFFSET ?3"
+                ))?
+                .query_map(params![slug, limit as i64, offset as i64], |r| {
+                    let mut e = read_entry(r)?;
+                    e.matched = lines(r.get(16)?);
+                    Ok(e)
+                })?
+                .collect::<Result<_, _>>()?
+        };
+        // Every entry on every page, so the publisher can link the last page.
+        let total: i64 = self
+            .conn
+            .prepare_cached(if by_story {
+                "SELECT count(DISTINCT i.story_id) FROM topic_items t JOIN items i ON i.id = t.item_id
+                 WHERE t.slug = ?1"
+            } else {
+                "SELECT count(*) FROM topic_items WHERE slug = ?1"
+            })?
+            .query_row([slug], |r| r.get(0))?;
+        Ok(TopicEntries {
+            entries,
+            defined_at: from_ts(defined_at).unwrap_or_default(),
+            total: usize::try_from(total).unwrap_or_default(),
+        })
     }
 
     /// A story by its number or uid, with its members.
-    pub fn story(&mut self, key: &str) -> Result<Option<StoryDetail>, StoreError> {
-        while self.assign_stories(1000)? > 0 {}
+    fn story(&mut self, key: &str) -> Result<Option<StoryDetail>, StoreError> {
         let found: Option<(i64, String, String)> = self
             .conn
             .query_row(
@@ -798,6 +606,267 @@ impl Db {
                 members: self.story_members(id)?,
             })),
         }
+    }
+
+    fn begin(&mut self) -> Result<(), StoreError> {
+        self.conn.execute_batch("BEGIN")?;
+        Ok(())
+    }
+
+    fn commit(&mut self) -> Result<(), StoreError> {
+        self.conn.execute_batch("COMMIT")?;
+        Ok(())
+    }
+
+    fn rollback(&mut self) {
+        if !self.conn.is_autocommit()
+            && let Err(e) = self.conn.execute_batch("ROLLBACK")
+        {
+            tracing::warn!(error = %e, "rolling back a transaction failed");
+        }
+    }
+
+    fn topic_fingerprints(&mut self) -> Result<HashMap<String, String>, StoreError> {
+        let mut st = self
+            .conn
+            .prepare_cached("SELECT slug, fingerprint FROM topics")?;
+        let known = st
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?;
+        Ok(known)
+    }
+
+    fn remove_topic(&mut self, slug: &str) -> Result<(), StoreError> {
+        self.touched.slugs.insert(slug.to_string());
+        self.conn
+            .execute("DELETE FROM topic_items WHERE slug = ?1", [slug])?;
+        self.conn
+            .execute("DELETE FROM topics WHERE slug = ?1", [slug])?;
+        Ok(())
+    }
+
+    fn reset_topic(&mut self, slug: &str, fingerprint: &str, now: i64) -> Result<(), StoreError> {
+        self.touched.slugs.insert(slug.to_string());
+        self.conn
+            .execute("DELETE FROM topic_items WHERE slug = ?1", [slug])?;
+        self.conn.execute(
+            "INSERT INTO topics (slug, fingerprint, changed) VALUES (?1, ?2, ?3)
+             ON CONFLICT(slug) DO UPDATE SET fingerprint = excluded.fingerprint, changed = excluded.changed",
+            params![slug, fingerprint, now],
+        )?;
+        Ok(())
+    }
+
+    fn items_to_match(&mut self, after: i64, limit: usize) -> Result<Vec<MatchRow>, StoreError> {
+        let rows = self
+            .conn
+            .prepare_cached(&format!(
+                "{ITEM_ROW} WHERE i.id > ?1 ORDER BY i.id LIMIT ?2"
+            ))?
+            .query_map(params![after, limit as i64], read_match_row)?
+            .collect::<Result<_, _>>()?;
+        Ok(rows)
+    }
+
+    fn add_to_topic(
+        &mut self,
+        slug: &str,
+        item: i64,
+        sort_time: i64,
+        why: &str,
+    ) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached(INSERT_MEMBER)?
+            .execute(params![slug, item, sort_time, why])?;
+        Ok(())
+    }
+
+    fn waiting_for_story(&mut self, limit: usize) -> Result<Vec<i64>, StoreError> {
+        let pending = self
+            .conn
+            .prepare_cached(PENDING)?
+            .query_map([limit as i64], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        Ok(pending)
+    }
+
+    fn grouping_input(&mut self, item: i64) -> Result<GroupingInput, StoreError> {
+        let input = self
+            .conn
+            .prepare_cached(
+                "SELECT uid, title, summary, content, sort_time, first_feed_id FROM items WHERE id = ?1",
+            )?
+            .query_row([item], |r| {
+                Ok(GroupingInput {
+                    uid: r.get(0)?,
+                    title: r.get(1)?,
+                    summary: r.get(2)?,
+                    content: r.get(3)?,
+                    sort_time: r.get(4)?,
+                    feed: r.get(5)?,
+                })
+            })?;
+        Ok(input)
+    }
+
+    fn new_story(
+        &mut self,
+        uid: &str,
+        now: i64,
+        sort_time: i64,
+        lead: i64,
+    ) -> Result<i64, StoreError> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO stories (uid, first_seen, updated, sort_time, lead_item_id)
+                 VALUES (?1, ?2, ?2, ?3, ?4)",
+            )?
+            .execute(params![uid, now, sort_time, lead])?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    fn story_grew(&mut self, story: i64, now: i64, sort_time: i64) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached(
+                "UPDATE stories SET updated = ?2, sort_time = min(sort_time, ?3) WHERE id = ?1",
+            )?
+            .execute(params![story, now, sort_time])?;
+        Ok(())
+    }
+
+    fn file_in_story(
+        &mut self,
+        item: i64,
+        story: i64,
+        sketch: &[u8],
+        cites: Option<&str>,
+    ) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached(
+                "UPDATE items SET story_id = ?2, sketch = ?3, cites = ?4 WHERE id = ?1",
+            )?
+            .execute(params![item, story, sketch, cites])?;
+        Ok(())
+    }
+
+    fn lead_facts(&mut self, item: i64, story: i64) -> Result<(String, i64), StoreError> {
+        let facts = self
+            .conn
+            .prepare_cached(
+                "SELECT coalesce(f.config_title, f.title, f.url),
+                        (SELECT l.sort_time FROM stories s JOIN items l ON l.id = s.lead_item_id WHERE s.id = ?2)
+                 FROM items i JOIN feeds f ON f.id = i.first_feed_id WHERE i.id = ?1",
+            )?
+            .query_row(params![item, story], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(facts)
+    }
+
+    fn lead_candidates(&mut self, story: i64) -> Result<Vec<LeadCandidate>, StoreError> {
+        let members = self
+            .conn
+            .prepare_cached(
+                "SELECT i.id, i.cites, coalesce(f.config_title, f.title, f.url), i.sort_time
+                 FROM items i JOIN feeds f ON f.id = i.first_feed_id
+                 WHERE i.story_id = ?1 ORDER BY i.sort_time, i.id",
+            )?
+            .query_map([story], |r| {
+                Ok(LeadCandidate {
+                    item: r.get(0)?,
+                    cites: r.get(1)?,
+                    feed_title: r.get(2)?,
+                    sort_time: r.get(3)?,
+                })
+            })?
+            .collect::<Result<_, _>>()?;
+        Ok(members)
+    }
+
+    fn set_lead(&mut self, story: i64, lead: i64) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached("UPDATE stories SET lead_item_id = ?2 WHERE id = ?1")?
+            .execute(params![story, lead])?;
+        Ok(())
+    }
+
+    fn note_grouped(&mut self, items: &[i64]) -> Result<(), StoreError> {
+        // A story's entry lists every member, so a topic changes when any
+        // item joins one of its stories, in it or not.
+        let mut st = self.conn.prepare_cached(STORY_TOPICS)?;
+        for id in items {
+            for slug in st.query_map([id], |r| r.get::<_, String>(0))? {
+                self.touched.slugs.insert(slug?);
+            }
+        }
+        Ok(())
+    }
+
+    fn newest_grouped(&mut self) -> Result<Option<i64>, StoreError> {
+        let newest = self
+            .conn
+            .query_row(
+                "SELECT max(sort_time) FROM items WHERE story_id IS NOT NULL",
+                [],
+                |r| r.get(0),
+            )
+            .optional()?
+            .flatten();
+        Ok(newest)
+    }
+
+    fn sketches_between(
+        &mut self,
+        from: i64,
+        to: i64,
+        each: &mut dyn FnMut(Sketched),
+    ) -> Result<(), StoreError> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT id, sketch, sort_time, story_id, first_feed_id FROM items
+             WHERE story_id IS NOT NULL AND sort_time BETWEEN ?1 AND ?2 ORDER BY sort_time",
+        )?;
+        let mut rows = st.query([from, to])?;
+        while let Some(r) = rows.next()? {
+            let Some(sketch) = r.get::<_, Option<Vec<u8>>>(1)? else {
+                continue;
+            };
+            each(Sketched {
+                item: r.get(0)?,
+                sketch,
+                sort_time: r.get(2)?,
+                story: r.get(3)?,
+                feed: r.get(4)?,
+            });
+        }
+        Ok(())
+    }
+
+    fn story_texts(&mut self, story: i64) -> Result<Option<StoryTexts>, StoreError> {
+        let Some(lead) = self
+            .conn
+            .prepare_cached("SELECT lead_item_id FROM stories WHERE id = ?1")?
+            .query_row([story], |r| r.get(0))
+            .optional()?
+        else {
+            return Ok(None);
+        };
+        let mut members = Vec::new();
+        let mut st = self.conn.prepare_cached(
+            "SELECT id, uid, sort_time, title, summary, content FROM items
+             WHERE story_id = ?1 ORDER BY sort_time, id",
+        )?;
+        let mut rows = st.query([story])?;
+        while let Some(r) = rows.next()? {
+            let (summary, content): (Option<String>, Option<String>) = (r.get(4)?, r.get(5)?);
+            members.push((
+                r.get::<_, String>(1)?,
+                crate::cluster::MemberText {
+                    item: r.get(0)?,
+                    time: r.get(2)?,
+                    title: r.get(3)?,
+                    body: summary.or(content).unwrap_or_default(),
+                },
+            ));
+        }
+        Ok(Some(StoryTexts { lead, members }))
     }
 }
 
@@ -975,7 +1044,7 @@ struct Ingested {
 /// transaction or savepoint.
 fn ingest_into(
     conn: &Connection,
-    topics: &Arc<Vec<Topic>>,
+    topics: Option<&dyn TopicMatcher>,
     feed_url: &str,
     feed: Option<ParsedFeed>,
     rec: &PollRecord,
@@ -984,7 +1053,7 @@ fn ingest_into(
     let mut stats = IngestStats::default();
     let mut touched = HashSet::new();
     let mut feed_changed = false;
-    if let Some(mut feed) = feed {
+    if let (Some(mut feed), Some(topics)) = (feed, topics) {
         // The feed's own title first, so items are matched with the labels
         // a later re-evaluation will see. Only a real change counts:
         // atom:source in every topic shows these.
@@ -1004,14 +1073,15 @@ fn ingest_into(
         // Matches made on the parser's thread count only if they were made
         // with the topics and labels in force here.
         let matched = match feed.matched.take() {
-            Some(m) if Arc::ptr_eq(&m.topics, topics) => {
+            Some(m) => {
                 let labels: String = conn
-                    .prepare_cached(
-                        "SELECT f.url || ' ' || coalesce(f.config_title, f.title, '') || ' ' || coalesce(f.tags, '')
-                         FROM feeds f WHERE f.id = ?1",
-                    )?
+                    .prepare_cached(concat!(
+                        "SELECT ",
+                        feed_label!(),
+                        " FROM feeds f WHERE f.id = ?1"
+                    ))?
                     .query_row([feed_id], |r| r.get(0))?;
-                (m.labels == labels).then_some(m)
+                topics.current(&m, &labels).then_some(m)
             }
             _ => None,
         };
@@ -1077,7 +1147,7 @@ fn feed_row(tx: &Connection, url: &str) -> Result<i64, StoreError> {
 /// Adds one parsed entry: new item, new source of a known item, or nothing.
 fn add_item(
     tx: &Connection,
-    topics: &[Topic],
+    topics: &dyn TopicMatcher,
     source: &Source,
     item: NewItem,
     pre_matched: Option<Vec<(usize, String)>>,
@@ -1159,16 +1229,16 @@ fn add_item(
         None => {
             let row = tx
                 .prepare_cached(&format!("{ITEM_ROW} WHERE i.id = ?1"))?
-                .query_row([item_id], MatchRow::read)?;
-            (row.sort_time, match_item(topics, &row.urls, &row.text()))
+                .query_row([item_id], read_match_row)?;
+            (row.sort_time, topics.match_row(&row))
         }
     };
     let mut ins = tx.prepare_cached(INSERT_MEMBER)?;
     let mut touched = Vec::new();
     for (i, why) in matches {
-        let Some(t) = topics.get(i) else { continue };
-        ins.execute(params![t.slug, item_id, sort_time, why])?;
-        touched.push(t.slug.clone());
+        let Some(slug) = topics.slug(i) else { continue };
+        ins.execute(params![slug, item_id, sort_time, why])?;
+        touched.push(slug.to_string());
     }
     Ok(touched)
 }
@@ -1180,7 +1250,7 @@ mod tests {
     /// The steps SQLite plans for `sql` on a fresh database.
     fn plan(sql: &str, args: impl rusqlite::Params) -> Vec<String> {
         let dir = tempfile::tempdir().unwrap();
-        let db = Db::open(&dir.path().join("t.db"), Stories::default()).unwrap();
+        let db = Db::open(&dir.path().join("t.db")).unwrap();
         db.conn
             .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
             .unwrap()
@@ -1226,10 +1296,41 @@ mod tests {
     }
 
     #[test]
+    fn the_stored_feed_label_is_the_one_topics_match_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join("t.db")).unwrap();
+        for (url, title, tags) in [
+            (
+                "https://a.example/rss",
+                Some("TASS"),
+                vec!["ru".to_string(), "wire".to_string()],
+            ),
+            ("https://b.example/rss", None, vec![]),
+        ] {
+            let joined = (!tags.is_empty()).then(|| tags.join(" "));
+            db.conn
+                .execute(
+                    "INSERT INTO feeds (url, config_title, tags) VALUES (?1, ?2, ?3)",
+                    params![url, title, joined],
+                )
+                .unwrap();
+            let stored: String = db
+                .conn
+                .query_row(
+                    concat!("SELECT ", feed_label!(), " FROM feeds f WHERE f.url = ?1"),
+                    [url],
+                    |r| r.get(0),
+                )
+                .unwrap();
+            assert_eq!(stored, crate::topics::feed_labels(url, title, &tags));
+        }
+    }
+
+    #[test]
     fn a_new_database_is_incremental_from_its_first_table() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("new.db");
-        Db::open(&path, Stories::default()).unwrap().close();
+        Box::new(Db::open(&path).unwrap()).close();
         assert_eq!(auto_vacuum(&path), AUTO_VACUUM_INCREMENTAL);
     }
 
@@ -1271,7 +1372,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("seven.db");
         schema_7_database(&path, "");
-        let db = Db::open(&path, Stories::default()).unwrap();
+        let db = Db::open(&path).unwrap();
         let c = &db.conn;
         assert_eq!(one(c, "PRAGMA user_version"), MIGRATIONS.len() as i64);
         assert_eq!(
@@ -1325,7 +1426,7 @@ mod tests {
             c.execute("INSERT INTO items (uid, canonical_url, title, first_seen, sort_time, first_feed_id) VALUES ('u3', 'https://a.example/1', 'x', 3, 3, 1)", [])
                 .is_err()
         );
-        db.close();
+        Box::new(db).close();
     }
 
     #[test]
@@ -1336,7 +1437,7 @@ mod tests {
             &path,
             "INSERT INTO item_sources (feed_id, entry_key, item_id, first_seen) VALUES (1, 'gone', 77, 1);",
         );
-        let err = Db::open(&path, Stories::default()).err().expect("refused");
+        let err = Db::open(&path).err().expect("refused");
         assert!(
             err.to_string()
                 .contains("cannot upgrade the database to schema 8"),
@@ -1377,7 +1478,7 @@ mod tests {
             .unwrap();
         }
         assert_eq!(auto_vacuum(&path), 0);
-        let db = Db::open(&path, Stories::default()).unwrap();
+        let db = Db::open(&path).unwrap();
         let items: i64 = db
             .conn
             .query_row("SELECT count(*) FROM items", [], |r| r.get(0))
@@ -1386,7 +1487,7 @@ mod tests {
             .conn
             .pragma_query_value(None, "user_version", |r| r.get(0))
             .unwrap();
-        db.close();
+        Box::new(db).close();
         assert_eq!((items, version), (1, MIGRATIONS.len() as i64));
         assert_eq!(auto_vacuum(&path), AUTO_VACUUM_INCREMENTAL);
     }

@@ -1,0 +1,253 @@
+//! The interface every storage backend implements: persistence only.
+//! Deciding what an item's topics are and which story it joins happens in
+//! `crate::store`, which calls these operations; a backend only stores and
+//! reads. All calls come from one thread (the store thread), so methods take
+//! `&mut self` and need no locking of their own.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, Utc};
+
+use super::{
+    FeedSpec, FeedState, FeedStatus, IngestStats, PollRecord, PruneBatch, StoreError, StoreStats,
+    StoredItem, StoryDetail, TopicEntries,
+};
+use crate::parse::ParsedFeed;
+use crate::topics::{ItemText, Matched, Topic};
+
+/// What a job changed, as far as published documents go: the store thread
+/// turns it into new document versions after each job.
+#[derive(Default, Debug)]
+pub struct Touched {
+    /// Something every topic may show changed (a feed's title, say).
+    pub all: bool,
+    pub slugs: HashSet<String>,
+}
+
+/// A stored item with everything a topic query can look at.
+#[derive(Debug, Clone)]
+pub struct MatchRow {
+    pub id: i64,
+    pub title: String,
+    pub summary: Option<String>,
+    pub content: Option<String>,
+    pub author: Option<String>,
+    pub categories: Option<String>,
+    pub sort_time: i64,
+    /// Urls of the feeds the item was seen in, one per line.
+    pub urls: String,
+    /// `topics::feed_labels` of those feeds, one per line.
+    pub feed_labels: String,
+}
+
+impl MatchRow {
+    pub fn text(&self) -> ItemText<'_> {
+        ItemText {
+            title: &self.title,
+            summary_html: self.summary.as_deref(),
+            content_html: self.content.as_deref(),
+            author: self.author.as_deref(),
+            categories: self.categories.as_deref().unwrap_or(""),
+            feeds: &self.feed_labels,
+        }
+    }
+}
+
+/// Topic evaluation as a backend sees it during an ingest: a new item is
+/// filed with the matches the parser made when they are still current, and
+/// a known item seen in one more feed is matched again as stored. The
+/// implementation is `store::topics::Evaluator`.
+pub trait TopicMatcher {
+    /// No topics: nothing to match or file.
+    fn is_empty(&self) -> bool;
+    /// Whether matches made on a parser thread were made with the topics in
+    /// force and with these feed labels (`topics::feed_labels`).
+    fn current(&self, m: &Matched, labels: &str) -> bool;
+    /// (index into the topics, why) of every topic taking a stored item.
+    fn match_row(&self, row: &MatchRow) -> Vec<(usize, String)>;
+    /// The slug of topic `i`.
+    fn slug(&self, i: usize) -> Option<&str>;
+}
+
+/// What story grouping reads of an item waiting for a story.
+#[derive(Debug, Clone)]
+pub struct GroupingInput {
+    pub uid: String,
+    pub title: String,
+    pub summary: Option<String>,
+    pub content: Option<String>,
+    pub sort_time: i64,
+    /// The feed row that first brought it.
+    pub feed: i64,
+}
+
+/// A story member as the lead choice sees it.
+#[derive(Debug, Clone)]
+pub struct LeadCandidate {
+    pub item: i64,
+    pub cites: Option<String>,
+    pub feed_title: String,
+    pub sort_time: i64,
+}
+
+/// A grouped item's stored signature, for rebuilding the story index.
+#[derive(Debug, Clone)]
+pub struct Sketched {
+    pub item: i64,
+    pub sketch: Vec<u8>,
+    pub sort_time: i64,
+    pub story: i64,
+    pub feed: i64,
+}
+
+/// A storage backend. Writes made between `begin` and `commit` are one
+/// transaction; the other writing methods are each a transaction of their
+/// own and must not be called inside one.
+pub trait Backend: Send {
+    // Feeds and polls.
+
+    /// Makes sure every configured feed has a row, and records its title.
+    fn sync_feeds(&mut self, feeds: &[FeedSpec]) -> Result<(), StoreError>;
+    /// What polling needs to know about a feed; defaults for a new one.
+    fn feed_state(&mut self, url: &str) -> Result<FeedState, StoreError>;
+    /// Every feed with its last poll, by url.
+    fn feeds(&mut self) -> Result<Vec<FeedStatus>, StoreError>;
+    /// Several successful polls with their items, each all or nothing: a
+    /// feed whose write fails gets the error and the others are stored.
+    fn ingest_batch(
+        &mut self,
+        work: Vec<(String, ParsedFeed, PollRecord)>,
+        topics: &dyn TopicMatcher,
+    ) -> Vec<Result<IngestStats, StoreError>>;
+    /// A successful poll that brought nothing to parse (304, same bytes).
+    fn record_unchanged(&mut self, feed_url: &str, rec: &PollRecord) -> Result<(), StoreError>;
+    /// A failed poll; stored items are untouched. `next_poll` None means
+    /// the feed is not polled again.
+    fn record_failure(
+        &mut self,
+        feed_url: &str,
+        status: &str,
+        error: &str,
+        now: DateTime<Utc>,
+        next_poll: Option<DateTime<Utc>>,
+    ) -> Result<(), StoreError>;
+
+    // Reading.
+
+    /// Every item sorted at or after `since`, newest first.
+    fn items_since(&mut self, since: DateTime<Utc>) -> Result<Vec<StoredItem>, StoreError>;
+    /// A page of a topic, newest first: one entry per story when
+    /// `by_story` (the grouped items only), else one per item.
+    fn topic_entries(
+        &mut self,
+        slug: &str,
+        limit: usize,
+        by_story: bool,
+        offset: usize,
+    ) -> Result<TopicEntries, StoreError>;
+    /// A story by its number or uid, with its members.
+    fn story(&mut self, key: &str) -> Result<Option<StoryDetail>, StoreError>;
+    /// Counts of what the database holds; also proves it answers.
+    fn stats(&mut self) -> Result<StoreStats, StoreError>;
+
+    // Housekeeping.
+
+    /// Removes up to `max` items first seen before `cutoff` (keeping what
+    /// `topics` show and stories with a recent member whole), then gives up
+    /// to `vacuum_pages` free pages back.
+    fn prune_batch(
+        &mut self,
+        cutoff: DateTime<Utc>,
+        max: usize,
+        vacuum_pages: u32,
+        topics: &[Topic],
+    ) -> Result<PruneBatch, StoreError>;
+    /// Whether another process committed since the last call.
+    fn check_external_writes(&mut self) -> Result<bool, StoreError>;
+    /// What the calls since the last one changed.
+    fn take_touched(&mut self) -> Touched;
+    /// Flushes and closes.
+    fn close(self: Box<Self>);
+
+    // Transactions for the writers in `crate::store`.
+
+    fn begin(&mut self) -> Result<(), StoreError>;
+    fn commit(&mut self) -> Result<(), StoreError>;
+    /// Undoes everything since `begin`; never fails (a failed rollback
+    /// leaves the transaction to be undone when the connection closes).
+    fn rollback(&mut self);
+
+    // Topic membership, inside a transaction.
+
+    /// slug → fingerprint of the topics stored.
+    fn topic_fingerprints(&mut self) -> Result<HashMap<String, String>, StoreError>;
+    /// Forgets a topic and its members.
+    fn remove_topic(&mut self, slug: &str) -> Result<(), StoreError>;
+    /// Empties a topic and records its new definition, changed at `now`.
+    fn reset_topic(&mut self, slug: &str, fingerprint: &str, now: i64) -> Result<(), StoreError>;
+    /// Up to `limit` stored items with an id above `after`, by id.
+    fn items_to_match(&mut self, after: i64, limit: usize) -> Result<Vec<MatchRow>, StoreError>;
+    /// Files an item in a topic with the reasons it matched.
+    fn add_to_topic(
+        &mut self,
+        slug: &str,
+        item: i64,
+        sort_time: i64,
+        why: &str,
+    ) -> Result<(), StoreError>;
+
+    // Stories, inside a transaction.
+
+    /// Up to `limit` items stored without a story, oldest first.
+    fn waiting_for_story(&mut self, limit: usize) -> Result<Vec<i64>, StoreError>;
+    fn grouping_input(&mut self, item: i64) -> Result<GroupingInput, StoreError>;
+    /// A new story led by `lead`; returns its number.
+    fn new_story(
+        &mut self,
+        uid: &str,
+        now: i64,
+        sort_time: i64,
+        lead: i64,
+    ) -> Result<i64, StoreError>;
+    /// A member joined: the story is updated at `now` and sorts no later
+    /// than `sort_time`.
+    fn story_grew(&mut self, story: i64, now: i64, sort_time: i64) -> Result<(), StoreError>;
+    /// Puts an item in a story with its signature and the agency it cites.
+    fn file_in_story(
+        &mut self,
+        item: i64,
+        story: i64,
+        sketch: &[u8],
+        cites: Option<&str>,
+    ) -> Result<(), StoreError>;
+    /// (the item's feed title, the story lead's sort time).
+    fn lead_facts(&mut self, item: i64, story: i64) -> Result<(String, i64), StoreError>;
+    /// Every member of a story, earliest first.
+    fn lead_candidates(&mut self, story: i64) -> Result<Vec<LeadCandidate>, StoreError>;
+    fn set_lead(&mut self, story: i64, lead: i64) -> Result<(), StoreError>;
+    /// Records that these items joined stories, so every topic showing
+    /// those stories is published again.
+    fn note_grouped(&mut self, items: &[i64]) -> Result<(), StoreError>;
+
+    // Stories, reading.
+
+    /// The newest sort time of a grouped item.
+    fn newest_grouped(&mut self) -> Result<Option<i64>, StoreError>;
+    /// The stored signatures of grouped items sorted from `from` to `to`,
+    /// oldest first.
+    fn sketches_between(
+        &mut self,
+        from: i64,
+        to: i64,
+        each: &mut dyn FnMut(Sketched),
+    ) -> Result<(), StoreError>;
+    /// A story's lead and its members' texts (uid, item, time, title, body),
+    /// earliest first; None when there is no such story.
+    fn story_texts(&mut self, story: i64) -> Result<Option<StoryTexts>, StoreError>;
+}
+
+/// What `feedsift story --why` reads of a story.
+pub struct StoryTexts {
+    pub lead: i64,
+    pub members: Vec<(String, crate::cluster::MemberText)>,
+}

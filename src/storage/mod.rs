@@ -1,0 +1,288 @@
+//! Storage: what is persisted and the interface a backend implements.
+//! The types below are all the rest of the program sees of a database;
+//! `Backend` is the one way to reach one. SQLite (`sqlite.rs`) is the
+//! backend today; topic evaluation and story grouping are not here but in
+//! `crate::store`, which calls a backend through this trait.
+
+mod backend;
+mod schema;
+mod sqlite;
+
+pub use backend::{
+    Backend, GroupingInput, LeadCandidate, MatchRow, Sketched, StoryTexts, TopicMatcher, Touched,
+};
+pub use sqlite::Db as Sqlite;
+
+use std::path::PathBuf;
+
+use chrono::{DateTime, Utc};
+use thiserror::Error;
+
+#[derive(Debug, Clone, Error)]
+pub enum StoreError {
+    #[error(
+        "cannot open the database {path}: {reason}\n  hint: check that its folder exists and is writable, or change [storage] path"
+    )]
+    Open { path: PathBuf, reason: String },
+    #[error("database error: {0}")]
+    Sqlite(String),
+    #[error(
+        "the database was written by a newer feedsift (schema {found}, this one knows {known}): upgrade feedsift"
+    )]
+    TooNew { found: i64, known: i64 },
+    #[error(
+        "cannot upgrade the database to schema {version} ({path}): {reason}; nothing was changed\n  hint: `sqlite3 {path} 'PRAGMA foreign_key_check'` lists those rows; remove them, or report it"
+    )]
+    Migration {
+        path: PathBuf,
+        version: usize,
+        reason: String,
+    },
+    #[error("the store has shut down")]
+    Closed,
+    #[error(
+        "the disk holding the database is full: free some space there; what is stored stays served, and polls store again once there is room"
+    )]
+    DiskFull,
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        match e.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::DiskFull) => StoreError::DiskFull,
+            _ => StoreError::Sqlite(e.to_string()),
+        }
+    }
+}
+
+/// What one poll of a feed added.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct IngestStats {
+    /// Items never seen before in any feed.
+    pub new_items: usize,
+    /// Items already stored from another feed, now also seen in this one.
+    pub new_sources: usize,
+    /// Entries this feed had already given us.
+    pub unchanged: usize,
+}
+
+/// What one prune transaction removed.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct PruneBatch {
+    pub items: usize,
+    /// Stories whose last member went.
+    pub stories: usize,
+    /// Free pages given back to the file system after the transaction.
+    pub vacuumed_pages: u64,
+    /// Free pages still in the file.
+    pub free_pages: u64,
+}
+
+/// A feed as configured, for `Store::sync_feeds`.
+#[derive(Debug, Clone)]
+pub struct FeedSpec {
+    pub url: String,
+    pub title: Option<String>,
+    pub tags: Vec<String>,
+}
+
+/// A feed's state, for `feedsift feeds` and the scheduler.
+#[derive(Debug, Clone)]
+pub struct FeedStatus {
+    pub url: String,
+    pub title: Option<String>,
+    pub last_status: Option<String>,
+    pub last_error: Option<String>,
+    pub last_attempt: Option<DateTime<Utc>>,
+    pub last_success: Option<DateTime<Utc>>,
+    pub next_poll: Option<DateTime<Utc>>,
+    pub error_count: u32,
+    pub effective_url: Option<String>,
+    pub items: i64,
+}
+
+/// Counts for status lines, health checks and metrics.
+#[derive(Debug, Clone, Default)]
+pub struct StoreStats {
+    pub feeds: u64,
+    /// Feeds whose last poll failed (they wait longer before the next one).
+    pub feeds_failing: u64,
+    pub items: u64,
+    pub stories: u64,
+    /// Items per topic, by slug.
+    pub topic_items: Vec<(String, u64)>,
+    /// Bytes the database file holds (pages in use and free).
+    pub db_bytes: u64,
+    /// When any feed was last polled.
+    pub last_poll: Option<DateTime<Utc>>,
+    /// (members, stories of that size) over the stories a member joined
+    /// in the last 7 days.
+    pub story_sizes: Vec<(u64, u64)>,
+}
+
+/// What the fetcher needs to know about a feed before polling it.
+#[derive(Debug, Clone, Default)]
+pub struct FeedState {
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+    pub body_hash: Option<String>,
+    pub error_count: u32,
+    /// Where the feed permanently moved, if it did.
+    pub effective_url: Option<String>,
+}
+
+/// What a successful poll found, as `feedsift feeds`, the log and
+/// `/metrics` name it. A feed that yields nothing is never `Ok`: an
+/// operator must see it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PollStatus {
+    /// A document with items, read as it is.
+    Ok,
+    /// Ill-formed XML whose complete items were read after repair.
+    Malformed,
+    /// A document that parsed to no items (an empty channel, or a dialect
+    /// we do not read); the record's note says which.
+    NoItems,
+    /// 304 Not Modified.
+    NotModified,
+    /// The same bytes as last time.
+    Unchanged,
+}
+
+impl PollStatus {
+    /// The name stored in `feeds.last_status` and shown to operators.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PollStatus::Ok => "ok",
+            PollStatus::Malformed => "malformed",
+            PollStatus::NoItems => "no-items",
+            PollStatus::NotModified => "not-modified",
+            PollStatus::Unchanged => "unchanged",
+        }
+    }
+
+    /// Nothing new was read: the feed keeps what its last document said.
+    pub fn is_repeat(self) -> bool {
+        matches!(self, PollStatus::NotModified | PollStatus::Unchanged)
+    }
+}
+
+impl std::fmt::Display for PollStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The outcome of a successful poll, recorded with or without new items.
+#[derive(Debug, Clone)]
+pub struct PollRecord {
+    pub status: PollStatus,
+    /// Why the status is what it is (no items, repaired XML); kept in the
+    /// feed's last error, shown by `feedsift feeds`.
+    pub note: Option<String>,
+    pub at: DateTime<Utc>,
+    pub next_poll: DateTime<Utc>,
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+    pub body_hash: Option<String>,
+    /// Set when the feed just moved permanently.
+    pub moved_to: Option<String>,
+}
+
+/// The feed an entry came from, for atom:source.
+#[derive(Debug, Clone)]
+pub struct SourceFeed {
+    pub url: String,
+    pub title: String,
+    pub site_url: Option<String>,
+    pub ident: Option<String>,
+    /// The feed's declared language (`xml:lang` on what we republish).
+    pub language: Option<String>,
+}
+
+/// One item of a topic, ready to publish.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub uid: String,
+    pub title: String,
+    /// The canonical link when there is one (tracking parameters dropped).
+    pub link: Option<String>,
+    pub summary: Option<String>,
+    pub content: Option<String>,
+    pub author: Option<String>,
+    pub published: Option<DateTime<Utc>>,
+    pub updated: Option<DateTime<Utc>>,
+    pub first_seen: DateTime<Utc>,
+    pub sort_time: DateTime<Utc>,
+    pub source: SourceFeed,
+    /// Why the item is in the topic: the aliases and terms that matched.
+    pub matched: Vec<String>,
+    /// In a topic shown by story: the story this item leads.
+    pub story: Option<StoryInfo>,
+}
+
+/// A story, as its lead entry carries it.
+#[derive(Debug, Clone)]
+pub struct StoryInfo {
+    pub uid: String,
+    pub first_seen: DateTime<Utc>,
+    /// When the last source joined.
+    pub updated: DateTime<Utc>,
+    /// The earliest member's date.
+    pub sort_time: DateTime<Utc>,
+    /// Every item of the story, earliest first, the lead among them.
+    pub members: Vec<Member>,
+}
+
+/// A story with all its members, for `feedsift story`.
+#[derive(Debug, Clone)]
+pub struct StoryDetail {
+    pub id: i64,
+    pub uid: String,
+    pub lead_uid: String,
+    pub members: Vec<Member>,
+}
+
+/// One source of a story.
+#[derive(Debug, Clone)]
+pub struct Member {
+    pub uid: String,
+    pub title: String,
+    pub link: Option<String>,
+    pub feed_title: String,
+    pub feed_url: String,
+    pub date: DateTime<Utc>,
+    /// The agency this copy says it cites.
+    pub cites: Option<String>,
+}
+
+/// A stored item with what a topic query looks at, for `topic test`.
+#[derive(Debug, Clone)]
+pub struct StoredItem {
+    pub date: DateTime<Utc>,
+    pub feed_title: String,
+    /// The story's number and how many items it has.
+    pub story: Option<i64>,
+    pub story_size: i64,
+    pub title: String,
+    pub summary: Option<String>,
+    pub content: Option<String>,
+    pub author: Option<String>,
+    /// One per line.
+    pub categories: String,
+    /// Urls of the feeds it was seen in, one per line.
+    pub feed_urls: String,
+    /// "url title tags" of those feeds, one per line.
+    pub feed_labels: String,
+}
+
+/// A topic's newest entries.
+#[derive(Debug, Clone)]
+pub struct TopicEntries {
+    pub entries: Vec<Entry>,
+    /// When the topic's definition last changed; the feed's `updated` when
+    /// it has no entries.
+    pub defined_at: DateTime<Utc>,
+    /// How many entries the topic has on all pages together.
+    pub total: usize,
+}
