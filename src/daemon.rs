@@ -2,26 +2,24 @@
 //! the per-feed schedule, signals and reload, and an orderly shutdown.
 
 use std::collections::HashMap;
-use std::sync::{Arc, LazyLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use chrono::{DateTime, Utc};
-use sha2::{Digest, Sha256};
-use thiserror::Error;
+use chrono::Utc;
 use tokio::signal::unix::{SignalKind, signal};
-use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{self, Config, hex};
-use crate::fetch::{Body, FetchError, Fetched, Fetcher, Validators};
-use crate::metrics::{METRICS, PollResult};
+use crate::config::{self, Config};
+use crate::fetch::Fetcher;
+use crate::metrics::METRICS;
 use crate::notify;
-use crate::parse::{FeedHints, ParseError, parse_feed};
+use crate::parse::FeedHints;
+use crate::refresh;
 use crate::schedule;
 use crate::server::{self, AppState};
-use crate::store::{FeedSpec, FeedState, IngestStats, PollRecord, PollStatus, Store, StoreError};
+use crate::store::{FeedSpec, Store, StoreError};
 
 /// Items one prune transaction removes at most: a poll queued behind it
 /// waits milliseconds, not the whole prune.
@@ -31,40 +29,8 @@ const VACUUM_PAGES: u32 = 1024;
 /// How often the daemon prunes, besides once at start.
 const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 
-#[derive(Debug, Error)]
-pub enum PollError {
-    #[error("{0}")]
-    Fetch(#[from] FetchError),
-    #[error("{0}")]
-    Parse(#[from] ParseError),
-    #[error("{0}")]
-    Store(#[from] StoreError),
-}
-
-impl PollError {
-    /// A short status for `feedsift feeds`: the HTTP code or the error class.
-    fn status(&self) -> String {
-        match self {
-            PollError::Fetch(e) => e.status(),
-            PollError::Parse(e) => e.status().into(),
-            PollError::Store(_) => "store-error".into(),
-        }
-    }
-
-    /// 410 Gone: the publisher says the feed will not come back.
-    pub fn is_gone(&self) -> bool {
-        matches!(self, PollError::Fetch(e) if e.is_gone())
-    }
-}
-
 /// How often the daemon looks for database commits by other processes.
 const EXTERNAL_WRITES_EVERY: Duration = Duration::from_secs(5);
-
-/// What one poll did and when the feed is due again (None: never, it is gone).
-pub struct PollReport {
-    pub result: Result<IngestStats, PollError>,
-    pub next_poll: Option<DateTime<Utc>>,
-}
 
 /// Opens the store and brings it in line with the config: feed rows exist,
 /// topics whose definition changed are re-evaluated over the history.
@@ -100,220 +66,6 @@ async fn sync_store(store: &Store, cfg: &Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Fetches, parses and stores one feed, recording the outcome either way.
-/// `doc_hints` carries what the last parsed document said about its
-/// schedule, since a 304 brings no document.
-pub async fn poll_feed(
-    fetcher: &Fetcher,
-    store: &Store,
-    feed: &config::Feed,
-    doc_hints: &mut FeedHints,
-) -> PollReport {
-    let state = match store.feed_state(feed.url.clone()).await {
-        Ok(s) => s,
-        Err(e) => {
-            tracing::error!(feed_url = %feed.url, error = %e, "cannot read the feed's state");
-            return PollReport {
-                result: Err(e.into()),
-                next_poll: Some(
-                    Utc::now() + chrono::Duration::from_std(feed.interval).unwrap_or_default(),
-                ),
-            };
-        }
-    };
-    let started = Utc::now();
-    let target = state.effective_url.as_deref().unwrap_or(&feed.url);
-    let validators = Validators {
-        etag: state.etag.clone(),
-        last_modified: state.last_modified.clone(),
-    };
-    let clock = std::time::Instant::now();
-    let outcome = match fetcher
-        .fetch(&feed.url, target, &validators, feed.credentials.as_ref())
-        .await
-    {
-        Ok(f) => receive(store, feed, &state, f, doc_hints).await,
-        Err(e) => Err(e.into()),
-    };
-    match outcome {
-        Ok((stats, next, status, note)) => {
-            let result = match status {
-                PollStatus::Ok => PollResult::Ok,
-                PollStatus::Malformed => PollResult::Malformed,
-                PollStatus::NoItems => PollResult::NoItems,
-                PollStatus::NotModified | PollStatus::Unchanged => PollResult::NotModified,
-            };
-            METRICS.poll(result, clock.elapsed(), stats.new_items as u64);
-            if state.error_count > 0 {
-                tracing::info!(feed_url = %feed.url, errors = state.error_count, "feed recovered");
-            }
-            match &note {
-                // Read, but not healthy: an operator should look.
-                Some(note) => tracing::warn!(
-                    feed_url = %feed.url,
-                    status = %status,
-                    new_items = stats.new_items,
-                    next_poll = %next.format("%H:%M:%S"),
-                    "polled: {note}"
-                ),
-                None => tracing::info!(
-                    feed_url = %feed.url,
-                    status = %status,
-                    new_items = stats.new_items,
-                    new_sources = stats.new_sources,
-                    next_poll = %next.format("%H:%M:%S"),
-                    "polled"
-                ),
-            }
-            PollReport {
-                result: Ok(stats),
-                next_poll: Some(next),
-            }
-        }
-        Err(e) => {
-            METRICS.poll(PollResult::Failed, clock.elapsed(), 0);
-            let errors = state.error_count + 1;
-            let next = if e.is_gone() {
-                None
-            } else {
-                let retry = match &e {
-                    PollError::Fetch(f) => f.retry_after(),
-                    _ => None,
-                };
-                Some(schedule::after_failure(
-                    feed.interval,
-                    errors,
-                    retry,
-                    Utc::now(),
-                    schedule::random_fraction(),
-                ))
-            };
-            tracing::warn!(
-                feed_url = %feed.url,
-                status = %e.status(),
-                errors,
-                next_poll = %next.map_or("never (gone)".into(), |t| t.format("%Y-%m-%d %H:%M:%S").to_string()),
-                "poll failed: {e}"
-            );
-            if !matches!(e, PollError::Store(_))
-                && let Err(se) = store
-                    .record_failure(feed.url.clone(), e.status(), e.to_string(), started, next)
-                    .await
-            {
-                tracing::error!(feed_url = %feed.url, error = %se, "cannot record the failure");
-            }
-            PollReport {
-                result: Err(e),
-                next_poll: next,
-            }
-        }
-    }
-}
-
-/// Parsers running at once: one per core.
-static PARSERS: LazyLock<Semaphore> =
-    LazyLock::new(|| Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get())));
-
-/// Handles a completed fetch: nothing new (304 or identical bytes), or a
-/// document to parse and store. Returns stats, the next poll and a status.
-async fn receive(
-    store: &Store,
-    feed: &config::Feed,
-    state: &FeedState,
-    fetched: Fetched,
-    doc_hints: &mut FeedHints,
-) -> Result<(IngestStats, DateTime<Utc>, PollStatus, Option<String>), PollError> {
-    // Held until the body is stored or dropped: bounds bodies in memory.
-    let _slot = fetched.slot;
-    if let Some(to) = &fetched.moved_to
-        && state.effective_url.as_ref() != Some(to)
-    {
-        tracing::warn!(
-            feed_url = %feed.url,
-            moved_to = %to,
-            "feed moved permanently to {to}: polling the new address from now on; update config.toml"
-        );
-    }
-    let now = Utc::now();
-    let mut record = PollRecord {
-        status: PollStatus::NotModified,
-        note: None,
-        at: now,
-        next_poll: now,
-        etag: None,
-        last_modified: None,
-        body_hash: None,
-        moved_to: fetched.moved_to,
-    };
-    let next = |hints: &FeedHints| {
-        schedule::after_success(
-            feed.interval,
-            fetched.hints,
-            hints,
-            now,
-            schedule::random_fraction(),
-        )
-    };
-    let Body::Full {
-        bytes,
-        content_type,
-        validators,
-    } = fetched.body
-    else {
-        record.next_poll = next(doc_hints);
-        store.record_unchanged(feed.url.clone(), record).await?;
-        return Ok((IngestStats::default(), now, PollStatus::NotModified, None));
-    };
-    record.etag = validators.etag;
-    record.last_modified = validators.last_modified;
-    let hash = hex(&Sha256::digest(&bytes)[..16]);
-    if state.body_hash.as_deref() == Some(hash.as_str()) {
-        record.status = PollStatus::Unchanged;
-        record.next_poll = next(doc_hints);
-        let at = record.next_poll;
-        store.record_unchanged(feed.url.clone(), record).await?;
-        return Ok((IngestStats::default(), at, PollStatus::Unchanged, None));
-    }
-    let url = feed.url.clone();
-    let (topics, title, tags) = (store.topics(), feed.title.clone(), feed.tags.clone());
-    // Parsing is CPU work: keep it off the async worker threads, and run no
-    // more parsers than there are cores. Unbounded, a large first poll had
-    // hundreds of blocking threads parsing at once, each with its document
-    // half built, and none finishing sooner for it.
-    let parsed = {
-        let _parser = PARSERS.acquire().await.map_err(|_| {
-            ParseError::NotAFeed("the parser stopped: feedsift is shutting down".into())
-        })?;
-        tokio::task::spawn_blocking(move || {
-            parse_feed(&url, &bytes, content_type.as_deref()).map(|mut p| {
-                p.match_topics(topics, &url, title.as_deref(), &tags);
-                p
-            })
-        })
-        .await
-        .map_err(|e| ParseError::NotAFeed(format!("the parser stopped: {e}")))??
-    };
-    *doc_hints = parsed.hints.clone();
-    // A document with no items is never "ok"; one that needed repair says
-    // so too. The note goes where `feedsift feeds` shows it.
-    (record.status, record.note) = match (parsed.no_items_reason(), &parsed.malformed) {
-        // (A repaired document with no items is refused in parse_feed.)
-        (Some(why), _) => (PollStatus::NoItems, Some(why)),
-        (None, Some(m)) => (
-            PollStatus::Malformed,
-            Some(format!(
-                "ill-formed XML ({m}); every complete item was read after repair: tell the publisher"
-            )),
-        ),
-        (None, None) => (PollStatus::Ok, None),
-    };
-    record.body_hash = Some(hash);
-    record.next_poll = next(doc_hints);
-    let (at, status, note) = (record.next_poll, record.status, record.note.clone());
-    let stats = store.ingest(feed.url.clone(), parsed, record).await?;
-    Ok((stats, at, status, note))
-}
-
 /// Summary of `poll_all`.
 #[derive(Debug, Default)]
 pub struct PollSummary {
@@ -329,7 +81,7 @@ pub async fn poll_all(cfg: &Config, store: &Store) -> anyhow::Result<PollSummary
     for feed in cfg.feeds.clone() {
         let (fetcher, store) = (fetcher.clone(), store.clone());
         set.spawn(async move {
-            poll_feed(&fetcher, &store, &feed, &mut FeedHints::default())
+            refresh::poll_feed(&fetcher, &store, &feed, &mut FeedHints::default())
                 .await
                 .result
         });
@@ -337,9 +89,9 @@ pub async fn poll_all(cfg: &Config, store: &Store) -> anyhow::Result<PollSummary
     let mut summary = PollSummary::default();
     while let Some(r) = set.join_next().await {
         match r {
-            Ok(Ok(stats)) => {
+            Ok(Ok(done)) => {
                 summary.ok += 1;
-                summary.new_items += stats.new_items;
+                summary.new_items += done.stats.new_items;
             }
             _ => summary.failed += 1,
         }
@@ -373,7 +125,7 @@ async fn feed_loop(
             // Abandoning the fetch is safe: a store job already sent still
             // commits whole on the store thread.
             _ = abort.cancelled() => return,
-            r = Box::pin(poll_feed(&fetcher, &store, &feed, &mut doc_hints)) => r,
+            r = Box::pin(refresh::poll_feed(&fetcher, &store, &feed, &mut doc_hints)) => r,
         };
         let Some(next) = report.next_poll else {
             tracing::warn!(

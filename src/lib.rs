@@ -15,6 +15,7 @@ pub mod notify;
 pub mod opml;
 pub mod parse;
 pub mod publish;
+pub mod refresh;
 pub mod sanitize;
 pub mod schedule;
 pub mod server;

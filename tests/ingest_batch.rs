@@ -104,10 +104,11 @@ async fn a_feed_that_fails_to_store_is_rolled_back_alone() {
     let polls = cfg.feeds.iter().map(|feed| {
         let (fetcher, store) = (fetcher.clone(), store.clone());
         async move {
-            let r = daemon::poll_feed(&fetcher, &store, feed, &mut Default::default()).await;
+            let r =
+                feedsift::refresh::poll_feed(&fetcher, &store, feed, &mut Default::default()).await;
             (
                 feed.url.clone(),
-                r.result.map(|s| s.new_items + s.new_sources),
+                r.result.map(|s| s.stats.new_items + s.stats.new_sources),
             )
         }
     });

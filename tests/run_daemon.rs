@@ -381,3 +381,49 @@ fn metrics_parse_as_prometheus_text_and_count_what_happened() {
     assert!(value("feedsift_last_poll_timestamp_seconds", None) > 1.7e9);
     assert!(value("feedsift_stories", None) >= 0.0);
 }
+
+/// A feed answering 304 is polled again after its interval, not at once:
+/// the refresh of an unchanged feed reports the next poll it recorded.
+#[test]
+fn a_not_modified_feed_waits_for_its_interval() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let hits = std::sync::Arc::new(AtomicUsize::new(0));
+    // No <ttl>: the configured interval decides.
+    let doc = r#"<?xml version="1.0"?><rss version="2.0"><channel><title>T</title>
+<item><title>Japan and Russia talk</title><link>http://t.example/1</link></item>
+</channel></rss>"#
+        .to_string();
+    let app = {
+        let hits = hits.clone();
+        axum::Router::new().route(
+            "/feed.rss",
+            axum::routing::get(move |headers: axum::http::HeaderMap| {
+                let (hits, doc) = (hits.clone(), doc.clone());
+                async move {
+                    hits.fetch_add(1, Ordering::SeqCst);
+                    let etag = [(axum::http::header::ETAG, "\"v1\"")];
+                    if headers.get("if-none-match").is_some_and(|v| v == "\"v1\"") {
+                        (axum::http::StatusCode::NOT_MODIFIED, etag, String::new())
+                    } else {
+                        (axum::http::StatusCode::OK, etag, doc)
+                    }
+                }
+            }),
+        )
+    };
+    let addr = serve_app(app);
+    let config = feeds_config([format!("http://{addr}/feed.rss")], "")
+        .replace("interval = \"1h\"", "interval = \"2s\"");
+    let (config, port) = on_free_port(&config);
+    let site = Site::new(&config);
+    let daemon = Daemon::start(&site, port);
+    std::thread::sleep(Duration::from_secs(7));
+    let n = hits.load(Ordering::SeqCst);
+    // The first poll, then one every 2 s (with jitter): a handful, never
+    // a loop of conditional requests.
+    assert!(
+        (2..=6).contains(&n),
+        "{n} requests in 7 s\n{}",
+        daemon.log()
+    );
+}
