@@ -11,15 +11,9 @@ use chrono::{DateTime, Utc};
 use crate::config::{Config, parse_duration};
 use crate::daemon;
 use crate::opml;
-use crate::publish::{self, Page};
+use crate::publish::{self, Format, Page};
 use crate::store::{Store, StoredItem};
 use crate::topics::{self, Document, ItemText, Topic};
-
-#[derive(Clone, Copy, Debug, clap::ValueEnum)]
-pub enum ExportFormat {
-    Atom,
-    Json,
-}
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
@@ -116,22 +110,19 @@ async fn render_topic(
     store: &Store,
     cfg: &Config,
     topic: &Topic,
-    format: ExportFormat,
+    format: Format,
 ) -> anyhow::Result<String> {
     let data = store
         .topic_entries(topic.slug.clone(), topic.limit, topic.by_story)
         .await?;
     let base = &cfg.server.base_url;
-    Ok(match format {
-        ExportFormat::Atom => publish::atom_feed(topic, base, &data, Page::SINGLE)?,
-        ExportFormat::Json => publish::json_feed(topic, base, &data, Page::SINGLE)?,
-    })
+    Ok(format.render(topic, base, &data, Page::SINGLE)?)
 }
 
 pub fn export(
     path: &Path,
     slug: &str,
-    format: ExportFormat,
+    format: Format,
     output: Option<&Path>,
 ) -> anyhow::Result<ExitCode> {
     let cfg = load(path)?;
@@ -176,8 +167,9 @@ async fn export_into(store: &Store, cfg: &Config, dir: &Path) -> anyhow::Result<
     let mut written = 0;
     let mut firsts = Vec::with_capacity(cfg.topics.len());
     for topic in &cfg.topics {
-        for (format, ext) in [(ExportFormat::Atom, "atom"), (ExportFormat::Json, "json")] {
+        for format in Format::ALL {
             let doc = render_topic(store, cfg, topic, format).await?;
+            let ext = format.spec().extension;
             write_atomically(
                 &dir.join("topics").join(format!("{}.{ext}", topic.slug)),
                 doc.as_bytes(),

@@ -5,7 +5,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use feedsift::commands::{self, ExportFormat};
+use feedsift::commands;
+use feedsift::publish::Format;
 
 #[derive(Parser)]
 #[command(
@@ -35,7 +36,7 @@ enum Command {
         #[arg(required_unless_present = "all", conflicts_with = "all")]
         slug: Option<String>,
         #[arg(long, value_enum, default_value = "atom", conflicts_with = "all")]
-        format: ExportFormat,
+        format: Format,
         /// every topic's Atom and JSON Feed, topics.opml and index.html into the folder -o DIR
         #[arg(long, requires = "output")]
         all: bool,

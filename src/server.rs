@@ -25,7 +25,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
 use crate::metrics::METRICS;
-use crate::publish::{self, Page};
+use crate::publish::{self, Format, Page};
 use crate::store::{Store, StoreError, TopicEntries, Versions};
 use crate::topics::Topic;
 
@@ -69,10 +69,10 @@ impl Published {
     }
 }
 
+/// What a cached document is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum Kind {
-    Atom,
-    Json,
+    Topic(Format),
     Opml,
     Index,
 }
@@ -80,8 +80,7 @@ enum Kind {
 impl Kind {
     fn content_type(self) -> &'static str {
         match self {
-            Kind::Atom => "application/atom+xml; charset=utf-8",
-            Kind::Json => "application/feed+json",
+            Kind::Topic(f) => f.spec().content_type,
             Kind::Opml => "text/x-opml; charset=utf-8",
             Kind::Index => "text/html; charset=utf-8",
         }
@@ -462,16 +461,20 @@ async fn topic_feed(
     Query(q): Query<PageQuery>,
     headers: HeaderMap,
 ) -> Response {
-    let (slug, kind) = if let Some(s) = file.strip_suffix(".atom") {
-        (s, Kind::Atom)
-    } else if let Some(s) = file.strip_suffix(".json") {
-        (s, Kind::Json)
-    } else {
+    let Some((slug, format)) = file
+        .rsplit_once('.')
+        .and_then(|(slug, ext)| Some((slug, Format::from_extension(ext)?)))
+    else {
+        let forms: Vec<String> = Format::ALL
+            .iter()
+            .map(|f| format!("/topics/SLUG.{}", f.spec().extension))
+            .collect();
         return plain(
             StatusCode::NOT_FOUND,
-            "not found: topic feeds are at /topics/SLUG.atom and /topics/SLUG.json\n".into(),
+            format!("not found: topic feeds are at {}\n", forms.join(" and ")),
         );
     };
+    let kind = Kind::Topic(format);
     let page = match q.page.as_deref().map(str::parse::<usize>) {
         None => 1,
         Some(Ok(n)) if n >= 1 => n,
@@ -522,9 +525,8 @@ async fn topic_feed(
         return no_such_page(slug, page, pages);
     };
     let (t, base, max_age) = (topic.clone(), p.base_url.clone(), p.max_age(Some(topic)));
-    let built = build(kind, stamp, max_age, old, move || match kind {
-        Kind::Json => publish::json_feed(&t, &base, &data, page),
-        _ => publish::atom_feed(&t, &base, &data, page),
+    let built = build(kind, stamp, max_age, old, move || {
+        format.render(&t, &base, &data, page)
     })
     .await;
     match built {
