@@ -12,7 +12,7 @@ use crate::config::{Config, parse_duration};
 use crate::daemon;
 use crate::opml;
 use crate::publish::{self, Format, Page};
-use crate::store::{Store, StoredItem};
+use crate::store::{FeedStatus, Store, StoredItem};
 use crate::topics::{self, Document, ItemText, Topic};
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
@@ -39,7 +39,11 @@ pub fn poll(path: &Path) -> anyhow::Result<ExitCode> {
     runtime()?.block_on(async {
         let store = daemon::open_store(&cfg).await?;
         let s = daemon::poll_all(&cfg, &store).await?;
+        // Grouped now, so the listings after it (which never write) see
+        // the stories.
+        let grouped = store.group_all().await;
         store.close().await;
+        grouped?;
         tracing::info!(
             feeds_ok = s.ok,
             feeds_failed = s.failed,
@@ -329,12 +333,24 @@ pub fn opml_export(path: &Path) -> anyhow::Result<ExitCode> {
 
 pub fn feeds(path: &Path) -> anyhow::Result<ExitCode> {
     let cfg = load(path)?;
-    let feeds = runtime()?.block_on(async {
-        let store = daemon::open_store(&cfg).await?;
-        let feeds = store.feeds().await;
-        store.close().await;
-        anyhow::Ok(feeds?)
-    })?;
+    // A listing writes nothing: the database is opened read-only, and
+    // feeds configured since the last poll are listed from config.toml.
+    let mut feeds = if cfg.storage.path.exists() {
+        runtime()?.block_on(async {
+            let store = Store::open_read_only(&cfg.storage.path, cfg.stories)?;
+            let feeds = store.feeds().await;
+            store.close().await;
+            anyhow::Ok(feeds?)
+        })?
+    } else {
+        Vec::new()
+    };
+    for c in &cfg.feeds {
+        if !feeds.iter().any(|f| f.url == c.url) {
+            feeds.push(FeedStatus::never_polled(&c.url, c.title.as_deref()));
+        }
+    }
+    feeds.sort_by(|a, b| a.url.cmp(&b.url));
     let mut out = std::io::stdout().lock();
     for f in feeds {
         let configured = cfg.feeds.iter().any(|c| c.url == f.url);
@@ -404,7 +420,7 @@ pub fn topic_test(
     };
     let since_time = Utc::now() - chrono::Duration::from_std(window).unwrap_or_default();
     let items = runtime()?.block_on(async {
-        let store = Store::open(&cfg.storage.path, cfg.stories)?;
+        let store = Store::open_read_only(&cfg.storage.path, cfg.stories)?;
         let items = store.items_since(since_time).await;
         store.close().await;
         anyhow::Ok(items?)
@@ -493,7 +509,7 @@ pub fn topic_test(
 pub fn story(path: &Path, key: &str, why: bool) -> anyhow::Result<ExitCode> {
     let cfg = load(path)?;
     let (found, reasons) = runtime()?.block_on(async {
-        let store = Store::open(&cfg.storage.path, cfg.stories)?;
+        let store = Store::open_read_only(&cfg.storage.path, cfg.stories)?;
         let s = store.story(key.to_owned()).await;
         let reasons = match (&s, why) {
             (Ok(Some(s)), true) => store.story_why(s.id).await,

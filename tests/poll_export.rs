@@ -358,3 +358,58 @@ fn entries_say_why_they_are_in_the_topic() {
         .unwrap();
     assert!(axar.categories.iter().any(|c| c.term == "\"peace treaty\""));
 }
+
+/// `feeds`, `story` and `topic test` list; they never write, even when
+/// config.toml has changed since the last poll (a new feed, a new topic)
+/// and a daemon could be writing the same file.
+#[test]
+fn listings_write_nothing() {
+    let addr = serve_fixtures();
+    let config = fixture_config(addr, &[]);
+    let site = Site::new(&config);
+    assert!(site.run(&["poll"]).status.success());
+    std::fs::write(
+        site.config(),
+        format!(
+            "{config}\n[[feed]]\nurl = \"http://{addr}/added-later.rss\"\n\n[topic.caucasus]\nquery = \"Armenia OR Caucasus\"\n"
+        ),
+    )
+    .unwrap();
+    let snapshot = || {
+        let wal = site.db().with_extension("db-wal");
+        (
+            std::fs::read(site.db()).unwrap(),
+            std::fs::read(&wal).unwrap_or_default(),
+        )
+    };
+    let before = snapshot();
+
+    let out = site.run(&["feeds"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let listing = String::from_utf8(out.stdout).unwrap();
+    // The feed added since the poll is listed from config.toml.
+    let added = listing
+        .split(&format!("http://{addr}/"))
+        .find(|b| b.starts_with("added-later.rss"))
+        .unwrap_or_else(|| panic!("no added-later.rss in\n{listing}"));
+    assert!(added.contains("never polled"), "{listing}");
+    assert!(listing.contains("tass.rss"), "{listing}");
+
+    // `poll` grouped the stories, so a listing finds them without writing.
+    let story: i64 = rusqlite::Connection::open_with_flags(
+        site.db(),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )
+    .unwrap()
+    .query_row("SELECT min(id) FROM stories", [], |r| r.get(0))
+    .unwrap();
+    for args in [
+        vec!["story", &story.to_string(), "--why"],
+        vec!["topic", "test", "russia-japan", "--since", "100000d"],
+    ] {
+        let args: Vec<&str> = args.iter().map(|a| a.as_ref()).collect();
+        let out = site.run(&args);
+        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+    }
+    assert!(before == snapshot(), "a listing changed the database");
+}

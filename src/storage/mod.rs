@@ -101,6 +101,24 @@ pub struct FeedStatus {
     pub items: i64,
 }
 
+impl FeedStatus {
+    /// A configured feed the database does not know yet.
+    pub fn never_polled(url: &str, title: Option<&str>) -> FeedStatus {
+        FeedStatus {
+            url: url.to_owned(),
+            title: title.map(str::to_owned),
+            last_status: None,
+            last_error: None,
+            last_attempt: None,
+            last_success: None,
+            next_poll: None,
+            error_count: 0,
+            effective_url: None,
+            items: 0,
+        }
+    }
+}
+
 /// Counts for status lines, health checks and metrics.
 #[derive(Debug, Clone, Default)]
 pub struct StoreStats {

@@ -128,6 +128,49 @@ impl Db {
         Ok(db)
     }
 
+    /// Opens an existing database for reading only: listings (`feeds`,
+    /// `story`, `topic test`) must not change what they list, nor upgrade
+    /// the schema under a running daemon. SQLite refuses any write made
+    /// through this connection.
+    pub fn open_read_only(path: &Path) -> Result<Db, StoreError> {
+        let open_err = |reason: String| StoreError::Open {
+            path: path.to_path_buf(),
+            reason,
+        };
+        if !path.exists() {
+            return Err(open_err(
+                "there is no database yet: `feedsift poll` or `feedsift run` creates it".into(),
+            ));
+        }
+        let conn = Connection::open_with_flags(
+            path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|e| open_err(e.to_string()))?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(|e| open_err(e.to_string()))?;
+        let version: i64 = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .map_err(|e| open_err(e.to_string()))?;
+        let known = MIGRATIONS.len() as i64;
+        if version > known {
+            return Err(StoreError::TooNew {
+                found: version,
+                known,
+            });
+        }
+        if version < known {
+            return Err(open_err(format!(
+                "it is at schema {version}, this feedsift reads {known}: `feedsift poll` or `feedsift run` upgrades it"
+            )));
+        }
+        Ok(Db {
+            conn,
+            touched: Touched::default(),
+            data_version: None,
+        })
+    }
+
     fn freelist(&self) -> Result<i64, StoreError> {
         Ok(self
             .conn

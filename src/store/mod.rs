@@ -88,6 +88,8 @@ struct Worker {
     /// jobs: reading a topic then groups only a bounded batch first, so no
     /// single job holds the thread for seconds after a large poll.
     groups_when_idle: bool,
+    /// Opened for a listing: reading groups nothing (it would write).
+    read_only: bool,
 }
 
 impl Worker {
@@ -98,7 +100,7 @@ impl Worker {
         by_story: bool,
         offset: usize,
     ) -> Result<TopicEntries, StoreError> {
-        if by_story {
+        if by_story && !self.read_only {
             if self.groups_when_idle {
                 // The rest follows between jobs, and the topic is rebuilt
                 // then: items of a huge poll appear within seconds.
@@ -142,6 +144,17 @@ struct Ingest {
 /// the same index pages, written again for every feed); 64 feeds of 50
 /// items hold the thread for about a tenth of a second.
 const MAX_BATCH: usize = 64;
+
+/// How a store is used, which decides when items are grouped into stories.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// The daemon: grouped between jobs.
+    Daemon,
+    /// A one-off command that may write: grouped when read.
+    OneOff,
+    /// A listing: never written, so never grouped.
+    ReadOnly,
+}
 
 /// A cheap, clonable handle to the store thread.
 #[derive(Clone)]
@@ -189,7 +202,18 @@ impl Store {
     /// Opens for one-off commands: stories are grouped only when a topic or
     /// story is read.
     pub fn open(path: &Path, stories: crate::config::Stories) -> Result<Store, StoreError> {
-        Store::open_with(path, stories, false)
+        let db = crate::storage::Sqlite::open(path)?;
+        Store::start(Box::new(db), path, stories, Mode::OneOff)
+    }
+
+    /// Opens an existing database for a listing: nothing is written, not
+    /// even stories for items still waiting for one.
+    pub fn open_read_only(
+        path: &Path,
+        stories: crate::config::Stories,
+    ) -> Result<Store, StoreError> {
+        let db = crate::storage::Sqlite::open_read_only(path)?;
+        Store::start(Box::new(db), path, stories, Mode::ReadOnly)
     }
 
     /// Opens for the daemon: between jobs, the store thread also groups new
@@ -198,20 +222,23 @@ impl Store {
         path: &Path,
         stories: crate::config::Stories,
     ) -> Result<Store, StoreError> {
-        Store::open_with(path, stories, true)
+        let db = crate::storage::Sqlite::open(path)?;
+        Store::start(Box::new(db), path, stories, Mode::Daemon)
     }
 
-    fn open_with(
+    fn start(
+        db: Box<dyn Backend>,
         path: &Path,
         stories: crate::config::Stories,
-        group_when_idle: bool,
+        mode: Mode,
     ) -> Result<Store, StoreError> {
-        let db: Box<dyn Backend> = Box::new(crate::storage::Sqlite::open(path)?);
+        let group_when_idle = mode == Mode::Daemon;
         let mut worker = Worker {
             db,
             grouper: grouping::Grouper::new(stories),
             topics: Arc::default(),
             groups_when_idle: group_when_idle,
+            read_only: mode == Mode::ReadOnly,
         };
         // Small: the writer is fast and back-pressure keeps memory bounded.
         let (tx, mut rx) = mpsc::channel::<Job>(64);
@@ -480,7 +507,9 @@ impl Store {
     /// A story by its number or uid.
     pub async fn story(&self, key: String) -> Result<Option<StoryDetail>, StoreError> {
         self.call(move |w| {
-            w.grouper.catch_up(w.db.as_mut())?;
+            if !w.read_only {
+                w.grouper.catch_up(w.db.as_mut())?;
+            }
             w.db.story(&key)
         })
         .await
@@ -493,6 +522,12 @@ impl Store {
     ) -> Result<Vec<(String, crate::cluster::MemberWhy)>, StoreError> {
         self.call(move |w| w.grouper.explain(w.db.as_mut(), id))
             .await
+    }
+
+    /// Groups every item still waiting for a story (`feedsift poll` does
+    /// before it exits, so listings after it see stories).
+    pub async fn group_all(&self) -> Result<(), StoreError> {
+        self.call(|w| w.grouper.catch_up(w.db.as_mut())).await
     }
 
     /// Finishes queued jobs, closes the database and joins the thread.
