@@ -20,7 +20,7 @@
 //! to change them; `-- --during-poll` or `-- --refresh` runs only that
 //! scenario. Needs wrk (apt-get install wrk).
 
-#[path = "../tests/common/mod.rs"]
+#[path = "../tests/integration/util/mod.rs"]
 mod common;
 
 use std::process::Command;

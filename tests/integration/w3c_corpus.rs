@@ -13,13 +13,11 @@
 //! `FEEDSIFT_W3C_BIN=PATH` polls with another build of feedsift.
 //! `cargo test --test w3c_corpus -- --nocapture` prints the counts.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
-use common::*;
+use crate::util::*;
 
 /// One row of the expected table.
 #[derive(Debug)]

@@ -2,13 +2,11 @@
 //! an HTML sanitiser tens of seconds unchecked — must not hold up a poll,
 //! nor the topic feed that republishes it.
 
-mod common;
-
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpListener};
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::util::*;
 
 fn rss(items: &[(String, String)]) -> String {
     let mut s = String::from(

@@ -1,12 +1,10 @@
 //! `feedsift run`: the real daemon polls on start, serves topic feeds and
 //! health over HTTP, and stops cleanly on SIGTERM.
 
-mod common;
-
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::util::*;
 
 /// A daemon started with an environment of the test's making, killed if
 /// the test fails before stopping it.

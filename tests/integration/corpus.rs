@@ -8,14 +8,12 @@
 //! The files are made by scripts/gen_corpus.py; add a shape there and an
 //! expectation here.
 
-mod common;
-
 use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
-use common::*;
+use crate::util::*;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -4,13 +4,11 @@
 //! closed connection; the daemon keeps answering everyone else and its
 //! memory stays bounded.
 
-mod common;
-
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::util::*;
 
 fn start() -> (Site, Daemon, u16) {
     let addr = serve_fixtures();

@@ -3,16 +3,14 @@
 //! are scored pairwise against the labels. Then: lead choice, stable ids,
 //! a source joining later, and topic feeds showing one entry per story.
 
-mod common;
-
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
+use crate::util::*;
 use axum::extract::{Path as UrlPath, State};
 use axum::http::header;
 use axum::response::IntoResponse;
-use common::*;
 
 #[derive(serde::Deserialize, Clone)]
 struct Item {

@@ -3,8 +3,6 @@
 //! leaves a database that passes integrity_check, and the next poll
 //! resumes and completes without duplicates.
 
-mod common;
-
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -12,7 +10,7 @@ use std::process::{Child, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::util::*;
 
 /// An RSS feed of `n` items unique to feed `f`.
 fn feed(f: usize, n: usize) -> String {

@@ -6,8 +6,6 @@
 //!
 //! Only loopback addresses (127.0.0.0/8) ever receive traffic here.
 
-mod common;
-
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::process::{Output, Stdio};
@@ -20,7 +18,7 @@ use axum::http::{HeaderMap, header};
 use axum::response::Response;
 use rusqlite::types::Value;
 
-use common::*;
+use crate::util::*;
 
 // ---------------------------------------------------------------------------
 // The fault-injecting server

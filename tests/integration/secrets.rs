@@ -3,13 +3,11 @@
 //! logs, `feedsift feeds`, the database, published feeds or metrics, and
 //! not sent to another host a redirect points at.
 
-mod common;
-
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpListener};
 use std::sync::{Arc, Mutex};
 
-use common::*;
+use crate::util::*;
 
 const SECRET: &str = "s3cr%40t"; // "s3cr@t", percent-encoded in the url
 const AUTH: &str = "Basic YWxpY2U6czNjckB0"; // alice:s3cr@t

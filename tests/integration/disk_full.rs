@@ -3,8 +3,6 @@
 //! a small tmpfs, so it needs permission to mount one (root in CI); it says
 //! SKIPPED otherwise.
 
-mod common;
-
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpListener};
 use std::process::Command;
@@ -12,7 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use common::*;
+use crate::util::*;
 
 /// Serves `/grow.rss`: `items` items of about 2 KB each.
 fn serve(items: Arc<AtomicUsize>) -> SocketAddr {

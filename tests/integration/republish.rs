@@ -4,14 +4,12 @@
 //! way readers fetch (conditional, compressed, paged), read by a real feed
 //! reader (newsboat), and checked for what a hostile feed tried to smuggle.
 
-mod common;
-
 use std::collections::{BTreeSet, HashSet};
 use std::io::Read;
 use std::path::Path;
 use std::time::Duration;
 
-use common::*;
+use crate::util::*;
 use reqwest::blocking::Client;
 use reqwest::header::HeaderMap;
 
