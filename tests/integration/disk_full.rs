@@ -73,12 +73,12 @@ fn a_full_disk_is_logged_served_through_and_recovered_from() {
 
     let items = Arc::new(AtomicUsize::new(20));
     let addr = serve(items.clone());
-    let (config, port) = on_free_port(&format!(
+    let config = format!(
         "[server]\nlisten = \"127.0.0.1:0\"\n\n[storage]\npath = \"{}\"\n\n\
          [polling]\ninterval = \"1s\"\nallow_private_networks = true\n\n\
          [[feed]]\nurl = \"http://{addr}/grow.rss\"\n\n[topic.harbour]\nquery = \"harbour\"\ngroup = \"item\"\n",
         state.join("feedsift.db").display()
-    ));
+    );
     let site = Site::new(&config);
     let db = state.join("feedsift.db");
     let stored = || -> Option<i64> {
@@ -87,7 +87,7 @@ fn a_full_disk_is_logged_served_through_and_recovered_from() {
         conn.query_row("SELECT count(*) FROM items", [], |r| r.get(0))
             .ok()
     };
-    let daemon = Daemon::start(&site, port);
+    let daemon = Daemon::start(&site);
     wait_for("the first items", Duration::from_secs(20), || {
         (stored() == Some(20)).then_some(())
     });
@@ -109,11 +109,11 @@ fn a_full_disk_is_logged_served_through_and_recovered_from() {
         },
     );
     // Still serving what it has; nothing stored was lost.
-    let atom = reqwest::blocking::get(format!("{}/topics/harbour.atom", daemon.base)).unwrap();
+    let atom = reqwest::blocking::get(format!("{}/topics/harbour.atom", daemon.base())).unwrap();
     assert_eq!(atom.status().as_u16(), 200);
     assert!(atom.text().unwrap().contains("Harbour bulletin 19"));
     assert_eq!(
-        reqwest::blocking::get(format!("{}/healthz", daemon.base))
+        reqwest::blocking::get(format!("{}/healthz", daemon.base()))
             .unwrap()
             .status()
             .as_u16(),

@@ -64,12 +64,12 @@ fn credentials_in_a_feed_url_work_and_never_leak() {
     let other = serve(None, other_seen.clone());
     let seen = Arc::new(Mutex::new(Vec::new()));
     let addr = serve(Some(other), seen.clone());
-    let (config, port) = on_free_port(&format!(
+    let config = format!(
         "[server]\nlisten = \"127.0.0.1:0\"\n\n[polling]\nallow_private_networks = true\n\n\
          [[feed]]\nurl = \"http://alice:{SECRET}@{addr}/private.rss\"\n\n\
          [[feed]]\nurl = \"http://alice:{SECRET}@{addr}/away.rss\"\n\n\
          [topic.harbour]\nquery = \"harbour\"\n"
-    ));
+    );
     let site = Site::new(&config);
     let leaks = |what: &str, text: &str| {
         assert!(
@@ -111,9 +111,9 @@ fn credentials_in_a_feed_url_work_and_never_leak() {
     let db = std::fs::read(site.db()).unwrap();
     leaks("the database", &String::from_utf8_lossy(&db));
 
-    let daemon = Daemon::start(&site, port);
+    let daemon = Daemon::start(&site);
     for path in ["/metrics", "/topics/harbour.json", "/topics.opml", "/"] {
-        let text = reqwest::blocking::get(format!("{}{path}", daemon.base))
+        let text = reqwest::blocking::get(format!("{}{path}", daemon.base()))
             .unwrap()
             .text()
             .unwrap();
