@@ -3,47 +3,38 @@
 //! a small tmpfs, so it needs permission to mount one (root in CI); it says
 //! SKIPPED otherwise.
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use axum::extract::State;
+use axum::http::header;
+
 use crate::util::*;
 
 /// Serves `/grow.rss`: `items` items of about 2 KB each.
 fn serve(items: Arc<AtomicUsize>) -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    std::thread::spawn(move || {
-        for mut conn in listener.incoming().flatten() {
-            let mut reader = BufReader::new(conn.try_clone().unwrap());
-            loop {
-                let mut h = String::new();
-                if reader.read_line(&mut h).unwrap_or(0) == 0 || h.trim().is_empty() {
-                    break;
-                }
-            }
-            let n = items.load(Ordering::SeqCst);
-            let mut body = String::from(
-                "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>Grow</title><link>http://example.org/</link><description>d</description>",
-            );
-            for i in (0..n).rev() {
-                body.push_str(&format!(
-                    "<item><title>Harbour bulletin {i}</title><link>http://example.org/{i}</link><guid>b{i}</guid><description>{}</description></item>",
-                    format!("Quay {i} cargo manifest line. ").repeat(60)
-                ));
-            }
-            body.push_str("</channel></rss>");
-            let _ = write!(
-                conn,
-                "HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                body.len()
-            );
+    let grow = |State(items): State<Arc<AtomicUsize>>| async move {
+        let n = items.load(Ordering::SeqCst);
+        let mut body = String::from(
+            "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>Grow</title><link>http://example.org/</link><description>d</description>",
+        );
+        for i in (0..n).rev() {
+            body.push_str(&format!(
+                "<item><title>Harbour bulletin {i}</title><link>http://example.org/{i}</link><guid>b{i}</guid><description>{}</description></item>",
+                format!("Quay {i} cargo manifest line. ").repeat(60)
+            ));
         }
-    });
-    addr
+        body.push_str("</channel></rss>");
+        ([(header::CONTENT_TYPE, "application/rss+xml")], body)
+    };
+    serve_app(
+        axum::Router::new()
+            .route("/grow.rss", axum::routing::get(grow))
+            .with_state(items),
+    )
 }
 
 /// Unmounts the tmpfs when the test ends, however it ends.

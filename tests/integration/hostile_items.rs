@@ -2,9 +2,10 @@
 //! an HTML sanitiser tens of seconds unchecked — must not hold up a poll,
 //! nor the topic feed that republishes it.
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
+
+use axum::http::header;
 
 use crate::util::*;
 
@@ -43,32 +44,18 @@ fn serve() -> SocketAddr {
     let calm = rss(&normal);
     let hostile = rss(&hostile);
     assert!(hostile.len() > 1_000_000);
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    std::thread::spawn(move || {
-        for mut conn in listener.incoming().flatten() {
-            let mut reader = BufReader::new(conn.try_clone().unwrap());
-            let mut first = String::new();
-            let _ = reader.read_line(&mut first);
-            loop {
-                let mut h = String::new();
-                if reader.read_line(&mut h).unwrap_or(0) == 0 || h.trim().is_empty() {
-                    break;
-                }
-            }
-            let body = if first.contains("/hostile.rss") {
-                &hostile
-            } else {
-                &calm
-            };
-            let _ = write!(
-                conn,
-                "HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                body.len()
-            );
-        }
-    });
-    addr
+    let feed = |body: String| {
+        let body = bytes::Bytes::from(body);
+        axum::routing::get(move || {
+            let body = body.clone();
+            async move { ([(header::CONTENT_TYPE, "application/rss+xml")], body) }
+        })
+    };
+    serve_app(
+        axum::Router::new()
+            .route("/calm.rss", feed(calm))
+            .route("/hostile.rss", feed(hostile)),
+    )
 }
 
 fn site(addr: SocketAddr, feed: &str) -> Site {

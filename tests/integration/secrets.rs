@@ -3,9 +3,12 @@
 //! logs, `feedsift feeds`, the database, published feeds or metrics, and
 //! not sent to another host a redirect points at.
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
+
+use axum::extract::{Request, State};
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
 
 use crate::util::*;
 
@@ -16,46 +19,29 @@ const AUTH: &str = "Basic YWxpY2U6czNjckB0"; // alice:s3cr@t
 /// `/away.rss` as a redirect to `elsewhere`. Records every request's
 /// Authorization header.
 fn serve(elsewhere: Option<SocketAddr>, seen: Arc<Mutex<Vec<String>>>) -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    std::thread::spawn(move || {
-        for mut conn in listener.incoming().flatten() {
-            let mut reader = BufReader::new(conn.try_clone().unwrap());
-            let mut first = String::new();
-            let _ = reader.read_line(&mut first);
-            let mut auth = String::new();
-            loop {
-                let mut h = String::new();
-                if reader.read_line(&mut h).unwrap_or(0) == 0 || h.trim().is_empty() {
-                    break;
-                }
-                if let Some(v) = h
-                    .strip_prefix("authorization: ")
-                    .or(h.strip_prefix("Authorization: "))
-                {
-                    auth = v.trim().to_owned();
-                }
-            }
-            seen.lock().unwrap().push(auth.clone());
-            let path = first.split_whitespace().nth(1).unwrap_or("");
-            let reply = if path == "/away.rss" {
-                let to = elsewhere.map_or(String::new(), |a| format!("http://{a}/private.rss"));
-                format!(
-                    "HTTP/1.1 302 Found\r\nLocation: {to}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-                )
-            } else if auth == AUTH {
-                let body = "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>Members only</title><link>http://example.org/</link><description>d</description><item><title>Private harbour report</title><link>http://example.org/p/1</link><guid>p1</guid><description>Harbour news for members.</description></item></channel></rss>";
-                format!(
-                    "HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                    body.len()
-                )
-            } else {
-                "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"members\"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_owned()
-            };
-            let _ = conn.write_all(reply.as_bytes());
+    let answer = move |State(seen): State<Arc<Mutex<Vec<String>>>>, req: Request| async move {
+        let auth = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned();
+        seen.lock().unwrap().push(auth.clone());
+        if req.uri().path() == "/away.rss" {
+            let to = elsewhere.map_or(String::new(), |a| format!("http://{a}/private.rss"));
+            (StatusCode::FOUND, [(header::LOCATION, to)]).into_response()
+        } else if auth == AUTH {
+            let body = "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>Members only</title><link>http://example.org/</link><description>d</description><item><title>Private harbour report</title><link>http://example.org/p/1</link><guid>p1</guid><description>Harbour news for members.</description></item></channel></rss>";
+            ([(header::CONTENT_TYPE, "application/rss+xml")], body).into_response()
+        } else {
+            (
+                StatusCode::UNAUTHORIZED,
+                [(header::WWW_AUTHENTICATE, "Basic realm=\"members\"")],
+            )
+                .into_response()
         }
-    });
-    addr
+    };
+    serve_app(axum::Router::new().fallback(answer).with_state(seen))
 }
 
 #[test]

@@ -13,7 +13,7 @@ use axum::extract::Path as UrlPath;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 
-pub use daemon::{Daemon, Site, serve_app, serve_dir, wait_for};
+pub use daemon::{Daemon, Site, listen, serve_app, serve_dir, serve_on, wait_for};
 
 pub fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
@@ -46,6 +46,22 @@ pub fn serve_tree(dir: PathBuf) -> SocketAddr {
             }
         }),
     ))
+}
+
+/// A response body that sends `head`, then a byte every 200 ms, for ever:
+/// never idle long, never large, so only a timeout on the whole request
+/// stops a client reading it.
+pub fn trickle(head: &'static [u8]) -> axum::body::Body {
+    let stream = futures_util::stream::unfold(0u64, move |n| async move {
+        let chunk = if n == 0 {
+            bytes::Bytes::from_static(head)
+        } else {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            bytes::Bytes::from_static(b" ")
+        };
+        Some((Ok::<_, std::convert::Infallible>(chunk), n + 1))
+    });
+    axum::body::Body::from_stream(stream)
 }
 
 impl Site {
