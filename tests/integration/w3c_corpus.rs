@@ -11,7 +11,8 @@
 //! without it the test says loudly that it was skipped. With
 //! `FEEDSIFT_W3C_OBSERVED=FILE` it also writes what it saw, for the script;
 //! `FEEDSIFT_W3C_BIN=PATH` polls with another build of feedsift.
-//! `cargo test --test w3c_corpus -- --nocapture` prints the counts.
+//! `cargo test --test integration w3c_corpus:: -- --nocapture` prints the
+//! counts.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
