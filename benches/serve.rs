@@ -20,13 +20,13 @@
 //! to change them; `-- --during-poll` or `-- --refresh` runs only that
 //! scenario. Needs wrk (apt-get install wrk).
 
-#[path = "../tests/common/mod.rs"]
-mod common;
+#[path = "../tests/integration/util/daemon.rs"]
+mod daemon;
 
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{Daemon, Site, free_port, serve_dir};
+use daemon::{Daemon, Site, serve_dir};
 
 const ITEMS: usize = 120;
 const LIMIT: usize = 100;
@@ -184,12 +184,11 @@ fn first_poll(
     feeds: usize,
     conns: usize,
 ) -> (f64, Option<Run>, u64) {
-    let port = free_port();
     let mut config = format!(
         r#"
 [server]
-listen = "127.0.0.1:{port}"
-base_url = "http://127.0.0.1:{port}/"
+listen = "127.0.0.1:0"
+base_url = "http://feeds.example.org/"
 
 [polling]
 interval = "1h"
@@ -209,8 +208,8 @@ limit = {LIMIT}
     }
     let site = Site::new(&config);
     let started = Instant::now();
-    let daemon = Daemon::start(&site, port);
-    let url = format!("http://127.0.0.1:{port}/topics/bench.atom");
+    let daemon = Daemon::start(&site);
+    let url = format!("http://{}/topics/bench.atom", daemon.addr);
     // Longer than any poll here, stopped when the poll ends.
     let load = (conns > 0).then(|| wrk_start(&url, 60, conns, &["Accept-Encoding: gzip"]));
     // Counted from the daemon's log: a reader of the database from here
@@ -226,7 +225,7 @@ limit = {LIMIT}
     let took = started.elapsed().as_secs_f64();
     let (_, peak) = rss_kib(daemon.child.id());
     // The daemon still answers at once, under the load or not.
-    let health = reqwest::blocking::get(format!("http://127.0.0.1:{port}/healthz"))
+    let health = reqwest::blocking::get(format!("http://{}/healthz", daemon.addr))
         .map(|r| (r.status().as_u16(), r.text().unwrap_or_default()))
         .unwrap_or_default();
     assert_eq!(
@@ -295,12 +294,11 @@ fn during_poll(runs: u64, feeds: usize, conns: usize) {
     );
 }
 
-/// `feedsift run` on `port` polling the one feed at `feed` every
-/// `interval`, with `topics` (config.toml text), and an HTTP client that
-/// takes responses as sent (no decompression). The site holds the
-/// config and database: keep it while the daemon runs.
+/// `feedsift run` on a port of its choosing (`Daemon::addr`) polling the
+/// one feed at `feed` every `interval`, with `topics` (config.toml text),
+/// and an HTTP client that takes responses as sent (no decompression).
+/// The site holds the config and database: keep it while the daemon runs.
 fn one_feed_daemon(
-    port: u16,
     feed: std::net::SocketAddr,
     interval: &str,
     topics: &str,
@@ -308,8 +306,8 @@ fn one_feed_daemon(
     let site = Site::new(&format!(
         r#"
 [server]
-listen = "127.0.0.1:{port}"
-base_url = "http://127.0.0.1:{port}/"
+listen = "127.0.0.1:0"
+base_url = "http://feeds.example.org/"
 
 [polling]
 interval = "{interval}"
@@ -318,7 +316,7 @@ interval = "{interval}"
 url = "http://{feed}/wire.rss"
 {topics}"#
     ));
-    let daemon = Daemon::start(&site, port);
+    let daemon = Daemon::start(&site);
     let client = reqwest::blocking::Client::builder()
         .no_gzip()
         .no_brotli()
@@ -344,9 +342,7 @@ fn refresh(rounds: usize) -> [Vec<f64>; 2] {
     };
     write_feed(ITEMS);
     let feed = serve_dir(feeds.path().to_path_buf());
-    let port = free_port();
-    let (_site, _daemon, client) = one_feed_daemon(
-        port,
+    let (_site, daemon, client) = one_feed_daemon(
         feed,
         "2s",
         &format!(
@@ -375,7 +371,7 @@ limit = {LIMIT}
         }
         let newest = format!("Japan Russia {}:", items - 1);
         for (t, slug) in slugs.iter().enumerate() {
-            let url = format!("http://127.0.0.1:{port}/topics/{slug}.atom");
+            let url = format!("http://{}/topics/{slug}.atom", daemon.addr);
             let start = Instant::now();
             loop {
                 let asked = Instant::now();
@@ -459,9 +455,7 @@ fn main() {
     let feeds = tempfile::tempdir().expect("tempdir");
     std::fs::write(feeds.path().join("wire.rss"), feed_body()).expect("write the feed");
     let feed = serve_dir(feeds.path().to_path_buf());
-    let port = free_port();
-    let (_site, _daemon, client) = one_feed_daemon(
-        port,
+    let (_site, daemon, client) = one_feed_daemon(
         feed,
         "1h",
         &format!(
@@ -474,7 +468,7 @@ group = "item"
 "#
         ),
     );
-    let url = format!("http://127.0.0.1:{port}/topics/bench.atom");
+    let url = format!("http://{}/topics/bench.atom", daemon.addr);
     let start = Instant::now();
     let (etag, bytes) = loop {
         if let Ok(r) = client.get(&url).send()

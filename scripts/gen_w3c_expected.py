@@ -10,7 +10,7 @@ from REASONS and RULES below, written by hand after reading the files. A
 file where feedparser reads entries and feedsift stores none, or fewer, with
 no reason here stops the script: fix feedsift, or state why.
 
-    FEEDSIFT_W3C_OBSERVED=/tmp/w3c.tsv cargo test --test w3c_corpus
+    FEEDSIFT_W3C_OBSERVED=/tmp/w3c.tsv cargo test --test integration w3c_corpus::
     python3 scripts/gen_w3c_expected.py /tmp/w3c.tsv [CORPUS_DIR]
 """
 

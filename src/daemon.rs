@@ -294,10 +294,13 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
                 cfg.path.display()
             )
         })?;
+    // The address actually bound: with port 0 in config.toml (the tests)
+    // the system picks the port, and this line is how one learns it.
+    let listen = listener.local_addr().unwrap_or(cfg.server.listen);
     let state = Arc::new(AppState::new(store.clone(), &cfg));
     let shutdown = CancellationToken::new();
     let mut server = tokio::spawn(server::serve(listener, state.clone(), shutdown.clone()));
-    tracing::info!(listen = %cfg.server.listen, base_url = %cfg.server.base_url, "serving");
+    tracing::info!(%listen, base_url = %cfg.server.base_url, "serving");
 
     // Another process may write the database too (`feedsift poll` by hand,
     // or a second daemon): look for its commits now and then, so served

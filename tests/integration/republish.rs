@@ -4,14 +4,12 @@
 //! way readers fetch (conditional, compressed, paged), read by a real feed
 //! reader (newsboat), and checked for what a hostile feed tried to smuggle.
 
-mod common;
-
 use std::collections::{BTreeSet, HashSet};
 use std::io::Read;
 use std::path::Path;
 use std::time::Duration;
 
-use common::*;
+use crate::util::*;
 use reqwest::blocking::Client;
 use reqwest::header::HeaderMap;
 
@@ -202,11 +200,10 @@ fn the_daemon_serves_every_document_valid_cached_compressed_and_paged() {
         "query = \"Hostile\"",
         &format!("query = \"Hostile\"\nfeeds = [\"{hostile_url}\"]"),
     );
-    let (config, port) = on_free_port(&config);
     let site = Site::new(&config);
     // Rebuilds of cached documents are logged at debug: counted below.
-    let daemon = Daemon::start_logging(&site, port, "info,feedsift::server=debug");
-    let base = daemon.base.clone();
+    let daemon = Daemon::start_logging(&site, "info,feedsift::server=debug");
+    let base = daemon.base();
     let public = "http://feeds.example.org/";
 
     let atom_url = format!("{base}/topics/russia-japan.atom");
@@ -470,10 +467,10 @@ fn newsboat_reads_exactly_the_topic() {
         return;
     }
     let addr = serve_fixtures();
-    let (config, port) = on_free_port(&fixture_config(addr, &[]));
+    let config = fixture_config(addr, &[]);
     let site = Site::new(&config);
-    let daemon = Daemon::start(&site, port);
-    let atom_url = format!("{}/topics/russia-japan.atom", daemon.base);
+    let daemon = Daemon::start(&site);
+    let atom_url = format!("{}/topics/russia-japan.atom", daemon.base());
     let doc = wait_for("the topic to fill", Duration::from_secs(20), || {
         let r = get(&atom_url);
         (r.status == 200 && titles(&r.text()).len() == 4).then(|| r.text())
@@ -770,10 +767,10 @@ fn a_poll_by_another_process_reaches_the_served_feed_within_seconds() {
     let late = feeds_dir.path().join("late.rss");
     std::fs::write(&late, extra_feed(&[])).unwrap();
     let addr = serve_dir(feeds_dir.path().to_path_buf());
-    let (config, port) = on_free_port(&fixture_config(addr, &["late.rss"]));
+    let config = fixture_config(addr, &["late.rss"]);
     let site = Site::new(&config);
-    let daemon = Daemon::start_logging(&site, port, "info,feedsift::daemon=debug");
-    let atom_url = format!("{}/topics/russia-japan.atom", daemon.base);
+    let daemon = Daemon::start_logging(&site, "info,feedsift::daemon=debug");
+    let atom_url = format!("{}/topics/russia-japan.atom", daemon.base());
     wait_for("the topic to fill", Duration::from_secs(20), || {
         (titles(&get(&atom_url).text()).len() == 4).then_some(())
     });

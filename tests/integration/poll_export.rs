@@ -1,9 +1,7 @@
 //! End to end through the real binary: poll fixture feeds from a local HTTP
 //! server into SQLite, export the topic, and check what a reader would get.
 
-mod common;
-
-use common::*;
+use crate::util::*;
 
 fn sorted(mut v: Vec<String>) -> Vec<String> {
     v.sort();

@@ -2,12 +2,10 @@
 //! aged and synthetic ones added with SQL, then pruned through the store API
 //! the daemon uses. Topic feeds must read the same before and after.
 
-mod common;
-
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::*;
+use crate::util::*;
 use feedsift::config::Config;
 use feedsift::daemon;
 use feedsift::store::Store;

@@ -3,13 +3,14 @@
 //! logs, `feedsift feeds`, the database, published feeds or metrics, and
 //! not sent to another host a redirect points at.
 
-mod common;
-
-use std::io::{BufRead, BufReader, Write};
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
-use common::*;
+use axum::extract::{Request, State};
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+
+use crate::util::*;
 
 const SECRET: &str = "s3cr%40t"; // "s3cr@t", percent-encoded in the url
 const AUTH: &str = "Basic YWxpY2U6czNjckB0"; // alice:s3cr@t
@@ -18,46 +19,29 @@ const AUTH: &str = "Basic YWxpY2U6czNjckB0"; // alice:s3cr@t
 /// `/away.rss` as a redirect to `elsewhere`. Records every request's
 /// Authorization header.
 fn serve(elsewhere: Option<SocketAddr>, seen: Arc<Mutex<Vec<String>>>) -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    std::thread::spawn(move || {
-        for mut conn in listener.incoming().flatten() {
-            let mut reader = BufReader::new(conn.try_clone().unwrap());
-            let mut first = String::new();
-            let _ = reader.read_line(&mut first);
-            let mut auth = String::new();
-            loop {
-                let mut h = String::new();
-                if reader.read_line(&mut h).unwrap_or(0) == 0 || h.trim().is_empty() {
-                    break;
-                }
-                if let Some(v) = h
-                    .strip_prefix("authorization: ")
-                    .or(h.strip_prefix("Authorization: "))
-                {
-                    auth = v.trim().to_owned();
-                }
-            }
-            seen.lock().unwrap().push(auth.clone());
-            let path = first.split_whitespace().nth(1).unwrap_or("");
-            let reply = if path == "/away.rss" {
-                let to = elsewhere.map_or(String::new(), |a| format!("http://{a}/private.rss"));
-                format!(
-                    "HTTP/1.1 302 Found\r\nLocation: {to}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-                )
-            } else if auth == AUTH {
-                let body = "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>Members only</title><link>http://example.org/</link><description>d</description><item><title>Private harbour report</title><link>http://example.org/p/1</link><guid>p1</guid><description>Harbour news for members.</description></item></channel></rss>";
-                format!(
-                    "HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                    body.len()
-                )
-            } else {
-                "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"members\"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_owned()
-            };
-            let _ = conn.write_all(reply.as_bytes());
+    let answer = move |State(seen): State<Arc<Mutex<Vec<String>>>>, req: Request| async move {
+        let auth = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned();
+        seen.lock().unwrap().push(auth.clone());
+        if req.uri().path() == "/away.rss" {
+            let to = elsewhere.map_or(String::new(), |a| format!("http://{a}/private.rss"));
+            (StatusCode::FOUND, [(header::LOCATION, to)]).into_response()
+        } else if auth == AUTH {
+            let body = "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>Members only</title><link>http://example.org/</link><description>d</description><item><title>Private harbour report</title><link>http://example.org/p/1</link><guid>p1</guid><description>Harbour news for members.</description></item></channel></rss>";
+            ([(header::CONTENT_TYPE, "application/rss+xml")], body).into_response()
+        } else {
+            (
+                StatusCode::UNAUTHORIZED,
+                [(header::WWW_AUTHENTICATE, "Basic realm=\"members\"")],
+            )
+                .into_response()
         }
-    });
-    addr
+    };
+    serve_app(axum::Router::new().fallback(answer).with_state(seen))
 }
 
 #[test]
@@ -66,12 +50,12 @@ fn credentials_in_a_feed_url_work_and_never_leak() {
     let other = serve(None, other_seen.clone());
     let seen = Arc::new(Mutex::new(Vec::new()));
     let addr = serve(Some(other), seen.clone());
-    let (config, port) = on_free_port(&format!(
+    let config = format!(
         "[server]\nlisten = \"127.0.0.1:0\"\n\n[polling]\nallow_private_networks = true\n\n\
          [[feed]]\nurl = \"http://alice:{SECRET}@{addr}/private.rss\"\n\n\
          [[feed]]\nurl = \"http://alice:{SECRET}@{addr}/away.rss\"\n\n\
          [topic.harbour]\nquery = \"harbour\"\n"
-    ));
+    );
     let site = Site::new(&config);
     let leaks = |what: &str, text: &str| {
         assert!(
@@ -113,9 +97,9 @@ fn credentials_in_a_feed_url_work_and_never_leak() {
     let db = std::fs::read(site.db()).unwrap();
     leaks("the database", &String::from_utf8_lossy(&db));
 
-    let daemon = Daemon::start(&site, port);
+    let daemon = Daemon::start(&site);
     for path in ["/metrics", "/topics/harbour.json", "/topics.opml", "/"] {
-        let text = reqwest::blocking::get(format!("{}{path}", daemon.base))
+        let text = reqwest::blocking::get(format!("{}{path}", daemon.base()))
             .unwrap()
             .text()
             .unwrap();

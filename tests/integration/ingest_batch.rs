@@ -3,12 +3,10 @@
 //! several feeds written in one transaction must each be stored whole or
 //! (when one fails) not at all, without taking the others with it.
 
-mod common;
-
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use common::*;
+use crate::util::*;
 use feedsift::config::Config;
 use feedsift::daemon;
 use rusqlite::Connection;

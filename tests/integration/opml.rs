@@ -2,11 +2,9 @@
 //! Miniflux, FreshRSS and newsboat export them go into a hand-written,
 //! commented config.toml without disturbing a byte of it.
 
-mod common;
-
 use std::path::Path;
 
-use common::*;
+use crate::util::*;
 use feedsift::config::Config;
 
 /// A config as a person writes it: comments everywhere, odd spacing.

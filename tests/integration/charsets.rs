@@ -3,8 +3,6 @@
 //! each document is served on 127.0.0.1:0 with its own header, polled by
 //! the real binary, and its stored title compared with what a reader sees.
 
-mod common;
-
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -13,7 +11,7 @@ use axum::extract::Path as UrlPath;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 
-use common::*;
+use crate::util::*;
 
 /// One served document: its path, Content-Type, body and the item title
 /// it must be stored with.

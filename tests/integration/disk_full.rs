@@ -3,49 +3,38 @@
 //! a small tmpfs, so it needs permission to mount one (root in CI); it says
 //! SKIPPED otherwise.
 
-mod common;
-
-use std::io::{BufRead, BufReader, Write};
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use common::*;
+use axum::extract::State;
+use axum::http::header;
+
+use crate::util::*;
 
 /// Serves `/grow.rss`: `items` items of about 2 KB each.
 fn serve(items: Arc<AtomicUsize>) -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    std::thread::spawn(move || {
-        for mut conn in listener.incoming().flatten() {
-            let mut reader = BufReader::new(conn.try_clone().unwrap());
-            loop {
-                let mut h = String::new();
-                if reader.read_line(&mut h).unwrap_or(0) == 0 || h.trim().is_empty() {
-                    break;
-                }
-            }
-            let n = items.load(Ordering::SeqCst);
-            let mut body = String::from(
-                "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>Grow</title><link>http://example.org/</link><description>d</description>",
-            );
-            for i in (0..n).rev() {
-                body.push_str(&format!(
-                    "<item><title>Harbour bulletin {i}</title><link>http://example.org/{i}</link><guid>b{i}</guid><description>{}</description></item>",
-                    format!("Quay {i} cargo manifest line. ").repeat(60)
-                ));
-            }
-            body.push_str("</channel></rss>");
-            let _ = write!(
-                conn,
-                "HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                body.len()
-            );
+    let grow = |State(items): State<Arc<AtomicUsize>>| async move {
+        let n = items.load(Ordering::SeqCst);
+        let mut body = String::from(
+            "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>Grow</title><link>http://example.org/</link><description>d</description>",
+        );
+        for i in (0..n).rev() {
+            body.push_str(&format!(
+                "<item><title>Harbour bulletin {i}</title><link>http://example.org/{i}</link><guid>b{i}</guid><description>{}</description></item>",
+                format!("Quay {i} cargo manifest line. ").repeat(60)
+            ));
         }
-    });
-    addr
+        body.push_str("</channel></rss>");
+        ([(header::CONTENT_TYPE, "application/rss+xml")], body)
+    };
+    serve_app(
+        axum::Router::new()
+            .route("/grow.rss", axum::routing::get(grow))
+            .with_state(items),
+    )
 }
 
 /// Unmounts the tmpfs when the test ends, however it ends.
@@ -75,12 +64,12 @@ fn a_full_disk_is_logged_served_through_and_recovered_from() {
 
     let items = Arc::new(AtomicUsize::new(20));
     let addr = serve(items.clone());
-    let (config, port) = on_free_port(&format!(
+    let config = format!(
         "[server]\nlisten = \"127.0.0.1:0\"\n\n[storage]\npath = \"{}\"\n\n\
          [polling]\ninterval = \"1s\"\nallow_private_networks = true\n\n\
          [[feed]]\nurl = \"http://{addr}/grow.rss\"\n\n[topic.harbour]\nquery = \"harbour\"\ngroup = \"item\"\n",
         state.join("feedsift.db").display()
-    ));
+    );
     let site = Site::new(&config);
     let db = state.join("feedsift.db");
     let stored = || -> Option<i64> {
@@ -89,7 +78,7 @@ fn a_full_disk_is_logged_served_through_and_recovered_from() {
         conn.query_row("SELECT count(*) FROM items", [], |r| r.get(0))
             .ok()
     };
-    let daemon = Daemon::start(&site, port);
+    let daemon = Daemon::start(&site);
     wait_for("the first items", Duration::from_secs(20), || {
         (stored() == Some(20)).then_some(())
     });
@@ -111,11 +100,11 @@ fn a_full_disk_is_logged_served_through_and_recovered_from() {
         },
     );
     // Still serving what it has; nothing stored was lost.
-    let atom = reqwest::blocking::get(format!("{}/topics/harbour.atom", daemon.base)).unwrap();
+    let atom = reqwest::blocking::get(format!("{}/topics/harbour.atom", daemon.base())).unwrap();
     assert_eq!(atom.status().as_u16(), 200);
     assert!(atom.text().unwrap().contains("Harbour bulletin 19"));
     assert_eq!(
-        reqwest::blocking::get(format!("{}/healthz", daemon.base))
+        reqwest::blocking::get(format!("{}/healthz", daemon.base()))
             .unwrap()
             .status()
             .as_u16(),

@@ -11,6 +11,8 @@ use proptest::prelude::*;
 
 /// The timing tests run alone (write lock) so the property tests, which may
 /// run in parallel with each other (read lock), do not disturb the clocks.
+/// Tests of the binary's other modules may still run alongside: the
+/// timings are the best of three runs, with slack, for that.
 static GATE: RwLock<()> = RwLock::new(());
 
 fn shared() -> RwLockReadGuard<'static, ()> {

@@ -6,8 +6,6 @@
 //!
 //! Only loopback addresses (127.0.0.0/8) ever receive traffic here.
 
-mod common;
-
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::process::{Output, Stdio};
@@ -20,7 +18,7 @@ use axum::http::{HeaderMap, header};
 use axum::response::Response;
 use rusqlite::types::Value;
 
-use common::*;
+use crate::util::*;
 
 // ---------------------------------------------------------------------------
 // The fault-injecting server
@@ -55,39 +53,19 @@ struct Hostile {
 impl Hostile {
     fn start() -> Hostile {
         let log = Arc::new(Mutex::new(Vec::new()));
-        let (tx, rx) = std::sync::mpsc::channel();
-        let log2 = log.clone();
-        std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("runtime");
-            rt.block_on(async move {
-                let main = tokio::net::TcpListener::bind("127.0.0.1:0")
-                    .await
-                    .expect("bind 127.0.0.1");
-                let other = tokio::net::TcpListener::bind("127.0.0.2:0")
-                    .await
-                    .expect("bind 127.0.0.2 (any 127/8 address works on Linux loopback)");
-                let (ma, oa) = (main.local_addr().unwrap(), other.local_addr().unwrap());
-                tx.send((ma, oa)).expect("send");
-                let app = |listener| {
-                    axum::Router::new().fallback(handle).with_state(Ctx {
-                        listener,
-                        main: ma,
-                        other: oa,
-                        log: log2.clone(),
-                    })
-                };
-                let (a, b) = tokio::join!(
-                    axum::serve(main, app("main")),
-                    axum::serve(other, app("other"))
-                );
-                a.expect("serve main");
-                b.expect("serve other");
-            });
-        });
-        let (addr, _other) = rx.recv().expect("hostile server addresses");
+        // Any 127/8 address works on Linux loopback.
+        let (main, other) = (listen("127.0.0.1"), listen("127.0.0.2"));
+        let (ma, oa) = (main.local_addr().unwrap(), other.local_addr().unwrap());
+        let app = |listener| {
+            axum::Router::new().fallback(handle).with_state(Ctx {
+                listener,
+                main: ma,
+                other: oa,
+                log: log.clone(),
+            })
+        };
+        let addr = serve_on(main, app("main"));
+        serve_on(other, app("other"));
         Hostile { addr, log }
     }
 
@@ -241,7 +219,13 @@ async fn route(cx: &Ctx, path: &str, headers: &HeaderMap) -> Response {
         }
         "/hang" => std::future::pending().await,
         "/endless" => endless(),
-        "/trickle" => trickle(),
+        "/trickle" => respond(
+            200,
+            &[("content-type", RSS)],
+            trickle(
+                b"<?xml version=\"1.0\"?>\n<rss version=\"2.0\"><channel><title>Trickle</title>",
+            ),
+        ),
         "/same" => respond(
             200,
             &[("content-type", RSS)],
@@ -404,23 +388,6 @@ fn endless() -> Response {
             Ok::<_, std::convert::Infallible>(bytes::Bytes::from(chunk)),
             n + 1,
         ))
-    });
-    respond(200, &[("content-type", RSS)], Body::from_stream(stream))
-}
-
-/// 200 with a body that arrives a byte every 200 ms, for ever: never idle
-/// long, never large, so only a timeout on the whole request stops it.
-fn trickle() -> Response {
-    let stream = futures_util::stream::unfold(0u64, |n| async move {
-        let chunk = if n == 0 {
-            bytes::Bytes::from_static(
-                b"<?xml version=\"1.0\"?>\n<rss version=\"2.0\"><channel><title>Trickle</title>",
-            )
-        } else {
-            tokio::time::sleep(Duration::from_millis(200)).await;
-            bytes::Bytes::from_static(b" ")
-        };
-        Some((Ok::<_, std::convert::Infallible>(chunk), n + 1))
     });
     respond(200, &[("content-type", RSS)], Body::from_stream(stream))
 }

@@ -3,19 +3,18 @@
 //! checked against tests/fixtures/corpus/expected.toml: stored with the
 //! recorded number of items and fields (title as a reader sees it, absolute
 //! link, date or "first_seen"), or refused with the recorded reason. Nothing
-//! may panic. `cargo test --test corpus -- --nocapture` prints the counts.
+//! may panic. `cargo test --test integration corpus::every_corpus --
+//! --nocapture` prints the counts.
 //!
 //! The files are made by scripts/gen_corpus.py; add a shape there and an
 //! expectation here.
-
-mod common;
 
 use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
-use common::*;
+use crate::util::*;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -1,18 +1,19 @@
-//! Shared parts of the integration tests: a real HTTP server on 127.0.0.1:0
-//! serving the fixture feeds, a config in a temp dir, the real binary, and
-//! the RFC 4287 checks every published document must pass.
-#![allow(dead_code)]
+//! What the integration tests share: loopback HTTP servers on port 0 for
+//! the fixture feeds, a config in a temp dir, the real binary (daemon.rs),
+//! and the RFC 4287 checks every published document must pass.
 
-use std::io::{BufRead, BufReader};
+mod daemon;
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::process::{Child, Command, Output};
+use std::time::Duration;
 
 use axum::extract::Path as UrlPath;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
+
+pub use daemon::{Daemon, Site, listen, serve_app, serve_dir, serve_on, wait_for};
 
 pub fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
@@ -22,36 +23,6 @@ pub fn fixtures() -> PathBuf {
 /// from a thread of its own so blocking test code can use it.
 pub fn serve_fixtures() -> SocketAddr {
     serve_dir(fixtures().join("feeds"))
-}
-
-/// Serves the files of `dir` at `/NAME`, read afresh on every request, so
-/// a test can change a feed between polls.
-pub fn serve_dir(dir: PathBuf) -> SocketAddr {
-    serve_app(axum::Router::new().route(
-        "/{name}",
-        axum::routing::get(move |name| feed_file(dir.clone(), name)),
-    ))
-}
-
-/// Serves `app` on a fresh loopback port from a thread of its own, so
-/// blocking test code can use it; the listener is bound before the address
-/// is returned, so there is no window for another process to take it.
-pub fn serve_app(app: axum::Router) -> SocketAddr {
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
-        rt.block_on(async move {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-                .await
-                .expect("bind");
-            tx.send(listener.local_addr().expect("addr")).expect("send");
-            axum::serve(listener, app).await.expect("serve");
-        });
-    });
-    rx.recv().expect("test server address")
 }
 
 /// Serves every file under `dir` at its relative path (`/a/b/c.xml`), as
@@ -77,50 +48,25 @@ pub fn serve_tree(dir: PathBuf) -> SocketAddr {
     ))
 }
 
-async fn feed_file(dir: PathBuf, UrlPath(name): UrlPath<String>) -> axum::response::Response {
-    let path = dir.join(&name);
-    if name.contains("..") {
-        return StatusCode::BAD_REQUEST.into_response();
-    }
-    match std::fs::read(&path) {
-        Ok(bytes) => {
-            let ct = match path.extension().and_then(|e| e.to_str()) {
-                Some("json") => "application/feed+json",
-                Some("atom") => "application/atom+xml",
-                Some("rss") => "application/rss+xml",
-                _ => "application/xml",
-            };
-            ([(header::CONTENT_TYPE, ct)], bytes).into_response()
-        }
-        Err(_) => StatusCode::NOT_FOUND.into_response(),
-    }
-}
-
-/// A temp dir holding config.toml (and, once polled, the database).
-pub struct Site {
-    pub dir: tempfile::TempDir,
+/// A response body that sends `head`, then a byte every 200 ms, for ever:
+/// never idle long, never large, so only a timeout on the whole request
+/// stops a client reading it.
+pub fn trickle(head: &'static [u8]) -> axum::body::Body {
+    let stream = futures_util::stream::unfold(0u64, move |n| async move {
+        let chunk = if n == 0 {
+            bytes::Bytes::from_static(head)
+        } else {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            bytes::Bytes::from_static(b" ")
+        };
+        Some((Ok::<_, std::convert::Infallible>(chunk), n + 1))
+    });
+    axum::body::Body::from_stream(stream)
 }
 
 impl Site {
-    pub fn new(config: &str) -> Site {
-        let dir = tempfile::tempdir().expect("tempdir");
-        std::fs::write(dir.path().join("config.toml"), config).expect("write config");
-        Site { dir }
-    }
-
-    pub fn config(&self) -> PathBuf {
-        self.dir.path().join("config.toml")
-    }
-
     pub fn db(&self) -> PathBuf {
         self.dir.path().join("feedsift.db")
-    }
-
-    pub fn cmd(&self) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_feedsift"));
-        c.arg("--config").arg(self.config());
-        c.env("FEEDSIFT_LOG", "info");
-        c
     }
 
     /// Waits until `n` feeds have been polled successfully (by a daemon).
@@ -141,6 +87,13 @@ impl Site {
     /// Runs the binary with `args`, returning its output.
     pub fn run(&self, args: &[&str]) -> Output {
         self.cmd().args(args).output().expect("run feedsift")
+    }
+}
+
+impl Daemon {
+    /// `http://127.0.0.1:PORT`, no trailing slash.
+    pub fn base(&self) -> String {
+        format!("http://{}", self.addr)
     }
 }
 
@@ -183,116 +136,6 @@ timeout = "5s"
 
 {feeds}{rest}"#
     )
-}
-
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind a free port")
-        .local_addr()
-        .expect("local address")
-        .port()
-}
-
-/// The real daemon; killed if a test fails before stopping it. Its log is
-/// read as it comes (a full pipe would stall the daemon).
-pub struct Daemon {
-    pub child: Child,
-    /// `http://127.0.0.1:PORT`, no trailing slash.
-    pub base: String,
-    log: Arc<Mutex<String>>,
-    reader: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Daemon {
-    /// Starts `feedsift run` for `site` (whose config must say `listen =
-    /// "127.0.0.1:PORT"`) and waits until it answers /healthz.
-    pub fn start(site: &Site, port: u16) -> Daemon {
-        Daemon::start_logging(site, port, "info")
-    }
-
-    /// The same with a `FEEDSIFT_LOG` filter of the test's choosing.
-    pub fn start_logging(site: &Site, port: u16, filter: &str) -> Daemon {
-        let mut child = site
-            .cmd()
-            .arg("run")
-            .env("FEEDSIFT_LOG", filter)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start feedsift run");
-        let log = Arc::new(Mutex::new(String::new()));
-        let reader = child.stderr.take().map(|err| {
-            let log = log.clone();
-            std::thread::spawn(move || {
-                for line in BufReader::new(err).lines().map_while(Result::ok) {
-                    let mut l = log
-                        .lock()
-                        .unwrap_or_else(std::sync::PoisonError::into_inner);
-                    l.push_str(&line);
-                    l.push('\n');
-                }
-            })
-        });
-        let d = Daemon {
-            child,
-            base: format!("http://127.0.0.1:{port}"),
-            log,
-            reader,
-        };
-        let health = format!("{}/healthz", d.base);
-        wait_for("/healthz", Duration::from_secs(20), || {
-            reqwest::blocking::get(&health)
-                .ok()
-                .filter(|r| r.status() == 200)
-        });
-        d
-    }
-}
-
-impl Daemon {
-    /// What the daemon logged so far.
-    pub fn log(&self) -> String {
-        self.log
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()
-    }
-
-    /// Everything it logged, once it has exited.
-    pub fn final_log(&mut self) -> String {
-        if let Some(r) = self.reader.take() {
-            let _ = r.join();
-        }
-        self.log()
-    }
-}
-
-/// A config listening on a fixed free port, with its port.
-pub fn on_free_port(config: &str) -> (String, u16) {
-    let port = free_port();
-    let config = config.replace(
-        "listen = \"127.0.0.1:0\"",
-        &format!("listen = \"127.0.0.1:{port}\""),
-    );
-    (config, port)
-}
-
-pub fn wait_for<T>(what: &str, limit: Duration, mut f: impl FnMut() -> Option<T>) -> T {
-    let start = Instant::now();
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(start.elapsed() < limit, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 pub fn signal(child: &Child, sig: &str) {

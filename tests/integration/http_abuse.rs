@@ -4,26 +4,24 @@
 //! closed connection; the daemon keeps answering everyone else and its
 //! memory stays bounded.
 
-mod common;
-
 use std::io::{Read, Write};
-use std::net::TcpStream;
+use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::util::*;
 
-fn start() -> (Site, Daemon, u16) {
-    let addr = serve_fixtures();
-    let (config, port) = on_free_port(&fixture_config(addr, &[]));
-    let site = Site::new(&config);
-    let daemon = Daemon::start(&site, port);
-    (site, daemon, port)
+/// The daemon serving the fixture feeds' topic, and its address.
+fn start() -> (Site, Daemon, SocketAddr) {
+    let site = Site::new(&fixture_config(serve_fixtures(), &[]));
+    let daemon = Daemon::start(&site);
+    let addr = daemon.addr;
+    (site, daemon, addr)
 }
 
 /// Sends raw bytes as one request; returns the status line's code (0 when
 /// the server closed without answering) and the whole answer.
-fn raw(port: u16, request: &[u8]) -> (u16, String) {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+fn raw(addr: SocketAddr, request: &[u8]) -> (u16, String) {
+    let mut s = TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
     let _ = s.write_all(request);
     let mut out = Vec::new();
@@ -48,7 +46,7 @@ fn rss_kib(pid: u32) -> u64 {
 
 #[test]
 fn unknown_paths_traversal_and_other_methods_get_clear_4xx() {
-    let (_site, daemon, port) = start();
+    let (_site, daemon, addr) = start();
     for path in [
         "/topics/nope.atom",
         "/topics/russia-japan.xml",
@@ -61,7 +59,7 @@ fn unknown_paths_traversal_and_other_methods_get_clear_4xx() {
         "/topics/russia-japan.atom/../../config.toml",
     ] {
         let req = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
-        let (code, text) = raw(port, req.as_bytes());
+        let (code, text) = raw(addr, req.as_bytes());
         assert!((400..500).contains(&code), "{path}: {code}\n{text}");
         assert!(
             !text.contains("[server]") && !text.contains("root:") && !text.contains("SQLite"),
@@ -72,11 +70,11 @@ fn unknown_paths_traversal_and_other_methods_get_clear_4xx() {
         let req = format!(
             "{method} /topics/russia-japan.atom HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
         );
-        let (code, _) = raw(port, req.as_bytes());
+        let (code, _) = raw(addr, req.as_bytes());
         assert_eq!(code, 405, "{method}");
     }
     let (code, text) = raw(
-        port,
+        addr,
         b"HEAD /topics/russia-japan.atom HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
     );
     assert_eq!(code, 200, "{text}");
@@ -86,10 +84,10 @@ fn unknown_paths_traversal_and_other_methods_get_clear_4xx() {
 
 #[test]
 fn huge_urls_and_headers_are_refused_and_the_server_goes_on() {
-    let (_site, daemon, port) = start();
+    let (_site, daemon, addr) = start();
     let long_path = format!("/topics/{}.atom", "a".repeat(200_000));
     let (code, _) = raw(
-        port,
+        addr,
         format!("GET {long_path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes(),
     );
     assert!(code == 0 || (400..500).contains(&code), "long url: {code}");
@@ -97,14 +95,14 @@ fn huge_urls_and_headers_are_refused_and_the_server_goes_on() {
         "GET /topics/russia-japan.atom HTTP/1.1\r\nHost: x\r\nX-Junk: {}\r\nConnection: close\r\n\r\n",
         "b".repeat(200_000)
     );
-    let (code, _) = raw(port, big_header.as_bytes());
+    let (code, _) = raw(addr, big_header.as_bytes());
     assert!(
         code == 0 || code == 431 || code == 400,
         "big header: {code}"
     );
     let many_headers: String = (0..5000).map(|i| format!("X-H{i}: v\r\n")).collect();
     let (code, _) = raw(
-        port,
+        addr,
         format!("GET /healthz HTTP/1.1\r\nHost: x\r\n{many_headers}Connection: close\r\n\r\n")
             .as_bytes(),
     );
@@ -113,7 +111,7 @@ fn huge_urls_and_headers_are_refused_and_the_server_goes_on() {
         "many headers: {code}"
     );
     let (code, _) = raw(
-        port,
+        addr,
         b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
     );
     assert_eq!(code, 200);
@@ -122,20 +120,20 @@ fn huge_urls_and_headers_are_refused_and_the_server_goes_on() {
 
 #[test]
 fn slow_and_idle_clients_cannot_starve_the_server() {
-    let (_site, daemon, port) = start();
+    let (_site, daemon, addr) = start();
     let pid = daemon.child.id();
     let before = rss_kib(pid);
     // 800 connections that send half a request head and stop...
     let mut held = Vec::new();
     for _ in 0..800 {
-        let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        let mut s = TcpStream::connect(addr).unwrap();
         let _ = s.write_all(b"GET /topics/russia-japan.atom HTTP/1.1\r\nHost: x\r\nX-Slow: ");
         held.push(s);
     }
     // ...do not stop anyone else from being served promptly.
     let t = Instant::now();
     let (code, _) = raw(
-        port,
+        addr,
         b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
     );
     assert_eq!(code, 200);
@@ -166,7 +164,7 @@ fn slow_and_idle_clients_cannot_starve_the_server() {
     assert!(n == 0 || answered.starts_with("HTTP/1.1 408"), "{answered}");
     drop(held);
     let (code, _) = raw(
-        port,
+        addr,
         b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
     );
     assert_eq!(code, 200);
@@ -175,10 +173,9 @@ fn slow_and_idle_clients_cannot_starve_the_server() {
 
 #[test]
 fn a_burst_of_requests_after_a_change_costs_one_rebuild() {
-    let addr = serve_fixtures();
-    let (config, port) = on_free_port(&fixture_config(addr, &[]));
-    let site = Site::new(&config);
-    let daemon = Daemon::start_logging(&site, port, "info,feedsift::server=debug");
+    let site = Site::new(&fixture_config(serve_fixtures(), &[]));
+    let daemon = Daemon::start_logging(&site, "info,feedsift::server=debug");
+    let addr = daemon.addr;
     site.wait_until_polled(4);
     // Let the store finish grouping what the polls brought.
     std::thread::sleep(Duration::from_secs(1));
@@ -190,7 +187,7 @@ fn a_burst_of_requests_after_a_change_costs_one_rebuild() {
             std::thread::spawn(move || {
                 go.wait();
                 raw(
-                    port,
+                    addr,
                     b"GET /topics/russia-japan.atom HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
                 )
                 .0

@@ -3,16 +3,17 @@
 //! leaves a database that passes integrity_check, and the next poll
 //! resumes and completes without duplicates.
 
-mod common;
-
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::SocketAddr;
 use std::process::{Child, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::*;
+use axum::extract::Request;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+
+use crate::util::*;
 
 /// An RSS feed of `n` items unique to feed `f`.
 fn feed(f: usize, n: usize) -> String {
@@ -39,53 +40,24 @@ fn serve(items: usize) -> SocketAddr {
 type Hits = Arc<Mutex<HashMap<String, usize>>>;
 
 fn serve_counting(items: usize, hits: Hits) -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    std::thread::spawn(move || {
-        for conn in listener.incoming().flatten() {
-            let hits = hits.clone();
-            std::thread::spawn(move || answer(conn, items, &hits));
-        }
-    });
-    addr
+    serve_app(axum::Router::new().fallback(move |req: Request| answer(req, items, hits.clone())))
 }
 
-fn answer(mut conn: TcpStream, items: usize, hits: &Hits) {
-    let mut reader = BufReader::new(conn.try_clone().unwrap());
-    let mut line = String::new();
-    if reader.read_line(&mut line).is_err() {
-        return;
-    }
-    let path = line.split_whitespace().nth(1).unwrap_or("/").to_owned();
+async fn answer(req: Request, items: usize, hits: Hits) -> Response {
+    let path = req.uri().path().to_owned();
     *hits.lock().unwrap().entry(path.clone()).or_default() += 1;
-    loop {
-        let mut h = String::new();
-        match reader.read_line(&mut h) {
-            Ok(0) | Err(_) => return,
-            Ok(_) if h.trim().is_empty() => break,
-            Ok(_) => {}
-        }
-    }
     let n: usize = path
         .rsplit('/')
         .next()
         .and_then(|s| s.trim_end_matches(".xml").parse().ok())
         .unwrap_or(0);
+    let rss = [(header::CONTENT_TYPE, "application/rss+xml")];
     if path.starts_with("/slow/") {
-        let _ = conn.write_all(
-            b"HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml\r\nContent-Length: 100000\r\n\r\n<?xml version=\"1.0\"?>",
-        );
-        while conn.write_all(b" ").is_ok() {
-            std::thread::sleep(Duration::from_millis(200));
-        }
-        return;
+        // Promises 100,000 bytes; sends a few a second.
+        let length = [(header::CONTENT_LENGTH, "100000")];
+        return (rss, length, trickle(b"<?xml version=\"1.0\"?>")).into_response();
     }
-    let body = feed(n, items);
-    let _ = write!(
-        conn,
-        "HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
+    (rss, feed(n, items)).into_response()
 }
 
 fn config(addr: SocketAddr, fast: usize, slow: usize) -> String {

@@ -11,15 +11,14 @@
 //! without it the test says loudly that it was skipped. With
 //! `FEEDSIFT_W3C_OBSERVED=FILE` it also writes what it saw, for the script;
 //! `FEEDSIFT_W3C_BIN=PATH` polls with another build of feedsift.
-//! `cargo test --test w3c_corpus -- --nocapture` prints the counts.
-
-mod common;
+//! `cargo test --test integration w3c_corpus:: -- --nocapture` prints the
+//! counts.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
-use common::*;
+use crate::util::*;
 
 /// One row of the expected table.
 #[derive(Debug)]

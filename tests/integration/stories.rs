@@ -3,16 +3,14 @@
 //! are scored pairwise against the labels. Then: lead choice, stable ids,
 //! a source joining later, and topic feeds showing one entry per story.
 
-mod common;
-
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
+use crate::util::*;
 use axum::extract::{Path as UrlPath, State};
 use axum::http::header;
 use axum::response::IntoResponse;
-use common::*;
 
 #[derive(serde::Deserialize, Clone)]
 struct Item {
@@ -71,30 +69,19 @@ fn rss(feed: &str, items: &[&Item]) -> String {
 type Docs = Arc<Mutex<HashMap<String, String>>>;
 
 fn serve(docs: Docs) -> SocketAddr {
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
-            let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            tx.send(l.local_addr().unwrap()).unwrap();
-            let app = axum::Router::new()
-                .route(
-                    "/{name}",
-                    axum::routing::get(
-                        |State(d): State<Docs>, UrlPath(n): UrlPath<String>| async move {
-                            let body = d.lock().unwrap().get(&n).cloned().unwrap_or_default();
-                            ([(header::CONTENT_TYPE, "application/rss+xml")], body).into_response()
-                        },
-                    ),
-                )
-                .with_state(docs);
-            axum::serve(l, app).await.unwrap();
-        });
-    });
-    rx.recv().unwrap()
+    serve_app(
+        axum::Router::new()
+            .route(
+                "/{name}",
+                axum::routing::get(
+                    |State(d): State<Docs>, UrlPath(n): UrlPath<String>| async move {
+                        let body = d.lock().unwrap().get(&n).cloned().unwrap_or_default();
+                        ([(header::CONTENT_TYPE, "application/rss+xml")], body).into_response()
+                    },
+                ),
+            )
+            .with_state(docs),
+    )
 }
 
 fn config(addr: SocketAddr, names: &[String], extra: &str) -> String {

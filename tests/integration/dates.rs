@@ -4,9 +4,7 @@
 //! build date changed), and the topic feed's order and atom:updated values
 //! are the same both times. Undated items keep their first-seen time.
 
-mod common;
-
-use common::*;
+use crate::util::*;
 
 const ITEMS: &str = r#"
 <item><title>Dated lighthouse story</title><link>https://d.example/1</link><guid>d-1</guid><pubDate>Mon, 04 Mar 2024 10:15:00 GMT</pubDate></item>

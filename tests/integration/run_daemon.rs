@@ -1,23 +1,9 @@
 //! `feedsift run`: the real daemon polls on start, serves topic feeds and
 //! health over HTTP, and stops cleanly on SIGTERM.
 
-mod common;
-
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::*;
-
-/// A daemon started with an environment of the test's making, killed if
-/// the test fails before stopping it.
-struct Reap(std::process::Child);
-
-impl Drop for Reap {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use crate::util::*;
 
 fn get(url: &str) -> Option<(u16, String, String)> {
     let resp = reqwest::blocking::get(url).ok()?;
@@ -34,10 +20,10 @@ fn get(url: &str) -> Option<(u16, String, String)> {
 #[test]
 fn run_serves_the_topic_and_stops_cleanly_on_sigterm() {
     let feeds = serve_fixtures();
-    let (config, port) = on_free_port(&fixture_config(feeds, &[]));
+    let config = fixture_config(feeds, &[]);
     let site = Site::new(&config);
-    let mut daemon = Daemon::start(&site, port);
-    let base = daemon.base.clone();
+    let mut daemon = Daemon::start(&site);
+    let base = daemon.base();
 
     let (status, _, body) = get(&format!("{base}/healthz")).unwrap();
     assert_eq!((status, body.trim()), (200, "ok"));
@@ -171,25 +157,22 @@ impl NotifySocket {
 
 #[test]
 fn systemd_hears_ready_watchdog_reloading_and_stopping_in_order() {
-    let (config, port) = on_free_port(&fixture_config(serve_fixtures(), &[]));
+    let config = fixture_config(serve_fixtures(), &[]);
     let site = Site::new(&config);
     let mut sock = NotifySocket::new();
-    let mut daemon = Reap(
+    // An environment of the test's making; not waiting for /healthz.
+    let mut daemon = Daemon::spawn(
         site.cmd()
             .arg("run")
             .env("NOTIFY_SOCKET", &sock.path)
             // WatchdogSec=1s: a ping every half second.
             .env("WATCHDOG_USEC", "1000000")
-            .env_remove("WATCHDOG_PID")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
+            .env_remove("WATCHDOG_PID"),
     );
     let ready = sock.wait("READY=1", Duration::from_secs(20));
     // READY comes once the server listens.
     assert_eq!(
-        get(&format!("http://127.0.0.1:{port}/healthz")).map(|r| r.0),
+        get(&format!("{}/healthz", daemon.base())).map(|r| r.0),
         Some(200)
     );
     assert!(
@@ -211,7 +194,7 @@ fn systemd_hears_ready_watchdog_reloading_and_stopping_in_order() {
     });
     assert!(status.contains(" items, "), "{status}");
 
-    signal(&daemon.0, "HUP");
+    signal(&daemon.child, "HUP");
     let reloading = sock.wait("RELOADING=1", Duration::from_secs(10));
     assert!(
         sock.seen[reloading].contains("MONOTONIC_USEC="),
@@ -220,10 +203,10 @@ fn systemd_hears_ready_watchdog_reloading_and_stopping_in_order() {
     );
     let ready_again = sock.wait_after("READY=1", reloading, Duration::from_secs(10));
 
-    signal(&daemon.0, "TERM");
+    signal(&daemon.child, "TERM");
     let stopping = sock.wait("STOPPING=1", Duration::from_secs(10));
     let status = wait_for("exit after SIGTERM", Duration::from_secs(10), || {
-        daemon.0.try_wait().unwrap()
+        daemon.child.try_wait().unwrap()
     });
     assert!(status.success(), "exit status {status:?}");
     assert!(
@@ -306,10 +289,10 @@ fn logs_suit_the_journal_and_follow_the_configured_level() {
 #[test]
 fn metrics_parse_as_prometheus_text_and_count_what_happened() {
     // The four fixture feeds, and one that parses to no items.
-    let (config, port) = on_free_port(&fixture_config(serve_fixtures(), &["empty-channel.rss"]));
+    let config = fixture_config(serve_fixtures(), &["empty-channel.rss"]);
     let site = Site::new(&config);
-    let daemon = Daemon::start(&site, port);
-    let url = format!("{}/metrics", daemon.base);
+    let daemon = Daemon::start(&site);
+    let url = format!("{}/metrics", daemon.base());
     // Every fixture feed polled once.
     let scrape = wait_for("five polls in the metrics", Duration::from_secs(20), || {
         let resp = reqwest::blocking::get(&url).ok()?;

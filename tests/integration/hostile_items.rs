@@ -2,13 +2,12 @@
 //! an HTML sanitiser tens of seconds unchecked — must not hold up a poll,
 //! nor the topic feed that republishes it.
 
-mod common;
-
-use std::io::{BufRead, BufReader, Write};
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use common::*;
+use axum::http::header;
+
+use crate::util::*;
 
 fn rss(items: &[(String, String)]) -> String {
     let mut s = String::from(
@@ -45,32 +44,18 @@ fn serve() -> SocketAddr {
     let calm = rss(&normal);
     let hostile = rss(&hostile);
     assert!(hostile.len() > 1_000_000);
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    std::thread::spawn(move || {
-        for mut conn in listener.incoming().flatten() {
-            let mut reader = BufReader::new(conn.try_clone().unwrap());
-            let mut first = String::new();
-            let _ = reader.read_line(&mut first);
-            loop {
-                let mut h = String::new();
-                if reader.read_line(&mut h).unwrap_or(0) == 0 || h.trim().is_empty() {
-                    break;
-                }
-            }
-            let body = if first.contains("/hostile.rss") {
-                &hostile
-            } else {
-                &calm
-            };
-            let _ = write!(
-                conn,
-                "HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                body.len()
-            );
-        }
-    });
-    addr
+    let feed = |body: String| {
+        let body = bytes::Bytes::from(body);
+        axum::routing::get(move || {
+            let body = body.clone();
+            async move { ([(header::CONTENT_TYPE, "application/rss+xml")], body) }
+        })
+    };
+    serve_app(
+        axum::Router::new()
+            .route("/calm.rss", feed(calm))
+            .route("/hostile.rss", feed(hostile)),
+    )
 }
 
 fn site(addr: SocketAddr, feed: &str) -> Site {
@@ -87,19 +72,43 @@ fn timed(site: &Site, args: &[&str]) -> (Duration, std::process::Output) {
     (t.elapsed(), out)
 }
 
+/// The fastest of three runs, the one least slowed by the other tests of
+/// the binary running alongside, and the last run's output.
+fn best_of_3(
+    mut run: impl FnMut() -> (Duration, std::process::Output),
+) -> (Duration, std::process::Output) {
+    let (mut best, mut out) = run();
+    for _ in 0..2 {
+        let (took, o) = run();
+        (best, out) = (best.min(took), o);
+    }
+    (best, out)
+}
+
+/// The first poll of `feed` into a fresh site, timed as `best_of_3`; the
+/// site polled last.
+fn first_poll(addr: SocketAddr, feed: &str) -> (Duration, Site) {
+    let mut last = None;
+    let (took, _) = best_of_3(|| {
+        let s = site(addr, feed);
+        let run = timed(&s, &["poll"]);
+        last = Some(s);
+        run
+    });
+    (took, last.expect("polled"))
+}
+
 #[test]
 fn a_hostile_item_delays_neither_the_poll_nor_the_topic_feed_by_a_second() {
     let addr = serve();
-    let calm = site(addr, "calm.rss");
-    let hostile = site(addr, "hostile.rss");
-    let (calm_poll, _) = timed(&calm, &["poll"]);
-    let (hostile_poll, _) = timed(&hostile, &["poll"]);
+    let (calm_poll, calm) = first_poll(addr, "calm.rss");
+    let (hostile_poll, hostile) = first_poll(addr, "hostile.rss");
     assert!(
         hostile_poll < calm_poll + Duration::from_secs(1),
         "poll: {calm_poll:?} calm, {hostile_poll:?} with the hostile item"
     );
-    let (calm_export, _) = timed(&calm, &["export", "harbour"]);
-    let (hostile_export, out) = timed(&hostile, &["export", "harbour"]);
+    let (calm_export, _) = best_of_3(|| timed(&calm, &["export", "harbour"]));
+    let (hostile_export, out) = best_of_3(|| timed(&hostile, &["export", "harbour"]));
     let atom = String::from_utf8_lossy(&out.stdout);
     // The item is kept and published, its nesting flattened.
     assert!(
