@@ -1306,7 +1306,7 @@ mod tests {
 
 #[cfg(test)]
 mod eval {
-    //! In-process scoring of the labelled sets (tests/stories.rs does it end
+    //! In-process scoring of the labelled sets (tests/integration/stories.rs does it end
     //! to end through the binary), for tuning the rules: `cargo test --lib
     //! eval_ -- --ignored --nocapture` prints the scores. Set VERBOSE to
     //! list every wrong pair, DECISIONS every wrong join with the story's

@@ -397,9 +397,8 @@ fn a_not_modified_feed_waits_for_its_interval() {
     let addr = serve_app(app);
     let config = feeds_config([format!("http://{addr}/feed.rss")], "")
         .replace("interval = \"1h\"", "interval = \"2s\"");
-    let (config, port) = on_free_port(&config);
     let site = Site::new(&config);
-    let daemon = Daemon::start(&site, port);
+    let daemon = Daemon::start(&site);
     std::thread::sleep(Duration::from_secs(7));
     let n = hits.load(Ordering::SeqCst);
     // The first poll, then one every 2 s (with jitter): a handful, never
