@@ -28,7 +28,7 @@ use rustc_hash::FxHashMap;
 use signature::{K, Side, max_hours, mix, score, score_with};
 pub use signature::{Signature, from_bytes, same_event, signature, signature_explained, to_bytes};
 
-use crate::topics::text::{fold, words};
+use crate::text::{fold, words};
 
 /// LSH bands and rows per band (BANDS * ROWS = K). Two rows per band make
 /// pairs sharing a fifth of their tokens candidates 73% of the time and a
@@ -1003,7 +1003,7 @@ pub fn agency_named(name: &str) -> Option<&'static str> {
                 ws.windows(a.len()).any(|w| w == a.as_slice())
                     || (a
                         .iter()
-                        .all(|x| x.chars().any(crate::topics::text::is_unspaced_script))
+                        .all(|x| x.chars().any(crate::text::is_unspaced_script))
                         && n.contains(alias))
             })
             .then_some(*canon)

@@ -804,7 +804,7 @@ impl Cx<'_> {
 
         let mut h = Sha256::new();
         h.update(format!("{matcher:?}\n{feed_filter:?}").as_bytes());
-        let fingerprint = hex(&h.finalize()[..16]);
+        let fingerprint = crate::text::hex(&h.finalize()[..16]);
         Ok(Topic {
             title: t
                 .title
@@ -818,17 +818,6 @@ impl Cx<'_> {
             fingerprint,
         })
     }
-}
-
-/// Lower-case hex of `bytes`.
-pub fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    bytes
-        .iter()
-        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
 }
 
 #[cfg(test)]

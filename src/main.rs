@@ -93,7 +93,7 @@ enum TopicCommand {
 }
 
 fn main() -> ExitCode {
-    feedsift::store::configure_allocator();
+    feedsift::memory::configure_allocator();
     feedsift::logging::init();
     let cli = Cli::parse();
     let path = feedsift::config::resolve_path(cli.config.as_deref());

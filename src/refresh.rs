@@ -12,12 +12,13 @@ use sha2::{Digest, Sha256};
 use thiserror::Error;
 use tokio::sync::Semaphore;
 
-use crate::config::{self, hex};
+use crate::config;
 use crate::fetch::{Body, FetchError, Fetched, Fetcher, HttpHints, Validators};
 use crate::metrics::{METRICS, PollResult};
 use crate::parse::{FeedHints, ParseError, parse_feed};
 use crate::schedule;
 use crate::store::{FeedState, IngestStats, PollRecord, PollStatus, Store, StoreError};
+use crate::text::hex;
 
 /// Why a refresh failed; each kind keeps its own typed error as source.
 #[derive(Debug, Error)]

@@ -607,7 +607,7 @@ async fn build(
 ) -> Result<Arc<Doc>, ServeError> {
     tokio::task::spawn_blocking(move || {
         let body = render().map_err(|e| ServeError::Render(e.to_string()))?;
-        let etag = crate::config::hex(&Sha256::digest(body.as_bytes())[..16]);
+        let etag = crate::text::hex(&Sha256::digest(body.as_bytes())[..16]);
         let now = whole_seconds(SystemTime::now());
         let last_modified = match &old {
             Some(o) if o.etag == etag => o.last_modified,

@@ -8,7 +8,7 @@ use std::sync::LazyLock;
 
 use regex::{Regex, RegexSet};
 
-use crate::topics::text::{fold_into, html_to_text, is_unspaced_script};
+use crate::text::{fold_into, html_to_text, is_unspaced_script};
 
 /// Bins of the one-permutation MinHash sketch.
 pub const K: usize = 64;

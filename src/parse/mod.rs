@@ -21,7 +21,7 @@ use sha2::{Digest, Sha256};
 use thiserror::Error;
 use url::Url;
 
-use crate::config::hex;
+use crate::text::hex;
 use crate::topics::{ItemText, Matched, Topic, feed_labels, match_item};
 
 #[derive(Debug, Error)]

@@ -10,7 +10,7 @@ use std::sync::LazyLock;
 use encoding_rs::Encoding;
 use regex::{Captures, Regex};
 
-use crate::topics::text::find_ascii_ci;
+use crate::text::find_ascii_ci;
 
 /// A document ready for feed-rs: UTF-8, no DOCTYPE, no declaration.
 #[derive(Debug)]

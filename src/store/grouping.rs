@@ -120,7 +120,7 @@ fn assign_one(
     let cites = [it.content.as_deref(), it.summary.as_deref()]
         .into_iter()
         .flatten()
-        .find_map(|h| cluster::cited_agency(&crate::topics::text::html_to_text(h)))
+        .find_map(|h| cluster::cited_agency(&crate::text::html_to_text(h)))
         .or_else(|| cluster::cited_agency(&it.title));
     let (story, is_new) = match index.find(&sig, it.sort_time, source) {
         Some((story, _)) => {

@@ -4,7 +4,7 @@ use std::cell::{Cell, OnceCell};
 use std::collections::HashSet;
 
 use super::query::{Expr, Field, Term};
-use super::text::{fold_into, for_each_word, html_to_text_into, is_unspaced_script};
+use crate::text::{fold_into, for_each_word, html_to_text_into, is_unspaced_script};
 
 /// The fields of an item a query can look at. HTML fields are stripped.
 #[derive(Debug, Clone, Copy, Default)]

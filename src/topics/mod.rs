@@ -6,7 +6,6 @@
 mod cases;
 mod matcher;
 mod query;
-pub mod text;
 
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -11,7 +11,7 @@
 //! Operators are upper case, as in Lucene; lower-case "and"/"or" are words.
 
 use super::Aliases;
-use super::text::{fold, is_unspaced_script, words};
+use crate::text::{fold, is_unspaced_script, words};
 use thiserror::Error;
 
 /// Deepest nesting of groups, NOTs and aliases accepted; keeps recursion

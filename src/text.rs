@@ -1,5 +1,6 @@
-//! Text normalisation shared by queries and items, so that a term and the
-//! text it should find are folded the same way.
+//! The crate's text library: folding and word splitting shared by topic
+//! queries, items and story signatures (so a term and the text it should
+//! find are folded the same way), HTML to text, and hex.
 
 /// Folds text for comparison: NFKC, full case folding, diacritics removed
 /// from Latin, Greek and Cyrillic letters (but "й" keeps its breve), a few
@@ -518,6 +519,17 @@ fn push_text(text: &str, out: &mut String) {
     } else {
         out.push_str(text);
     }
+}
+
+/// Lower-case hex of `bytes`.
+pub fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
 }
 
 #[cfg(test)]
