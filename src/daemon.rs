@@ -278,141 +278,210 @@ async fn prune_loop(
 }
 
 /// `feedsift run`: serve and poll until SIGTERM or SIGINT; SIGHUP reloads.
+/// `feedsift run`: start, then react to signals and the heartbeat until
+/// SIGTERM or SIGINT, then stop cleanly.
 pub async fn run(cfg: Config) -> anyhow::Result<()> {
     // Handlers first, so a signal during start-up is not fatal by default.
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;
     let mut hup = signal(SignalKind::hangup())?;
 
-    let store = open_daemon_store(&cfg).await?;
-    let listener = tokio::net::TcpListener::bind(cfg.server.listen)
-        .await
-        .with_context(|| {
-            format!(
-                "cannot listen on {} ([server] listen in {}): is another process using the port?",
-                cfg.server.listen,
-                cfg.path.display()
-            )
-        })?;
-    // The address actually bound: with port 0 in config.toml (the tests)
-    // the system picks the port, and this line is how one learns it.
-    let listen = listener.local_addr().unwrap_or(cfg.server.listen);
-    let state = Arc::new(AppState::new(store.clone(), &cfg));
-    let shutdown = CancellationToken::new();
-    let mut server = tokio::spawn(server::serve(listener, state.clone(), shutdown.clone()));
-    tracing::info!(%listen, base_url = %cfg.server.base_url, "serving");
-
-    // Another process may write the database too (`feedsift poll` by hand,
-    // or a second daemon): look for its commits now and then, so served
-    // documents catch up within seconds.
-    let watcher = {
-        let (store, stop) = (store.clone(), shutdown.clone());
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(EXTERNAL_WRITES_EVERY);
-            loop {
-                tokio::select! {
-                    _ = stop.cancelled() => return,
-                    _ = tick.tick() => {}
-                }
-                match store.check_external_writes().await {
-                    Ok(true) => tracing::debug!("the database changed outside this process"),
-                    Ok(false) => {}
-                    Err(e) => {
-                        tracing::warn!(error = %e, "cannot check the database for outside writes")
-                    }
-                }
-            }
-        })
-    };
-
-    let mut cfg = cfg;
-    let mut pollers = JoinSet::new();
-    let mut generation = shutdown.child_token();
-    start_scheduler(
-        &cfg,
-        &store,
-        &mut pollers,
-        generation.clone(),
-        shutdown.clone(),
-    )
-    .await?;
-    METRICS.beat(Utc::now().timestamp());
-    notify::ready(&status_line(&store).await);
-
-    // The watchdog is fed from this loop, after the database answered: a
-    // stuck loop or a stuck store thread stops the pings, and systemd
-    // restarts the service. STATUS= is refreshed on the same beat.
-    let watchdog = notify::watchdog_interval();
-    let beat = watchdog.map_or(STATUS_EVERY, |w| w.min(STATUS_EVERY));
-    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + beat, beat);
+    let mut daemon = Running::start(cfg).await?;
+    let mut ticks =
+        tokio::time::interval_at(tokio::time::Instant::now() + daemon.beat, daemon.beat);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-
-    let (retention, retention_rx) = tokio::sync::watch::channel(cfg.storage.retention);
-    let pruner = tokio::spawn(prune_loop(store.clone(), retention_rx, shutdown.clone()));
-
     loop {
         tokio::select! {
             _ = term.recv() => { tracing::info!("SIGTERM: shutting down"); break; }
             _ = int.recv() => { tracing::info!("SIGINT: shutting down"); break; }
-            _ = ticks.tick() => {
-                match tokio::time::timeout(beat, store.stats()).await {
-                    Ok(Ok(stats)) => {
-                        METRICS.beat(Utc::now().timestamp());
-                        if watchdog.is_some() {
-                            notify::watchdog();
-                        }
-                        notify::status(&notify::summary(&stats));
-                    }
-                    Ok(Err(e)) => tracing::error!(error = %e, "the database does not answer; not feeding the watchdog"),
-                    Err(_) => tracing::error!(waited = ?beat, "the database did not answer in time; not feeding the watchdog"),
+            _ = ticks.tick() => daemon.heartbeat().await,
+            _ = hup.recv() => daemon.reload().await,
+        }
+    }
+    daemon.stop().await;
+    Ok(())
+}
+
+/// A started daemon: what `run` holds between start and stop.
+struct Running {
+    cfg: Config,
+    store: Store,
+    state: Arc<AppState>,
+    /// Cancelled once, at shutdown; every task watches it.
+    shutdown: CancellationToken,
+    server: tokio::task::JoinHandle<std::io::Result<()>>,
+    watcher: tokio::task::JoinHandle<()>,
+    pruner: tokio::task::JoinHandle<()>,
+    /// One task per feed; `generation` retires them at a reload.
+    pollers: JoinSet<()>,
+    generation: CancellationToken,
+    retention: tokio::sync::watch::Sender<Duration>,
+    /// systemd's watchdog interval, when it asks for pings.
+    watchdog: Option<Duration>,
+    /// How often the heartbeat runs.
+    beat: Duration,
+}
+
+impl Running {
+    /// Opens the store, starts serving, polling, watching and pruning, and
+    /// tells systemd the daemon is ready.
+    async fn start(cfg: Config) -> anyhow::Result<Running> {
+        let store = open_daemon_store(&cfg).await?;
+        let listener = tokio::net::TcpListener::bind(cfg.server.listen)
+            .await
+            .with_context(|| {
+                format!(
+                    "cannot listen on {} ([server] listen in {}): is another process using the port?",
+                    cfg.server.listen,
+                    cfg.path.display()
+                )
+            })?;
+        // The address actually bound: with port 0 in config.toml (the tests)
+        // the system picks the port, and this line is how one learns it.
+        let listen = listener.local_addr().unwrap_or(cfg.server.listen);
+        let state = Arc::new(AppState::new(store.clone(), &cfg));
+        let shutdown = CancellationToken::new();
+        let server = tokio::spawn(server::serve(listener, state.clone(), shutdown.clone()));
+        tracing::info!(%listen, base_url = %cfg.server.base_url, "serving");
+
+        let watcher = tokio::spawn(watch_external_writes(store.clone(), shutdown.clone()));
+        let mut pollers = JoinSet::new();
+        let generation = shutdown.child_token();
+        start_scheduler(
+            &cfg,
+            &store,
+            &mut pollers,
+            generation.clone(),
+            shutdown.clone(),
+        )
+        .await?;
+        let (retention, retention_rx) = tokio::sync::watch::channel(cfg.storage.retention);
+        let pruner = tokio::spawn(prune_loop(store.clone(), retention_rx, shutdown.clone()));
+
+        METRICS.beat(Utc::now().timestamp());
+        notify::ready(&status_line(&store).await);
+        // The watchdog is fed from the heartbeat, after the database
+        // answered: a stuck loop or a stuck store thread stops the pings,
+        // and systemd restarts the service. STATUS= is refreshed on the
+        // same beat.
+        let watchdog = notify::watchdog_interval();
+        let beat = watchdog.map_or(STATUS_EVERY, |w| w.min(STATUS_EVERY));
+        Ok(Running {
+            cfg,
+            store,
+            state,
+            shutdown,
+            server,
+            watcher,
+            pruner,
+            pollers,
+            generation,
+            retention,
+            watchdog,
+            beat,
+        })
+    }
+
+    /// Proves the database answers, then feeds the watchdog and refreshes
+    /// the status line and the metrics' heartbeat.
+    async fn heartbeat(&self) {
+        match tokio::time::timeout(self.beat, self.store.stats()).await {
+            Ok(Ok(stats)) => {
+                METRICS.beat(Utc::now().timestamp());
+                if self.watchdog.is_some() {
+                    notify::watchdog();
                 }
+                notify::status(&notify::summary(&stats));
             }
-            _ = hup.recv() => {
-                tracing::info!(config = %cfg.path.display(), "SIGHUP: reloading");
-                notify::reloading();
-                match reload(&cfg, &store, &state).await {
-                    Err(e) => tracing::error!(
-                        config = %cfg.path.display(),
-                        "reload refused, keeping the running config: {e:#}"
-                    ),
-                    Ok(new) => {
-                        // Old pollers finish a poll in flight, then exit.
-                        generation.cancel();
-                        while pollers.try_join_next().is_some() {}
-                        generation = shutdown.child_token();
-                        cfg = new;
-                        crate::logging::apply_config_level(&cfg.log_level);
-                        retention.send_replace(cfg.storage.retention);
-                        if let Err(e) = start_scheduler(&cfg, &store, &mut pollers, generation.clone(), shutdown.clone()).await {
-                            tracing::error!("cannot restart polling after reload: {e:#}");
-                        }
-                        tracing::info!(feeds = cfg.feeds.len(), topics = cfg.topics.len(), "reloaded");
-                    }
-                }
-                notify::ready(&status_line(&store).await);
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, "the database does not answer; not feeding the watchdog")
             }
+            Err(_) => tracing::error!(
+                waited = ?self.beat,
+                "the database did not answer in time; not feeding the watchdog"
+            ),
         }
     }
 
-    notify::stopping();
-    shutdown.cancel();
-    let _ = watcher.await;
-    while pollers.join_next().await.is_some() {}
-    // A batch in flight commits whole; the next one is never started.
-    let _ = pruner.await;
-    match tokio::time::timeout(Duration::from_secs(5), &mut server).await {
-        Ok(Ok(Err(e))) => tracing::warn!(error = %e, "server stopped with an error"),
-        Err(_) => {
-            tracing::warn!("server did not stop within 5 s; closing its connections");
-            server.abort();
-            let _ = server.await;
+    /// SIGHUP: reads config.toml again. A bad file changes nothing; a good
+    /// one re-evaluates changed topics and restarts polling with it.
+    async fn reload(&mut self) {
+        tracing::info!(config = %self.cfg.path.display(), "SIGHUP: reloading");
+        notify::reloading();
+        match reload(&self.cfg, &self.store, &self.state).await {
+            Err(e) => tracing::error!(
+                config = %self.cfg.path.display(),
+                "reload refused, keeping the running config: {e:#}"
+            ),
+            Ok(new) => {
+                // Old pollers finish a poll in flight, then exit.
+                self.generation.cancel();
+                while self.pollers.try_join_next().is_some() {}
+                self.generation = self.shutdown.child_token();
+                self.cfg = new;
+                crate::logging::apply_config_level(&self.cfg.log_level);
+                self.retention.send_replace(self.cfg.storage.retention);
+                if let Err(e) = start_scheduler(
+                    &self.cfg,
+                    &self.store,
+                    &mut self.pollers,
+                    self.generation.clone(),
+                    self.shutdown.clone(),
+                )
+                .await
+                {
+                    tracing::error!("cannot restart polling after reload: {e:#}");
+                }
+                tracing::info!(
+                    feeds = self.cfg.feeds.len(),
+                    topics = self.cfg.topics.len(),
+                    "reloaded"
+                );
+            }
         }
-        _ => {}
+        notify::ready(&status_line(&self.store).await);
     }
-    drop(state);
-    store.close().await;
-    tracing::info!("stopped");
-    Ok(())
+
+    /// Stops in order: no new work, pollers and the pruner finish what is
+    /// in flight (a store job already sent commits whole), the server gets
+    /// 5 s to finish its responses, and the store is closed last.
+    async fn stop(mut self) {
+        notify::stopping();
+        self.shutdown.cancel();
+        let _ = self.watcher.await;
+        while self.pollers.join_next().await.is_some() {}
+        let _ = self.pruner.await;
+        match tokio::time::timeout(Duration::from_secs(5), &mut self.server).await {
+            Ok(Ok(Err(e))) => tracing::warn!(error = %e, "server stopped with an error"),
+            Err(_) => {
+                tracing::warn!("server did not stop within 5 s; closing its connections");
+                self.server.abort();
+                let _ = self.server.await;
+            }
+            _ => {}
+        }
+        drop(self.state);
+        self.store.close().await;
+        tracing::info!("stopped");
+    }
+}
+
+/// Another process may write the database too (`feedsift poll` by hand,
+/// or a second daemon): look for its commits now and then, so served
+/// documents catch up within seconds.
+async fn watch_external_writes(store: Store, stop: CancellationToken) {
+    let mut tick = tokio::time::interval(EXTERNAL_WRITES_EVERY);
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        match store.check_external_writes().await {
+            Ok(true) => tracing::debug!("the database changed outside this process"),
+            Ok(false) => {}
+            Err(e) => tracing::warn!(error = %e, "cannot check the database for outside writes"),
+        }
+    }
 }
 
 #[cfg(test)]
