@@ -44,8 +44,17 @@ enum Command {
         #[arg(short, long, value_name = "FILE")]
         output: Option<PathBuf>,
     },
-    /// Per feed: status, last success, errors in a row, next poll, items, last error
-    Feeds,
+    /// One line per feed (status, last success, items, errors in a row) under a summary; with URL, that feed in detail
+    Feeds {
+        /// one feed's whole state: title, next poll, last error, move
+        url: Option<String>,
+        /// only the feeds that need attention (failing, no items, repaired, moved, removed)
+        #[arg(long)]
+        failing: bool,
+        /// the same as JSON, for scripts
+        #[arg(long)]
+        json: bool,
+    },
     /// Work on topics without changing anything
     #[command(subcommand)]
     Topic(TopicCommand),
@@ -113,7 +122,9 @@ fn main() -> ExitCode {
                 "export needs a topic slug, or --all -o DIR for every topic"
             )),
         },
-        Command::Feeds => commands::feeds(&path),
+        Command::Feeds { url, failing, json } => {
+            commands::feeds(&path, url.as_deref(), failing, json)
+        }
         Command::Opml(OpmlCommand::Import { file }) => commands::opml_import(&path, &file),
         Command::Opml(OpmlCommand::Export) => commands::opml_export(&path),
         Command::Story { id, why } => commands::story(&path, &id, why),
