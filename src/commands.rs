@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 
 use crate::config::{Config, parse_duration};
 use crate::daemon;
+use crate::fetch::{Body, Fetcher, Validators};
 use crate::opml;
 use crate::publish::{self, Format, Page};
 use crate::store::{FeedStatus, Store, StoredItem};
@@ -776,4 +777,133 @@ fn human(d: std::time::Duration) -> String {
         }
     }
     format!("{s}s")
+}
+
+/// A feed found for `feeds add`, tried with a real fetch.
+struct Found {
+    url: String,
+    outcome: Result<(Option<String>, usize), String>,
+}
+
+/// Fetches `url` and parses it as a feed: (title, items) or why not.
+async fn try_feed(fetcher: &Fetcher, url: &str) -> Result<(Option<String>, usize), String> {
+    let fetched = fetcher
+        .fetch(url, url, &Validators::default(), None)
+        .await
+        .map_err(|e| e.to_string())?;
+    let Body::Full {
+        bytes,
+        content_type,
+        ..
+    } = fetched.body
+    else {
+        return Err("the server answered 304 to a request without validators".into());
+    };
+    let feed = crate::parse::parse_feed(&fetched.final_url, &bytes, content_type.as_deref())
+        .map_err(|e| e.to_string())?;
+    Ok((feed.title.clone(), feed.items.len()))
+}
+
+/// `feedsift feeds add URL [--pick N]`: finds the feed of a website (or
+/// takes a feed address as it is), shows what a test fetch found, and
+/// appends it to config.toml as a `[[feed]]`, leaving the rest of the file
+/// as it was.
+pub fn feeds_add(path: &Path, url: &str, pick: Option<usize>) -> anyhow::Result<ExitCode> {
+    let cfg = load(path).context("config.toml must be valid before adding a feed to it")?;
+    let page = url::Url::parse(url.trim())
+        .ok()
+        .filter(|u| matches!(u.scheme(), "http" | "https"))
+        .with_context(|| format!("{url:?} is not an http(s) address"))?
+        .to_string();
+    let fetcher = Fetcher::new(&cfg.polling)?;
+    let found: Vec<Found> = runtime()?.block_on(async {
+        let fetched = fetcher
+            .fetch(&page, &page, &Validators::default(), None)
+            .await
+            .with_context(|| format!("cannot fetch {page}"))?;
+        let Body::Full {
+            bytes,
+            content_type,
+            ..
+        } = fetched.body
+        else {
+            anyhow::bail!("{page} answered 304 to a request without validators");
+        };
+        let ct = content_type.as_deref();
+        let candidates = match crate::parse::announced_feeds(&fetched.final_url, &bytes, ct) {
+            // A web page: the feeds it announces, each tried.
+            Some(links) => links,
+            None => vec![page.clone()],
+        };
+        let mut found = Vec::with_capacity(candidates.len());
+        for c in candidates {
+            let outcome = try_feed(&fetcher, &c).await;
+            found.push(Found { url: c, outcome });
+        }
+        anyhow::Ok(found)
+    })?;
+    let mut out = std::io::stdout().lock();
+    let usable: Vec<&Found> = found.iter().filter(|f| f.outcome.is_ok()).collect();
+    if found.is_empty() {
+        anyhow::bail!(
+            "{page} is a web page that announces no feed (no <link rel=\"alternate\" type=\"application/rss+xml\"> or Atom or JSON Feed link): look for the feed address on the site and give that"
+        );
+    }
+    for (i, f) in found.iter().enumerate() {
+        match &f.outcome {
+            Ok((title, items)) => writeln!(
+                out,
+                "{}. {}  {} items{}",
+                i + 1,
+                f.url,
+                items,
+                title
+                    .as_deref()
+                    .map_or(String::new(), |t| format!("  ({t})"))
+            )?,
+            Err(e) => writeln!(out, "{}. {}  not usable: {e}", i + 1, f.url)?,
+        }
+    }
+    let chosen = match (pick, usable.len()) {
+        (Some(n), _) => found
+            .get(n.wrapping_sub(1))
+            .filter(|f| f.outcome.is_ok())
+            .with_context(|| format!("--pick {n}: choose one of the usable feeds listed above"))?,
+        (None, 1) => usable[0],
+        (None, 0) => anyhow::bail!("none of the feeds {page} announces can be read (see above)"),
+        (None, n) => anyhow::bail!(
+            "{page} announces {n} feeds: run again with --pick N to add one of those listed above"
+        ),
+    };
+    let title = chosen.outcome.as_ref().ok().and_then(|(t, _)| t.clone());
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let feed = opml::OpmlFeed {
+        url: chosen.url.clone(),
+        title,
+        tags: Vec::new(),
+        line: 0,
+    };
+    let merged = opml::add_to_config(path, &text, &cfg.feeds, &[feed], "feedsift feeds add")?;
+    if merged.added.is_empty() {
+        writeln!(out, "{} is already in {}", chosen.url, path.display())?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    // The loader has the last word: what it refuses is never written.
+    Config::from_str(path, &merged.text).map_err(|e| {
+        anyhow::anyhow!(
+            "adding {} would make {} invalid, so nothing was changed:\n{e}",
+            chosen.url,
+            path.display()
+        )
+    })?;
+    let target = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    write_atomically(&target, merged.text.as_bytes())?;
+    writeln!(
+        out,
+        "added {} to {}; `systemctl reload feedsift` (or SIGHUP) starts polling it",
+        chosen.url,
+        path.display()
+    )?;
+    Ok(ExitCode::SUCCESS)
 }
