@@ -566,7 +566,10 @@ impl Cx<'_> {
 
         let db = raw.storage.path.unwrap_or_else(|| "feedsift.db".into());
         let storage = Storage {
-            path: base_dir.join(db),
+            path: state_dir(std::env::var_os("STATE_DIRECTORY"))
+                .as_deref()
+                .unwrap_or(base_dir)
+                .join(db),
             retention: raw
                 .storage
                 .retention
@@ -820,6 +823,15 @@ impl Cx<'_> {
     }
 }
 
+/// Where a relative `[storage] path` lives under systemd: the first folder
+/// of `$STATE_DIRECTORY` (set from `StateDirectory=`, writable by the
+/// service), rather than the config file's folder (/etc/feedsift, read-only
+/// under `ProtectSystem=strict`). An absolute path is used as written.
+fn state_dir(var: Option<std::ffi::OsString>) -> Option<PathBuf> {
+    let var = var?;
+    let first = std::env::split_paths(&var).next()?;
+    (!first.as_os_str().is_empty()).then_some(first)
+}
 #[cfg(test)]
 mod tests {
     #[test]
@@ -894,6 +906,26 @@ limit = 20
             Err(e) => panic!("unexpected error kind: {e}"),
             Ok(_) => panic!("config was accepted:\n{text}"),
         }
+    }
+
+    #[test]
+    fn a_state_directory_takes_relative_storage_paths() {
+        assert_eq!(state_dir(None), None);
+        assert_eq!(state_dir(Some("".into())), None);
+        assert_eq!(
+            state_dir(Some("/var/lib/feedsift".into())),
+            Some(PathBuf::from("/var/lib/feedsift"))
+        );
+        // systemd joins several StateDirectory= folders with colons.
+        assert_eq!(
+            state_dir(Some("/var/lib/a:/var/lib/b".into())),
+            Some(PathBuf::from("/var/lib/a"))
+        );
+        // An absolute path stays what it says.
+        assert_eq!(
+            Path::new("/var/lib/a").join("/srv/f.db"),
+            PathBuf::from("/srv/f.db")
+        );
     }
 
     #[test]
