@@ -88,6 +88,14 @@ fn a_relative_database_path_lives_in_the_state_directory() {
     let addr = serve_fixtures();
     let site = Site::new(&fixture_config(addr, &[]));
     let state = tempfile::tempdir().unwrap();
+    // The config folder read-only, as /etc is under ProtectSystem=strict
+    // (root ignores the mode; the database's place is asserted below).
+    let folder = site.config().parent().unwrap().to_path_buf();
+    let mode = |m: u32| {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&folder, std::fs::Permissions::from_mode(m)).unwrap();
+    };
+    mode(0o555);
     let out = site
         .cmd()
         .arg("poll")
@@ -104,6 +112,7 @@ fn a_relative_database_path_lives_in_the_state_directory() {
         .output()
         .unwrap();
     let said = String::from_utf8_lossy(&out.stdout).into_owned();
+    mode(0o755);
     assert!(
         said.contains(&state.path().join("feedsift.db").display().to_string()),
         "{said}"
