@@ -26,7 +26,9 @@ use regex::Regex;
 use rustc_hash::FxHashMap;
 
 use signature::{K, Side, max_hours, mix, score, score_with};
-pub use signature::{Signature, from_bytes, same_event, signature, signature_explained, to_bytes};
+pub use signature::{
+    MAX_BODY_HTML, Signature, from_bytes, same_event, signature, signature_explained, to_bytes,
+};
 
 use crate::text::{fold, words};
 

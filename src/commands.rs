@@ -586,6 +586,9 @@ pub fn topic_test(
         )
     };
     let (mut old_n, mut new_n, mut added, mut dropped) = (0, 0, 0, 0);
+    // query word -> (form seen -> occurrences), over the items listed.
+    let mut forms: std::collections::BTreeMap<String, std::collections::BTreeMap<String, usize>> =
+        std::collections::BTreeMap::new();
     for it in &items {
         let doc = Document::new(&ItemText {
             title: &it.title,
@@ -606,6 +609,10 @@ pub fn topic_test(
             .filter(|m| m.matches(&doc));
         old_n += usize::from(old.is_some());
         new_n += usize::from(new.is_some());
+        let shown = new.or(old.map(|t| &t.matcher));
+        for (word, form) in shown.map(|m| m.other_forms(&doc)).unwrap_or_default() {
+            *forms.entry(word).or_default().entry(form).or_default() += 1;
+        }
         match (old, new, proposed.is_some() && topic.is_some()) {
             // A comparison lists only the differences.
             (Some(_), None, true) => {
@@ -635,6 +642,13 @@ pub fn topic_test(
         )?,
         (Some(t), None) => writeln!(out, "{old_n} items match topic {} ({scope})", t.slug)?,
         (None, _) => writeln!(out, "{new_n} items match the query ({scope})")?,
+    }
+    // What word forms added: "япония → японии 12, японию 4".
+    for (word, seen) in &forms {
+        let mut seen: Vec<(&String, &usize)> = seen.iter().collect();
+        seen.sort_by(|a, b| b.1.cmp(a.1).then_with(|| a.0.cmp(b.0)));
+        let list: Vec<String> = seen.iter().map(|(f, n)| format!("{f} {n}")).collect();
+        writeln!(out, "{word} → {}", list.join(", "))?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -521,6 +521,46 @@ fn push_text(text: &str, out: &mut String) {
     }
 }
 
+/// The Snowball stem of a folded word, by its script: English for Latin
+/// letters, Russian for Cyrillic; None for anything else (digits, other
+/// scripts, mixed words), which is then matched as written.
+pub fn stem(word: &str) -> Option<String> {
+    use rust_stemmers::{Algorithm, Stemmer};
+    use std::sync::LazyLock;
+    static ENGLISH: LazyLock<Stemmer> = LazyLock::new(|| Stemmer::create(Algorithm::English));
+    static RUSSIAN: LazyLock<Stemmer> = LazyLock::new(|| Stemmer::create(Algorithm::Russian));
+    if word.is_empty() {
+        return None;
+    }
+    let stemmer = if word.bytes().all(|b| b.is_ascii_lowercase()) {
+        &*ENGLISH
+    } else if word.chars().all(|c| matches!(c, 'а'..='я' | 'ё')) {
+        &*RUSSIAN
+    } else {
+        return None;
+    };
+    Some(stemmer.stem(word).into_owned())
+}
+
+/// What every word with stem `stem` starts with: the stem without its last
+/// letter (English turns a final y into i: treaty, treati).
+pub fn stem_lead(stem: &str) -> &str {
+    stem.char_indices().last().map_or("", |(i, _)| &stem[..i])
+}
+
+/// The longest start of `s` of at most `max` bytes that ends on a
+/// character boundary.
+pub fn cut(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
 /// Lower-case hex of `bytes`.
 pub fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write;
@@ -534,6 +574,15 @@ pub fn hex(bytes: &[u8]) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn cut_ends_on_a_character() {
+        assert_eq!(super::cut("abc", 10), "abc");
+        assert_eq!(super::cut("abc", 2), "ab");
+        // "я" is two bytes: a cut inside it keeps the character whole out.
+        assert_eq!(super::cut("aя", 2), "a");
+        assert_eq!(super::cut("", 0), "");
+    }
+
     use super::*;
 
     #[test]

@@ -20,6 +20,11 @@ const MAX_TOKENS: usize = 64;
 /// Body words read: roughly the lead paragraph.
 const LEAD_WORDS: usize = 70;
 
+/// HTML read from an item's body for its signature: far more than the
+/// lead and the sentences after it that a signature keeps, and a bound on
+/// the work a hostile body (a megabyte of nested tags) can cause.
+pub const MAX_BODY_HTML: usize = 32 * 1024;
+
 /// Token kinds, in the low two bits of a token hash.
 const WORD: u32 = 0;
 const NAME: u32 = 1;
@@ -989,7 +994,7 @@ fn signature_with(
     body_html: &str,
     surface: Option<rustc_hash::FxHashMap<u32, String>>,
 ) -> (Signature, Option<rustc_hash::FxHashMap<u32, String>>) {
-    let body = html_to_text(body_html);
+    let body = html_to_text(crate::text::cut(body_html, MAX_BODY_HTML));
     let title = strip_boilerplate(title, " ");
     let body = strip_boilerplate(&body, ". ");
     // The headline and the lead sentence say what kind of report this is.

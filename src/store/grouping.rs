@@ -116,11 +116,15 @@ fn assign_one(
         .or(it.content.as_deref())
         .unwrap_or("");
     let sig = cluster::signature(&it.title, body);
-    // The attribution line is often in the full text only.
+    // The attribution line is often in the full text only; read its
+    // first 64 KiB (a long article's whole text, not a hostile megabyte).
     let cites = [it.content.as_deref(), it.summary.as_deref()]
         .into_iter()
         .flatten()
-        .find_map(|h| cluster::cited_agency(&crate::text::html_to_text(h)))
+        .find_map(|h| {
+            let h = crate::text::cut(h, 2 * cluster::MAX_BODY_HTML);
+            cluster::cited_agency(&crate::text::html_to_text(h))
+        })
         .or_else(|| cluster::cited_agency(&it.title));
     let (story, is_new) = match index.find(&sig, it.sort_time, source) {
         Some((story, _)) => {

@@ -3,7 +3,7 @@
 use std::cell::{Cell, OnceCell};
 use std::collections::HashSet;
 
-use super::query::{Expr, Field, Term};
+use super::query::{Expr, Field, Form, Term};
 use crate::text::{fold_into, for_each_word, html_to_text_into, is_unspaced_script};
 
 /// The fields of an item a query can look at. HTML fields are stripped.
@@ -213,7 +213,26 @@ impl FieldText {
         self.keyed(k, k, |r| Self::in_span(r, span) && self.word(r) == w)
     }
 
+    /// The word or one of its forms (`Form`): the word itself first, then
+    /// the words starting with its stem's lead whose stem is its stem.
+    fn has_form(&self, f: &Form, span: Span) -> bool {
+        if self.has_word(&f.word, span) {
+            return true;
+        }
+        let Some(stem) = f.stem.as_deref() else {
+            return false;
+        };
+        let lead = crate::text::stem_lead(stem);
+        !lead.is_empty()
+            && self.has_prefix_where(lead, span, |w| w != f.word && f.same_stem(stem, w))
+    }
+
     fn has_prefix(&self, p: &str, span: Span) -> bool {
+        self.has_prefix_where(p, span, |_| true)
+    }
+
+    /// Whether a word starting with `p` passes `also`.
+    fn has_prefix_where(&self, p: &str, span: Span, also: impl Fn(&str) -> bool) -> bool {
         let lo = key(p.as_bytes());
         // Every key that starts with the prefix's bytes: pad with 0xFF.
         let hi = match p.len() {
@@ -233,23 +252,23 @@ impl FieldText {
             return false;
         }
         self.keyed(lo, hi, |r| {
-            Self::in_span(r, span) && self.word(r).starts_with(p)
+            Self::in_span(r, span) && self.word(r).starts_with(p) && also(self.word(r))
         })
     }
 
-    fn has_phrase(&self, p: &[String], span: Span) -> bool {
-        if !p.iter().all(|w| self.has_word(w, span)) {
+    fn has_phrase(&self, p: &[Form], span: Span) -> bool {
+        if !p.iter().all(|f| self.has_form(f, span)) {
             return false;
         }
         self.seq.windows(p.len()).any(|win| {
-            Self::in_span(win[0], span) && win.iter().zip(p).all(|(&r, w)| self.word(r) == w)
+            Self::in_span(win[0], span) && win.iter().zip(p).all(|(&r, f)| f.accepts(self.word(r)))
         })
     }
 
     /// All `ws` (distinct) within `slop` positions: the smallest window of
     /// positions holding every word, found in one pass.
-    fn has_near(&self, ws: &[String], slop: u32, span: Span) -> bool {
-        if !ws.iter().all(|w| self.has_word(w, span)) {
+    fn has_near(&self, ws: &[Form], slop: u32, span: Span) -> bool {
+        if !ws.iter().all(|f| self.has_form(f, span)) {
             return false;
         }
         // (position, term, segment): a window never spans two fields or lines.
@@ -259,7 +278,7 @@ impl FieldText {
             if r.1 == r.0 {
                 segment += 1;
             } else if Self::in_span(r, span)
-                && let Some(t) = ws.iter().position(|w| w == self.word(r))
+                && let Some(t) = ws.iter().position(|f| f.accepts(self.word(r)))
             {
                 hits.push((pos, t, segment));
             }
@@ -302,7 +321,7 @@ impl FieldText {
 
     fn matches(&self, term: &Term, span: Span) -> bool {
         match term {
-            Term::Word(w) => self.has_word(w, span),
+            Term::Word(f) => self.has_form(f, span),
             Term::Prefix(p) => self.has_prefix(p, span),
             Term::Phrase(p) => self.has_phrase(p, span),
             Term::Near(ws, slop) => self.has_near(ws, *slop, span),
@@ -463,6 +482,32 @@ impl Matcher {
 
     /// Why `doc` matches: the aliases and top-level terms that matched
     /// outside any NOT, in query order, without repeats.
+    /// The words of `doc`'s title, summary and content that a query word
+    /// matched as another of its forms: (query word, form), once per
+    /// occurrence, for `feedsift topic test` to show what stemming adds.
+    pub fn other_forms(&self, doc: &Document) -> Vec<(String, String)> {
+        let mut forms: Vec<&Form> = Vec::new();
+        collect_forms(&self.expr, &mut forms);
+        forms.retain(|f| f.stem.is_some());
+        let mut out = Vec::new();
+        if forms.is_empty() {
+            return out;
+        }
+        let body = &doc.body;
+        for &r in &body.seq {
+            if r.1 <= r.0 {
+                continue;
+            }
+            let w = body.word(r);
+            for f in &forms {
+                if w != f.word && f.accepts(w) {
+                    out.push((f.word.clone(), w.to_owned()));
+                }
+            }
+        }
+        out
+    }
+
     pub fn explain(&self, doc: &Document) -> Vec<String> {
         let mut out = Vec::new();
         collect(&self.expr, doc, &mut HashSet::new(), &mut out);
@@ -541,6 +586,31 @@ fn collect<'e>(e: &'e Expr, doc: &Document, seen: &mut HashSet<&'e str>, out: &m
                 out.push(label.clone());
             }
         }
+    }
+}
+
+/// Every word of `e` (in words, phrases and proximity terms, through
+/// aliases) that may match other forms, each once.
+fn collect_forms<'e>(e: &'e Expr, out: &mut Vec<&'e Form>) {
+    let mut add = |f: &'e Form| {
+        if !out.contains(&f) {
+            out.push(f);
+        }
+    };
+    match e {
+        Expr::And(parts) | Expr::Or(parts) => {
+            for p in parts {
+                collect_forms(p, out);
+            }
+        }
+        // What a NOT excludes is not what the topic found.
+        Expr::Not(_) => {}
+        Expr::Alias { expr, .. } => collect_forms(expr, out),
+        Expr::Term { term, .. } => match term {
+            Term::Word(f) => add(f),
+            Term::Phrase(fs) | Term::Near(fs, _) => fs.iter().for_each(add),
+            _ => {}
+        },
     }
 }
 

@@ -4,6 +4,8 @@
 
 #[cfg(test)]
 mod cases;
+#[cfg(test)]
+mod forms;
 mod matcher;
 mod query;
 

@@ -112,16 +112,92 @@ pub enum Expr {
     },
 }
 
+/// A query word and the words it matches: itself and, for a word matched
+/// in all its forms, every word with the same Snowball stem
+/// (`crate::text::stem`). Which words are (see `Spelling`): Cyrillic
+/// words and lower-case Latin ones; a capitalised Latin word is a name and
+/// matches as written. The whole stem must agree, not a prefix, so even
+/// `Putin~` (stem putin) does not match "putting" (put).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Form {
+    /// The word, folded.
+    pub word: String,
+    /// Its stem, when its other forms count.
+    pub stem: Option<String>,
+}
+
+impl Form {
+    /// Every form of `word` (folded).
+    pub fn any(word: String) -> Form {
+        let stem = crate::text::stem(&word);
+        Form { word, stem }
+    }
+
+    /// `word` (folded) as written, nothing else.
+    pub fn exact(word: String) -> Form {
+        Form { word, stem: None }
+    }
+
+    /// Whether the folded word `w` is this word or one of its forms.
+    pub fn accepts(&self, w: &str) -> bool {
+        w == self.word
+            || self
+                .stem
+                .as_deref()
+                .is_some_and(|s| w.starts_with(crate::text::stem_lead(s)) && self.same_stem(s, w))
+    }
+
+    /// Whether `w` (another word than this one, starting with the lead of
+    /// this word's stem `s`) is one of its forms: the same stem, or one's
+    /// stem is the other word. Russian Snowball cuts a nominative in -ов
+    /// or -ит as if it were an ending (остров → остр, визит → виз, but
+    /// острове → остров), so stems alone would part a word from its cases.
+    pub fn same_stem(&self, s: &str, w: &str) -> bool {
+        if w == s {
+            return true;
+        }
+        crate::text::stem(w).is_some_and(|t| t == s || t == self.word)
+    }
+}
+
+/// How a query word was written, which decides the forms it matches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Spelling {
+    /// As most words are written: all forms, but a capitalised Latin word
+    /// (an English name: Putin, Abe, Kono) only as written, since English
+    /// names do not inflect and their stems meet other words' (Konoe and
+    /// Kono, Abes and Abe). Russian names decline, so Cyrillic ones match
+    /// all their forms.
+    Plain,
+    /// `=word`: only as written.
+    Exact,
+    /// `word~`: all forms, even a capitalised Latin word.
+    Forms,
+}
+
+impl From<&str> for Form {
+    fn from(w: &str) -> Form {
+        Form::any(w.to_owned())
+    }
+}
+
+impl std::ops::Deref for Form {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.word
+    }
+}
+
 #[derive(Debug, Clone)]
 pub enum Term {
-    /// One folded word, matched as a whole word.
-    Word(String),
+    /// One folded word, matched as a whole word in any of its forms.
+    Word(Form),
     /// Any word starting with this.
     Prefix(String),
-    /// Consecutive folded words.
-    Phrase(Vec<String>),
+    /// Consecutive folded words, each in any of its forms.
+    Phrase(Vec<Form>),
     /// All the words within `slop` positions of each other, any order.
-    Near(Vec<String>, u32),
+    Near(Vec<Form>, u32),
     /// Text in a script without spaces, matched anywhere in the folded
     /// text; with spaces, each part anywhere ("日本 ロシア" finds 「日本とロシア」).
     Substring(String),
@@ -132,9 +208,8 @@ pub enum Term {
 impl PartialEq for Term {
     fn eq(&self, other: &Term) -> bool {
         match (self, other) {
-            (Term::Word(a), Term::Word(b))
-            | (Term::Prefix(a), Term::Prefix(b))
-            | (Term::Substring(a), Term::Substring(b)) => a == b,
+            (Term::Word(a), Term::Word(b)) => a == b,
+            (Term::Prefix(a), Term::Prefix(b)) | (Term::Substring(a), Term::Substring(b)) => a == b,
             (Term::Phrase(a), Term::Phrase(b)) => a == b,
             (Term::Near(a, x), Term::Near(b, y)) => a == b && x == y,
             (Term::Regex(a), Term::Regex(b)) => a.as_str() == b.as_str(),
@@ -146,14 +221,37 @@ impl PartialEq for Term {
 impl Eq for Term {}
 
 impl Term {
-    /// Builds the term for `raw` (a bare word or a phrase's inside). `None`
-    /// when it holds no letters or digits at all.
-    pub fn from_text(raw: &str) -> Option<Term> {
+    /// Builds the term for `raw` (a bare word or a phrase's inside), its
+    /// words matching the forms `spelling` says. `None` when it holds no
+    /// letters or digits at all.
+    pub fn from_text(raw: &str, spelling: Spelling) -> Option<Term> {
         let folded = fold(raw.trim());
         if folded.chars().any(is_unspaced_script) {
             return Some(Term::Substring(folded));
         }
-        let mut ws: Vec<String> = words(&folded).map(str::to_owned).collect();
+        // Which words were written capitalised in Latin letters, word by
+        // word (folding only lowercases and strips marks, so the words
+        // line up; if they do not, none counts as a name).
+        let names: Vec<bool> = raw
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .map(|w| {
+                w.chars()
+                    .next()
+                    .is_some_and(|c| c.is_uppercase() && c.is_ascii())
+            })
+            .collect();
+        let mut ws: Vec<Form> = words(&folded)
+            .enumerate()
+            .map(|(i, w)| {
+                let name = names.len() > i && names[i];
+                match spelling {
+                    Spelling::Exact => Form::exact(w.to_owned()),
+                    Spelling::Plain if name => Form::exact(w.to_owned()),
+                    _ => Form::any(w.to_owned()),
+                }
+            })
+            .collect();
         match ws.len() {
             0 => None,
             1 => ws.pop().map(Term::Word),
@@ -171,14 +269,18 @@ enum Tok {
     Not,
     Minus,
     Field(Field),
-    /// A bare word; `prefix` when it ended in `*`.
+    /// A bare word; `prefix` when it ended in `*`; `spelling` Exact when
+    /// it began with `=`, Forms when it ended in `~`.
     Word {
         text: String,
         prefix: bool,
+        spelling: Spelling,
     },
+    /// A quoted phrase; `exact` when written `="..."`.
     Phrase {
         text: String,
         slop: Option<u32>,
+        exact: bool,
     },
     Regex(String),
     Alias(String),
@@ -187,8 +289,15 @@ enum Tok {
 fn lex(q: &str) -> Result<Vec<(usize, Tok)>, QueryError> {
     let mut toks = Vec::new();
     let mut after_field = false;
+    // Set by a `=` just before a quote: the phrase's words as written.
+    let mut exact_phrase = false;
     let mut it = q.char_indices().peekable();
     while let Some(&(i, c)) = it.peek() {
+        if c == '=' && q[i + 1..].starts_with('"') {
+            it.next();
+            exact_phrase = true;
+            continue;
+        }
         if !(c.is_whitespace() || c.is_alphanumeric()) {
             after_field = false;
         }
@@ -242,6 +351,7 @@ fn lex(q: &str) -> Result<Vec<(usize, Tok)>, QueryError> {
                     Tok::Phrase {
                         text: q[start..end].to_owned(),
                         slop,
+                        exact: std::mem::take(&mut exact_phrase),
                     },
                 ));
             }
@@ -360,18 +470,26 @@ fn lex(q: &str) -> Result<Vec<(usize, Tok)>, QueryError> {
                     }
                 }
                 let w = &q[start..end];
+                let (w, spelling) = match (w.strip_prefix('='), w.strip_suffix('~')) {
+                    (Some(rest), _) if !rest.is_empty() => (rest, Spelling::Exact),
+                    (_, Some(rest)) if !rest.is_empty() => (rest, Spelling::Forms),
+                    _ => (w, Spelling::Plain),
+                };
+                let plain = spelling == Spelling::Plain;
                 let tok = match w {
-                    "AND" => Tok::And,
-                    "OR" => Tok::Or,
-                    "NOT" => Tok::Not,
+                    "AND" if plain => Tok::And,
+                    "OR" if plain => Tok::Or,
+                    "NOT" if plain => Tok::Not,
                     _ => match w.strip_suffix('*') {
                         Some(p) => Tok::Word {
                             text: p.to_owned(),
                             prefix: true,
+                            spelling,
                         },
                         None => Tok::Word {
                             text: w.to_owned(),
                             prefix: false,
+                            spelling,
                         },
                     },
                 };
@@ -550,8 +668,12 @@ impl Parser<'_> {
                     format!("remove the {op}, or add a term before it"),
                 ))
             }
-            Tok::Word { text, prefix } => word(at, field, &text, prefix),
-            Tok::Phrase { text, slop } => phrase(at, field, &text, slop),
+            Tok::Word {
+                text,
+                prefix,
+                spelling,
+            } => word(at, field, &text, prefix, spelling),
+            Tok::Phrase { text, slop, exact } => phrase(at, field, &text, slop, exact),
             Tok::Regex(re) => regex_term(at, field, &re),
             Tok::Alias(name) => self.alias(at, field, &name),
         }
@@ -651,13 +773,13 @@ impl Parser<'_> {
         let starts_field = t
             .split_once(':')
             .is_some_and(|(f, rest)| Field::from_name(f).is_some() && !rest.starts_with(' '));
-        let syntax = t.starts_with(['"', '(', '@', '/', '-'])
-            || t.ends_with('*')
+        let syntax = t.starts_with(['"', '(', '@', '/', '-', '='])
+            || t.ends_with(['*', '~'])
             || starts_field
             || t.split_whitespace()
                 .any(|w| matches!(w, "AND" | "OR" | "NOT"));
         if !syntax {
-            return match Term::from_text(entry) {
+            return match Term::from_text(entry, Spelling::Plain) {
                 Some(term) => Ok(Expr::Term {
                     field,
                     term,
@@ -728,13 +850,20 @@ fn label(field: Field, written: String) -> String {
     }
 }
 
-fn word(at: usize, field: Field, text: &str, prefix: bool) -> Result<Expr, QueryError> {
+fn word(
+    at: usize,
+    field: Field,
+    text: &str,
+    prefix: bool,
+    spelling: Spelling,
+) -> Result<Expr, QueryError> {
     let label = label(
         field,
-        if prefix {
-            format!("{text}*")
-        } else {
-            text.to_owned()
+        match (prefix, spelling) {
+            (true, _) => format!("{text}*"),
+            (false, Spelling::Exact) => format!("={text}"),
+            (false, Spelling::Forms) => format!("{text}~"),
+            (false, Spelling::Plain) => text.to_owned(),
         },
     );
     if !prefix {
@@ -745,7 +874,7 @@ fn word(at: usize, field: Field, text: &str, prefix: bool) -> Result<Expr, Query
                 "write Kuril* for words starting with Kuril",
             ));
         }
-        return Term::from_text(text)
+        return Term::from_text(text, spelling)
             .map(|term| Expr::Term { field, term, label })
             .ok_or_else(|| {
                 QueryError::new(
@@ -783,15 +912,27 @@ fn word(at: usize, field: Field, text: &str, prefix: bool) -> Result<Expr, Query
     }
 }
 
-fn phrase(at: usize, field: Field, text: &str, slop: Option<u32>) -> Result<Expr, QueryError> {
+fn phrase(
+    at: usize,
+    field: Field,
+    text: &str,
+    slop: Option<u32>,
+    exact: bool,
+) -> Result<Expr, QueryError> {
+    let mark = if exact { "=" } else { "" };
     let label = label(
         field,
         match slop {
-            Some(n) => format!("\"{text}\"~{n}"),
-            None => format!("\"{text}\""),
+            Some(n) => format!("{mark}\"{text}\"~{n}"),
+            None => format!("{mark}\"{text}\""),
         },
     );
-    let term = Term::from_text(text).ok_or_else(|| {
+    let spelling = if exact {
+        Spelling::Exact
+    } else {
+        Spelling::Plain
+    };
+    let term = Term::from_text(text, spelling).ok_or_else(|| {
         QueryError::new(
             at,
             "empty phrase",
@@ -930,7 +1071,10 @@ mod tests {
         let e = parse_query("\"Russia Japan Russia\"~10", &a).unwrap();
         assert_eq!(
             term(&e).1,
-            &Term::Near(vec!["japan".into(), "russia".into()], 10)
+            &Term::Near(
+                vec![Form::exact("japan".into()), Form::exact("russia".into())],
+                10
+            )
         );
         let e = parse_query("content:/Kuril(e|s)?/", &a).unwrap();
         assert!(matches!(term(&e), (Field::Content, Term::Regex(_))));
@@ -954,7 +1098,10 @@ mod tests {
             term(&parts[0]),
             (
                 Field::Title,
-                &Term::Phrase(vec!["kuril".into(), "islands".into()])
+                &Term::Phrase(vec![
+                    Form::exact("kuril".into()),
+                    Form::exact("islands".into())
+                ])
             )
         );
         assert_eq!(

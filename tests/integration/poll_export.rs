@@ -484,3 +484,52 @@ fn feeds_at_a_glance_summary_failing_and_json() {
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("no feed"), "{}", stderr(&out));
 }
+
+/// `topic test` shows which forms of a word a query matched, so the
+/// operator sees what stemming added: `япония → японии 2, ...`.
+#[test]
+fn topic_test_shows_the_word_forms_it_matched() {
+    let item = |n: usize, title: &str| {
+        format!(
+            "<item><title>{title}</title><link>http://ru.example/{n}</link><pubDate>Mon, 06 May 2019 10:0{n}:00 +0000</pubDate></item>"
+        )
+    };
+    let doc = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><rss version=\"2.0\"><channel><title>ТАСС</title>{}{}{}{}{}</channel></rss>",
+        item(1, "Посол Японии вызван в МИД"),
+        item(2, "Визит в Японию отложен"),
+        item(3, "Переговоры с Японией продолжатся"),
+        item(4, "Япония и Россия: итоги года"),
+        item(5, "Погода в Москве"),
+    );
+    let addr = serve_app(axum::Router::new().route(
+        "/ru.rss",
+        axum::routing::get(move || {
+            let doc = doc.clone();
+            async move {
+                (
+                    [("content-type", "application/rss+xml; charset=utf-8")],
+                    doc,
+                )
+            }
+        }),
+    ));
+    let site = Site::new(&feeds_config(
+        [format!("http://{addr}/ru.rss")],
+        "[topic.jp]\nquery = \"Япония\"\n",
+    ));
+    assert!(site.run(&["poll"]).status.success());
+    let out = site.run(&["topic", "test", "jp", "--since", "100000d"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("4 items match topic jp"), "{text}");
+    assert!(
+        text.contains("япония → японией 1, японии 1, японию 1"),
+        "{text}"
+    );
+    // Written =Япония, only the form as written.
+    let out = site.run(&["topic", "test", "--query", "=Япония", "--since", "100000d"]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("1 items match the query"), "{text}");
+    assert!(!text.contains("→"), "{text}");
+}
