@@ -70,7 +70,7 @@ pub fn check(path: &Path) -> anyhow::Result<ExitCode> {
     writeln!(
         out,
         "  storage: {} (retention {})",
-        cfg.storage.path.display(),
+        cfg.storage.location,
         human(cfg.storage.retention)
     )?;
     writeln!(
@@ -335,9 +335,10 @@ pub fn feeds(path: &Path) -> anyhow::Result<ExitCode> {
     let cfg = load(path)?;
     // A listing writes nothing: the database is opened read-only, and
     // feeds configured since the last poll are listed from config.toml.
-    let mut feeds = if cfg.storage.path.exists() {
+    // (A PostgreSQL database is asked: it says when it holds nothing yet.)
+    let mut feeds = if cfg.storage.path().is_none_or(Path::exists) {
         runtime()?.block_on(async {
-            let store = Store::open_read_only(&cfg.storage.path, cfg.stories)?;
+            let store = Store::open_read_only(&cfg.storage, cfg.stories)?;
             let feeds = store.feeds().await;
             store.close().await;
             anyhow::Ok(feeds?)
@@ -420,7 +421,7 @@ pub fn topic_test(
     };
     let since_time = Utc::now() - chrono::Duration::from_std(window).unwrap_or_default();
     let items = runtime()?.block_on(async {
-        let store = Store::open_read_only(&cfg.storage.path, cfg.stories)?;
+        let store = Store::open_read_only(&cfg.storage, cfg.stories)?;
         let items = store.items_since(since_time).await;
         store.close().await;
         anyhow::Ok(items?)
@@ -509,7 +510,7 @@ pub fn topic_test(
 pub fn story(path: &Path, key: &str, why: bool) -> anyhow::Result<ExitCode> {
     let cfg = load(path)?;
     let (found, reasons) = runtime()?.block_on(async {
-        let store = Store::open_read_only(&cfg.storage.path, cfg.stories)?;
+        let store = Store::open_read_only(&cfg.storage, cfg.stories)?;
         let s = store.story(key.to_owned()).await;
         let reasons = match (&s, why) {
             (Ok(Some(s)), true) => store.story_why(s.id).await,
