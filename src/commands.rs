@@ -12,7 +12,7 @@ use crate::config::{Config, parse_duration};
 use crate::daemon;
 use crate::opml;
 use crate::publish::{self, Format, Page};
-use crate::store::{FeedStatus, Store, StoredItem};
+use crate::store::{FeedStatus, Store, StoreError, StoredItem};
 use crate::topics::{self, Document, ItemText, Topic};
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
@@ -338,7 +338,10 @@ pub fn feeds(path: &Path) -> anyhow::Result<ExitCode> {
     // (A PostgreSQL database is asked: it says when it holds nothing yet.)
     let mut feeds = if cfg.storage.path().is_none_or(Path::exists) {
         runtime()?.block_on(async {
-            let store = Store::open_read_only(&cfg.storage, cfg.stories)?;
+            let store = match Store::open_read_only(&cfg.storage, cfg.stories) {
+                Err(StoreError::NoData) => return anyhow::Ok(Vec::new()),
+                opened => opened?,
+            };
             let feeds = store.feeds().await;
             store.close().await;
             anyhow::Ok(feeds?)

@@ -35,8 +35,14 @@ pub enum StoreError {
         "cannot connect to PostgreSQL at {target}: {reason}\n  hint: check that the server runs and accepts this user there (password from the url or $PGPASSWORD), or change [storage] url"
     )]
     Connect { target: String, reason: String },
-    /// A listing found a PostgreSQL database without feedsift's schema,
-    /// or with an older one.
+    /// A listing found a PostgreSQL database feedsift never wrote to (a
+    /// missing SQLite file is `Open`: `feedsift feeds` tells them apart
+    /// by this variant and lists the configured feeds).
+    #[error(
+        "the database holds no feedsift data yet: `feedsift poll` or `feedsift run` creates it"
+    )]
+    NoData,
+    /// A listing found a PostgreSQL database with an older schema.
     #[error("cannot read the database: {reason}")]
     NotReady { reason: String },
     #[error(

@@ -201,6 +201,14 @@ fn connect(url: &str) -> Result<Client, StoreError> {
         cfg.connect_timeout(CONNECT_TIMEOUT);
     }
     cfg.application_name("feedsift");
+    // The server's NOTICEs ("relation ... already exists, skipping") would
+    // reach the log at info through the client; warnings still do.
+    // Added to the url's own `options`, if it has any.
+    let options = match cfg.get_options() {
+        Some(own) => format!("{own} -c client_min_messages=warning"),
+        None => "-c client_min_messages=warning".to_owned(),
+    };
+    cfg.options(&options);
     let target = target(&cfg);
     let connected = if cfg.get_ssl_mode() == SslMode::Require {
         let tls = rustls_connector().map_err(|reason| StoreError::Connect {
@@ -390,9 +398,7 @@ impl Db {
         let version = schema_version(&mut client)?;
         let not_ready = |reason: String| StoreError::NotReady { reason };
         match version {
-            None => Err(not_ready(
-                "the database holds no feedsift data yet: `feedsift poll` or `feedsift run` creates it".into(),
-            )),
+            None => Err(StoreError::NoData),
             Some(v) if v > known => Err(StoreError::TooNew { found: v, known }),
             Some(v) if v < known => Err(not_ready(format!(
                 "it is at schema {v}, this feedsift reads {known}: `feedsift poll` or `feedsift run` upgrades it"
