@@ -1514,6 +1514,11 @@ pub(crate) mod tests {
         pub fn create(test: &str) -> Option<TestDb> {
             let mut admin = match postgres::Client::connect(ADMIN, NoTls) {
                 Ok(c) => c,
+                // A server that answers but refuses (authentication, say) is a
+                // broken setup, not a missing one: that fails, it does not skip.
+                Err(e) if e.as_db_error().is_some() => {
+                    panic!("PostgreSQL at 127.0.0.1:5432 refused user postgres: {e}")
+                }
                 Err(e) => {
                     eprintln!("SKIPPED {test}: no PostgreSQL at 127.0.0.1:5432 ({e})");
                     return None;

@@ -18,6 +18,11 @@ impl PgDb {
     pub fn create(test: &str) -> Option<PgDb> {
         let mut admin = match Client::connect(ADMIN, NoTls) {
             Ok(c) => c,
+            // A server that answers but refuses (authentication, say) is a
+            // broken setup, not a missing one: that fails, it does not skip.
+            Err(e) if e.as_db_error().is_some() => {
+                panic!("PostgreSQL at 127.0.0.1:5432 refused user postgres: {e}")
+            }
             Err(e) => {
                 eprintln!(
                     "SKIPPED {test}: no PostgreSQL at 127.0.0.1:5432 as user postgres ({e}); scripts/test.sh starts one"
