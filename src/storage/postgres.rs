@@ -266,6 +266,32 @@ fn rustls_connector() -> Result<tokio_postgres_rustls::MakeRustlsConnect, String
     Ok(tokio_postgres_rustls::MakeRustlsConnect::new(config))
 }
 
+/// PostgreSQL's text cannot hold U+0000, which SQLite stores and which a
+/// JSON feed may well send ("\u0000"): without this, such a feed would
+/// fail to store on PostgreSQL only. It is dropped, as the publisher drops
+/// it from every document anyway (XML cannot carry it), so documents stay
+/// identical to SQLite's. Item uids are computed before (see `add_item`).
+fn drop_nul(s: &mut String) {
+    if s.contains('\0') {
+        s.retain(|c| c != '\0');
+    }
+}
+
+fn drop_nul_opt(s: &mut Option<String>) {
+    if let Some(s) = s {
+        drop_nul(s);
+    }
+}
+
+/// `drop_nul` for text that is only read.
+fn nul_free(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.contains('\0') {
+        std::borrow::Cow::Owned(s.replace('\0', ""))
+    } else {
+        std::borrow::Cow::Borrowed(s)
+    }
+}
+
 fn ts(t: DateTime<Utc>) -> i64 {
     t.timestamp()
 }
@@ -719,7 +745,13 @@ impl Backend for Db {
             "UPDATE feeds SET last_attempt = $2, last_status = $3, last_error = $4, next_poll = $5,
                     error_count = error_count + 1
              WHERE id = $1",
-            &[&feed_id, &ts(now), &status, &error, &next_poll.map(ts)],
+            &[
+                &feed_id,
+                &ts(now),
+                &nul_free(status),
+                &nul_free(error),
+                &next_poll.map(ts),
+            ],
         )?;
         tx.commit()?;
         Ok(())
@@ -1302,6 +1334,14 @@ fn ingest_into(
     let mut touched = HashSet::new();
     let mut feed_changed = false;
     if let (Some(mut feed), Some(topics)) = (feed, topics) {
+        for text in [
+            &mut feed.title,
+            &mut feed.id,
+            &mut feed.site_url,
+            &mut feed.language,
+        ] {
+            drop_nul_opt(text);
+        }
         // The feed's own title first, so items are matched with the labels
         // a later re-evaluation will see. Only a real change counts.
         feed_changed = stmts.exec(
@@ -1371,7 +1411,7 @@ fn ingest_into(
             &rec.body_hash,
             &rec.moved_to,
             &rec.status.is_repeat(),
-            &rec.note,
+            &rec.note.as_deref().map(nul_free),
         ],
     )?;
     Ok(Ingested {
@@ -1400,6 +1440,22 @@ fn add_item(
     stats: &mut IngestStats,
 ) -> Result<Vec<String>, StoreError> {
     let Source { feed_id, feed_url } = *source;
+    // The uid from the text as parsed, as SQLite's; then text PostgreSQL
+    // can store (see `drop_nul`).
+    let uid = item.uid(feed_url);
+    let mut item = item;
+    drop_nul(&mut item.entry_key);
+    drop_nul(&mut item.title);
+    for text in [
+        &mut item.link,
+        &mut item.canonical_url,
+        &mut item.summary,
+        &mut item.content,
+        &mut item.author,
+    ] {
+        drop_nul_opt(text);
+    }
+    item.categories.iter_mut().for_each(drop_nul);
     // md5 first, for the index (see pg_schema.rs), then the text itself.
     let known = stmts.opt(
         c,
@@ -1447,7 +1503,7 @@ fn add_item(
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
                      RETURNING id",
                     &[
-                        &item.uid(feed_url),
+                        &uid,
                         &item.canonical_url,
                         &item.link,
                         &item.title,

@@ -369,3 +369,64 @@ fn an_unreachable_server_is_named_with_the_setting_to_check() {
         "{err}"
     );
 }
+
+/// Text SQLite takes and PostgreSQL would refuse as it is: U+0000 (a JSON
+/// feed can send it; PostgreSQL's text cannot hold it), and a guid and
+/// link longer than a B-tree index entry may be (about 2.7 kB). Both are
+/// stored, the NUL dropped, and published as on SQLite (whose publisher
+/// drops the NUL too).
+#[test]
+fn text_postgres_cannot_index_or_hold_is_stored_and_published_as_on_sqlite() {
+    let Some(db) =
+        PgDb::create("text_postgres_cannot_index_or_hold_is_stored_and_published_as_on_sqlite")
+    else {
+        return;
+    };
+    let since = Utc::now().naive_utc();
+    // Incompressible (an index entry is compressed before it is measured).
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let long: String = (0..6000)
+        .map(|_| {
+            x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            char::from(b"abcdefghijklmnopqrstuvwxyz0123456789"[(x >> 58) as usize % 36])
+        })
+        .collect();
+    let body = format!(
+        r#"{{"version": "https://jsonfeed.org/version/1.1", "title": "Nul\u0000Wire",
+        "items": [{{"id": "a\u0000b", "url": "https://nul.example/1",
+                   "title": "Japan and Russia\u0000 talk", "content_text": "x\u0000y",
+                   "date_published": "2019-05-10T10:00:00Z"}},
+                  {{"id": "{long}", "url": "https://long.example/{long}",
+                   "title": "Japan: a long guid", "content_text": "long",
+                   "date_published": "2019-05-10T11:00:00Z"}}]}}"#
+    );
+    let addr = serve_app(axum::Router::new().route(
+        "/nul.json",
+        axum::routing::get(move || {
+            let body = body.clone();
+            async move {
+                (
+                    [(axum::http::header::CONTENT_TYPE, "application/feed+json")],
+                    body,
+                )
+            }
+        }),
+    ));
+    let config = feeds_config(
+        [format!("http://{addr}/nul.json")],
+        "[topic.talks]\nquery = \"Japan\"\n",
+    );
+    let lite = Site::new(&config);
+    let pg = Site::with_storage_url(&config, &db.url);
+    for s in [&lite, &pg] {
+        let out = s.run(&["poll"]);
+        assert!(out.status.success(), "poll failed:\n{}", stderr(&out));
+    }
+    assert_eq!(db.count("SELECT count(*) FROM items"), 2);
+    let [a, b] = [&lite, &pg].map(|s| output(s, &["export", "talks"]));
+    assert!(
+        b.contains("Japan and Russia talk") && b.contains("a long guid"),
+        "{b}"
+    );
+    assert_eq!(normalized(&a, since), normalized(&b, since));
+}
