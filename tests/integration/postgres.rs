@@ -430,3 +430,116 @@ fn text_postgres_cannot_index_or_hold_is_stored_and_published_as_on_sqlite() {
     );
     assert_eq!(normalized(&a, since), normalized(&b, since));
 }
+
+/// ingest_batch.rs's checks on PostgreSQL: topics decided on parser
+/// threads equal a re-evaluation from the stored rows, and a feed whose
+/// write fails is rolled back alone (its savepoint) while the feeds
+/// written in the same transaction are stored.
+#[test]
+fn ingests_match_topics_as_the_rows_do_and_roll_back_a_failed_feed_alone() {
+    let Some(db) =
+        PgDb::create("ingests_match_topics_as_the_rows_do_and_roll_back_a_failed_feed_alone")
+    else {
+        return;
+    };
+    let addr = serve_fixtures();
+    let site = Site::with_storage_url(&crate::ingest_batch::config(addr), &db.url);
+    let cfg = Config::load(&site.config()).unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let memberships = || -> std::collections::BTreeSet<(String, i64, Option<String>)> {
+        db.client()
+            .query("SELECT slug, item_id, matched FROM topic_items", &[])
+            .unwrap()
+            .iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2)))
+            .collect()
+    };
+
+    // Schema and feed rows first; then a trigger refuses one NHK item,
+    // after that feed's first item was written in the same savepoint.
+    rt.block_on(async {
+        daemon::open_store(&cfg).await.unwrap().close().await;
+    });
+    db.client()
+        .batch_execute(
+            "CREATE FUNCTION poison() RETURNS trigger LANGUAGE plpgsql AS $$
+             BEGIN
+               IF NEW.title LIKE '日経平均株価%' THEN RAISE EXCEPTION 'refused by the test'; END IF;
+               RETURN NEW;
+             END $$;
+             CREATE TRIGGER poison BEFORE INSERT ON items FOR EACH ROW EXECUTE FUNCTION poison();",
+        )
+        .unwrap();
+    let results = rt.block_on(async {
+        let store = daemon::open_store(&cfg).await.unwrap();
+        let fetcher = Arc::new(feedsift::fetch::Fetcher::new(&cfg.polling).unwrap());
+        // All feeds at once, so their writes share transactions.
+        let polls = cfg.feeds.iter().map(|feed| {
+            let (fetcher, store) = (fetcher.clone(), store.clone());
+            async move {
+                let r =
+                    feedsift::refresh::poll_feed(&fetcher, &store, feed, &mut Default::default())
+                        .await;
+                (
+                    feed.url.clone(),
+                    r.result.map(|s| s.stats.new_items + s.stats.new_sources),
+                )
+            }
+        });
+        let results = futures_util::future::join_all(polls).await;
+        store.close().await;
+        results
+    });
+    let mut c = db.client();
+    for (url, result) in results {
+        let row = c
+            .query_one(
+                "SELECT (SELECT count(*) FROM item_sources s WHERE s.feed_id = f.id), f.last_status
+                 FROM feeds f WHERE f.url = $1",
+                &[&url],
+            )
+            .unwrap();
+        let (stored, status): (i64, Option<String>) = (row.get(0), row.get(1));
+        if url.ends_with("nhk.rdf") {
+            let err = result.expect_err("the refused feed reports an error");
+            assert!(err.to_string().contains("refused by the test"), "{err}");
+            assert_eq!(stored, 0, "none of {url}'s items stays");
+            assert_ne!(status.as_deref(), Some("ok"), "{url}");
+        } else {
+            let new = result.unwrap_or_else(|e| panic!("{url}: {e}"));
+            assert!(new > 0, "{url}");
+            assert_eq!(stored as usize, new, "{url}: every item stored");
+            assert_eq!(status.as_deref(), Some("ok"), "{url}");
+        }
+    }
+
+    // Without the trigger, a poll stores NHK too; then every membership
+    // is forgotten and the store, opened again, evaluates each topic over
+    // the stored rows: the same memberships, the same reasons.
+    c.batch_execute("DROP TRIGGER poison ON items").unwrap();
+    rt.block_on(async {
+        let store = daemon::open_store(&cfg).await.unwrap();
+        let summary = daemon::poll_all(&cfg, &store).await.unwrap();
+        assert_eq!(summary.failed, 0, "{summary:?}");
+        store.close().await;
+    });
+    let polled = memberships();
+    for slug in [
+        "russia-japan",
+        "by-title",
+        "by-tag",
+        "own-title",
+        "filtered",
+    ] {
+        assert!(
+            polled.iter().any(|(s, _, _)| s == slug),
+            "topic {slug} is empty: {polled:#?}"
+        );
+    }
+    c.batch_execute("DELETE FROM topic_items; DELETE FROM topics;")
+        .unwrap();
+    rt.block_on(async {
+        daemon::open_store(&cfg).await.unwrap().close().await;
+    });
+    assert_eq!(memberships(), polled);
+}
