@@ -35,6 +35,9 @@ type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
 
 pub struct Db {
     client: Client,
+    /// For reconnecting (`reconnect_if_lost`), as first opened.
+    url: String,
+    read_only: bool,
     stmts: Stmts,
     /// Topics whose published documents this job changed; the store
     /// thread hands them to its document versions after each job.
@@ -411,7 +414,7 @@ impl Db {
     pub fn open(url: &str) -> Result<Db, StoreError> {
         let mut client = connect(url)?;
         migrate(&mut client)?;
-        Ok(Db::with(client))
+        Ok(Db::with(client, url, false))
     }
 
     /// Connects for reading only: listings (`feeds`, `story`, `topic
@@ -419,7 +422,7 @@ impl Db {
     /// a running daemon. The session refuses every write.
     pub fn open_read_only(url: &str) -> Result<Db, StoreError> {
         let mut client = connect(url)?;
-        client.batch_execute("SET default_transaction_read_only = on")?;
+        read_only_session(&mut client)?;
         let known = MIGRATIONS.len() as i64;
         let version = schema_version(&mut client)?;
         let not_ready = |reason: String| StoreError::NotReady { reason };
@@ -429,13 +432,15 @@ impl Db {
             Some(v) if v < known => Err(not_ready(format!(
                 "it is at schema {v}, this feedsift reads {known}: `feedsift poll` or `feedsift run` upgrades it"
             ))),
-            Some(_) => Ok(Db::with(client)),
+            Some(_) => Ok(Db::with(client, url, true)),
         }
     }
 
-    fn with(client: Client) -> Db {
+    fn with(client: Client, url: &str, read_only: bool) -> Db {
         Db {
             client,
+            url: url.to_owned(),
+            read_only,
             stmts: Stmts::default(),
             touched: Touched::default(),
             in_transaction: false,
@@ -614,6 +619,27 @@ impl Backend for Db {
             vacuumed_pages: 0,
             free_pages: 0,
         })
+    }
+
+    /// A new connection once the old one is closed (the server restarted,
+    /// or the network dropped it): the job that found it broken failed,
+    /// the next one runs on the new connection. Its prepared statements
+    /// died with the old one; an open transaction was rolled back by the
+    /// server. The schema is not migrated again (it was, at open).
+    fn reconnect_if_lost(&mut self) -> Result<(), StoreError> {
+        if !self.client.is_closed() {
+            return Ok(());
+        }
+        tracing::warn!("the database connection was lost; reconnecting");
+        let mut client = connect(&self.url)?;
+        if self.read_only {
+            read_only_session(&mut client)?;
+        }
+        self.client = client;
+        self.stmts = Stmts::default();
+        self.in_transaction = false;
+        tracing::info!("reconnected to the database");
+        Ok(())
     }
 
     fn close(self: Box<Self>) {
@@ -1193,6 +1219,12 @@ impl Backend for Db {
     }
 }
 
+/// Listings must never write: the session refuses to.
+fn read_only_session(c: &mut Client) -> Result<(), StoreError> {
+    c.batch_execute("SET default_transaction_read_only = on")?;
+    Ok(())
+}
+
 /// The schema version a database records; None when it has no feedsift
 /// tables yet.
 fn schema_version(c: &mut Client) -> Result<Option<i64>, StoreError> {
@@ -1696,6 +1728,32 @@ pub(crate) mod tests {
                 && plan.iter().all(|l| !l.contains("Sort")),
             "{plan:?}"
         );
+        Box::new(db).close();
+    }
+
+    #[test]
+    fn a_lost_connection_is_replaced_before_the_next_job() {
+        let Some(t) = TestDb::create("a_lost_connection_is_replaced_before_the_next_job") else {
+            return;
+        };
+        let mut db = Db::open(&t.url).unwrap();
+        db.feeds().unwrap();
+        // As a server restart would: the server ends this session.
+        let pid: i32 = db
+            .client
+            .query_one("SELECT pg_backend_pid()", &[])
+            .unwrap()
+            .get(0);
+        postgres::Client::connect(&t.url, NoTls)
+            .unwrap()
+            .execute("SELECT pg_terminate_backend($1)", &[&pid])
+            .unwrap();
+        // The job that finds it gone fails; the next one is served.
+        let _ = db.feeds();
+        assert!(db.client.is_closed());
+        db.reconnect_if_lost().unwrap();
+        assert!(!db.client.is_closed());
+        assert!(db.feeds().unwrap().is_empty());
         Box::new(db).close();
     }
 

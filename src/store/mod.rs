@@ -277,6 +277,9 @@ impl Store {
                         },
                     };
                     busy = true;
+                    if let Err(e) = worker.db.reconnect_if_lost() {
+                        tracing::error!(error = %e, "cannot reconnect to the database");
+                    }
                     match job {
                         Job::Call(call) => call(&mut worker),
                         Job::Ingest(first) => {
