@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 
 use crate::config::{Config, parse_duration};
 use crate::daemon;
+use crate::fetch::{Body, Fetcher, Validators};
 use crate::opml;
 use crate::publish::{self, Format, Page};
 use crate::store::{FeedStatus, Store, StoreError, StoredItem};
@@ -331,12 +332,77 @@ pub fn opml_export(path: &Path) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn feeds(path: &Path) -> anyhow::Result<ExitCode> {
+/// A feed as `feedsift feeds` shows it: its stored state and where it
+/// stands with config.toml.
+#[derive(serde::Serialize)]
+struct FeedLine {
+    url: String,
+    title: Option<String>,
+    /// The last poll's status, or "never polled", "removed from config",
+    /// "gone" (410, polling stopped).
+    status: String,
+    configured: bool,
+    needs_attention: bool,
+    last_attempt: Option<DateTime<Utc>>,
+    last_success: Option<DateTime<Utc>>,
+    next_poll: Option<DateTime<Utc>>,
+    errors_in_a_row: u32,
+    items: i64,
+    /// The last failure's error, or why a read feed is not healthy.
+    last_error: Option<String>,
+    moved_to: Option<String>,
+}
+
+impl FeedLine {
+    fn new(f: FeedStatus, configured: bool) -> FeedLine {
+        let status = match (configured, f.last_status.as_deref(), f.next_poll) {
+            (false, _, _) => "removed from config".to_owned(),
+            (true, None, _) => "never polled".to_owned(),
+            (true, Some("410"), None) => "gone".to_owned(),
+            (true, Some(s), _) => s.to_owned(),
+        };
+        let healthy = matches!(
+            status.as_str(),
+            "ok" | "not-modified" | "unchanged" | "never polled"
+        );
+        FeedLine {
+            needs_attention: !healthy || f.error_count > 0 || f.effective_url.is_some(),
+            url: f.url,
+            title: f.title,
+            status,
+            configured,
+            last_attempt: f.last_attempt,
+            last_success: f.last_success,
+            next_poll: f.next_poll.filter(|_| configured),
+            errors_in_a_row: f.error_count,
+            items: f.items,
+            last_error: f.last_error,
+            moved_to: f.effective_url,
+        }
+    }
+
+    /// The summary's name for the status: healthy polls are all "ok".
+    fn kind(&self) -> String {
+        match self.status.as_str() {
+            "ok" | "not-modified" | "unchanged" => "ok".into(),
+            s if s.parse::<u16>().is_ok() => format!("HTTP {s}"),
+            s => s.replace('-', " "),
+        }
+    }
+}
+
+/// `feedsift feeds [URL] [--failing] [--json]`.
+pub fn feeds(
+    path: &Path,
+    url: Option<&str>,
+    failing: bool,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
     let cfg = load(path)?;
     // A listing writes nothing: the database is opened read-only, and
     // feeds configured since the last poll are listed from config.toml.
     // (A PostgreSQL database is asked: it says when it holds nothing yet.)
-    let mut feeds = if cfg.storage.path().is_none_or(Path::exists) {
+    let mut stored = if cfg.storage.path().is_none_or(Path::exists) {
         runtime()?.block_on(async {
             let store = match Store::open_read_only(&cfg.storage, cfg.stories) {
                 Err(StoreError::NoData) => return anyhow::Ok(Vec::new()),
@@ -350,56 +416,124 @@ pub fn feeds(path: &Path) -> anyhow::Result<ExitCode> {
         Vec::new()
     };
     for c in &cfg.feeds {
-        if !feeds.iter().any(|f| f.url == c.url) {
-            feeds.push(FeedStatus::never_polled(&c.url, c.title.as_deref()));
+        if !stored.iter().any(|f| f.url == c.url) {
+            stored.push(FeedStatus::never_polled(&c.url, c.title.as_deref()));
         }
     }
-    feeds.sort_by(|a, b| a.url.cmp(&b.url));
-    let mut out = std::io::stdout().lock();
-    for f in feeds {
-        let configured = cfg.feeds.iter().any(|c| c.url == f.url);
-        let status = match (configured, f.last_status.as_deref(), f.next_poll) {
-            (false, _, _) => "removed from config".to_owned(),
-            (true, None, _) => "never polled".to_owned(),
-            (true, Some("410"), None) => "410 gone: polling stopped".to_owned(),
-            (true, Some(s), _) => s.to_owned(),
+    stored.sort_by(|a, b| a.url.cmp(&b.url));
+    let mut lines: Vec<FeedLine> = stored
+        .into_iter()
+        .map(|f| {
+            let configured = cfg.feeds.iter().any(|c| c.url == f.url);
+            FeedLine::new(f, configured)
+        })
+        .collect();
+    if let Some(url) = url {
+        let Some(one) = lines.iter().find(|l| l.url == url) else {
+            anyhow::bail!(
+                "no feed {url:?} in config.toml or the database: `feedsift feeds` lists them all"
+            );
         };
-        writeln!(out, "{}", f.url)?;
-        if let Some(t) = &f.title {
-            writeln!(out, "  title:        {t}")?;
+        let mut out = std::io::stdout().lock();
+        if json {
+            serde_json::to_writer_pretty(&mut out, one)?;
+            writeln!(out)?;
+        } else {
+            feed_detail(&mut out, one)?;
         }
-        writeln!(out, "  status:       {status}")?;
-        writeln!(out, "  last success: {}", when(f.last_success))?;
-        if f.error_count > 0 {
-            writeln!(out, "  errors:       {} in a row", f.error_count)?;
-        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    // The summary counts every feed, whatever is listed below it.
+    let summary = feeds_summary(&lines);
+    if failing {
+        lines.retain(|l| l.needs_attention);
+    }
+    let mut out = std::io::stdout().lock();
+    if json {
+        serde_json::to_writer_pretty(&mut out, &lines)?;
+        writeln!(out)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    writeln!(out, "{summary}")?;
+    // Those that need attention first, as Miniflux shows feeds with errors.
+    lines.sort_by_key(|l| !l.needs_attention);
+    let width = lines.iter().map(|l| l.status.len()).max().unwrap_or(0);
+    for l in &lines {
+        let errors = match l.errors_in_a_row {
+            0 => String::new(),
+            1 => "1 error".into(),
+            n => format!("{n} errors"),
+        };
         writeln!(
             out,
-            "  next poll:    {}",
-            if configured {
-                when(f.next_poll)
-            } else {
-                "-".into()
-            }
+            "{:width$}  {:16}  {:>6} items  {:10}  {}{}",
+            l.status,
+            short_time(l.last_success),
+            l.items,
+            errors,
+            l.url,
+            l.title
+                .as_deref()
+                .map_or(String::new(), |t| format!("  ({t})")),
         )?;
-        writeln!(out, "  items:        {}", f.items)?;
-        if let Some(moved) = &f.effective_url {
-            writeln!(
-                out,
-                "  moved to:     {moved} (permanent redirect; update config.toml)"
-            )?;
-        }
-        if let Some(e) = &f.last_error {
-            // A failure's error, or why a read feed is not healthy (no
-            // items, repaired XML).
-            if f.error_count > 0 {
-                writeln!(out, "  last error:   {e}")?;
-            } else {
-                writeln!(out, "  why:          {e}")?;
-            }
-        }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// "2,767 feeds: 2,714 ok, 44 not a feed, 9 no items", largest first.
+fn feeds_summary(lines: &[FeedLine]) -> String {
+    let mut counts: Vec<(String, usize)> = Vec::new();
+    for l in lines {
+        let k = l.kind();
+        match counts.iter_mut().find(|(name, _)| *name == k) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((k, 1)),
+        }
+    }
+    counts.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    let parts: Vec<String> = counts.iter().map(|(k, n)| format!("{n} {k}")).collect();
+    let noun = if lines.len() == 1 { "feed" } else { "feeds" };
+    format!("{} {noun}: {}", lines.len(), parts.join(", "))
+}
+
+/// One feed in full, for `feedsift feeds URL`.
+fn feed_detail(out: &mut dyn Write, l: &FeedLine) -> std::io::Result<()> {
+    writeln!(out, "{}", l.url)?;
+    if let Some(t) = &l.title {
+        writeln!(out, "  title:        {t}")?;
+    }
+    let status = if l.status == "gone" {
+        "410 gone: polling stopped"
+    } else {
+        &l.status
+    };
+    writeln!(out, "  status:       {status}")?;
+    writeln!(out, "  last success: {}", when(l.last_success))?;
+    if l.errors_in_a_row > 0 {
+        writeln!(out, "  errors:       {} in a row", l.errors_in_a_row)?;
+    }
+    writeln!(out, "  next poll:    {}", when(l.next_poll))?;
+    writeln!(out, "  items:        {}", l.items)?;
+    if let Some(moved) = &l.moved_to {
+        writeln!(
+            out,
+            "  moved to:     {moved} (permanent redirect; update config.toml)"
+        )?;
+    }
+    if let Some(e) = &l.last_error {
+        // A failure's error, or why a read feed is not healthy (no items,
+        // repaired XML).
+        if l.errors_in_a_row > 0 {
+            writeln!(out, "  last error:   {e}")?;
+        } else {
+            writeln!(out, "  why:          {e}")?;
+        }
+    }
+    Ok(())
+}
+
+fn short_time(t: Option<DateTime<Utc>>) -> String {
+    t.map_or("never".into(), |t| t.format("%Y-%m-%d %H:%M").to_string())
 }
 
 /// `feedsift topic test`: replays stored items through a query. Reads only.
@@ -647,4 +781,133 @@ fn human(d: std::time::Duration) -> String {
         }
     }
     format!("{s}s")
+}
+
+/// A feed found for `feeds add`, tried with a real fetch.
+struct Found {
+    url: String,
+    outcome: Result<(Option<String>, usize), String>,
+}
+
+/// Fetches `url` and parses it as a feed: (title, items) or why not.
+async fn try_feed(fetcher: &Fetcher, url: &str) -> Result<(Option<String>, usize), String> {
+    let fetched = fetcher
+        .fetch(url, url, &Validators::default(), None)
+        .await
+        .map_err(|e| e.to_string())?;
+    let Body::Full {
+        bytes,
+        content_type,
+        ..
+    } = fetched.body
+    else {
+        return Err("the server answered 304 to a request without validators".into());
+    };
+    let feed = crate::parse::parse_feed(&fetched.final_url, &bytes, content_type.as_deref())
+        .map_err(|e| e.to_string())?;
+    Ok((feed.title.clone(), feed.items.len()))
+}
+
+/// `feedsift feeds add URL [--pick N]`: finds the feed of a website (or
+/// takes a feed address as it is), shows what a test fetch found, and
+/// appends it to config.toml as a `[[feed]]`, leaving the rest of the file
+/// as it was.
+pub fn feeds_add(path: &Path, url: &str, pick: Option<usize>) -> anyhow::Result<ExitCode> {
+    let cfg = load(path).context("config.toml must be valid before adding a feed to it")?;
+    let page = url::Url::parse(url.trim())
+        .ok()
+        .filter(|u| matches!(u.scheme(), "http" | "https"))
+        .with_context(|| format!("{url:?} is not an http(s) address"))?
+        .to_string();
+    let fetcher = Fetcher::new(&cfg.polling)?;
+    let found: Vec<Found> = runtime()?.block_on(async {
+        let fetched = fetcher
+            .fetch(&page, &page, &Validators::default(), None)
+            .await
+            .with_context(|| format!("cannot fetch {page}"))?;
+        let Body::Full {
+            bytes,
+            content_type,
+            ..
+        } = fetched.body
+        else {
+            anyhow::bail!("{page} answered 304 to a request without validators");
+        };
+        let ct = content_type.as_deref();
+        let candidates = match crate::parse::announced_feeds(&fetched.final_url, &bytes, ct) {
+            // A web page: the feeds it announces, each tried.
+            Some(links) => links,
+            None => vec![page.clone()],
+        };
+        let mut found = Vec::with_capacity(candidates.len());
+        for c in candidates {
+            let outcome = try_feed(&fetcher, &c).await;
+            found.push(Found { url: c, outcome });
+        }
+        anyhow::Ok(found)
+    })?;
+    let mut out = std::io::stdout().lock();
+    let usable: Vec<&Found> = found.iter().filter(|f| f.outcome.is_ok()).collect();
+    if found.is_empty() {
+        anyhow::bail!(
+            "{page} is a web page that announces no feed (no <link rel=\"alternate\" type=\"application/rss+xml\"> or Atom or JSON Feed link): look for the feed address on the site and give that"
+        );
+    }
+    for (i, f) in found.iter().enumerate() {
+        match &f.outcome {
+            Ok((title, items)) => writeln!(
+                out,
+                "{}. {}  {} items{}",
+                i + 1,
+                f.url,
+                items,
+                title
+                    .as_deref()
+                    .map_or(String::new(), |t| format!("  ({t})"))
+            )?,
+            Err(e) => writeln!(out, "{}. {}  not usable: {e}", i + 1, f.url)?,
+        }
+    }
+    let chosen = match (pick, usable.len()) {
+        (Some(n), _) => found
+            .get(n.wrapping_sub(1))
+            .filter(|f| f.outcome.is_ok())
+            .with_context(|| format!("--pick {n}: choose one of the usable feeds listed above"))?,
+        (None, 1) => usable[0],
+        (None, 0) => anyhow::bail!("none of the feeds {page} announces can be read (see above)"),
+        (None, n) => anyhow::bail!(
+            "{page} announces {n} feeds: run again with --pick N to add one of those listed above"
+        ),
+    };
+    let title = chosen.outcome.as_ref().ok().and_then(|(t, _)| t.clone());
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let feed = opml::OpmlFeed {
+        url: chosen.url.clone(),
+        title,
+        tags: Vec::new(),
+        line: 0,
+    };
+    let merged = opml::add_to_config(path, &text, &cfg.feeds, &[feed], "feedsift feeds add")?;
+    if merged.added.is_empty() {
+        writeln!(out, "{} is already in {}", chosen.url, path.display())?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    // The loader has the last word: what it refuses is never written.
+    Config::from_str(path, &merged.text).map_err(|e| {
+        anyhow::anyhow!(
+            "adding {} would make {} invalid, so nothing was changed:\n{e}",
+            chosen.url,
+            path.display()
+        )
+    })?;
+    let target = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    write_atomically(&target, merged.text.as_bytes())?;
+    writeln!(
+        out,
+        "added {} to {}; `systemctl reload feedsift` (or SIGHUP) starts polling it",
+        chosen.url,
+        path.display()
+    )?;
+    Ok(ExitCode::SUCCESS)
 }

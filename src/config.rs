@@ -641,8 +641,12 @@ impl Cx<'_> {
                 }
                 Location::Postgres(url.into_inner())
             }
+            // A relative path lives in $STATE_DIRECTORY under systemd.
             (path, None) => Location::File(
-                base_dir.join(path.map_or_else(|| "feedsift.db".to_owned(), Spanned::into_inner)),
+                state_dir(std::env::var_os("STATE_DIRECTORY"))
+                    .as_deref()
+                    .unwrap_or(base_dir)
+                    .join(path.map_or_else(|| "feedsift.db".to_owned(), Spanned::into_inner)),
             ),
         };
         let storage = Storage {
@@ -900,6 +904,15 @@ impl Cx<'_> {
     }
 }
 
+/// Where a relative `[storage] path` lives under systemd: the first folder
+/// of `$STATE_DIRECTORY` (set from `StateDirectory=`, writable by the
+/// service), rather than the config file's folder (/etc/feedsift, read-only
+/// under `ProtectSystem=strict`). An absolute path is used as written.
+fn state_dir(var: Option<std::ffi::OsString>) -> Option<PathBuf> {
+    let var = var?;
+    let first = std::env::split_paths(&var).next()?;
+    (!first.as_os_str().is_empty()).then_some(first)
+}
 #[cfg(test)]
 mod tests {
     #[test]
@@ -974,6 +987,21 @@ limit = 20
             Err(e) => panic!("unexpected error kind: {e}"),
             Ok(_) => panic!("config was accepted:\n{text}"),
         }
+    }
+
+    #[test]
+    fn a_state_directory_takes_relative_storage_paths() {
+        assert_eq!(state_dir(None), None);
+        assert_eq!(state_dir(Some("".into())), None);
+        assert_eq!(
+            state_dir(Some("/var/lib/feedsift".into())),
+            Some(PathBuf::from("/var/lib/feedsift"))
+        );
+        // systemd joins several StateDirectory= folders with colons.
+        assert_eq!(
+            state_dir(Some("/var/lib/a:/var/lib/b".into())),
+            Some(PathBuf::from("/var/lib/a"))
+        );
     }
 
     #[test]

@@ -125,6 +125,9 @@ pub struct Fetched {
     /// Set when the first hops were permanent redirects (301/308): the
     /// address to poll from now on.
     pub moved_to: Option<String>,
+    /// Where the body came from, after every redirect: what relative
+    /// addresses in it are relative to.
+    pub final_url: String,
     /// The feed's place among those between fetch and store (see
     /// `Fetcher::in_flight`): hold it until the body is stored or dropped.
     pub slot: Option<OwnedSemaphorePermit>,
@@ -373,6 +376,7 @@ impl Fetcher {
                     body: Body::NotModified,
                     hints,
                     moved_to,
+                    final_url: url.to_string(),
                     slot: None,
                 });
             }
@@ -397,6 +401,7 @@ impl Fetcher {
                 },
                 hints,
                 moved_to,
+                final_url: url.to_string(),
                 slot: None,
             });
         }

@@ -44,8 +44,20 @@ enum Command {
         #[arg(short, long, value_name = "FILE")]
         output: Option<PathBuf>,
     },
-    /// Per feed: status, last success, errors in a row, next poll, items, last error
-    Feeds,
+    /// One line per feed (status, last success, items, errors in a row) under a summary; with URL, that feed in detail
+    #[command(args_conflicts_with_subcommands = true)]
+    Feeds {
+        #[command(subcommand)]
+        add: Option<FeedsCommand>,
+        /// one feed's whole state: title, next poll, last error, move
+        url: Option<String>,
+        /// only the feeds that need attention (failing, no items, repaired, moved, removed)
+        #[arg(long)]
+        failing: bool,
+        /// the same as JSON, for scripts
+        #[arg(long)]
+        json: bool,
+    },
     /// Work on topics without changing anything
     #[command(subcommand)]
     Topic(TopicCommand),
@@ -60,6 +72,20 @@ enum Command {
         /// the names, figures and words it shares with the lead
         #[arg(long)]
         why: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum FeedsCommand {
+    /// Add a feed to config.toml from its address or its website's (the
+    /// page's announced feeds are found and test-fetched; comments and
+    /// layout kept)
+    Add {
+        /// a feed address, or a web page that links its feed
+        url: String,
+        /// when the page announces several feeds, the number of the one to add
+        #[arg(long, value_name = "N")]
+        pick: Option<usize>,
     },
 }
 
@@ -113,7 +139,16 @@ fn main() -> ExitCode {
                 "export needs a topic slug, or --all -o DIR for every topic"
             )),
         },
-        Command::Feeds => commands::feeds(&path),
+        Command::Feeds {
+            add: Some(FeedsCommand::Add { url, pick }),
+            ..
+        } => commands::feeds_add(&path, &url, pick),
+        Command::Feeds {
+            add: None,
+            url,
+            failing,
+            json,
+        } => commands::feeds(&path, url.as_deref(), failing, json),
         Command::Opml(OpmlCommand::Import { file }) => commands::opml_import(&path, &file),
         Command::Opml(OpmlCommand::Export) => commands::opml_export(&path),
         Command::Story { id, why } => commands::story(&path, &id, why),

@@ -65,7 +65,7 @@ pub struct Refreshed {
 
 /// A body that reached us without a fetch of ours (pushed by a hub), as
 /// the refresh path takes it: no validators, no schedule hints.
-pub fn delivered(bytes: bytes::Bytes, content_type: Option<String>) -> Fetched {
+pub fn delivered(url: &str, bytes: bytes::Bytes, content_type: Option<String>) -> Fetched {
     Fetched {
         body: Body::Full {
             bytes,
@@ -74,6 +74,7 @@ pub fn delivered(bytes: bytes::Bytes, content_type: Option<String>) -> Fetched {
         },
         hints: HttpHints::default(),
         moved_to: None,
+        final_url: url.to_owned(),
         slot: None,
     }
 }

@@ -212,6 +212,18 @@ pub fn canonical_url(link: &str) -> Option<String> {
     Some(u.to_string())
 }
 
+/// The feeds a web page at `page_url` announces (`<link rel="alternate">`),
+/// or None when the body is not a web page.
+pub fn announced_feeds(
+    page_url: &str,
+    body: &[u8],
+    content_type: Option<&str>,
+) -> Option<Vec<String>> {
+    let prepared = prepare::prepare(body, content_type);
+    prepare::looks_like_html(&prepared.text)
+        .then(|| prepare::alternate_feed_links(&prepared.text, page_url))
+}
+
 /// Parses feed bytes fetched from `feed_url`, served with `content_type`.
 /// No input panics: a panic inside the XML parser is caught and reported
 /// as "not a feed".

@@ -194,14 +194,24 @@ pub fn looks_like_html(text: &str) -> bool {
 
 /// The first feed a web page advertises with `<link rel="alternate">`.
 pub fn alternate_feed_link(html: &str, page_url: &str) -> Option<String> {
+    alternate_feed_links(html, page_url).into_iter().next()
+}
+
+/// Every feed a web page advertises with `<link rel="alternate">` (RSS,
+/// Atom, RDF or JSON Feed), in page order, hrefs resolved against
+/// `page_url`, each once.
+pub fn alternate_feed_links(html: &str, page_url: &str) -> Vec<String> {
     static LINK: LazyLock<Regex> =
         LazyLock::new(|| Regex::new(r"(?is)<link\b[^>]*>").expect("static regex"));
     static ATTR: LazyLock<Regex> = LazyLock::new(|| {
         Regex::new(r#"(?i)\b(rel|type|href)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+))"#)
             .expect("static regex")
     });
-    let base = url::Url::parse(page_url).ok()?;
-    LINK.find_iter(html).find_map(|tag| {
+    let Ok(base) = url::Url::parse(page_url) else {
+        return Vec::new();
+    };
+    let mut found: Vec<String> = Vec::new();
+    for link in LINK.find_iter(html).filter_map(|tag| {
         let (mut rel, mut ty, mut href) = (String::new(), String::new(), None);
         for c in ATTR.captures_iter(tag.as_str()) {
             let v = c
@@ -221,7 +231,12 @@ pub fn alternate_feed_link(html: &str, page_url: &str) -> Option<String> {
         (rel.split_whitespace().any(|r| r == "alternate") && is_feed)
             .then(|| base.join(href?.trim()).ok().map(|u| u.to_string()))
             .flatten()
-    })
+    }) {
+        if !found.contains(&link) {
+            found.push(link);
+        }
+    }
+    found
 }
 
 /// Removes a leading XML declaration (the text is UTF-8 now, whatever it

@@ -25,7 +25,7 @@ use thiserror::Error;
 #[derive(Debug, Clone, Error)]
 pub enum StoreError {
     #[error(
-        "cannot open the database {path}: {reason}\n  hint: check that its folder exists and is writable, or change [storage] path"
+        "cannot open the database {path}: {reason}\n  hint: check that its folder exists and is writable by feedsift, or change [storage] path (a relative path is inside $STATE_DIRECTORY under systemd, else next to config.toml)"
     )]
     Open { path: PathBuf, reason: String },
     /// What the database said when a statement failed (either backend).

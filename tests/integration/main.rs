@@ -10,6 +10,7 @@ mod charsets;
 mod corpus;
 mod dates;
 mod disk_full;
+mod feeds_add;
 mod hostile;
 mod hostile_items;
 mod http_abuse;

@@ -198,24 +198,29 @@ fn a_feed_with_no_items_is_never_shown_as_ok() {
                 .any(|l| l.contains("empty-channel.rss") && l.contains("status=")),
             "{err}"
         );
-        let out = site.run(&["feeds"]);
-        assert!(out.status.success());
-        let listing = String::from_utf8(out.stdout).unwrap();
-        let empty = listing
-            .split(&format!("http://{addr}/"))
-            .find(|block| block.starts_with("empty-channel.rss"))
-            .unwrap_or_else(|| panic!("no empty-channel.rss in\n{listing}"));
+        let detail = |name: &str| {
+            let out = site.run(&["feeds", &format!("http://{addr}/{name}")]);
+            assert!(out.status.success(), "{}", stderr(&out));
+            String::from_utf8(out.stdout).unwrap()
+        };
+        let empty = detail("empty-channel.rss");
         assert!(
             empty.contains("status:       no-items")
                 && empty.contains("why:          no items:")
                 && empty.contains("empty channel"),
+            "{empty}"
+        );
+        assert!(!detail("tass.rss").contains("why:"));
+        // In the listing it needs attention, so it comes first.
+        let out = site.run(&["feeds"]);
+        let listing = String::from_utf8(out.stdout).unwrap();
+        let mut lines = listing.lines();
+        assert_eq!(lines.next(), Some("2 feeds: 1 no items, 1 ok"), "{listing}");
+        let first = lines.next().unwrap_or_default();
+        assert!(
+            first.starts_with("no-items") && first.contains("empty-channel.rss"),
             "{listing}"
         );
-        let tass = listing
-            .split(&format!("http://{addr}/"))
-            .find(|block| block.starts_with("tass.rss"))
-            .unwrap_or_else(|| panic!("no tass.rss in\n{listing}"));
-        assert!(!tass.contains("why:"), "{listing}");
     }
 }
 
@@ -386,11 +391,12 @@ fn listings_write_nothing() {
     assert!(out.status.success(), "{}", stderr(&out));
     let listing = String::from_utf8(out.stdout).unwrap();
     // The feed added since the poll is listed from config.toml.
-    let added = listing
-        .split(&format!("http://{addr}/"))
-        .find(|b| b.starts_with("added-later.rss"))
-        .unwrap_or_else(|| panic!("no added-later.rss in\n{listing}"));
-    assert!(added.contains("never polled"), "{listing}");
+    assert!(
+        listing
+            .lines()
+            .any(|l| l.starts_with("never polled") && l.contains("added-later.rss")),
+        "{listing}"
+    );
     assert!(listing.contains("tass.rss"), "{listing}");
 
     // `poll` grouped the stories, so a listing finds them without writing.
@@ -410,4 +416,71 @@ fn listings_write_nothing() {
         assert!(out.status.success(), "{args:?}: {}", stderr(&out));
     }
     assert!(before == snapshot(), "a listing changed the database");
+}
+
+/// `feedsift feeds` at a glance: a summary of every feed on top, one line
+/// per feed, those needing attention first; `--failing` lists exactly
+/// those; `--json` parses; `feeds URL` shows one feed in full.
+#[test]
+fn feeds_at_a_glance_summary_failing_and_json() {
+    let addr = serve_fixtures();
+    let healthy = ["tass.rss", "axar.atom", "nhk.rdf", "markets.json"];
+    let failing = ["broken.xml", "nope.xml", "empty-channel.rss"];
+    let urls: Vec<String> = healthy
+        .iter()
+        .chain(&failing)
+        .map(|n| format!("http://{addr}/{n}"))
+        .collect();
+    let site = Site::new(&feeds_config(urls.clone(), ""));
+    assert!(site.run(&["poll"]).status.success());
+
+    let out = site.run(&["feeds"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let listing = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = listing.lines().collect();
+    assert_eq!(
+        lines[0], "7 feeds: 4 ok, 1 HTTP 404, 1 no items, 1 not a feed",
+        "{listing}"
+    );
+    assert_eq!(lines.len(), 8, "one line per feed\n{listing}");
+    // The three that need attention come first.
+    for l in &lines[1..4] {
+        assert!(failing.iter().any(|n| l.contains(n)), "{listing}");
+    }
+
+    let out = site.run(&["feeds", "--failing"]);
+    let listed = String::from_utf8(out.stdout).unwrap();
+    let named: Vec<&str> = listed.lines().skip(1).collect();
+    assert_eq!(named.len(), failing.len(), "{listed}");
+    for n in failing {
+        assert!(named.iter().any(|l| l.contains(n)), "{n} missing\n{listed}");
+    }
+
+    let out = site.run(&["feeds", "--json"]);
+    let all: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let all = all.as_array().expect("an array");
+    assert_eq!(all.len(), 7);
+    let nope = all
+        .iter()
+        .find(|f| f["url"].as_str().is_some_and(|u| u.ends_with("nope.xml")))
+        .expect("nope.xml");
+    assert_eq!(nope["status"], "404");
+    assert_eq!(nope["needs_attention"], true);
+    assert_eq!(nope["errors_in_a_row"], 1);
+    let tass = all
+        .iter()
+        .find(|f| f["url"].as_str().is_some_and(|u| u.ends_with("tass.rss")))
+        .expect("tass.rss");
+    assert_eq!(tass["needs_attention"], false);
+    assert!(tass["items"].as_i64().unwrap_or(0) > 0);
+
+    let out = site.run(&["feeds", &urls[5]]);
+    let one = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        one.starts_with(&urls[5]) && one.contains("errors:       1 in a row"),
+        "{one}"
+    );
+    let out = site.run(&["feeds", "http://example.invalid/none"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("no feed"), "{}", stderr(&out));
 }

@@ -78,3 +78,60 @@ fn unit_is_hardened_to_an_exposure_of_at_most_2() {
         assert!(unit.contains(line), "the unit lacks {line:?}");
     }
 }
+
+/// Under the shipped unit, `$STATE_DIRECTORY` is the one writable folder:
+/// a relative `[storage] path` (as in the shipped config.toml) lands
+/// there, not next to a config file in read-only /etc.
+#[test]
+fn a_relative_database_path_lives_in_the_state_directory() {
+    use crate::util::*;
+    let addr = serve_fixtures();
+    let site = Site::new(&fixture_config(addr, &[]));
+    let state = tempfile::tempdir().unwrap();
+    // The config folder read-only, as /etc is under ProtectSystem=strict
+    // (root ignores the mode; the database's place is asserted below).
+    let folder = site.config().parent().unwrap().to_path_buf();
+    let mode = |m: u32| {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&folder, std::fs::Permissions::from_mode(m)).unwrap();
+    };
+    mode(0o555);
+    let out = site
+        .cmd()
+        .arg("poll")
+        .env("STATE_DIRECTORY", state.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(state.path().join("feedsift.db").exists());
+    assert!(!site.db().exists(), "the database went next to config.toml");
+    let out = site
+        .cmd()
+        .arg("check")
+        .env("STATE_DIRECTORY", state.path())
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stdout).into_owned();
+    mode(0o755);
+    assert!(
+        said.contains(&state.path().join("feedsift.db").display().to_string()),
+        "{said}"
+    );
+}
+
+/// A database that cannot be created fails the start at once, naming the
+/// path and what to change.
+#[test]
+fn an_unwritable_database_location_fails_at_start_with_the_fix() {
+    use crate::util::*;
+    let site = Site::new(
+        "[server]\nlisten = \"127.0.0.1:0\"\n[storage]\npath = \"/proc/feedsift/feedsift.db\"\n",
+    );
+    let out = site.cmd().arg("run").output().unwrap();
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("/proc/feedsift/feedsift.db") && err.contains("[storage] path"),
+        "{err}"
+    );
+}
