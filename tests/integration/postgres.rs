@@ -343,6 +343,22 @@ fn run_serves_a_topic_from_postgres_and_stops_cleanly() {
     let comparable = |doc: &str| normalized(&story_ids.replace_all(doc, ":story:…<"), since);
     assert_eq!(comparable(&served), comparable(&exported));
 
+    // Metrics read their counts from PostgreSQL (the size from
+    // pg_database_size).
+    let metrics = reqwest::blocking::get(format!("{}/metrics", daemon.base()))
+        .unwrap()
+        .text()
+        .unwrap();
+    let value = |name: &str| -> f64 {
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in:\n{metrics}"))
+    };
+    assert_eq!(value("feedsift_items"), 9.0);
+    assert_eq!(value("feedsift_feeds"), 3.0);
+    assert!(value("feedsift_database_bytes") > 1e6, "{metrics}");
+
     signal(&daemon.child, "TERM");
     let status = wait_for("exit after SIGTERM", Duration::from_secs(10), || {
         daemon.child.try_wait().unwrap()
