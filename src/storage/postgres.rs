@@ -195,11 +195,7 @@ fn connect(url: &str) -> Result<Client, StoreError> {
         target: "[storage] url".into(),
         reason: with_causes(&e),
     })?;
-    if cfg.get_password().is_none()
-        && let Some(pw) = std::env::var_os("PGPASSWORD")
-    {
-        cfg.password(pw.as_encoded_bytes());
-    }
+    password_from_env(&mut cfg, std::env::var_os("PGPASSWORD"));
     if cfg.get_connect_timeout().is_none() {
         cfg.connect_timeout(CONNECT_TIMEOUT);
     }
@@ -226,6 +222,16 @@ fn connect(url: &str) -> Result<Client, StoreError> {
         target,
         reason: connect_reason(&e),
     })
+}
+
+/// libpq's rule: `$PGPASSWORD` (here `env`) when the url has no password;
+/// the url's own password wins.
+fn password_from_env(cfg: &mut postgres::Config, env: Option<std::ffi::OsString>) {
+    if cfg.get_password().is_none()
+        && let Some(pw) = env
+    {
+        cfg.password(pw.as_encoded_bytes());
+    }
 }
 
 /// Why a connection failed, in words an operator acts on.
@@ -1767,6 +1773,24 @@ pub(crate) mod tests {
         assert!(text.contains("127.0.0.1:9"), "{text}");
         assert!(text.contains("[storage] url"), "{text}");
         assert!(text.contains("refused"), "{text}");
+    }
+
+    #[test]
+    fn the_password_is_the_url_s_else_pgpassword() {
+        let with = |url: &str, env: Option<&str>| {
+            let mut cfg = postgres::Config::from_str(url).unwrap();
+            password_from_env(&mut cfg, env.map(Into::into));
+            cfg.get_password().map(<[u8]>::to_vec)
+        };
+        assert_eq!(
+            with("postgres://u@h/db", Some("env")),
+            Some(b"env".to_vec())
+        );
+        assert_eq!(
+            with("postgres://u:url@h/db", Some("env")),
+            Some(b"url".to_vec())
+        );
+        assert_eq!(with("postgres://u@h/db", None), None);
     }
 
     #[test]
