@@ -13,7 +13,7 @@ use crate::daemon;
 use crate::fetch::{Body, Fetcher, Validators};
 use crate::opml;
 use crate::publish::{self, Format, Page};
-use crate::store::{FeedStatus, Store, StoredItem};
+use crate::store::{FeedStatus, Store, StoreError, StoredItem};
 use crate::topics::{self, Document, ItemText, Topic};
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
@@ -71,7 +71,7 @@ pub fn check(path: &Path) -> anyhow::Result<ExitCode> {
     writeln!(
         out,
         "  storage: {} (retention {})",
-        cfg.storage.path.display(),
+        cfg.storage.location,
         human(cfg.storage.retention)
     )?;
     writeln!(
@@ -401,9 +401,13 @@ pub fn feeds(
     let cfg = load(path)?;
     // A listing writes nothing: the database is opened read-only, and
     // feeds configured since the last poll are listed from config.toml.
-    let mut stored = if cfg.storage.path.exists() {
+    // (A PostgreSQL database is asked: it says when it holds nothing yet.)
+    let mut stored = if cfg.storage.path().is_none_or(Path::exists) {
         runtime()?.block_on(async {
-            let store = Store::open_read_only(&cfg.storage.path, cfg.stories)?;
+            let store = match Store::open_read_only(&cfg.storage, cfg.stories) {
+                Err(StoreError::NoData) => return anyhow::Ok(Vec::new()),
+                opened => opened?,
+            };
             let feeds = store.feeds().await;
             store.close().await;
             anyhow::Ok(feeds?)
@@ -554,7 +558,7 @@ pub fn topic_test(
     };
     let since_time = Utc::now() - chrono::Duration::from_std(window).unwrap_or_default();
     let items = runtime()?.block_on(async {
-        let store = Store::open_read_only(&cfg.storage.path, cfg.stories)?;
+        let store = Store::open_read_only(&cfg.storage, cfg.stories)?;
         let items = store.items_since(since_time).await;
         store.close().await;
         anyhow::Ok(items?)
@@ -657,7 +661,7 @@ pub fn topic_test(
 pub fn story(path: &Path, key: &str, why: bool) -> anyhow::Result<ExitCode> {
     let cfg = load(path)?;
     let (found, reasons) = runtime()?.block_on(async {
-        let store = Store::open_read_only(&cfg.storage.path, cfg.stories)?;
+        let store = Store::open_read_only(&cfg.storage, cfg.stories)?;
         let s = store.story(key.to_owned()).await;
         let reasons = match (&s, why) {
             (Ok(Some(s)), true) => store.story_why(s.id).await,

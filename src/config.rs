@@ -40,9 +40,64 @@ pub struct Server {
 
 #[derive(Debug, Clone)]
 pub struct Storage {
-    pub path: PathBuf,
+    /// Where the items are kept: `[storage] path` or `[storage] url`.
+    pub location: Location,
     pub retention: Duration,
 }
+
+/// A store's place: one SQLite file (the embedded default), or a
+/// PostgreSQL database for operators who outgrow one machine.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Location {
+    /// A SQLite file, resolved against the config file's folder.
+    File(PathBuf),
+    /// A `postgres://` url, as written (it may hold a password: print it
+    /// with `Display`, which hides the user info).
+    Postgres(String),
+}
+
+impl Storage {
+    /// The SQLite file, when the store is one.
+    pub fn path(&self) -> Option<&Path> {
+        match &self.location {
+            Location::File(p) => Some(p),
+            Location::Postgres(_) => None,
+        }
+    }
+
+    /// A SQLite file at `path`, with the default retention: for tests and
+    /// tools that make a store without a config file.
+    pub fn file(path: impl Into<PathBuf>) -> Storage {
+        Storage {
+            location: Location::File(path.into()),
+            retention: DEFAULT_RETENTION,
+        }
+    }
+}
+
+/// Never the password: this reaches logs and `feedsift check`.
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Location::File(p) => write!(f, "{}", p.display()),
+            Location::Postgres(url) => f.write_str(&redact_userinfo(url)),
+        }
+    }
+}
+
+/// `Debug` goes through `Display`, so a derived `Debug` of `Config` in a
+/// log or a panic message cannot show a password either.
+impl fmt::Debug for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Location::File(_) => write!(f, "File({self})"),
+            Location::Postgres(_) => write!(f, "Postgres({self})"),
+        }
+    }
+}
+
+/// `[storage] retention` when not set: 90 days.
+pub const DEFAULT_RETENTION: Duration = Duration::from_secs(90 * 86_400);
 
 #[derive(Debug, Clone)]
 pub struct Polling {
@@ -193,7 +248,8 @@ struct RawServer {
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 struct RawStorage {
-    path: Option<String>,
+    path: Option<Spanned<String>>,
+    url: Option<Spanned<String>>,
     retention: Option<Dur>,
 }
 
@@ -564,16 +620,41 @@ impl Cx<'_> {
             .base_url
             .map_or_else(|| format!("http://{listen}/"), |b| b.0);
 
-        let db = raw.storage.path.unwrap_or_else(|| "feedsift.db".into());
+        let location = match (raw.storage.path, raw.storage.url) {
+            (Some(_), Some(url)) => {
+                return Err(self.err(
+                    url.span(),
+                    "[storage] has both path and url: a store is one SQLite file or one PostgreSQL database",
+                    Some("keep path for SQLite, or url for PostgreSQL, and remove the other".into()),
+                ));
+            }
+            (None, Some(url)) => {
+                if let Err(reason) = crate::storage::check_postgres_url(url.get_ref()) {
+                    return Err(self.err(
+                        url.span(),
+                        reason,
+                        Some(
+                            "write it as url = \"postgres://USER@HOST:5432/DATABASE\" (the password may come from $PGPASSWORD)"
+                                .into(),
+                        ),
+                    ));
+                }
+                Location::Postgres(url.into_inner())
+            }
+            // A relative path lives in $STATE_DIRECTORY under systemd.
+            (path, None) => Location::File(
+                state_dir(std::env::var_os("STATE_DIRECTORY"))
+                    .as_deref()
+                    .unwrap_or(base_dir)
+                    .join(path.map_or_else(|| "feedsift.db".to_owned(), Spanned::into_inner)),
+            ),
+        };
         let storage = Storage {
-            path: state_dir(std::env::var_os("STATE_DIRECTORY"))
-                .as_deref()
-                .unwrap_or(base_dir)
-                .join(db),
+            location,
             retention: raw
                 .storage
                 .retention
-                .map_or(Duration::from_secs(90 * 86_400), |d| *d.0.get_ref()),
+                .map_or(DEFAULT_RETENTION, |d| *d.0.get_ref()),
         };
 
         let positive = |v: Option<Spanned<usize>>, default: usize, key: &str| match v {
@@ -927,7 +1008,7 @@ limit = 20
     fn good_config_loads_with_resolved_values() {
         let c = load(GOOD).unwrap();
         assert_eq!(c.server.base_url, "https://news.example.org/feeds/");
-        assert_eq!(c.storage.path, Path::new("/etc/feedsift/data/x.db"));
+        assert_eq!(c.storage.path(), Some(Path::new("/etc/feedsift/data/x.db")));
         assert_eq!(c.feeds[0].url, "https://example.org/rss");
         assert_eq!(c.feeds[1].interval, Duration::from_secs(5400));
         assert_eq!(c.polling.per_host, 2);
@@ -1054,5 +1135,47 @@ limit = 20
     fn missing_file_names_the_path() {
         let e = Config::load(Path::new("/nonexistent/feedsift.toml")).unwrap_err();
         assert!(e.to_string().contains("/nonexistent/feedsift.toml"), "{e}");
+    }
+
+    #[test]
+    fn storage_url_is_an_alternative_to_path() {
+        let c = load(&GOOD.replace(
+            "path = \"data/x.db\"",
+            "url = \"postgres://feedsift:secret@db.example:5432/feedsift\"",
+        ))
+        .unwrap();
+        assert_eq!(
+            c.storage.location,
+            Location::Postgres("postgres://feedsift:secret@db.example:5432/feedsift".into())
+        );
+        assert_eq!(c.storage.path(), None);
+        // Printed (by `check`, in logs) without the password.
+        let shown = format!("{} {:?}", c.storage.location, c.storage);
+        assert!(!shown.contains("secret"), "{shown}");
+    }
+
+    #[test]
+    fn storage_path_and_url_together_are_refused() {
+        let l = refused(&GOOD.replace(
+            "path = \"data/x.db\"",
+            "path = \"data/x.db\"\nurl = \"postgres://u:pw@h/db\"",
+        ));
+        assert_eq!(l.line, 8);
+        assert!(l.message.contains("both path and url"), "{}", l.message);
+        assert!(!l.source_line.contains("pw"), "{}", l.source_line);
+    }
+
+    #[test]
+    fn storage_url_must_be_postgres() {
+        for (url, says) in [
+            ("mysql://u@h/db", "postgres://"),
+            ("sqlite:///var/lib/x.db", "postgres://"),
+            ("postgres://u@h/db?sslmode=bogus", "sslmode"),
+            ("postgres://u@h/db?colour=blue", "colour"),
+        ] {
+            let l = refused(&GOOD.replace("path = \"data/x.db\"", &format!("url = \"{url}\"")));
+            assert_eq!(l.line, 7, "{url}");
+            assert!(l.message.contains(says), "{url}: {}", l.message);
+        }
     }
 }

@@ -35,14 +35,14 @@ const EXTERNAL_WRITES_EVERY: Duration = Duration::from_secs(5);
 /// Opens the store and brings it in line with the config: feed rows exist,
 /// topics whose definition changed are re-evaluated over the history.
 pub async fn open_store(cfg: &Config) -> anyhow::Result<Store> {
-    let store = Store::open(&cfg.storage.path, cfg.stories)?;
+    let store = Store::open(&cfg.storage, cfg.stories)?;
     sync_store(&store, cfg).await?;
     Ok(store)
 }
 
 /// The same for the daemon, whose store groups stories while idle.
 async fn open_daemon_store(cfg: &Config) -> anyhow::Result<Store> {
-    let store = Store::open_for_daemon(&cfg.storage.path, cfg.stories)?;
+    let store = Store::open_for_daemon(&cfg.storage, cfg.stories)?;
     sync_store(&store, cfg).await?;
     Ok(store)
 }
@@ -499,7 +499,11 @@ mod tests {
             "[[feed]]\nurl = \"http://127.0.0.1:9/feed.xml\"\n",
         )
         .expect("config");
-        let store = Store::open(&dir.path().join("feedsift.db"), cfg.stories).expect("store");
+        let store = Store::open(
+            &crate::config::Storage::file(dir.path().join("feedsift.db")),
+            cfg.stories,
+        )
+        .expect("store");
         let fetcher = Arc::new(Fetcher::new(&cfg.polling).expect("fetcher"));
         let token = CancellationToken::new();
         let task = feed_loop(

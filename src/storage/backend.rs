@@ -168,6 +168,12 @@ pub trait Backend: Send {
     fn take_touched(&mut self) -> Touched;
     /// Flushes and closes.
     fn close(self: Box<Self>);
+    /// Called by the store thread before each job: a backend whose
+    /// connection was lost (a database server restarted) opens a new one.
+    /// Errors are the reconnection's; the job then fails on its own.
+    fn reconnect_if_lost(&mut self) -> Result<(), StoreError> {
+        Ok(())
+    }
 
     // Transactions for the writers in `crate::store`.
 

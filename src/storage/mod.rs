@@ -1,16 +1,20 @@
 //! Storage: what is persisted and the interface a backend implements.
 //! The types below are all the rest of the program sees of a database;
 //! `Backend` is the one way to reach one. SQLite (`sqlite.rs`) is the
-//! backend today; topic evaluation and story grouping are not here but in
-//! `crate::store`, which calls a backend through this trait.
+//! embedded default, PostgreSQL (`postgres.rs`) the server for operators
+//! who outgrow one file; topic evaluation and story grouping are not here
+//! but in `crate::store`, which calls a backend through this trait.
 
 mod backend;
+mod pg_schema;
+mod postgres;
 mod schema;
 mod sqlite;
 
 pub use backend::{
     Backend, GroupingInput, LeadCandidate, MatchRow, Sketched, StoryTexts, TopicMatcher, Touched,
 };
+pub use postgres::{Db as Postgres, check_url as check_postgres_url};
 pub use sqlite::Db as Sqlite;
 
 use std::path::PathBuf;
@@ -24,8 +28,29 @@ pub enum StoreError {
         "cannot open the database {path}: {reason}\n  hint: check that its folder exists and is writable by feedsift, or change [storage] path (a relative path is inside $STATE_DIRECTORY under systemd, else next to config.toml)"
     )]
     Open { path: PathBuf, reason: String },
+    /// What the database said when a statement failed (either backend).
     #[error("database error: {0}")]
-    Sqlite(String),
+    Database(String),
+    #[error(
+        "cannot connect to PostgreSQL at {target}: {reason}\n  hint: check that the server runs and accepts this user there (password from the url or $PGPASSWORD), or change [storage] url"
+    )]
+    Connect { target: String, reason: String },
+    /// A listing found a PostgreSQL database feedsift never wrote to (a
+    /// missing SQLite file is `Open`: `feedsift feeds` tells them apart
+    /// by this variant and lists the configured feeds).
+    #[error(
+        "the database holds no feedsift data yet: `feedsift poll` or `feedsift run` creates it"
+    )]
+    NoData,
+    /// A listing found a PostgreSQL database with an older schema.
+    #[error("cannot read the database: {reason}")]
+    NotReady { reason: String },
+    #[error(
+        "cannot upgrade the PostgreSQL database to schema {version}: {reason}; nothing was changed\n  hint: check that the user in [storage] url may create tables there"
+    )]
+    Upgrade { version: usize, reason: String },
+    #[error("cannot start the store thread: {0}")]
+    Thread(String),
     #[error(
         "the database was written by a newer feedsift (schema {found}, this one knows {known}): upgrade feedsift"
     )]
@@ -50,7 +75,7 @@ impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> Self {
         match e.sqlite_error_code() {
             Some(rusqlite::ErrorCode::DiskFull) => StoreError::DiskFull,
-            _ => StoreError::Sqlite(e.to_string()),
+            _ => StoreError::Database(e.to_string()),
         }
     }
 }

@@ -9,7 +9,6 @@ mod grouping;
 mod topics;
 
 use std::collections::HashMap;
-use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::thread::JoinHandle;
@@ -17,6 +16,7 @@ use std::thread::JoinHandle;
 use chrono::{DateTime, Utc};
 use tokio::sync::{mpsc, oneshot};
 
+use crate::config::{Location, Storage};
 use crate::parse::ParsedFeed;
 use crate::storage::{Backend, Touched};
 pub use crate::storage::{
@@ -123,6 +123,17 @@ impl Worker {
     }
 }
 
+/// The backend `location` names, opened as `mode` needs.
+fn open_backend(location: &Location, mode: Mode) -> Result<Box<dyn Backend>, StoreError> {
+    use crate::storage::{Postgres, Sqlite};
+    Ok(match (location, mode) {
+        (Location::File(path), Mode::ReadOnly) => Box::new(Sqlite::open_read_only(path)?),
+        (Location::File(path), _) => Box::new(Sqlite::open(path)?),
+        (Location::Postgres(url), Mode::ReadOnly) => Box::new(Postgres::open_read_only(url)?),
+        (Location::Postgres(url), _) => Box::new(Postgres::open(url)?),
+    })
+}
+
 type Call = Box<dyn FnOnce(&mut Worker) + Send>;
 
 /// Work for the store thread. Ingests are their own kind so the thread can
@@ -167,48 +178,44 @@ pub struct Store {
 }
 
 impl Store {
-    /// Opens (creating and migrating as needed) the database at `path`.
+    /// Opens (creating and migrating as needed) the configured database.
     /// Opens for one-off commands: stories are grouped only when a topic or
     /// story is read.
-    pub fn open(path: &Path, stories: crate::config::Stories) -> Result<Store, StoreError> {
-        let db = crate::storage::Sqlite::open(path)?;
-        Store::start(Box::new(db), path, stories, Mode::OneOff)
+    pub fn open(storage: &Storage, stories: crate::config::Stories) -> Result<Store, StoreError> {
+        Store::start(storage, stories, Mode::OneOff)
     }
 
     /// Opens an existing database for a listing: nothing is written, not
     /// even stories for items still waiting for one.
     pub fn open_read_only(
-        path: &Path,
+        storage: &Storage,
         stories: crate::config::Stories,
     ) -> Result<Store, StoreError> {
-        let db = crate::storage::Sqlite::open_read_only(path)?;
-        Store::start(Box::new(db), path, stories, Mode::ReadOnly)
+        Store::start(storage, stories, Mode::ReadOnly)
     }
 
     /// Opens for the daemon: between jobs, the store thread also groups new
     /// items into stories, so topic feeds find them grouped.
     pub fn open_for_daemon(
-        path: &Path,
+        storage: &Storage,
         stories: crate::config::Stories,
     ) -> Result<Store, StoreError> {
-        let db = crate::storage::Sqlite::open(path)?;
-        Store::start(Box::new(db), path, stories, Mode::Daemon)
+        Store::start(storage, stories, Mode::Daemon)
     }
 
+    /// Starts the store thread, which opens the backend itself: a
+    /// PostgreSQL client runs a runtime of its own and must be made, used
+    /// and dropped off the async threads. The caller waits for the open
+    /// (as it waited for SQLite's before), so a bad path or an unreachable
+    /// server is its error, not a log line from a thread.
     fn start(
-        db: Box<dyn Backend>,
-        path: &Path,
+        storage: &Storage,
         stories: crate::config::Stories,
         mode: Mode,
     ) -> Result<Store, StoreError> {
+        let location = storage.location.clone();
+        let (opened_tx, opened_rx) = std::sync::mpsc::sync_channel::<Result<(), StoreError>>(1);
         let group_when_idle = mode == Mode::Daemon;
-        let mut worker = Worker {
-            db,
-            grouper: grouping::Grouper::new(stories),
-            topics: Arc::default(),
-            groups_when_idle: group_when_idle,
-            read_only: mode == Mode::ReadOnly,
-        };
         // Small: the writer is fast and back-pressure keeps memory bounded.
         let (tx, mut rx) = mpsc::channel::<Job>(64);
         let versions = Arc::new(Versions::default());
@@ -216,6 +223,23 @@ impl Store {
         let thread = std::thread::Builder::new()
             .name("feedsift-store".into())
             .spawn(move || {
+                let db = match open_backend(&location, mode) {
+                    Ok(db) => {
+                        let _ = opened_tx.send(Ok(()));
+                        db
+                    }
+                    Err(e) => {
+                        let _ = opened_tx.send(Err(e));
+                        return;
+                    }
+                };
+                let mut worker = Worker {
+                    db,
+                    grouper: grouping::Grouper::new(stories),
+                    topics: Arc::default(),
+                    groups_when_idle: group_when_idle,
+                    read_only: mode == Mode::ReadOnly,
+                };
                 let mut next: Option<Job> = None;
                 // Work done since the daemon last gave memory back.
                 let mut busy = false;
@@ -253,6 +277,9 @@ impl Store {
                         },
                     };
                     busy = true;
+                    if let Err(e) = worker.db.reconnect_if_lost() {
+                        tracing::error!(error = %e, "cannot reconnect to the database");
+                    }
                     match job {
                         Job::Call(call) => call(&mut worker),
                         Job::Ingest(first) => {
@@ -292,10 +319,10 @@ impl Store {
                 }
                 worker.db.close();
             })
-            .map_err(|e| StoreError::Open {
-                path: path.to_path_buf(),
-                reason: format!("cannot start the store thread: {e}"),
-            })?;
+            .map_err(|e| StoreError::Thread(e.to_string()))?;
+        opened_rx
+            .recv()
+            .map_err(|_| StoreError::Thread("it stopped while opening the database".into()))??;
         Ok(Store {
             tx,
             thread: Arc::new(Mutex::new(Some(thread))),

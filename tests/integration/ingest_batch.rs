@@ -13,8 +13,9 @@ use rusqlite::Connection;
 
 /// Topics that look at every field a parser thread must get right: the
 /// text, the configured title and tags, a feed's own title (the NHK
-/// fixture's "NHK News"), and a feed filter.
-fn config(addr: std::net::SocketAddr) -> String {
+/// fixture's "NHK News"), and a feed filter. postgres.rs runs the same
+/// checks on PostgreSQL with it.
+pub(crate) fn config(addr: std::net::SocketAddr) -> String {
     fixture_config(addr, &[])
         .replacen(
             &format!("url = \"http://{addr}/tass.rss\"\n"),

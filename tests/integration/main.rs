@@ -1,7 +1,7 @@
 //! The integration tests, as one test binary (the crate and its
 //! dependencies are linked once, not once per file): a module per area,
 //! each using real parts (the real binary, a loopback HTTP server, SQLite
-//! in a temp dir), and `util` for what they share.
+//! in a temp dir or a PostgreSQL database of its own), and `util` for what they share.
 //! `cargo test --test integration MODULE::` runs one area.
 
 mod util;
@@ -17,6 +17,7 @@ mod http_abuse;
 mod ingest_batch;
 mod opml;
 mod poll_export;
+mod postgres;
 mod query_props;
 mod republish;
 mod retention;

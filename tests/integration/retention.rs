@@ -154,7 +154,7 @@ async fn old_items_go_topic_feeds_and_live_stories_stay_and_the_file_shrinks() {
 
     let cfg = Config::load(&site.config()).unwrap();
     assert_eq!(cfg.storage.retention, Duration::from_secs(30 * 86_400));
-    let store = Store::open(&cfg.storage.path, cfg.stories).unwrap();
+    let store = Store::open(&cfg.storage, cfg.stories).unwrap();
     store
         .set_topics(Arc::new(cfg.topics.clone()))
         .await
@@ -257,7 +257,7 @@ async fn a_stopped_prune_stops_between_batches() {
     let site = Site::new("[storage]\nretention = \"1d\"\n");
     let cfg = Config::load(&site.config()).unwrap();
     // Creates the database.
-    Store::open(&cfg.storage.path, cfg.stories)
+    Store::open(&cfg.storage, cfg.stories)
         .unwrap()
         .close()
         .await;
@@ -268,7 +268,7 @@ async fn a_stopped_prune_stops_between_batches() {
     }
     c.execute_batch("COMMIT").unwrap();
     drop(c);
-    let store = Store::open(&cfg.storage.path, cfg.stories).unwrap();
+    let store = Store::open(&cfg.storage, cfg.stories).unwrap();
     let stop = CancellationToken::new();
     stop.cancel();
     let s = daemon::prune(&store, cfg.storage.retention, &stop)

@@ -3,6 +3,7 @@
 //! and the RFC 4287 checks every published document must pass.
 
 mod daemon;
+mod pg;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -14,6 +15,7 @@ use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 
 pub use daemon::{Daemon, Site, listen, serve_app, serve_dir, serve_on, wait_for};
+pub use pg::PgDb;
 
 pub fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
@@ -65,6 +67,13 @@ pub fn trickle(head: &'static [u8]) -> axum::body::Body {
 }
 
 impl Site {
+    /// A site whose `[storage] url` is `url` (a PostgreSQL database)
+    /// instead of the SQLite file in its folder. `config` must have no
+    /// `[storage]` table of its own.
+    pub fn with_storage_url(config: &str, url: &str) -> Site {
+        Site::new(&format!("[storage]\nurl = \"{url}\"\n{config}"))
+    }
+
     pub fn db(&self) -> PathBuf {
         self.dir.path().join("feedsift.db")
     }
