@@ -610,6 +610,7 @@ fn document(it: &Item) -> Document<'_> {
         author: it.author,
         categories: &it.categories,
         feeds: &it.feeds,
+        language: None,
     })
 }
 

@@ -601,6 +601,7 @@ pub fn topic_test(
             author: it.author.as_deref(),
             categories: &it.categories,
             feeds: &it.feed_labels,
+            language: it.language.as_deref(),
         });
         let scoped = in_scope(it);
         let old = topic

@@ -124,6 +124,7 @@ impl ParsedFeed {
                     author: i.author.as_deref(),
                     categories: &categories,
                     feeds: &labels,
+                    language: self.language.as_deref(),
                 };
                 match_item(&topics, url, &text)
             })

@@ -38,6 +38,8 @@ pub struct MatchRow {
     pub urls: String,
     /// `topics::feed_labels` of those feeds, one per line.
     pub feed_labels: String,
+    /// The language the feed that first brought it declares.
+    pub language: Option<String>,
 }
 
 impl MatchRow {
@@ -49,6 +51,7 @@ impl MatchRow {
             author: self.author.as_deref(),
             categories: self.categories.as_deref().unwrap_or(""),
             feeds: &self.feed_labels,
+            language: self.language.as_deref(),
         }
     }
 }

@@ -317,6 +317,8 @@ pub struct StoredItem {
     pub feed_urls: String,
     /// "url title tags" of those feeds, one per line.
     pub feed_labels: String,
+    /// The language the feed that first brought it declares.
+    pub language: Option<String>,
 }
 
 /// A topic's newest entries.

@@ -333,7 +333,8 @@ macro_rules! item_row {
                 (SELECT string_agg(",
             feed_label!(),
             ", E'\\n' ORDER BY s.feed_id, s.entry_key)
-                   FROM item_sources s JOIN feeds f ON f.id = s.feed_id WHERE s.item_id = i.id) AS labels
+                   FROM item_sources s JOIN feeds f ON f.id = s.feed_id WHERE s.item_id = i.id) AS labels,
+                (SELECT f.language FROM feeds f WHERE f.id = i.first_feed_id) AS language
              FROM items i"
         )
     };
@@ -360,6 +361,7 @@ fn read_match_row(r: &Row) -> PgResult<MatchRow> {
         sort_time: r.try_get(6)?,
         urls: r.try_get::<_, Option<String>>(7)?.unwrap_or_default(),
         feed_labels: r.try_get::<_, Option<String>>(8)?.unwrap_or_default(),
+        language: r.try_get(9)?,
     })
 }
 
@@ -810,9 +812,9 @@ impl Backend for Db {
                 let m = read_match_row(r)?;
                 Ok(StoredItem {
                     date: from_ts(Some(m.sort_time)).unwrap_or_default(),
-                    feed_title: r.try_get(10)?,
-                    story: r.try_get(11)?,
-                    story_size: r.try_get(12)?,
+                    feed_title: r.try_get(11)?,
+                    story: r.try_get(12)?,
+                    story_size: r.try_get(13)?,
                     title: m.title,
                     summary: m.summary,
                     content: m.content,
@@ -820,6 +822,7 @@ impl Backend for Db {
                     categories: m.categories.unwrap_or_default(),
                     feed_urls: m.urls,
                     feed_labels: m.feed_labels,
+                    language: m.language,
                 })
             })
             .collect::<PgResult<_>>()?;

@@ -55,7 +55,8 @@ const ITEM_ROW: &str = concat!(
         (SELECT group_concat(",
     feed_label!(),
     ", char(10))
-           FROM item_sources s JOIN feeds f ON f.id = s.feed_id WHERE s.item_id = i.id)
+           FROM item_sources s JOIN feeds f ON f.id = s.feed_id WHERE s.item_id = i.id),
+        (SELECT f.language FROM feeds f WHERE f.id = i.first_feed_id)
      FROM items i"
 );
 
@@ -70,6 +71,7 @@ fn read_match_row(r: &rusqlite::Row) -> rusqlite::Result<MatchRow> {
         sort_time: r.get(6)?,
         urls: r.get::<_, Option<String>>(7)?.unwrap_or_default(),
         feed_labels: r.get::<_, Option<String>>(8)?.unwrap_or_default(),
+        language: r.get(9)?,
     })
 }
 
@@ -468,9 +470,9 @@ impl Backend for Db {
                 let m = read_match_row(r)?;
                 Ok(StoredItem {
                     date: from_ts(Some(m.sort_time)).unwrap_or_default(),
-                    feed_title: r.get(10)?,
-                    story: r.get(11)?,
-                    story_size: r.get(12)?,
+                    feed_title: r.get(11)?,
+                    story: r.get(12)?,
+                    story_size: r.get(13)?,
                     title: m.title,
                     summary: m.summary,
                     content: m.content,
@@ -478,6 +480,7 @@ impl Backend for Db {
                     categories: m.categories.unwrap_or_default(),
                     feed_urls: m.urls,
                     feed_labels: m.feed_labels,
+                    language: m.language,
                 })
             })?
             .collect::<Result<_, _>>()?;

@@ -306,6 +306,7 @@ fn document(it: &Item) -> Document<'_> {
         author: it.author.as_deref(),
         categories: &it.categories,
         feeds: &it.feeds,
+        language: None,
     })
 }
 

@@ -276,3 +276,43 @@ fn the_shipped_topic_finds_more_not_fewer() {
     eprintln!("shipped topic: {old_n} items before word forms, {new_n} after");
     assert!(new_n > old_n, "{new_n} vs {old_n}");
 }
+
+/// The language a feed declares decides whose forms count: a Latin word
+/// takes English forms unless the feed is in another Latin-script
+/// language, a Cyrillic word Russian forms unless the feed is in another
+/// Cyrillic-script language. Without a declared language, the script
+/// decides alone.
+#[test]
+fn a_declared_language_decides_whose_forms_count() {
+    let cases: &[(&str, &str, Option<&str>, bool)] = &[
+        ("visit", "visits", None, true),
+        ("visit", "visits", Some("en-US"), true),
+        ("visit", "visits", Some("EN_gb"), true),
+        ("visit", "visite officielle", None, true),
+        ("visit", "visite officielle", Some("fr"), false),
+        ("visit", "visit officielle", Some("fr"), true),
+        ("treaty", "peace treaties", Some("ru"), true),
+        ("treaty", "peace treaties", Some("de-DE"), false),
+        ("Россия", "Визит в Россию", Some("ru"), true),
+        ("Россия", "Визит в Россию", None, true),
+        ("Россия", "Визит в Россию", Some("uk"), false),
+        ("Россия", "Россия", Some("uk"), true),
+        ("Россия", "Визит в Россию", Some("en"), true),
+        ("\"peace treaty\"", "peace treaties", Some("fr"), false),
+        ("\"мирный договор\"", "мирного договора", Some("bg"), false),
+    ];
+    let aliases = Aliases::new();
+    for &(query, title, language, want) in cases {
+        let m = compile(query, &aliases).unwrap();
+        let doc = Document::new(&ItemText {
+            title,
+            language,
+            ..Default::default()
+        });
+        assert_eq!(
+            m.matches(&doc),
+            want,
+            "{query:?} on {title:?} in {language:?}"
+        );
+    }
+}

@@ -17,6 +17,9 @@ pub struct ItemText<'a> {
     pub categories: &'a str,
     /// For every feed the item was seen in: its url, title and tags.
     pub feeds: &'a str,
+    /// The language its feed declares (`<language>`, `xml:lang`), which
+    /// decides whose word forms count (see `Stemming`).
+    pub language: Option<&'a str>,
 }
 
 /// Folded text split once into words so every topic can test it cheaply.
@@ -48,6 +51,62 @@ struct FieldText {
     /// of those blocks occurs). Substring terms always hold such a script,
     /// so most texts answer them without a search.
     maybe_unspaced: bool,
+    /// Whose word forms count in this text.
+    stemming: Stemming,
+}
+
+/// Whose word forms count in an item, from the language its feed declares.
+/// A Latin word takes English forms and a Cyrillic word Russian ones,
+/// unless the feed says it is written in another language of that script
+/// (French, German; Ukrainian, Bulgarian...), whose words would meet
+/// English or Russian stems by accident: then words match as written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Stemming {
+    latin: bool,
+    cyrillic: bool,
+}
+
+/// Languages written in Cyrillic other than Russian.
+const OTHER_CYRILLIC: &[&str] = &[
+    "uk", "be", "bg", "sr", "mk", "kk", "ky", "tg", "mn", "ba", "tt", "cv", "ce", "os",
+];
+
+/// Languages not written in Latin letters: Latin words in their feeds are
+/// names and loans, as likely English as anything.
+const NOT_LATIN: &[&str] = &[
+    "ru", "ja", "zh", "ko", "ar", "he", "fa", "ur", "hi", "bn", "th", "el", "ka", "hy", "am", "ta",
+    "te", "ml", "kn", "si", "my", "km", "lo", "ne", "mr", "gu", "pa",
+];
+
+impl Stemming {
+    const ALL: Stemming = Stemming {
+        latin: true,
+        cyrillic: true,
+    };
+
+    fn for_language(lang: Option<&str>) -> Stemming {
+        let primary = lang
+            .and_then(|l| l.trim().split(['-', '_']).next())
+            .map(str::to_ascii_lowercase)
+            .unwrap_or_default();
+        if primary.is_empty() {
+            return Stemming::ALL;
+        }
+        let other_cyrillic = OTHER_CYRILLIC.contains(&primary.as_str());
+        Stemming {
+            latin: primary == "en" || other_cyrillic || NOT_LATIN.contains(&primary.as_str()),
+            cyrillic: !other_cyrillic,
+        }
+    }
+
+    /// Whether the forms of query word `w` (folded) count here.
+    fn allows(self, w: &str) -> bool {
+        if w.is_ascii() {
+            self.latin
+        } else {
+            self.cyrillic
+        }
+    }
 }
 
 fn bloom_bit(k: u64) -> (usize, u64) {
@@ -171,6 +230,7 @@ impl FieldText {
             bloom,
             bloom4,
             maybe_unspaced,
+            stemming: Stemming::ALL,
         }
     }
 
@@ -219,12 +279,18 @@ impl FieldText {
         if self.has_word(&f.word, span) {
             return true;
         }
-        let Some(stem) = f.stem.as_deref() else {
+        let Some(stem) = f.stem.as_deref().filter(|_| self.stemming.allows(&f.word)) else {
             return false;
         };
         let lead = crate::text::stem_lead(stem);
         !lead.is_empty()
             && self.has_prefix_where(lead, span, |w| w != f.word && f.same_stem(stem, w))
+    }
+
+    /// Whether `w` is `f` or, where this text's language allows, one of
+    /// its forms.
+    fn form_ok(&self, f: &Form, w: &str) -> bool {
+        w == f.word || (self.stemming.allows(&f.word) && f.accepts(w))
     }
 
     fn has_prefix(&self, p: &str, span: Span) -> bool {
@@ -261,7 +327,11 @@ impl FieldText {
             return false;
         }
         self.seq.windows(p.len()).any(|win| {
-            Self::in_span(win[0], span) && win.iter().zip(p).all(|(&r, f)| f.accepts(self.word(r)))
+            Self::in_span(win[0], span)
+                && win
+                    .iter()
+                    .zip(p)
+                    .all(|(&r, f)| self.form_ok(f, self.word(r)))
         })
     }
 
@@ -278,7 +348,7 @@ impl FieldText {
             if r.1 == r.0 {
                 segment += 1;
             } else if Self::in_span(r, span)
-                && let Some(t) = ws.iter().position(|f| f.accepts(self.word(r)))
+                && let Some(t) = ws.iter().position(|f| self.form_ok(f, self.word(r)))
             {
                 hits.push((pos, t, segment));
             }
@@ -414,7 +484,10 @@ impl<'a> Document<'a> {
             html_to_text_into(item.summary_html.unwrap_or(""), buf);
             let content = buf.len();
             html_to_text_into(item.content_html.unwrap_or(""), buf);
-            let spans = FieldText::new([item.title, &buf[summary..content], &buf[content..]]);
+            let (mut body, spans) =
+                FieldText::new([item.title, &buf[summary..content], &buf[content..]]);
+            body.stemming = Stemming::for_language(item.language);
+            let spans = (body, spans);
             if buf.capacity() > 1 << 20 {
                 // One huge item should not keep its buffer for good.
                 *buf = String::new();
@@ -500,7 +573,7 @@ impl Matcher {
             }
             let w = body.word(r);
             for f in &forms {
-                if w != f.word && f.accepts(w) {
+                if w != f.word && body.form_ok(f, w) {
                     out.push((f.word.clone(), w.to_owned()));
                 }
             }

@@ -208,6 +208,7 @@ fn doc(i: &Item) -> Document<'_> {
         author: i.author.as_deref(),
         categories: &i.categories,
         feeds: &i.feeds,
+        language: None,
     })
 }
 
