@@ -520,12 +520,6 @@ impl Store {
             .await
     }
 
-    /// Groups every item still waiting for a story (`feedsift poll` does
-    /// before it exits, so listings after it see stories).
-    pub async fn group_all(&self) -> Result<(), StoreError> {
-        self.call(|w| w.grouper.catch_up(w.db.as_mut())).await
-    }
-
     /// Finishes queued jobs, closes the database and joins the thread.
     /// Other handles still alive keep it open until they drop.
     pub async fn close(self) {
