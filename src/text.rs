@@ -525,6 +525,12 @@ fn push_text(text: &str, out: &mut String) {
 /// letters, Russian for Cyrillic; None for anything else (digits, other
 /// scripts, mixed words), which is then matched as written.
 pub fn stem(word: &str) -> Option<String> {
+    stem_cow(word).map(std::borrow::Cow::into_owned)
+}
+
+/// `stem`, borrowing from `word` where the stemmer cut it (no allocation
+/// for most words): what the matcher compares candidates with.
+pub fn stem_cow(word: &str) -> Option<std::borrow::Cow<'_, str>> {
     use rust_stemmers::{Algorithm, Stemmer};
     use std::sync::LazyLock;
     static ENGLISH: LazyLock<Stemmer> = LazyLock::new(|| Stemmer::create(Algorithm::English));
@@ -539,13 +545,19 @@ pub fn stem(word: &str) -> Option<String> {
     } else {
         return None;
     };
-    Some(stemmer.stem(word).into_owned())
+    Some(stemmer.stem(word))
 }
 
-/// What every word with stem `stem` starts with: the stem without its last
-/// letter (English turns a final y into i: treaty, treati).
+/// What every word with stem `stem` starts with. Russian Snowball only
+/// cuts endings, so the stem itself; English also turns a final y into i
+/// (treaty, treati) and puts back an e after a short stem (hoping, hope),
+/// so an English stem ending in i or e loses that letter. The longer the
+/// lead, the fewer words the matcher stems to compare.
 pub fn stem_lead(stem: &str) -> &str {
-    stem.char_indices().last().map_or("", |(i, _)| &stem[..i])
+    match stem.as_bytes().last() {
+        Some(b'i' | b'e') => &stem[..stem.len() - 1],
+        _ => stem,
+    }
 }
 
 /// The longest start of `s` of at most `max` bytes that ends on a

@@ -47,6 +47,11 @@ struct FieldText {
     /// more: prefix terms of four to seven bytes ("Kuril*", "виз*") are
     /// answered here when absent, as longer ones are by `bloom`.
     bloom4: [u64; 16],
+    /// The same for the first three bytes of words of three bytes or more:
+    /// a word's other forms are looked for by a prefix that short when its
+    /// stem is ("yen", "tax"; Russian "мир"), in every item the word itself
+    /// is not in.
+    bloom3: [u64; 16],
     /// Whether the text may hold a script without spaces (a UTF-8 lead byte
     /// of those blocks occurs). Substring terms always hold such a script,
     /// so most texts answer them without a search.
@@ -201,6 +206,7 @@ impl FieldText {
         let mut index: Vec<u64> = Vec::with_capacity(seq.len());
         let mut bloom = [0u64; 16];
         let mut bloom4 = [0u64; 16];
+        let mut bloom3 = [0u64; 16];
         for (pos, &(a, b)) in seq.iter().enumerate() {
             if b > a && !unspaced(a) {
                 let k = key_at(bytes, a as usize, b as usize);
@@ -209,6 +215,10 @@ impl FieldText {
                 if b - a >= 4 {
                     let (i, bit) = bloom_bit(k >> 32);
                     bloom4[i] |= bit;
+                }
+                if b - a >= 3 {
+                    let (i, bit) = bloom_bit(k >> 40);
+                    bloom3[i] |= bit;
                 }
                 index.push((k & !low) | pos as u64);
             }
@@ -229,6 +239,7 @@ impl FieldText {
             sorted,
             bloom,
             bloom4,
+            bloom3,
             maybe_unspaced,
             stemming: Stemming::ALL,
         }
@@ -311,6 +322,7 @@ impl FieldText {
         let (filter, k) = match p.len() {
             8.. => (&self.bloom, lo),
             4.. => (&self.bloom4, lo >> 32),
+            3 => (&self.bloom3, lo >> 40),
             _ => (&[u64::MAX; 16], 0),
         };
         let (i, bit) = bloom_bit(k);

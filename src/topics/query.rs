@@ -156,7 +156,7 @@ impl Form {
         if w == s {
             return true;
         }
-        crate::text::stem(w).is_some_and(|t| t == s || t == self.word)
+        crate::text::stem_cow(w).is_some_and(|t| t == s || t == self.word.as_str())
     }
 }
 
