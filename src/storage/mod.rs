@@ -5,9 +5,20 @@
 //! who outgrow one file; topic evaluation and story grouping are not here
 //! but in `crate::store`, which calls a backend through this trait.
 
+/// `topics::feed_labels` in SQL, for feed row `f`, in both backends'
+/// dialects: the one definition of the stored label format (each backend
+/// has a unit test holding it to `topics::feed_labels`). Defined before
+/// the backends, which use it inside `concat!`.
+macro_rules! feed_label {
+    () => {
+        "f.url || ' ' || coalesce(f.config_title, f.title, '') || ' ' || coalesce(f.tags, '')"
+    };
+}
+
 mod backend;
 mod pg_schema;
 mod postgres;
+mod rows;
 mod schema;
 mod sqlite;
 

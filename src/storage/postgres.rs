@@ -15,13 +15,14 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{DateTime, Utc};
 use postgres::config::{Host, SslMode};
 use postgres::error::SqlState;
 use postgres::types::ToSql;
 use postgres::{Client, GenericClient, NoTls, Row, Statement};
 
 use super::pg_schema::MIGRATIONS;
+use super::rows::{from_ts, lines, story_reasons, ts};
 use super::{
     Backend, Entry, FeedSpec, FeedState, FeedStatus, GroupingInput, IngestStats, LeadCandidate,
     MatchRow, Member, PollRecord, PruneBatch, Sketched, SourceFeed, StoreError, StoreStats,
@@ -301,24 +302,8 @@ fn nul_free(s: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
-fn ts(t: DateTime<Utc>) -> i64 {
-    t.timestamp()
-}
-
-fn from_ts(v: Option<i64>) -> Option<DateTime<Utc>> {
-    v.and_then(|s| Utc.timestamp_opt(s, 0).single())
-}
-
 fn count(n: i64) -> u64 {
     u64::try_from(n).unwrap_or(0)
-}
-
-/// `topics::feed_labels` in SQL, for feed row `f`: the same expression as
-/// SQLite's `feed_label!` (a unit test holds it to `topics::feed_labels`).
-macro_rules! feed_label {
-    () => {
-        "f.url || ' ' || coalesce(f.config_title, f.title, '') || ' ' || coalesce(f.tags, '')"
-    };
 }
 
 /// An item with what a topic query reads. The feeds are listed in the
@@ -388,11 +373,6 @@ fn read_entry(r: &Row) -> PgResult<Entry> {
         matched: Vec::new(),
         story: None,
     })
-}
-
-fn lines(v: Option<String>) -> Vec<String> {
-    v.map(|m| m.lines().map(str::to_owned).collect())
-        .unwrap_or_default()
 }
 
 const INSERT_MEMBER: &str = "INSERT INTO topic_items (slug, item_id, sort_time, matched)
@@ -506,18 +486,13 @@ impl Db {
                 &[&lead],
             )?;
             let mut e = read_entry(&row)?;
-            let mut matched: Vec<String> = Vec::new();
-            for w in self
+            let whys = self
                 .stmts
                 .query(&mut self.client, STORY_WHYS, &[&slug, &id])?
-            {
-                for m in lines(w.try_get(0)?) {
-                    if !matched.contains(&m) {
-                        matched.push(m);
-                    }
-                }
-            }
-            e.matched = matched;
+                .iter()
+                .map(|w| w.try_get(0))
+                .collect::<PgResult<Vec<Option<String>>>>()?;
+            e.matched = story_reasons(whys);
             e.story = Some(StoryInfo {
                 uid,
                 first_seen: from_ts(s.try_get(2)?).unwrap_or_default(),

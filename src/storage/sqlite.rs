@@ -3,9 +3,10 @@
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
+use super::rows::{from_ts, lines, story_reasons, ts};
 use super::schema::{MIGRATIONS, Migration};
 use super::{
     Backend, Entry, FeedSpec, FeedState, FeedStatus, GroupingInput, IngestStats, LeadCandidate,
@@ -31,22 +32,6 @@ const PENDING: &str = "SELECT id FROM items INDEXED BY items_pending
 
 /// WAL pages between checkpoints (see `Db::open`).
 const WAL_CHECKPOINT_PAGES: i64 = 8000;
-
-fn ts(t: DateTime<Utc>) -> i64 {
-    t.timestamp()
-}
-
-fn from_ts(v: Option<i64>) -> Option<DateTime<Utc>> {
-    v.and_then(|s| Utc.timestamp_opt(s, 0).single())
-}
-
-/// `topics::feed_labels` in SQL, for feed row `f`: the one definition
-/// of the stored label format (a unit test holds the two together).
-macro_rules! feed_label {
-    () => {
-        "f.url || ' ' || coalesce(f.config_title, f.title, '') || ' ' || coalesce(f.tags, '')"
-    };
-}
 
 const ITEM_ROW: &str = concat!(
     "SELECT i.id, i.title, i.summary, i.content, i.author, i.categories, i.sort_time,
@@ -216,20 +201,12 @@ impl Db {
                     "{ENTRY_SELECT} FROM items i JOIN feeds f ON f.id = i.first_feed_id WHERE i.id = ?1"
                 ))?
                 .query_row([lead], read_entry)?;
-            let mut matched: Vec<String> = Vec::new();
             let whys: Vec<Option<String>> = self
                 .conn
                 .prepare_cached(STORY_WHYS)?
                 .query_map(params![slug, id], |r| r.get(0))?
                 .collect::<Result<_, _>>()?;
-            for w in whys {
-                for m in lines(w) {
-                    if !matched.contains(&m) {
-                        matched.push(m);
-                    }
-                }
-            }
-            e.matched = matched;
+            e.matched = story_reasons(whys);
             e.story = Some(StoryInfo {
                 uid,
                 first_seen: from_ts(Some(first_seen)).unwrap_or_default(),
@@ -946,11 +923,6 @@ fn read_entry(r: &rusqlite::Row) -> rusqlite::Result<Entry> {
         matched: Vec::new(),
         story: None,
     })
-}
-
-fn lines(v: Option<String>) -> Vec<String> {
-    v.map(|m| m.lines().map(str::to_owned).collect())
-        .unwrap_or_default()
 }
 
 fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
