@@ -248,14 +248,7 @@ pub async fn refresh(
     } = fetched.body
     else {
         record.next_poll = next(doc_hints);
-        let next_poll = record.next_poll;
-        store.record_unchanged(feed.url.clone(), record).await?;
-        return Ok(Refreshed {
-            stats: IngestStats::default(),
-            status: PollStatus::NotModified,
-            note: None,
-            next_poll,
-        });
+        return nothing_new(store, &feed.url, record).await;
     };
     record.etag = validators.etag;
     record.last_modified = validators.last_modified;
@@ -263,14 +256,7 @@ pub async fn refresh(
     if state.body_hash.as_deref() == Some(hash.as_str()) {
         record.status = PollStatus::Unchanged;
         record.next_poll = next(doc_hints);
-        let next_poll = record.next_poll;
-        store.record_unchanged(feed.url.clone(), record).await?;
-        return Ok(Refreshed {
-            stats: IngestStats::default(),
-            status: PollStatus::Unchanged,
-            note: None,
-            next_poll,
-        });
+        return nothing_new(store, &feed.url, record).await;
     }
     let url = feed.url.clone();
     let (topics, title, tags) = (store.topics(), feed.title.clone(), feed.tags.clone());
@@ -313,6 +299,23 @@ pub async fn refresh(
         stats,
         status,
         note,
+        next_poll,
+    })
+}
+
+/// A refresh that brought nothing to parse (304, or the same bytes):
+/// recorded as `record` says, reported with its status and next poll.
+async fn nothing_new(
+    store: &Store,
+    feed_url: &str,
+    record: PollRecord,
+) -> Result<Refreshed, PollError> {
+    let (status, next_poll) = (record.status, record.next_poll);
+    store.record_unchanged(feed_url.to_owned(), record).await?;
+    Ok(Refreshed {
+        stats: IngestStats::default(),
+        status,
+        note: None,
         next_poll,
     })
 }
