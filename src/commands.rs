@@ -803,21 +803,37 @@ struct Found {
     outcome: Result<(Option<String>, usize), String>,
 }
 
-/// Fetches `url` and parses it as a feed: (title, items) or why not.
-async fn try_feed(fetcher: &Fetcher, url: &str) -> Result<(Option<String>, usize), String> {
+/// A fetched document: where it came from after redirects, its bytes and
+/// its content type.
+struct Fetched {
+    url: String,
+    bytes: bytes::Bytes,
+    content_type: Option<String>,
+}
+
+/// GETs `url` unconditionally, redirects followed.
+async fn fetch_page(fetcher: &Fetcher, url: &str) -> Result<Fetched, String> {
     let fetched = fetcher
         .fetch(url, url, &Validators::default(), None)
         .await
         .map_err(|e| e.to_string())?;
-    let Body::Full {
-        bytes,
-        content_type,
-        ..
-    } = fetched.body
-    else {
-        return Err("the server answered 304 to a request without validators".into());
-    };
-    let feed = crate::parse::parse_feed(&fetched.final_url, &bytes, content_type.as_deref())
+    match fetched.body {
+        Body::Full {
+            bytes,
+            content_type,
+            ..
+        } => Ok(Fetched {
+            url: fetched.final_url,
+            bytes,
+            content_type,
+        }),
+        Body::NotModified => Err("the server answered 304 to a request without validators".into()),
+    }
+}
+
+/// A fetched document read as a feed: (title, items) or why not.
+fn read_feed(page: &Fetched) -> Result<(Option<String>, usize), String> {
+    let feed = crate::parse::parse_feed(&page.url, &page.bytes, page.content_type.as_deref())
         .map_err(|e| e.to_string())?;
     Ok((feed.title.clone(), feed.items.len()))
 }
@@ -835,28 +851,23 @@ pub fn feeds_add(path: &Path, url: &str, pick: Option<usize>) -> anyhow::Result<
         .to_string();
     let fetcher = Fetcher::new(&cfg.polling)?;
     let found: Vec<Found> = runtime()?.block_on(async {
-        let fetched = fetcher
-            .fetch(&page, &page, &Validators::default(), None)
+        let fetched = fetch_page(&fetcher, &page)
             .await
-            .with_context(|| format!("cannot fetch {page}"))?;
-        let Body::Full {
-            bytes,
-            content_type,
-            ..
-        } = fetched.body
-        else {
-            anyhow::bail!("{page} answered 304 to a request without validators");
+            .map_err(|e| anyhow::anyhow!("cannot fetch {page}: {e}"))?;
+        let ct = fetched.content_type.as_deref();
+        let Some(links) = crate::parse::announced_feeds(&fetched.url, &fetched.bytes, ct) else {
+            // Not a web page: the address itself, read from what came.
+            let outcome = read_feed(&fetched);
+            return anyhow::Ok(vec![Found {
+                url: page.clone(),
+                outcome,
+            }]);
         };
-        let ct = content_type.as_deref();
-        let candidates = match crate::parse::announced_feeds(&fetched.final_url, &bytes, ct) {
-            // A web page: the feeds it announces, each tried.
-            Some(links) => links,
-            None => vec![page.clone()],
-        };
-        let mut found = Vec::with_capacity(candidates.len());
-        for c in candidates {
-            let outcome = try_feed(&fetcher, &c).await;
-            found.push(Found { url: c, outcome });
+        // A web page: the feeds it announces, each fetched and read.
+        let mut found = Vec::with_capacity(links.len());
+        for url in links {
+            let outcome = fetch_page(&fetcher, &url).await.and_then(|p| read_feed(&p));
+            found.push(Found { url, outcome });
         }
         anyhow::Ok(found)
     })?;
