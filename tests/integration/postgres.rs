@@ -232,15 +232,7 @@ fn a_site_on_postgres_publishes_what_the_same_site_on_sqlite_does() {
 /// The retention test's config: topics keep one entry each, items older
 /// than 30 days go.
 fn retention_config(addr: std::net::SocketAddr) -> String {
-    config_without_markets(addr, &[])
-        .replace(
-            "[polling]",
-            "[storage]\nretention = \"30d\"\n\n[polling]",
-        )
-        .replace(
-            "\"peace treaty\"'\n",
-            "\"peace treaty\"'\nlimit = 1\n\n[topic.sport]\nquery = 'Hockey OR Moscowitz'\ngroup = \"item\"\nlimit = 1\n",
-        )
+    crate::retention::with_retention(config_without_markets(addr, &[]))
 }
 
 /// Prunes `site`'s store as the daemon does.

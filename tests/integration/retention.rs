@@ -15,8 +15,13 @@ use tokio_util::sync::CancellationToken;
 const DAY: i64 = 86_400;
 
 fn config(addr: std::net::SocketAddr) -> String {
-    fixture_config(addr, &[])
-        .replace(
+    with_retention(fixture_config(addr, &[]))
+}
+
+/// `base` (a fixture config) with the retention tests' settings: items
+/// older than 30 days go, and topics keep one entry each.
+pub fn with_retention(base: String) -> String {
+    base.replace(
             "[polling]",
             "[storage]\nretention = \"30d\"\n\n[polling]",
         )
