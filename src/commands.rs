@@ -29,9 +29,9 @@ fn load(path: &Path) -> anyhow::Result<Config> {
     Ok(cfg)
 }
 
-pub fn run(path: &Path) -> anyhow::Result<ExitCode> {
+pub fn run(path: &Path, role: daemon::Role) -> anyhow::Result<ExitCode> {
     let cfg = load(path)?;
-    runtime()?.block_on(daemon::run(cfg))?;
+    runtime()?.block_on(daemon::run(cfg, role))?;
     Ok(ExitCode::SUCCESS)
 }
 

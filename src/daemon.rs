@@ -32,6 +32,37 @@ const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 /// How often the daemon looks for database commits by other processes.
 const EXTERNAL_WRITES_EVERY: Duration = Duration::from_secs(5);
 
+/// How long a feed leased from a shared database stays leased without a
+/// renewal: a process that dies loses its leases within this.
+pub const LEASE: Duration = Duration::from_secs(60);
+/// How often a polling process renews the leases of the polls it runs.
+const RENEW_EVERY: Duration = Duration::from_secs(20);
+/// How often a polling process looks for due feeds when nothing finishes.
+const CLAIM_EVERY: Duration = Duration::from_secs(1);
+
+/// What a `feedsift run` process does (`--role`). Over SQLite one process
+/// does everything; over PostgreSQL any number of `poll` processes share
+/// the feeds and any number of `serve` processes publish.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Role {
+    /// Poll and serve (the default).
+    All,
+    /// Poll, store, evaluate topics and (one process at a time) group
+    /// stories and prune; no HTTP server.
+    Poll,
+    /// Serve topic feeds from the database; never polls or writes.
+    Serve,
+}
+
+impl Role {
+    fn polls(self) -> bool {
+        self != Role::Serve
+    }
+    fn serves(self) -> bool {
+        self != Role::Poll
+    }
+}
+
 /// Opens the store and brings it in line with the config: feed rows exist,
 /// topics whose definition changed are re-evaluated over the history.
 pub async fn open_store(cfg: &Config) -> anyhow::Result<Store> {
@@ -178,11 +209,150 @@ async fn start_scheduler(
     Ok(())
 }
 
+/// Polls feeds leased from a database shared with other processes: every
+/// second (or as a poll finishes) it claims as many due feeds as it has
+/// free slots, polls each through the same `refresh::poll_feed` as the
+/// per-feed schedule, and gives the lease back once the result is stored,
+/// with the feed's next poll in it. Leases of polls still running are
+/// renewed; at `retire` polls in flight finish, at `abort` they are
+/// abandoned and their leases given back.
+async fn lease_loop(
+    cfg: Config,
+    fetcher: Arc<Fetcher>,
+    store: Store,
+    retire: CancellationToken,
+    abort: CancellationToken,
+) {
+    let owner: Arc<str> = Arc::from(lease_owner());
+    let feeds: HashMap<String, config::Feed> = cfg
+        .feeds
+        .iter()
+        .map(|f| (f.url.clone(), f.clone()))
+        .collect();
+    let urls = Arc::new(cfg.feeds.iter().map(|f| f.url.clone()).collect::<Vec<_>>());
+    let slots = cfg.polling.concurrency;
+    // Each feed's document hints (ttl, skipHours...) from its last parse,
+    // kept while this process runs, as the per-feed schedule keeps them.
+    let mut hints: HashMap<String, FeedHints> = HashMap::new();
+    let mut running: JoinSet<(String, FeedHints)> = JoinSet::new();
+    let mut renew =
+        tokio::time::interval_at(tokio::time::Instant::now() + RENEW_EVERY, RENEW_EVERY);
+    tracing::info!(feeds = feeds.len(), %owner, "polling feeds leased from the shared database");
+    loop {
+        let free = slots.saturating_sub(running.len());
+        if free > 0 && !retire.is_cancelled() {
+            match store
+                .claim_due(
+                    owner.clone(),
+                    urls.clone(),
+                    free,
+                    cfg.polling.per_host,
+                    LEASE,
+                )
+                .await
+            {
+                Ok(claimed) => {
+                    for url in claimed {
+                        let Some(feed) = feeds.get(&url).cloned() else {
+                            continue;
+                        };
+                        let (fetcher, store, owner) =
+                            (fetcher.clone(), store.clone(), owner.clone());
+                        let mut doc_hints = hints.remove(&url).unwrap_or_default();
+                        running.spawn(async move {
+                            let _ = refresh::poll_feed(&fetcher, &store, &feed, &mut doc_hints).await;
+                            if let Err(e) = store.release_leases(owner, Some(url.clone())).await {
+                                tracing::warn!(feed_url = %url, error = %e, "cannot give back the feed's lease; it expires by itself");
+                            }
+                            (url, doc_hints)
+                        });
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "cannot claim due feeds; trying again"),
+            }
+        }
+        if retire.is_cancelled() && running.is_empty() {
+            return;
+        }
+        tokio::select! {
+            _ = abort.cancelled() => {
+                running.abort_all();
+                while running.join_next().await.is_some() {}
+                if let Err(e) = store.release_leases(owner.clone(), None).await {
+                    tracing::warn!(error = %e, "cannot give back leases at shutdown; they expire within a minute");
+                }
+                return;
+            }
+            done = running.join_next(), if !running.is_empty() => {
+                if let Some(Ok((url, h))) = done {
+                    hints.insert(url, h);
+                }
+                // Polls that finished meanwhile free their slots together.
+                while let Some(Ok((url, h))) = running.try_join_next() {
+                    hints.insert(url, h);
+                }
+            }
+            _ = renew.tick() => {
+                if let Err(e) = store.renew_leases(owner.clone(), LEASE).await {
+                    tracing::warn!(error = %e, "cannot renew feed leases");
+                }
+            }
+            _ = tokio::time::sleep(CLAIM_EVERY) => {}
+            _ = retire.cancelled(), if !retire.is_cancelled() => {}
+        }
+    }
+}
+
+/// Names this process among those sharing a database: host, pid and a
+/// random part (a pid is reused after a restart).
+fn lease_owner() -> String {
+    let host = std::fs::read_to_string("/etc/hostname")
+        .map(|h| h.trim().to_owned())
+        .unwrap_or_default();
+    format!(
+        "{host}:{}:{:06}",
+        std::process::id(),
+        (schedule::random_fraction() * 1e6) as u64
+    )
+}
+
+/// Starts polling: leased from a shared database, or one task per feed.
+async fn start_polling(
+    cfg: &Config,
+    store: &Store,
+    set: &mut JoinSet<()>,
+    retire: CancellationToken,
+    abort: CancellationToken,
+) -> anyhow::Result<()> {
+    if store.shares_feeds() {
+        let fetcher = Arc::new(Fetcher::new(&cfg.polling)?);
+        set.spawn(lease_loop(
+            cfg.clone(),
+            fetcher,
+            store.clone(),
+            retire,
+            abort,
+        ));
+        Ok(())
+    } else {
+        start_scheduler(cfg, store, set, retire, abort).await
+    }
+}
+
 /// Reads config.toml again and applies it to the store and the server.
 /// On error nothing has changed and the caller keeps the running config.
-async fn reload(old: &Config, store: &Store, state: &AppState) -> anyhow::Result<Config> {
+async fn reload(
+    old: &Config,
+    role: Role,
+    store: &Store,
+    state: &AppState,
+) -> anyhow::Result<Config> {
     let new = Config::load(&old.path)?;
-    sync_store(store, &new).await?;
+    // A server writes nothing: the polling processes bring the database
+    // in line with the new topics, and their changes reach it.
+    if role.polls() {
+        sync_store(store, &new).await?;
+    }
     state.set_topics(&new);
     if new.server.listen != old.server.listen {
         tracing::warn!(
@@ -280,13 +450,13 @@ async fn prune_loop(
 /// `feedsift run`: serve and poll until SIGTERM or SIGINT; SIGHUP reloads.
 /// `feedsift run`: start, then react to signals and the heartbeat until
 /// SIGTERM or SIGINT, then stop cleanly.
-pub async fn run(cfg: Config) -> anyhow::Result<()> {
+pub async fn run(cfg: Config, role: Role) -> anyhow::Result<()> {
     // Handlers first, so a signal during start-up is not fatal by default.
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;
     let mut hup = signal(SignalKind::hangup())?;
 
-    let mut daemon = Running::start(cfg).await?;
+    let mut daemon = Running::start(cfg, role).await?;
     let mut ticks =
         tokio::time::interval_at(tokio::time::Instant::now() + daemon.beat, daemon.beat);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -305,13 +475,14 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
 /// A started daemon: what `run` holds between start and stop.
 struct Running {
     cfg: Config,
+    role: Role,
     store: Store,
     state: Arc<AppState>,
     /// Cancelled once, at shutdown; every task watches it.
     shutdown: CancellationToken,
-    server: tokio::task::JoinHandle<std::io::Result<()>>,
+    server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
     watcher: tokio::task::JoinHandle<()>,
-    pruner: tokio::task::JoinHandle<()>,
+    pruner: Option<tokio::task::JoinHandle<()>>,
     /// One task per feed; `generation` retires them at a reload.
     pollers: JoinSet<()>,
     generation: CancellationToken,
@@ -325,38 +496,55 @@ struct Running {
 impl Running {
     /// Opens the store, starts serving, polling, watching and pruning, and
     /// tells systemd the daemon is ready.
-    async fn start(cfg: Config) -> anyhow::Result<Running> {
-        let store = open_daemon_store(&cfg).await?;
-        let listener = tokio::net::TcpListener::bind(cfg.server.listen)
-            .await
-            .with_context(|| {
-                format!(
-                    "cannot listen on {} ([server] listen in {}): is another process using the port?",
-                    cfg.server.listen,
-                    cfg.path.display()
-                )
-            })?;
-        // The address actually bound: with port 0 in config.toml (the tests)
-        // the system picks the port, and this line is how one learns it.
-        let listen = listener.local_addr().unwrap_or(cfg.server.listen);
+    async fn start(cfg: Config, role: Role) -> anyhow::Result<Running> {
+        let store = if role.polls() {
+            open_daemon_store(&cfg).await?
+        } else {
+            Store::open_for_serving(&cfg.storage, cfg.stories)?
+        };
         let state = Arc::new(AppState::new(store.clone(), &cfg));
         let shutdown = CancellationToken::new();
-        let server = tokio::spawn(server::serve(listener, state.clone(), shutdown.clone()));
-        tracing::info!(%listen, base_url = %cfg.server.base_url, "serving");
+        let server = if role.serves() {
+            let listener = tokio::net::TcpListener::bind(cfg.server.listen)
+                .await
+                .with_context(|| {
+                    format!(
+                        "cannot listen on {} ([server] listen in {}): is another process using the port?",
+                        cfg.server.listen,
+                        cfg.path.display()
+                    )
+                })?;
+            // The address actually bound: with port 0 in config.toml (the
+            // tests) the system picks the port, and this line is how one
+            // learns it.
+            let listen = listener.local_addr().unwrap_or(cfg.server.listen);
+            let server = tokio::spawn(server::serve(listener, state.clone(), shutdown.clone()));
+            tracing::info!(%listen, base_url = %cfg.server.base_url, ?role, "serving");
+            Some(server)
+        } else {
+            None
+        };
 
         let watcher = tokio::spawn(watch_external_writes(store.clone(), shutdown.clone()));
         let mut pollers = JoinSet::new();
         let generation = shutdown.child_token();
-        start_scheduler(
-            &cfg,
-            &store,
-            &mut pollers,
-            generation.clone(),
-            shutdown.clone(),
-        )
-        .await?;
         let (retention, retention_rx) = tokio::sync::watch::channel(cfg.storage.retention);
-        let pruner = tokio::spawn(prune_loop(store.clone(), retention_rx, shutdown.clone()));
+        let mut pruner = None;
+        if role.polls() {
+            start_polling(
+                &cfg,
+                &store,
+                &mut pollers,
+                generation.clone(),
+                shutdown.clone(),
+            )
+            .await?;
+            pruner = Some(tokio::spawn(prune_loop(
+                store.clone(),
+                retention_rx,
+                shutdown.clone(),
+            )));
+        }
 
         METRICS.beat(Utc::now().timestamp());
         notify::ready(&status_line(&store).await);
@@ -368,6 +556,7 @@ impl Running {
         let beat = watchdog.map_or(STATUS_EVERY, |w| w.min(STATUS_EVERY));
         Ok(Running {
             cfg,
+            role,
             store,
             state,
             shutdown,
@@ -408,7 +597,7 @@ impl Running {
     async fn reload(&mut self) {
         tracing::info!(config = %self.cfg.path.display(), "SIGHUP: reloading");
         notify::reloading();
-        match reload(&self.cfg, &self.store, &self.state).await {
+        match reload(&self.cfg, self.role, &self.store, &self.state).await {
             Err(e) => tracing::error!(
                 config = %self.cfg.path.display(),
                 "reload refused, keeping the running config: {e:#}"
@@ -421,14 +610,15 @@ impl Running {
                 self.cfg = new;
                 crate::logging::apply_config_level(&self.cfg.log_level);
                 self.retention.send_replace(self.cfg.storage.retention);
-                if let Err(e) = start_scheduler(
-                    &self.cfg,
-                    &self.store,
-                    &mut self.pollers,
-                    self.generation.clone(),
-                    self.shutdown.clone(),
-                )
-                .await
+                if self.role.polls()
+                    && let Err(e) = start_polling(
+                        &self.cfg,
+                        &self.store,
+                        &mut self.pollers,
+                        self.generation.clone(),
+                        self.shutdown.clone(),
+                    )
+                    .await
                 {
                     tracing::error!("cannot restart polling after reload: {e:#}");
                 }
@@ -450,15 +640,19 @@ impl Running {
         self.shutdown.cancel();
         let _ = self.watcher.await;
         while self.pollers.join_next().await.is_some() {}
-        let _ = self.pruner.await;
-        match tokio::time::timeout(Duration::from_secs(5), &mut self.server).await {
-            Ok(Ok(Err(e))) => tracing::warn!(error = %e, "server stopped with an error"),
-            Err(_) => {
-                tracing::warn!("server did not stop within 5 s; closing its connections");
-                self.server.abort();
-                let _ = self.server.await;
+        if let Some(pruner) = self.pruner {
+            let _ = pruner.await;
+        }
+        if let Some(mut server) = self.server {
+            match tokio::time::timeout(Duration::from_secs(5), &mut server).await {
+                Ok(Ok(Err(e))) => tracing::warn!(error = %e, "server stopped with an error"),
+                Err(_) => {
+                    tracing::warn!("server did not stop within 5 s; closing its connections");
+                    server.abort();
+                    let _ = server.await;
+                }
+                _ => {}
             }
-            _ => {}
         }
         drop(self.state);
         self.store.close().await;

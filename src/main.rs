@@ -25,7 +25,12 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Poll on schedule and serve topic feeds until SIGTERM/SIGINT; SIGHUP reloads config.toml
-    Run,
+    Run {
+        /// what this process does: all (one machine), or over PostgreSQL
+        /// poll (share the feeds with other pollers) or serve (publish only)
+        #[arg(long, value_enum, default_value = "all")]
+        role: feedsift::daemon::Role,
+    },
     /// Poll every feed once and store new items (exit 1 only when every feed failed)
     Poll,
     /// Validate config.toml and print what it defines
@@ -124,7 +129,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let path = feedsift::config::resolve_path(cli.config.as_deref());
     let result = match cli.command {
-        Command::Run => commands::run(&path),
+        Command::Run { role } => commands::run(&path, role),
         Command::Poll => commands::poll(&path),
         Command::Check => commands::check(&path),
         Command::Export {

@@ -103,6 +103,16 @@ pub struct Sketched {
     pub feed: i64,
 }
 
+/// What `Backend::claim_due` is asked for.
+pub struct Claim<'a> {
+    pub owner: &'a str,
+    pub urls: &'a [String],
+    pub max: usize,
+    pub per_host: usize,
+    pub now: i64,
+    pub until: i64,
+}
+
 /// A storage backend. Writes made between `begin` and `commit` are one
 /// transaction; the other writing methods are each a transaction of their
 /// own and must not be called inside one.
@@ -176,6 +186,37 @@ pub trait Backend: Send {
     /// Errors are the reconnection's; the job then fails on its own.
     fn reconnect_if_lost(&mut self) -> Result<(), StoreError> {
         Ok(())
+    }
+
+    // Sharing one database among processes. SQLite has one writing
+    // process, which schedules its own feeds and groups every story; a
+    // PostgreSQL database is shared, and hands feeds out by lease.
+
+    /// Whether feeds are handed out by `claim_due` leases rather than
+    /// scheduled by each process on its own.
+    fn shares_feeds(&self) -> bool {
+        false
+    }
+    /// Leases to `owner`, until `until`, up to `max` feeds among `urls`
+    /// that are due at `now` and leased by no one, keeping at most
+    /// `per_host` leases on one host across every process. Returns their
+    /// urls, most overdue first.
+    fn claim_due(&mut self, _claim: &Claim<'_>) -> Result<Vec<String>, StoreError> {
+        Ok(Vec::new())
+    }
+    /// Moves the expiry of every lease `owner` holds to `until`.
+    fn renew_leases(&mut self, _owner: &str, _until: i64) -> Result<(), StoreError> {
+        Ok(())
+    }
+    /// Gives back `owner`'s lease on `url`, or on every feed when None.
+    fn release_leases(&mut self, _owner: &str, _url: Option<&str>) -> Result<(), StoreError> {
+        Ok(())
+    }
+    /// Whether this process is the one that groups stories and prunes:
+    /// over a shared database one process at a time does, so no item is
+    /// grouped twice. Always true for SQLite.
+    fn holds_grouping(&mut self) -> Result<bool, StoreError> {
+        Ok(true)
     }
 
     // Transactions for the writers in `crate::store`.

@@ -23,9 +23,10 @@ mod schema;
 mod sqlite;
 
 pub use backend::{
-    Backend, GroupingInput, LeadCandidate, MatchRow, Sketched, StoryTexts, TopicMatcher, Touched,
+    Backend, Claim, GroupingInput, LeadCandidate, MatchRow, Sketched, StoryTexts, TopicMatcher,
+    Touched,
 };
-pub use postgres::{Db as Postgres, check_url as check_postgres_url};
+pub use postgres::{Db as Postgres, check_url as check_postgres_url, listen};
 pub use sqlite::Db as Sqlite;
 
 use std::path::PathBuf;

@@ -105,4 +105,11 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE INDEX topic_items_order ON topic_items (slug, sort_time DESC, item_id DESC);
     CREATE INDEX topic_items_item ON topic_items (item_id);
     "#,
+    // 2: feeds shared by several polling processes. A feed being polled
+    // is leased to one process until `lease_until`, renewed while the poll
+    // runs: a process that dies loses its leases when they expire.
+    r#"
+    ALTER TABLE feeds ADD COLUMN lease_owner TEXT, ADD COLUMN lease_until BIGINT;
+    CREATE INDEX feeds_due ON feeds (next_poll);
+    "#,
 ];

@@ -24,9 +24,10 @@ use postgres::{Client, GenericClient, NoTls, Row, Statement};
 use super::pg_schema::MIGRATIONS;
 use super::rows::{from_ts, lines, story_reasons, ts};
 use super::{
-    Backend, Entry, FeedSpec, FeedState, FeedStatus, GroupingInput, IngestStats, LeadCandidate,
-    MatchRow, Member, PollRecord, PruneBatch, Sketched, SourceFeed, StoreError, StoreStats,
-    StoredItem, StoryDetail, StoryInfo, StoryTexts, TopicEntries, TopicMatcher, Touched,
+    Backend, Claim, Entry, FeedSpec, FeedState, FeedStatus, GroupingInput, IngestStats,
+    LeadCandidate, MatchRow, Member, PollRecord, PruneBatch, Sketched, SourceFeed, StoreError,
+    StoreStats, StoredItem, StoryDetail, StoryInfo, StoryTexts, TopicEntries, TopicMatcher,
+    Touched,
 };
 use crate::parse::{NewItem, ParsedFeed};
 use crate::topics::Topic;
@@ -45,6 +46,10 @@ pub struct Db {
     touched: Touched,
     /// Between `begin` and `commit`/`rollback`.
     in_transaction: bool,
+    /// Whether this connection holds `GROUPING_LOCK`, and when it last
+    /// asked for it.
+    grouping: bool,
+    grouping_asked: Option<std::time::Instant>,
 }
 
 /// Prepared statements by their text: the `postgres` client prepares a
@@ -107,6 +112,22 @@ impl Stmts {
 /// Serialises schema upgrades between processes opening one database at
 /// once (an advisory lock held by the upgrading transaction).
 const MIGRATION_LOCK: i64 = 0x6665_6564_7369_6674; // "feedsift"
+/// Held for the length of one `claim_due` transaction: claims are short
+/// and taken one at a time, so two processes never count the same free
+/// slot of a host (`per_host`) or lease the same feed.
+const CLAIM_LOCK: i64 = MIGRATION_LOCK + 1;
+/// Held, for the life of its connection, by the one process that groups
+/// stories and prunes. When that process dies its session ends, the lock
+/// is free, and the next process to ask takes over.
+const GROUPING_LOCK: i64 = MIGRATION_LOCK + 2;
+/// How often a process that does not group asks for the grouping lock.
+const GROUPING_RETRY: Duration = Duration::from_secs(2);
+/// The channel on which every writing process announces, at commit, the
+/// topics whose documents changed: a space-separated list of slugs, or
+/// `*` for all. Serving processes LISTEN on it (`listen`).
+pub const CHANGES: &str = "feedsift_changed";
+/// NOTIFY payloads must stay under 8000 bytes; longer lists become `*`.
+const MAX_PAYLOAD: usize = 7000;
 
 /// How long a connection attempt may take before it is reported.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -432,6 +453,8 @@ impl Db {
             stmts: Stmts::default(),
             touched: Touched::default(),
             in_transaction: false,
+            grouping: false,
+            grouping_asked: None,
         }
     }
 
@@ -515,8 +538,113 @@ impl Backend for Db {
         Ok(false)
     }
 
+    /// Also announces the change to every process listening (`listen`),
+    /// after the commit that made it: NOTIFY outside a transaction is
+    /// delivered at once.
     fn take_touched(&mut self) -> Touched {
-        std::mem::take(&mut self.touched)
+        let t = std::mem::take(&mut self.touched);
+        if (t.all || !t.slugs.is_empty()) && !self.read_only && !self.in_transaction {
+            let payload = change_payload(&t);
+            if let Err(e) = self
+                .client
+                .execute("SELECT pg_notify($1, $2)", &[&CHANGES, &payload])
+            {
+                tracing::warn!(error = %e, "cannot announce a change to other processes");
+            }
+        }
+        t
+    }
+
+    fn shares_feeds(&self) -> bool {
+        true
+    }
+
+    fn claim_due(&mut self, c: &Claim<'_>) -> Result<Vec<String>, StoreError> {
+        let Db { client, stmts, .. } = self;
+        let mut tx = client.transaction()?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&CLAIM_LOCK])?;
+        let mut busy: HashMap<String, usize> = HashMap::new();
+        for r in stmts.query(
+            &mut tx,
+            "SELECT url FROM feeds WHERE lease_until > $1",
+            &[&c.now],
+        )? {
+            *busy
+                .entry(host_of(&r.try_get::<_, String>(0)?))
+                .or_default() += 1;
+        }
+        // Never polled, or due; a feed that is gone (410) has no next poll.
+        let limit = i64::try_from(c.max.saturating_mul(4).saturating_add(64)).unwrap_or(i64::MAX);
+        let due = stmts.query(
+            &mut tx,
+            "SELECT url FROM feeds
+             WHERE url = ANY($1)
+               AND (next_poll <= $2 OR (next_poll IS NULL AND last_attempt IS NULL))
+               AND (lease_until IS NULL OR lease_until <= $2)
+             ORDER BY next_poll NULLS FIRST, id LIMIT $3",
+            &[&c.urls, &c.now, &limit],
+        )?;
+        let mut picked = Vec::new();
+        for r in due {
+            if picked.len() >= c.max {
+                break;
+            }
+            let url: String = r.try_get(0)?;
+            let n = busy.entry(host_of(&url)).or_default();
+            if *n < c.per_host {
+                *n += 1;
+                picked.push(url);
+            }
+        }
+        if !picked.is_empty() {
+            stmts.exec(
+                &mut tx,
+                "UPDATE feeds SET lease_owner = $1, lease_until = $2 WHERE url = ANY($3)",
+                &[&c.owner, &c.until, &picked],
+            )?;
+        }
+        tx.commit()?;
+        Ok(picked)
+    }
+
+    fn renew_leases(&mut self, owner: &str, until: i64) -> Result<(), StoreError> {
+        self.stmts.exec(
+            &mut self.client,
+            "UPDATE feeds SET lease_until = $2 WHERE lease_owner = $1",
+            &[&owner, &until],
+        )?;
+        Ok(())
+    }
+
+    fn release_leases(&mut self, owner: &str, url: Option<&str>) -> Result<(), StoreError> {
+        self.stmts.exec(
+            &mut self.client,
+            "UPDATE feeds SET lease_owner = NULL, lease_until = NULL
+             WHERE lease_owner = $1 AND ($2::text IS NULL OR url = $2)",
+            &[&owner, &url],
+        )?;
+        Ok(())
+    }
+
+    fn holds_grouping(&mut self) -> Result<bool, StoreError> {
+        if self.grouping || self.read_only {
+            return Ok(self.grouping);
+        }
+        if self
+            .grouping_asked
+            .is_some_and(|t| t.elapsed() < GROUPING_RETRY)
+        {
+            return Ok(false);
+        }
+        self.grouping_asked = Some(std::time::Instant::now());
+        self.grouping = self
+            .client
+            .query_one("SELECT pg_try_advisory_lock($1)", &[&GROUPING_LOCK])?
+            .try_get(0)?;
+        if self.grouping {
+            tracing::info!("this process groups stories and prunes for the database");
+        }
+        Ok(self.grouping)
     }
 
     /// As SQLite's: up to `max` items first seen before `cutoff` in one
@@ -621,6 +749,13 @@ impl Backend for Db {
         self.client = client;
         self.stmts = Stmts::default();
         self.in_transaction = false;
+        // The session lock ended with the old session; another process
+        // may hold it now.
+        if self.grouping {
+            tracing::warn!("lost the story grouping lock with the connection");
+        }
+        self.grouping = false;
+        self.grouping_asked = None;
         tracing::info!("reconnected to the database");
         Ok(())
     }
@@ -631,10 +766,30 @@ impl Backend for Db {
         }
     }
 
+    /// Writes only the feeds that are new or changed, in url order: other
+    /// processes sharing the database hold the rows of feeds they are
+    /// storing polls of, and rewriting every row (as SQLite's does, alone)
+    /// made each start wait on them, and deadlock with them.
     fn sync_feeds(&mut self, feeds: &[FeedSpec]) -> Result<(), StoreError> {
         let Db { client, stmts, .. } = self;
+        let stored: HashMap<String, (Option<String>, Option<String>)> = stmts
+            .query(client, "SELECT url, config_title, tags FROM feeds", &[])?
+            .iter()
+            .map(|r| Ok((r.try_get(0)?, (r.try_get(1)?, r.try_get(2)?))))
+            .collect::<PgResult<_>>()?;
+        let mut changed: Vec<&FeedSpec> = feeds
+            .iter()
+            .filter(|f| {
+                let tags = (!f.tags.is_empty()).then(|| f.tags.join(" "));
+                stored.get(&f.url) != Some(&(f.title.clone(), tags))
+            })
+            .collect();
+        if changed.is_empty() {
+            return Ok(());
+        }
+        changed.sort_by(|a, b| a.url.cmp(&b.url));
         let mut tx = client.transaction()?;
-        for f in feeds {
+        for f in changed {
             let tags = (!f.tags.is_empty()).then(|| f.tags.join(" "));
             stmts.exec(
                 &mut tx,
@@ -1200,6 +1355,88 @@ impl Backend for Db {
             ));
         }
         Ok(Some(StoryTexts { lead, members }))
+    }
+}
+
+/// The host of a feed url, lowercased, for counting leases per host (as
+/// the fetcher's own `per_host` gate counts requests).
+fn host_of(url: &str) -> String {
+    reqwest::Url::parse(url)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_ascii_lowercase))
+        .unwrap_or_default()
+}
+
+/// What a NOTIFY on `CHANGES` says about `t`.
+fn change_payload(t: &Touched) -> String {
+    if t.all {
+        return "*".into();
+    }
+    let mut slugs: Vec<&str> = t.slugs.iter().map(String::as_str).collect();
+    slugs.sort_unstable();
+    let payload = slugs.join(" ");
+    if payload.len() > MAX_PAYLOAD || payload.is_empty() {
+        "*".into()
+    } else {
+        payload
+    }
+}
+
+/// What a NOTIFY payload on `CHANGES` says changed.
+pub fn parse_change(payload: &str) -> Touched {
+    let mut t = Touched::default();
+    for slug in payload.split_ascii_whitespace() {
+        if slug == "*" {
+            t.all = true;
+        } else {
+            t.slugs.insert(slug.to_owned());
+        }
+    }
+    t.all |= t.slugs.is_empty();
+    t
+}
+
+/// Follows the changes other processes announce, on a connection of its
+/// own, until `stop`: `changed` gets each announcement, and `all` after
+/// every (re)connection, since announcements made while disconnected are
+/// lost. Reconnects with a growing pause when the server goes away. Runs
+/// on a thread of its own (the client blocks).
+pub fn listen(url: &str, stop: &std::sync::atomic::AtomicBool, mut changed: impl FnMut(Touched)) {
+    use std::sync::atomic::Ordering;
+    let mut pause = Duration::from_millis(250);
+    while !stop.load(Ordering::Acquire) {
+        let mut client = match connect(url).and_then(|mut c| {
+            c.batch_execute(&format!("LISTEN {CHANGES}"))
+                .map(|()| c)
+                .map_err(StoreError::from)
+        }) {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for changes made by other processes; retrying");
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_secs(5));
+                continue;
+            }
+        };
+        pause = Duration::from_millis(250);
+        tracing::debug!("listening for changes made by other processes");
+        changed(parse_change("*"));
+        while !stop.load(Ordering::Acquire) {
+            let next = {
+                let mut n = client.notifications();
+                let mut it = n.timeout_iter(Duration::from_millis(250));
+                postgres::fallible_iterator::FallibleIterator::next(&mut it)
+            };
+            match next {
+                Ok(Some(note)) => changed(parse_change(note.payload())),
+                Err(e) => {
+                    tracing::warn!(error = %e, "lost the connection that listens for changes; reconnecting");
+                    break;
+                }
+                Ok(None) if client.is_closed() => break,
+                Ok(None) => {}
+            }
+        }
     }
 }
 

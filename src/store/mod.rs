@@ -88,11 +88,36 @@ struct Worker {
     /// jobs: reading a topic then groups only a bounded batch first, so no
     /// single job holds the thread for seconds after a large poll.
     groups_when_idle: bool,
-    /// Opened for a listing: reading groups nothing (it would write).
+    /// Opened for a listing or a `serve` process: reading groups nothing
+    /// (it would write).
     read_only: bool,
+    /// Whether this process grouped stories at the last look: over a
+    /// shared database only one does at a time (`Backend::holds_grouping`).
+    grouping: bool,
 }
 
 impl Worker {
+    /// Whether this process may group stories (and prune) now. A process
+    /// that just took over from another rebuilds its story index from the
+    /// database, which holds every story the other one made.
+    fn may_group(&mut self) -> bool {
+        if self.read_only {
+            return false;
+        }
+        let holds = match self.db.holds_grouping() {
+            Ok(h) => h,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot tell whether this process groups stories");
+                false
+            }
+        };
+        if holds && !self.grouping {
+            self.grouper.forget();
+        }
+        self.grouping = holds;
+        holds
+    }
+
     fn topic_entries(
         &mut self,
         slug: &str,
@@ -100,7 +125,7 @@ impl Worker {
         by_story: bool,
         offset: usize,
     ) -> Result<TopicEntries, StoreError> {
-        if by_story && !self.read_only {
+        if by_story && self.may_group() {
             if self.groups_when_idle {
                 // The rest follows between jobs, and the topic is rebuilt
                 // then: items of a huge poll appear within seconds.
@@ -165,6 +190,9 @@ enum Mode {
     OneOff,
     /// A listing: never written, so never grouped.
     ReadOnly,
+    /// A `serve` process: reads, and learns of other processes' writes;
+    /// never groups (a `poll` process does).
+    Serve,
 }
 
 /// A cheap, clonable handle to the store thread.
@@ -175,6 +203,11 @@ pub struct Store {
     versions: Arc<Versions>,
     /// The topics last installed, for matching on parser threads.
     topics: Arc<RwLock<Arc<Vec<Topic>>>>,
+    /// Whether feeds are leased from a database shared with other
+    /// processes (`Backend::shares_feeds`).
+    shares_feeds: bool,
+    /// Stops the thread that listens for other processes' changes.
+    stop_listening: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Store {
@@ -203,6 +236,15 @@ impl Store {
         Store::start(storage, stories, Mode::Daemon)
     }
 
+    /// Opens for a `serve` process: it reads, and follows what the
+    /// polling processes write.
+    pub fn open_for_serving(
+        storage: &Storage,
+        stories: crate::config::Stories,
+    ) -> Result<Store, StoreError> {
+        Store::start(storage, stories, Mode::Serve)
+    }
+
     /// Starts the store thread, which opens the backend itself: a
     /// PostgreSQL client runs a runtime of its own and must be made, used
     /// and dropped off the async threads. The caller waits for the open
@@ -214,7 +256,7 @@ impl Store {
         mode: Mode,
     ) -> Result<Store, StoreError> {
         let location = storage.location.clone();
-        let (opened_tx, opened_rx) = std::sync::mpsc::sync_channel::<Result<(), StoreError>>(1);
+        let (opened_tx, opened_rx) = std::sync::mpsc::sync_channel::<Result<bool, StoreError>>(1);
         let group_when_idle = mode == Mode::Daemon;
         // Small: the writer is fast and back-pressure keeps memory bounded.
         let (tx, mut rx) = mpsc::channel::<Job>(64);
@@ -225,7 +267,7 @@ impl Store {
             .spawn(move || {
                 let db = match open_backend(&location, mode) {
                     Ok(db) => {
-                        let _ = opened_tx.send(Ok(()));
+                        let _ = opened_tx.send(Ok(db.shares_feeds()));
                         db
                     }
                     Err(e) => {
@@ -238,7 +280,8 @@ impl Store {
                     grouper: grouping::Grouper::new(stories),
                     topics: Arc::default(),
                     groups_when_idle: group_when_idle,
-                    read_only: mode == Mode::ReadOnly,
+                    read_only: matches!(mode, Mode::ReadOnly | Mode::Serve),
+                    grouping: false,
                 };
                 let mut next: Option<Job> = None;
                 // Work done since the daemon last gave memory back.
@@ -249,7 +292,9 @@ impl Store {
                     let job = match next.take().map_or_else(|| rx.try_recv(), Ok) {
                         Ok(job) => job,
                         Err(mpsc::error::TryRecvError::Disconnected) => break,
-                        Err(mpsc::error::TryRecvError::Empty) if group_when_idle => {
+                        Err(mpsc::error::TryRecvError::Empty)
+                            if group_when_idle && worker.may_group() =>
+                        {
                             let assigned = worker.grouper.assign(worker.db.as_mut(), 256);
                             bump.apply(worker.db.take_touched());
                             match assigned {
@@ -320,14 +365,27 @@ impl Store {
                 worker.db.close();
             })
             .map_err(|e| StoreError::Thread(e.to_string()))?;
-        opened_rx
+        let shares_feeds = opened_rx
             .recv()
             .map_err(|_| StoreError::Thread("it stopped while opening the database".into()))??;
+        let stop_listening = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        // Other processes write a PostgreSQL database: a daemon or a server
+        // learns of their commits as they happen, and rebuilds what they
+        // changed.
+        if let (Location::Postgres(url), Mode::Daemon | Mode::Serve) = (&storage.location, mode) {
+            let (url, stop, versions) = (url.clone(), stop_listening.clone(), versions.clone());
+            std::thread::Builder::new()
+                .name("feedsift-listen".into())
+                .spawn(move || crate::storage::listen(&url, &stop, |t| versions.apply(t)))
+                .map_err(|e| StoreError::Thread(e.to_string()))?;
+        }
         Ok(Store {
             tx,
             thread: Arc::new(Mutex::new(Some(thread))),
             versions,
             topics: Arc::default(),
+            shares_feeds,
+            stop_listening,
         })
     }
 
@@ -490,6 +548,10 @@ impl Store {
         vacuum_pages: u32,
     ) -> Result<PruneBatch, StoreError> {
         self.call(move |w| {
+            // One process prunes a shared database: the one that groups.
+            if !w.may_group() {
+                return Ok(PruneBatch::default());
+            }
             let done = w.db.prune_batch(cutoff, max, vacuum_pages, &w.topics)?;
             if done.items > 0 {
                 // The story index may hold sketches of pruned items.
@@ -503,7 +565,7 @@ impl Store {
     /// A story by its number or uid.
     pub async fn story(&self, key: String) -> Result<Option<StoryDetail>, StoreError> {
         self.call(move |w| {
-            if !w.read_only {
+            if w.may_group() {
                 w.grouper.catch_up(w.db.as_mut())?;
             }
             w.db.story(&key)
@@ -520,9 +582,62 @@ impl Store {
             .await
     }
 
+    /// Whether feeds are leased from a shared database (`claim_due`)
+    /// rather than scheduled by this process alone.
+    pub fn shares_feeds(&self) -> bool {
+        self.shares_feeds
+    }
+
+    /// Leases due feeds to this process; see `Backend::claim_due`.
+    pub async fn claim_due(
+        &self,
+        owner: Arc<str>,
+        urls: Arc<Vec<String>>,
+        max: usize,
+        per_host: usize,
+        lease: std::time::Duration,
+    ) -> Result<Vec<String>, StoreError> {
+        self.call(move |w| {
+            let now = Utc::now().timestamp();
+            w.db.claim_due(&crate::storage::Claim {
+                owner: &owner,
+                urls: &urls,
+                max,
+                per_host,
+                now,
+                until: now + lease.as_secs() as i64,
+            })
+        })
+        .await
+    }
+
+    /// Extends every lease this process holds by `lease` from now.
+    pub async fn renew_leases(
+        &self,
+        owner: Arc<str>,
+        lease: std::time::Duration,
+    ) -> Result<(), StoreError> {
+        self.call(move |w| {
+            w.db.renew_leases(&owner, Utc::now().timestamp() + lease.as_secs() as i64)
+        })
+        .await
+    }
+
+    /// Gives back the lease on `url`, or every lease when None.
+    pub async fn release_leases(
+        &self,
+        owner: Arc<str>,
+        url: Option<String>,
+    ) -> Result<(), StoreError> {
+        self.call(move |w| w.db.release_leases(&owner, url.as_deref()))
+            .await
+    }
+
     /// Finishes queued jobs, closes the database and joins the thread.
     /// Other handles still alive keep it open until they drop.
     pub async fn close(self) {
+        self.stop_listening
+            .store(true, std::sync::atomic::Ordering::Release);
         let thread = self.thread.clone();
         drop(self);
         let handle = thread

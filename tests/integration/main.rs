@@ -22,6 +22,7 @@ mod query_props;
 mod republish;
 mod retention;
 mod run_daemon;
+mod scaling;
 mod secrets;
 mod stop_and_crash;
 mod stories;

@@ -141,6 +141,20 @@ impl Daemon {
     /// logs once its listener is bound, `serving listen=ADDR ...`: ADDR is
     /// the port the system picked for `listen = "127.0.0.1:0"`.
     pub fn spawn(run: &mut Command) -> Daemon {
+        let mut d = Daemon::spawn_quiet(run);
+        d.addr = wait_for("the daemon's address", Duration::from_secs(20), || {
+            if let Ok(Some(status)) = d.child.try_wait() {
+                let log = d.final_log();
+                panic!("feedsift run exited ({status}) before serving:\n{log}");
+            }
+            serving_addr(&d.log())
+        });
+        d
+    }
+
+    /// Spawns `run` without waiting for anything: a `--role poll` process
+    /// has no listener (`addr` stays 127.0.0.1:0).
+    pub fn spawn_quiet(run: &mut Command) -> Daemon {
         let mut child = run
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -159,20 +173,12 @@ impl Daemon {
                 }
             })
         });
-        let mut d = Daemon {
+        Daemon {
             child,
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             log,
             reader,
-        };
-        d.addr = wait_for("the daemon's address", Duration::from_secs(20), || {
-            if let Ok(Some(status)) = d.child.try_wait() {
-                let log = d.final_log();
-                panic!("feedsift run exited ({status}) before serving:\n{log}");
-            }
-            serving_addr(&d.log())
-        });
-        d
+        }
     }
 
     /// What the daemon logged so far.

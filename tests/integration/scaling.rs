@@ -1,0 +1,239 @@
+//! Several processes over one PostgreSQL database (README, "Scaling
+//! out"): `poll` processes share the feeds by lease, one of them groups
+//! stories, `serve` processes publish what they wrote and learn of changes
+//! by LISTEN/NOTIFY. Each test has a database of its own (`util::PgDb`);
+//! without a server at 127.0.0.1:5432 they say SKIPPED and pass.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::extract::{Path as UrlPath, State};
+use axum::http::header;
+use axum::response::IntoResponse;
+
+use crate::util::*;
+
+/// A loopback publisher of `n` feeds at `/f/{i}`, three items each (even
+/// feeds about Russia and Japan, odd ones not), counting every fetch; a
+/// test can add an item to a feed and slow every answer down.
+#[derive(Clone)]
+struct Publisher {
+    fetches: Arc<Vec<AtomicU32>>,
+    extra: Arc<Mutex<HashMap<usize, String>>>,
+    delay: Arc<Mutex<Duration>>,
+}
+
+impl Publisher {
+    fn start(n: usize) -> (Publisher, std::net::SocketAddr) {
+        let p = Publisher {
+            fetches: Arc::new((0..n).map(|_| AtomicU32::new(0)).collect()),
+            extra: Arc::default(),
+            delay: Arc::default(),
+        };
+        let app = axum::Router::new()
+            .route("/f/{i}", axum::routing::get(feed))
+            .with_state(p.clone());
+        let addr = serve_app(app);
+        (p, addr)
+    }
+
+    fn fetches(&self) -> Vec<u32> {
+        self.fetches
+            .iter()
+            .map(|c| c.load(Ordering::Relaxed))
+            .collect()
+    }
+}
+
+async fn feed(State(p): State<Publisher>, UrlPath(i): UrlPath<usize>) -> axum::response::Response {
+    let Some(count) = p.fetches.get(i) else {
+        return axum::http::StatusCode::NOT_FOUND.into_response();
+    };
+    count.fetch_add(1, Ordering::Relaxed);
+    let delay = *p.delay.lock().unwrap();
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
+    let subject = if i % 2 == 0 {
+        "Japan and Russia hold talks"
+    } else {
+        "Weather in Lisbon"
+    };
+    let mut items = String::new();
+    for k in 0..3 {
+        items.push_str(&format!(
+            "<item><title>{subject}, round {i}-{k}</title><link>http://news{i}.example/{k}</link>\
+             <description>Report {i}-{k}: officials met on day {k} of feed {i}.</description>\
+             <pubDate>Mon, 02 Dec 2024 1{k}:00:00 GMT</pubDate></item>"
+        ));
+    }
+    if let Some(extra) = p.extra.lock().unwrap().get(&i) {
+        items.push_str(extra);
+    }
+    (
+        [(header::CONTENT_TYPE, "application/rss+xml")],
+        format!(
+            "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>Feed {i}</title>\
+             <link>http://news{i}.example/</link><description>d</description>{items}</channel></rss>"
+        ),
+    )
+        .into_response()
+}
+
+/// Topics over the publisher's feeds: by story (the default) and by item.
+const TOPICS: &str = r#"
+[topic.rj]
+title = "Russia and Japan"
+query = 'Japan AND Russia'
+
+[topic.rj-items]
+title = "Russia and Japan, every item"
+query = 'Japan AND Russia'
+group = "item"
+"#;
+
+fn config(addr: std::net::SocketAddr, feeds: impl Iterator<Item = usize>, polling: &str) -> String {
+    feeds_config(feeds.map(|i| format!("http://{addr}/f/{i}")), TOPICS)
+        .replace("[polling]\n", &format!("[polling]\n{polling}\n"))
+}
+
+fn get(url: &str) -> (String, String) {
+    let r = reqwest::blocking::get(url).unwrap_or_else(|e| panic!("GET {url}: {e}"));
+    assert_eq!(r.status(), 200, "GET {url}");
+    let etag = r
+        .headers()
+        .get("etag")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    (etag, r.text().expect("body"))
+}
+
+fn start(site: &Site, role: &str) -> Daemon {
+    let mut cmd = site.cmd();
+    cmd.args(["run", "--role", role]);
+    if role == "serve" {
+        Daemon::spawn(&mut cmd)
+    } else {
+        let mut d = Daemon::spawn_quiet(&mut cmd);
+        let started = Instant::now();
+        while !d.log().contains("polling feeds leased") {
+            if started.elapsed() > Duration::from_secs(30)
+                || d.child.try_wait().ok().flatten().is_some()
+            {
+                let _ = d.child.kill();
+                panic!("a poller did not start:\n{}", d.final_log());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        d
+    }
+}
+
+#[test]
+fn three_pollers_and_two_servers_share_one_database() {
+    let Some(db) = PgDb::create("three_pollers_and_two_servers_share_one_database") else {
+        return;
+    };
+    const FEEDS: usize = 1000;
+    let (publisher, addr) = Publisher::start(FEEDS);
+    let site = Site::with_storage_url(
+        &config(addr, 0..FEEDS, "per_host = 16\nconcurrency = 16"),
+        &db.url,
+    );
+    // The servers first: they create nothing, and must learn of every
+    // write the pollers make.
+    let servers = [start(&site, "serve"), start(&site, "serve")];
+    let mut pollers: Vec<Daemon> = (0..3).map(|_| start(&site, "poll")).collect();
+
+    wait_for("every feed polled", Duration::from_secs(180), || {
+        let polled = db.count("SELECT count(*) FROM feeds WHERE last_success IS NOT NULL");
+        (polled == FEEDS as i64).then_some(())
+    });
+    wait_for("every item in a story", Duration::from_secs(60), || {
+        (db.count("SELECT count(*) FROM items WHERE story_id IS NULL") == 0).then_some(())
+    });
+    // Nothing is fetched again within the interval (an hour).
+    std::thread::sleep(Duration::from_secs(3));
+    let fetches = publisher.fetches();
+    let wrong: Vec<(usize, u32)> = fetches
+        .iter()
+        .enumerate()
+        .filter(|(_, n)| **n != 1)
+        .map(|(i, n)| (i, *n))
+        .collect();
+    assert!(
+        wrong.is_empty(),
+        "feeds not fetched exactly once (feed, fetches): {:?}",
+        &wrong[..wrong.len().min(20)]
+    );
+    assert_eq!(db.count("SELECT count(*) FROM items"), 3 * FEEDS as i64);
+    assert_eq!(
+        db.count("SELECT count(*) FROM item_sources"),
+        3 * FEEDS as i64
+    );
+    assert_eq!(
+        db.count("SELECT count(*) FROM topic_items WHERE slug = 'rj'"),
+        3 * FEEDS as i64 / 2
+    );
+    // The feeds were shared: every poller stored some.
+    for p in &mut pollers {
+        assert!(
+            p.log().contains("new_items=3"),
+            "a poller polled nothing:\n{}",
+            p.log()
+        );
+    }
+    // Exactly one poller groups stories.
+    let grouping = pollers
+        .iter()
+        .filter(|p| p.log().contains("this process groups stories"))
+        .count();
+    assert_eq!(grouping, 1, "processes that grouped stories");
+
+    // Both servers publish the same bytes under the same ETag.
+    for path in [
+        "/topics/rj.atom",
+        "/topics/rj-items.atom",
+        "/topics/rj.json",
+    ] {
+        let (a, b) = (
+            get(&format!("{}{path}", servers[0].base())),
+            get(&format!("{}{path}", servers[1].base())),
+        );
+        assert!(!a.0.is_empty(), "{path} has no ETag");
+        assert_eq!(a.0, b.0, "{path}: the servers' ETags differ");
+        assert!(a.1 == b.1, "{path}: the servers' documents differ");
+        assert!(
+            a.1.contains("Japan and Russia hold talks, round"),
+            "{path} lacks the items:\n{}",
+            a.1
+        );
+    }
+
+    // A change written by another process reaches both servers within a
+    // second of its commit: a one-off poll of feed 0 with a new item.
+    publisher.extra.lock().unwrap().insert(
+        0,
+        "<item><title>Japan and Russia sign a fisheries deal</title>\
+         <link>http://news0.example/deal</link></item>"
+            .into(),
+    );
+    let one_off = Site::with_storage_url(&config(addr, 0..1, ""), &db.url);
+    let out = one_off.run(&["poll"]);
+    assert!(out.status.success(), "poll: {}", stderr(&out));
+    let committed = Instant::now();
+    for s in &servers {
+        let url = format!("{}/topics/rj-items.atom", s.base());
+        wait_for("the new item on a server", Duration::from_secs(5), || {
+            get(&url).1.contains("fisheries deal").then_some(())
+        });
+    }
+    let took = committed.elapsed();
+    assert!(
+        took < Duration::from_secs(1),
+        "the change took {took:?} to reach both servers"
+    );
+}
