@@ -936,3 +936,43 @@ pub fn feeds_add(path: &Path, url: &str, pick: Option<usize>) -> anyhow::Result<
     )?;
     Ok(ExitCode::SUCCESS)
 }
+
+/// `feedsift store copy --to TARGET`: the configured database into an
+/// empty one (SQLite ↔ PostgreSQL), ids kept. Stop the daemon first: rows
+/// written during the copy would not be in it.
+pub fn store_copy(path: &Path, to: &str) -> anyhow::Result<ExitCode> {
+    let cfg = load(path)?;
+    let target = if to.starts_with("postgres://") || to.starts_with("postgresql://") {
+        crate::storage::check_postgres_url(to)
+            .map_err(|reason| anyhow::anyhow!("--to {to}: {reason}"))?;
+        crate::config::Location::Postgres(to.to_owned())
+    } else {
+        crate::config::Location::File(std::path::PathBuf::from(to))
+    };
+    let from = &cfg.storage.location;
+    tracing::info!(%from, to = %target, "copying the database");
+    let mut last = std::time::Instant::now();
+    let copied = crate::storage::copy::copy(from, &target, |table, done, total| {
+        // Large copies report every few seconds; every table reports its end.
+        if done == total || last.elapsed() >= std::time::Duration::from_secs(2) {
+            last = std::time::Instant::now();
+            tracing::info!(table, copied = done, rows = total, "copying");
+        }
+    })
+    .with_context(|| format!("cannot copy {from} to {target}"))?;
+    let summary: Vec<String> = copied
+        .tables
+        .iter()
+        .map(|(t, n)| format!("{n} {t}"))
+        .collect();
+    println!("copied {} into {target}", summary.join(", "));
+    println!(
+        "to use it, set [storage] {} in {}",
+        match &target {
+            crate::config::Location::Postgres(_) => format!("url = \"{target}\""),
+            crate::config::Location::File(p) => format!("path = \"{}\"", p.display()),
+        },
+        cfg.path.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}

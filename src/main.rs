@@ -69,6 +69,9 @@ enum Command {
     /// Move feeds in and out as OPML (Miniflux, FreshRSS, newsboat...)
     #[command(subcommand)]
     Opml(OpmlCommand),
+    /// Move the database: `store copy --to postgres://...`
+    #[command(subcommand)]
+    Store(StoreCommand),
     /// List a story's sources (the number `topic test` shows, or its id)
     Story {
         /// the story's number or id
@@ -77,6 +80,17 @@ enum Command {
         /// the names, figures and words it shares with the lead
         #[arg(long)]
         why: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum StoreCommand {
+    /// Copy the configured database into an empty one, SQLite to
+    /// PostgreSQL or back, keeping every id (readers see no duplicates)
+    Copy {
+        /// the target: a postgres:// url, or a SQLite file path
+        #[arg(long, value_name = "URL_OR_PATH")]
+        to: String,
     },
 }
 
@@ -156,6 +170,7 @@ fn main() -> ExitCode {
         } => commands::feeds(&path, url.as_deref(), failing, json),
         Command::Opml(OpmlCommand::Import { file }) => commands::opml_import(&path, &file),
         Command::Opml(OpmlCommand::Export) => commands::opml_export(&path),
+        Command::Store(StoreCommand::Copy { to }) => commands::store_copy(&path, &to),
         Command::Story { id, why } => commands::story(&path, &id, why),
         Command::Topic(TopicCommand::Test { slug, query, since }) => {
             commands::topic_test(&path, slug.as_deref(), query.as_deref(), &since)

@@ -16,6 +16,7 @@ macro_rules! feed_label {
 }
 
 mod backend;
+pub mod copy;
 mod pg_schema;
 mod postgres;
 mod rows;

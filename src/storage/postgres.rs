@@ -212,7 +212,7 @@ fn target(cfg: &postgres::Config) -> String {
 /// `verify-full`: an unverified TLS connection protects against nothing
 /// but a passive listener). `prefer`, the default, connects without TLS:
 /// ask for it to get it.
-fn connect(url: &str) -> Result<Client, StoreError> {
+pub(super) fn connect(url: &str) -> Result<Client, StoreError> {
     let mut cfg = postgres::Config::from_str(url).map_err(|e| StoreError::Connect {
         target: "[storage] url".into(),
         reason: with_causes(&e),

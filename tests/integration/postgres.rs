@@ -603,3 +603,75 @@ fn ingests_match_topics_as_the_rows_do_and_roll_back_a_failed_feed_alone() {
     });
     assert_eq!(memberships(), polled);
 }
+
+#[test]
+fn store_copy_moves_a_site_to_postgres_and_back_with_the_same_documents() {
+    let Some(db) =
+        PgDb::create("store_copy_moves_a_site_to_postgres_and_back_with_the_same_documents")
+    else {
+        return;
+    };
+    let addr = serve_fixtures();
+    let config = fixture_config(addr, &[]);
+    let sqlite = Site::new(&config);
+    output(&sqlite, &["poll"]);
+    let docs = |site: &Site| {
+        [
+            output(site, &["export", "russia-japan"]),
+            output(site, &["export", "russia-japan", "--format", "json"]),
+        ]
+    };
+    // Exporting groups the stories, so the copy carries them.
+    let before = docs(&sqlite);
+    assert!(
+        before[0].contains("<entry>"),
+        "nothing to copy:\n{}",
+        before[0]
+    );
+
+    let copied = output(&sqlite, &["store", "copy", "--to", &db.url]);
+    assert!(copied.contains("items"), "{copied}");
+    let pg = Site::with_storage_url(&config, &db.url);
+    let on_pg = docs(&pg);
+    assert_same(
+        &before[0],
+        &on_pg[0],
+        "the Atom feed after the copy to PostgreSQL",
+    );
+    assert_same(
+        &before[1],
+        &on_pg[1],
+        "the JSON Feed after the copy to PostgreSQL",
+    );
+    assert_eq!(
+        db.count("SELECT count(*) FROM items"),
+        sqlite_count(&sqlite, "SELECT count(*) FROM items")
+    );
+
+    // A second copy into a database that holds data is refused, and
+    // changes nothing.
+    let again = sqlite.run(&["store", "copy", "--to", &db.url]);
+    assert!(!again.status.success());
+    assert!(
+        stderr(&again).contains("is not empty"),
+        "{}",
+        stderr(&again)
+    );
+
+    // And back, into a new SQLite file.
+    let back = sqlite.dir.path().join("back.db");
+    let back_path = back.to_str().expect("utf-8 path");
+    output(&pg, &["store", "copy", "--to", back_path]);
+    let returned = Site::new(&format!("[storage]\npath = \"{back_path}\"\n{config}"));
+    let after = docs(&returned);
+    assert_same(&before[0], &after[0], "the Atom feed after the round trip");
+    assert_same(&before[1], &after[1], "the JSON Feed after the round trip");
+
+    // New rows continue after the copied ids: polling the copy works.
+    let out = pg.run(&["poll"]);
+    assert!(
+        out.status.success(),
+        "poll after the copy: {}",
+        stderr(&out)
+    );
+}
