@@ -516,7 +516,15 @@ async fn topic_feed(
         .await;
     let data = match data {
         Ok(d) => d,
-        Err(e) => return failed(&topic.slug, &e.into()),
+        // While the database is away (a PostgreSQL restart, say) readers
+        // get the last document built rather than an error.
+        Err(e) => match old {
+            Some(old) => {
+                tracing::warn!(topic = %slug, error = %e, "cannot read the database; serving the last document built");
+                return respond(&old, &headers);
+            }
+            None => return failed(&topic.slug, &e.into()),
+        },
     };
     let number = page;
     let pages = data.total.div_ceil(topic.limit.max(1)).max(1);

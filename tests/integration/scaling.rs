@@ -237,3 +237,127 @@ fn three_pollers_and_two_servers_share_one_database() {
         "the change took {took:?} to reach both servers"
     );
 }
+
+/// Terminates every session on the test's database, as a server restart
+/// does to its clients (a real restart would cut the other tests' databases
+/// on the same server too).
+fn cut_connections(db: &PgDb) {
+    let mut admin = postgres::Client::connect(
+        "postgres://postgres@127.0.0.1:5432/postgres",
+        postgres::NoTls,
+    )
+    .expect("admin connection");
+    let name = db.url.rsplit('/').next().expect("database name");
+    admin
+        .execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+             WHERE datname = $1 AND pid <> pg_backend_pid()",
+            &[&name],
+        )
+        .expect("terminate sessions");
+}
+
+#[test]
+fn a_killed_poller_s_feeds_are_polled_by_another_within_the_lease() {
+    let Some(db) = PgDb::create("a_killed_poller_s_feeds_are_polled_by_another_within_the_lease")
+    else {
+        return;
+    };
+    const FEEDS: usize = 40;
+    let (publisher, addr) = Publisher::start(FEEDS);
+    *publisher.delay.lock().unwrap() = Duration::from_secs(2);
+    let site = Site::with_storage_url(
+        &config(addr, 0..FEEDS, "per_host = 16\nconcurrency = 8"),
+        &db.url,
+    );
+    let mut victim = start(&site, "poll");
+    let _survivor = start(&site, "poll");
+    // Both hold leases: polls are in flight in each.
+    wait_for("both pollers polling", Duration::from_secs(20), || {
+        (db.count("SELECT count(DISTINCT lease_owner) FROM feeds WHERE lease_owner IS NOT NULL")
+            == 2)
+            .then_some(())
+    });
+    let orphaned = db.count(
+        "SELECT count(*) FROM feeds WHERE lease_owner IS NOT NULL
+         AND lease_owner = (SELECT min(lease_owner) FROM feeds)",
+    );
+    let _ = victim.child.kill();
+    let killed = Instant::now();
+    wait_for("every feed polled", Duration::from_secs(100), || {
+        (db.count("SELECT count(*) FROM feeds WHERE last_success IS NOT NULL") == FEEDS as i64)
+            .then_some(())
+    });
+    let took = killed.elapsed();
+    eprintln!("every feed polled {took:?} after kill -9 of a poller holding {orphaned} leases");
+    assert!(
+        took < Duration::from_secs(75),
+        "the killed poller's feeds took {took:?} to be polled (lease 60 s)"
+    );
+    assert!(orphaned > 0);
+    assert_eq!(db.count("SELECT count(*) FROM items"), 3 * FEEDS as i64);
+    assert_eq!(
+        db.count("SELECT count(*) FROM item_sources"),
+        3 * FEEDS as i64
+    );
+    // Only the polls the killed process abandoned were made twice.
+    let twice = publisher.fetches().iter().filter(|n| **n > 1).count();
+    assert!(twice <= 8, "{twice} feeds fetched more than once");
+}
+
+#[test]
+fn a_lost_database_connection_is_survived_and_nothing_after_it_is_lost() {
+    let Some(db) =
+        PgDb::create("a_lost_database_connection_is_survived_and_nothing_after_it_is_lost")
+    else {
+        return;
+    };
+    const FEEDS: usize = 10;
+    let (publisher, addr) = Publisher::start(FEEDS);
+    let site = Site::with_storage_url(&config(addr, 0..FEEDS, ""), &db.url);
+    let server = start(&site, "serve");
+    let poller = start(&site, "poll");
+    wait_for("every feed polled", Duration::from_secs(30), || {
+        (db.count("SELECT count(*) FROM feeds WHERE last_success IS NOT NULL") == FEEDS as i64)
+            .then_some(())
+    });
+    let url = format!("{}/topics/rj-items.atom", server.base());
+    let (etag, _) = wait_for("the items published", Duration::from_secs(10), || {
+        let (etag, body) = get(&url);
+        (body.matches("<entry>").count() == 15).then_some((etag, body))
+    });
+
+    // Mid-poll: every feed due again, answers slowed, connections cut.
+    *publisher.delay.lock().unwrap() = Duration::from_millis(800);
+    db.client()
+        .execute("UPDATE feeds SET next_poll = 0", &[])
+        .expect("make feeds due");
+    std::thread::sleep(Duration::from_millis(1500));
+    cut_connections(&db);
+    // The server still answers with what it last built.
+    let (same, _) = get(&url);
+    assert_eq!(same, etag, "the server did not keep its last document");
+
+    // After the connection returns, a new item is stored and published.
+    *publisher.delay.lock().unwrap() = Duration::ZERO;
+    publisher.extra.lock().unwrap().insert(
+        4,
+        "<item><title>Japan and Russia resume ferry service</title>\
+         <link>http://news4.example/ferry</link></item>"
+            .into(),
+    );
+    let mut admin = db.client();
+    wait_for("the new item published", Duration::from_secs(90), || {
+        let _ = admin.execute(
+            "UPDATE feeds SET next_poll = 0 WHERE lease_owner IS NULL AND url LIKE '%/f/4'",
+            &[],
+        );
+        get(&url).1.contains("ferry service").then_some(())
+    });
+    let log = poller.log();
+    assert!(
+        log.contains("connection was lost") || log.contains("reconnect"),
+        "the poller did not log the lost connection:\n{log}"
+    );
+    assert_eq!(db.count("SELECT count(*) FROM items"), 3 * FEEDS as i64 + 1);
+}
