@@ -23,6 +23,9 @@ struct Publisher {
     fetches: Arc<Vec<AtomicU32>>,
     extra: Arc<Mutex<HashMap<usize, String>>>,
     delay: Arc<Mutex<Duration>>,
+    /// Requests being answered now, and the most there ever were.
+    in_flight: Arc<AtomicU32>,
+    most: Arc<AtomicU32>,
 }
 
 impl Publisher {
@@ -31,6 +34,8 @@ impl Publisher {
             fetches: Arc::new((0..n).map(|_| AtomicU32::new(0)).collect()),
             extra: Arc::default(),
             delay: Arc::default(),
+            in_flight: Arc::default(),
+            most: Arc::default(),
         };
         let app = axum::Router::new()
             .route("/f/{i}", axum::routing::get(feed))
@@ -52,10 +57,13 @@ async fn feed(State(p): State<Publisher>, UrlPath(i): UrlPath<usize>) -> axum::r
         return axum::http::StatusCode::NOT_FOUND.into_response();
     };
     count.fetch_add(1, Ordering::Relaxed);
+    let now = p.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+    p.most.fetch_max(now, Ordering::SeqCst);
     let delay = *p.delay.lock().unwrap();
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
     }
+    p.in_flight.fetch_sub(1, Ordering::SeqCst);
     let subject = if i % 2 == 0 {
         "Japan and Russia hold talks"
     } else {
@@ -360,4 +368,30 @@ fn a_lost_database_connection_is_survived_and_nothing_after_it_is_lost() {
         "the poller did not log the lost connection:\n{log}"
     );
     assert_eq!(db.count("SELECT count(*) FROM items"), 3 * FEEDS as i64 + 1);
+}
+
+#[test]
+fn per_host_holds_across_pollers() {
+    let Some(db) = PgDb::create("per_host_holds_across_pollers") else {
+        return;
+    };
+    const FEEDS: usize = 24;
+    let (publisher, addr) = Publisher::start(FEEDS);
+    *publisher.delay.lock().unwrap() = Duration::from_millis(300);
+    // Every feed is on one host; each process alone would open 2 at once.
+    let site = Site::with_storage_url(
+        &config(addr, 0..FEEDS, "per_host = 2\nconcurrency = 8"),
+        &db.url,
+    );
+    let _pollers: Vec<Daemon> = (0..3).map(|_| start(&site, "poll")).collect();
+    wait_for("every feed polled", Duration::from_secs(60), || {
+        (db.count("SELECT count(*) FROM feeds WHERE last_success IS NOT NULL") == FEEDS as i64)
+            .then_some(())
+    });
+    let most = publisher.most.load(Ordering::SeqCst);
+    assert!(
+        most <= 2,
+        "{most} requests at once to one host from 3 pollers with per_host = 2"
+    );
+    assert_eq!(publisher.fetches().iter().sum::<u32>(), FEEDS as u32);
 }
