@@ -1093,6 +1093,11 @@ fn main() {
         generating.elapsed().as_secs_f64()
     );
 
+    if flag("--postgres").is_some() {
+        postgres_scenario(&addrs, &server, feeds, runs);
+        return;
+    }
+
     let (mut cold, mut warm, mut steady) = (Vec::new(), Vec::new(), Vec::new());
     let mut dir_keep = None;
     for _ in 0..runs {
@@ -1279,4 +1284,239 @@ fn main() {
         max_rss_mib(&cold),
         max_rss_mib(&nb_cold)
     );
+}
+
+/// The PostgreSQL server scripts/test.sh starts (trust auth).
+const PG_ADMIN: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+/// A database of the benchmark's own, dropped after.
+struct PgBench {
+    url: String,
+    name: String,
+}
+
+impl PgBench {
+    fn create(n: usize) -> PgBench {
+        let name = format!("feedsift_bench_{}_{n}", std::process::id());
+        let mut admin = postgres::Client::connect(PG_ADMIN, postgres::NoTls)
+            .expect("PostgreSQL at 127.0.0.1:5432 (user postgres) for --postgres");
+        admin
+            .batch_execute(&format!(
+                "DROP DATABASE IF EXISTS {name} WITH (FORCE); CREATE DATABASE {name}"
+            ))
+            .expect("create the bench database");
+        PgBench {
+            url: format!("postgres://postgres@127.0.0.1:5432/{name}"),
+            name,
+        }
+    }
+
+    fn count(&self, sql: &str) -> usize {
+        let mut c = postgres::Client::connect(&self.url, postgres::NoTls).expect("connect");
+        let n: i64 = c.query_one(sql, &[]).expect(sql).get(0);
+        usize::try_from(n).expect("a count")
+    }
+}
+
+impl Drop for PgBench {
+    fn drop(&mut self) {
+        if let Ok(mut admin) = postgres::Client::connect(PG_ADMIN, postgres::NoTls) {
+            let _ = admin.batch_execute(&format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            ));
+        }
+    }
+}
+
+/// `d`'s config with `[storage] url` instead of the SQLite file.
+fn use_postgres(d: &Path, url: &str) {
+    let path = d.join("config.toml");
+    let c = std::fs::read_to_string(&path).expect("config");
+    let c = c.replace("path = \"feedsift.db\"", &format!("url = \"{url}\""));
+    std::fs::write(path, c).expect("write config");
+}
+
+/// Starts `feedsift run --role ROLE` on `d`'s config, its log in `d`.
+fn start_role(d: &Path, role: &str, n: usize) -> std::process::Child {
+    let log = std::fs::File::create(d.join(format!("{role}{n}.log"))).expect("log");
+    Command::new(feedsift_bin())
+        .arg("--config")
+        .arg(d.join("config.toml"))
+        .args(["run", "--role", role])
+        .env("FEEDSIFT_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("start feedsift run")
+}
+
+/// `wrk` for `secs` against each url at once; the sum of their req/s.
+fn wrk_all(urls: &[String], secs: u64) -> Option<f64> {
+    let children: Vec<_> = urls
+        .iter()
+        .map(|u| {
+            Command::new("wrk")
+                .args([
+                    "-t1",
+                    "-c16",
+                    &format!("-d{secs}s"),
+                    "-H",
+                    "Accept-Encoding: gzip",
+                    u,
+                ])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .spawn()
+                .ok()
+        })
+        .collect::<Option<_>>()?;
+    let mut sum = 0.0;
+    for c in children {
+        let out = c.wait_with_output().ok()?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        let rps: f64 = text
+            .lines()
+            .find_map(|l| l.strip_prefix("Requests/sec:"))?
+            .trim()
+            .parse()
+            .ok()?;
+        sum += rps;
+    }
+    Some(sum)
+}
+
+/// Issue 22's numbers: the cold poll on PostgreSQL against SQLite in the
+/// same run (`feedsift poll`, one process each), the time for 1, 2 and 3
+/// `run --role poll` processes sharing the feeds to poll them all, and
+/// the req/s of 1 and 2 `serve` processes.
+fn postgres_scenario(addrs: &[SocketAddr], server: &Feeds, feeds: usize, runs: usize) {
+    let urls = feed_urls(addrs, feeds, 0);
+    let (mut sqlite, mut pg) = (Vec::new(), Vec::new());
+    let mut shared: [Vec<Duration>; 3] = Default::default();
+    for run in 0..runs {
+        let dir = tempfile::tempdir().expect("tempdir");
+        write_config(dir.path(), &urls, "127.0.0.1:0");
+        sqlite.push(poll(dir.path()));
+
+        let db = PgBench::create(0);
+        let dir = tempfile::tempdir().expect("tempdir");
+        write_config(dir.path(), &urls, "127.0.0.1:0");
+        use_postgres(dir.path(), &db.url);
+        pg.push(poll(dir.path()));
+        assert_eq!(db.count("SELECT count(*) FROM item_sources"), feeds * ITEMS);
+        assert_eq!(db.count("SELECT count(*) FROM items"), server.expect.items);
+
+        for (i, times) in shared.iter_mut().enumerate() {
+            let pollers = i + 1;
+            let db = PgBench::create(pollers);
+            let dir = tempfile::tempdir().expect("tempdir");
+            let d = dir.path();
+            write_config(d, &urls, "127.0.0.1:0");
+            use_postgres(d, &db.url);
+            let start = Instant::now();
+            let mut children: Vec<_> = (0..pollers).map(|n| start_role(d, "poll", n)).collect();
+            while db.count("SELECT count(*) FROM feeds WHERE last_success IS NOT NULL") < feeds {
+                assert!(
+                    start.elapsed() < Duration::from_secs(600),
+                    "pollers stalled"
+                );
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            times.push(start.elapsed());
+            assert_eq!(db.count("SELECT count(*) FROM item_sources"), feeds * ITEMS);
+            for c in &mut children {
+                let _ = c.kill();
+                let _ = c.wait();
+            }
+            if run + 1 == runs
+                && pollers == 3
+                && Command::new("wrk").arg("--version").output().is_ok()
+            {
+                // Group every story first (`export` does), so the servers
+                // publish the whole topic.
+                let _ = feedsift_command()
+                    .arg("--config")
+                    .arg(d.join("config.toml"))
+                    .args(["export", "russia-japan"])
+                    .env("FEEDSIFT_LOG", "warn")
+                    .stdout(Stdio::null())
+                    .status();
+                serve_rates(d, &db);
+            }
+        }
+    }
+    let median = |v: &[Duration]| {
+        let mut v = v.to_vec();
+        v.sort();
+        v[v.len() / 2]
+    };
+    println!("cold poll, one `feedsift poll` process (median of {runs}; each run; peak RSS):");
+    report("sqlite", &sqlite);
+    report("postgres", &pg);
+    println!(
+        "  ratio postgres / sqlite: {:.2} (target <= 1.5)",
+        median_time(&pg).as_secs_f64() / median_time(&sqlite).as_secs_f64()
+    );
+    println!(
+        "`run --role poll` processes sharing the feeds, start to every feed polled (median of {runs}):"
+    );
+    for (i, t) in shared.iter().enumerate() {
+        let each: Vec<String> = t
+            .iter()
+            .map(|d| format!("{:.2}", d.as_secs_f64()))
+            .collect();
+        println!(
+            "  {} poller(s): {:.2} s ({})",
+            i + 1,
+            median(t).as_secs_f64(),
+            each.join(", ")
+        );
+    }
+}
+
+/// req/s of the topic feed from 1 `serve` process, then from 2 at once.
+fn serve_rates(d: &Path, _db: &PgBench) {
+    let mut servers: Vec<_> = (0..2).map(|n| start_role(d, "serve", n)).collect();
+    let addr = |n: usize| -> Option<String> {
+        let log = std::fs::read_to_string(d.join(format!("serve{n}.log"))).ok()?;
+        log.lines()
+            .filter(|l| l.contains(" serving "))
+            .find_map(|l| {
+                l.split_whitespace()
+                    .find_map(|w| w.strip_prefix("listen="))
+                    .map(str::to_owned)
+            })
+    };
+    let start = Instant::now();
+    let addrs: Vec<String> = loop {
+        if let (Some(a), Some(b)) = (addr(0), addr(1)) {
+            break vec![a, b];
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "servers did not start"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let urls: Vec<String> = addrs
+        .iter()
+        .map(|a| format!("http://{a}/topics/russia-japan.atom"))
+        .collect();
+    // Warm both caches (and group the stories' first page) first.
+    for u in &urls {
+        let _ = wrk_all(std::slice::from_ref(u), 1);
+    }
+    let one = wrk_all(&urls[..1], 5);
+    let two = wrk_all(&urls, 5);
+    if let (Some(one), Some(two)) = (one, two) {
+        println!(
+            "serving /topics/russia-japan.atom (gzip, wrk -c16 per server, 5 s): 1 serve process {one:.0} req/s, 2 serve processes {two:.0} req/s in all"
+        );
+    }
+    for s in &mut servers {
+        let _ = s.kill();
+        let _ = s.wait();
+    }
 }

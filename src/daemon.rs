@@ -229,7 +229,6 @@ async fn lease_loop(
         .iter()
         .map(|f| (f.url.clone(), f.clone()))
         .collect();
-    let urls = Arc::new(cfg.feeds.iter().map(|f| f.url.clone()).collect::<Vec<_>>());
     let slots = cfg.polling.concurrency;
     // Each feed's document hints (ttl, skipHours...) from its last parse,
     // kept while this process runs, as the per-feed schedule keeps them.
@@ -242,18 +241,16 @@ async fn lease_loop(
         let free = slots.saturating_sub(running.len());
         if free > 0 && !retire.is_cancelled() {
             match store
-                .claim_due(
-                    owner.clone(),
-                    urls.clone(),
-                    free,
-                    cfg.polling.per_host,
-                    LEASE,
-                )
+                .claim_due(owner.clone(), free, cfg.polling.per_host, LEASE)
                 .await
             {
                 Ok(claimed) => {
                     for url in claimed {
+                        // Another process's config.toml lists it, not
+                        // ours (a rollout in progress): leave it to them.
                         let Some(feed) = feeds.get(&url).cloned() else {
+                            tracing::debug!(feed_url = %url, "leased a feed this config.toml does not list; giving it back");
+                            let _ = store.release_leases(owner.clone(), Some(url)).await;
                             continue;
                         };
                         let (fetcher, store, owner) =
@@ -325,6 +322,9 @@ async fn start_polling(
     abort: CancellationToken,
 ) -> anyhow::Result<()> {
     if store.shares_feeds() {
+        store
+            .lease_only(cfg.feeds.iter().map(|f| f.url.clone()).collect())
+            .await?;
         let fetcher = Arc::new(Fetcher::new(&cfg.polling)?);
         set.spawn(lease_loop(
             cfg.clone(),

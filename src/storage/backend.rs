@@ -106,7 +106,6 @@ pub struct Sketched {
 /// What `Backend::claim_due` is asked for.
 pub struct Claim<'a> {
     pub owner: &'a str,
-    pub urls: &'a [String],
     pub max: usize,
     pub per_host: usize,
     pub now: i64,
@@ -197,12 +196,18 @@ pub trait Backend: Send {
     fn shares_feeds(&self) -> bool {
         false
     }
-    /// Leases to `owner`, until `until`, up to `max` feeds among `urls`
-    /// that are due at `now` and leased by no one, keeping at most
-    /// `per_host` leases on one host across every process. Returns their
-    /// urls, most overdue first.
+    /// Leases to `owner`, until `until`, up to `max` feeds (of those
+    /// `lease_only` named) that are due at `now` and leased by no
+    /// one, keeping at most `per_host` leases on one host across every
+    /// process. Returns their urls, most overdue first.
     fn claim_due(&mut self, _claim: &Claim<'_>) -> Result<Vec<String>, StoreError> {
         Ok(Vec::new())
+    }
+    /// Makes `urls` the feeds `claim_due` hands out: a polling daemon's
+    /// config.toml at start and reload. Feeds not listed keep their items
+    /// and are leased again when they return.
+    fn lease_only(&mut self, _urls: &[String]) -> Result<(), StoreError> {
+        Ok(())
     }
     /// Moves the expiry of every lease `owner` holds to `until`.
     fn renew_leases(&mut self, _owner: &str, _until: i64) -> Result<(), StoreError> {

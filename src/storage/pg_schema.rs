@@ -107,9 +107,12 @@ pub const MIGRATIONS: &[&str] = &[
     "#,
     // 2: feeds shared by several polling processes. A feed being polled
     // is leased to one process until `lease_until`, renewed while the poll
-    // runs: a process that dies loses its leases when they expire.
+    // runs: a process that dies loses its leases when they expire. A feed
+    // no longer in config.toml is `retired`: kept with its items, never
+    // leased.
     r#"
-    ALTER TABLE feeds ADD COLUMN lease_owner TEXT, ADD COLUMN lease_until BIGINT;
+    ALTER TABLE feeds ADD COLUMN lease_owner TEXT, ADD COLUMN lease_until BIGINT,
+        ADD COLUMN retired BOOLEAN NOT NULL DEFAULT false;
     CREATE INDEX feeds_due ON feeds (next_poll);
     "#,
 ];

@@ -578,11 +578,11 @@ impl Backend for Db {
         let due = stmts.query(
             &mut tx,
             "SELECT url FROM feeds
-             WHERE url = ANY($1)
-               AND (next_poll <= $2 OR (next_poll IS NULL AND last_attempt IS NULL))
-               AND (lease_until IS NULL OR lease_until <= $2)
-             ORDER BY next_poll NULLS FIRST, id LIMIT $3",
-            &[&c.urls, &c.now, &limit],
+             WHERE NOT retired
+               AND (next_poll <= $1 OR (next_poll IS NULL AND last_attempt IS NULL))
+               AND (lease_until IS NULL OR lease_until <= $1)
+             ORDER BY next_poll NULLS FIRST, id LIMIT $2",
+            &[&c.now, &limit],
         )?;
         let mut picked = Vec::new();
         for r in due {
@@ -605,6 +605,16 @@ impl Backend for Db {
         }
         tx.commit()?;
         Ok(picked)
+    }
+
+    /// Only rows whose flag changes are written.
+    fn lease_only(&mut self, urls: &[String]) -> Result<(), StoreError> {
+        self.stmts.exec(
+            &mut self.client,
+            "UPDATE feeds SET retired = NOT (url = ANY($1)) WHERE retired = (url = ANY($1))",
+            &[&urls],
+        )?;
+        Ok(())
     }
 
     fn renew_leases(&mut self, owner: &str, until: i64) -> Result<(), StoreError> {

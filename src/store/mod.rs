@@ -592,7 +592,6 @@ impl Store {
     pub async fn claim_due(
         &self,
         owner: Arc<str>,
-        urls: Arc<Vec<String>>,
         max: usize,
         per_host: usize,
         lease: std::time::Duration,
@@ -601,7 +600,6 @@ impl Store {
             let now = Utc::now().timestamp();
             w.db.claim_due(&crate::storage::Claim {
                 owner: &owner,
-                urls: &urls,
                 max,
                 per_host,
                 now,
@@ -609,6 +607,12 @@ impl Store {
             })
         })
         .await
+    }
+
+    /// Makes `urls` the feeds handed out by lease (a polling daemon's
+    /// config.toml).
+    pub async fn lease_only(&self, urls: Vec<String>) -> Result<(), StoreError> {
+        self.call(move |w| w.db.lease_only(&urls)).await
     }
 
     /// Extends every lease this process holds by `lease` from now.

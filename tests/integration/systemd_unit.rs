@@ -1,4 +1,4 @@
-//! The shipped systemd unit must be one systemd accepts.
+//! The shipped systemd units must be ones systemd accepts.
 
 use std::process::Command;
 
@@ -10,7 +10,34 @@ fn unit_passes_systemd_analyze_verify() {
         unit.contains("ExecStart=/usr/local/bin/feedsift --config /etc/feedsift/config.toml run")
     );
     assert!(unit.contains("StateDirectory=feedsift"));
-    let (_dir, copy) = unit_copy();
+    verify("feedsift.service", "feedsift.service");
+}
+
+#[test]
+fn the_poller_template_passes_systemd_analyze_verify() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let unit = std::fs::read_to_string(root.join("systemd/feedsift-poll@.service")).unwrap();
+    assert!(unit.contains(
+        "ExecStart=/usr/local/bin/feedsift --config /etc/feedsift/config.toml run --role poll"
+    ));
+    // The same hardening as the single-machine unit: only the header,
+    // description and ExecStart differ.
+    let single = std::fs::read_to_string(root.join("systemd/feedsift.service")).unwrap();
+    let body = |u: &str| {
+        u[u.find("[Service]").unwrap()..]
+            .lines()
+            .filter(|l| !l.starts_with("ExecStart=") && !l.starts_with('#'))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert_eq!(body(&unit), body(&single));
+    verify("feedsift-poll@.service", "feedsift-poll@1.service");
+}
+
+/// `systemd-analyze verify` on the shipped `file`, installed as `name`,
+/// passes without a warning about it.
+fn verify(file: &str, name: &str) {
+    let (_dir, copy) = unit_copy(file, name);
     let out = Command::new("systemd-analyze")
         .arg("verify")
         .arg(&copy)
@@ -26,18 +53,18 @@ fn unit_passes_systemd_analyze_verify() {
         "systemd-analyze verify failed:\n{text}"
     );
     assert!(
-        !text.contains("feedsift.service:"),
+        !text.contains(&format!("{name}:")),
         "warnings about the unit:\n{text}"
     );
 }
 
-/// The unit as installed, pointing at the binary just built (verify and
+/// A unit as installed, pointing at the binary just built (verify and
 /// security insist that ExecStart= exists).
-fn unit_copy() -> (tempfile::TempDir, std::path::PathBuf) {
+fn unit_copy(file: &str, name: &str) -> (tempfile::TempDir, std::path::PathBuf) {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    let unit = std::fs::read_to_string(root.join("systemd/feedsift.service")).unwrap();
+    let unit = std::fs::read_to_string(root.join("systemd").join(file)).unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let copy = dir.path().join("feedsift.service");
+    let copy = dir.path().join(name);
     std::fs::write(
         &copy,
         unit.replace("/usr/local/bin/feedsift", env!("CARGO_BIN_EXE_feedsift")),
@@ -48,7 +75,7 @@ fn unit_copy() -> (tempfile::TempDir, std::path::PathBuf) {
 
 #[test]
 fn unit_is_hardened_to_an_exposure_of_at_most_2() {
-    let (_dir, copy) = unit_copy();
+    let (_dir, copy) = unit_copy("feedsift.service", "feedsift.service");
     let out = Command::new("systemd-analyze")
         .args(["security", "--offline=yes"])
         .arg(&copy)
