@@ -25,6 +25,7 @@ mod run_daemon;
 mod scaling;
 mod secrets;
 mod stop_and_crash;
+mod store_suite;
 mod stories;
 mod systemd_unit;
 mod w3c_corpus;
