@@ -1300,15 +1300,24 @@ impl PgBench {
         let name = format!("feedsift_bench_{}_{n}", std::process::id());
         let mut admin = postgres::Client::connect(PG_ADMIN, postgres::NoTls)
             .expect("PostgreSQL at 127.0.0.1:5432 (user postgres) for --postgres");
-        admin
-            .batch_execute(&format!(
-                "DROP DATABASE IF EXISTS {name} WITH (FORCE); CREATE DATABASE {name}"
-            ))
-            .expect("create the bench database");
+        for sql in [
+            format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+            format!("CREATE DATABASE {name}"),
+        ] {
+            admin
+                .batch_execute(&sql)
+                .expect("create the bench database");
+        }
         PgBench {
             url: format!("postgres://postgres@127.0.0.1:5432/{name}"),
             name,
         }
+    }
+
+    fn try_count(&self, sql: &str) -> Option<usize> {
+        let mut c = postgres::Client::connect(&self.url, postgres::NoTls).ok()?;
+        let n: i64 = c.query_one(sql, &[]).ok()?.get(0);
+        usize::try_from(n).ok()
     }
 
     fn count(&self, sql: &str) -> usize {
@@ -1417,7 +1426,13 @@ fn postgres_scenario(addrs: &[SocketAddr], server: &Feeds, feeds: usize, runs: u
             use_postgres(d, &db.url);
             let start = Instant::now();
             let mut children: Vec<_> = (0..pollers).map(|n| start_role(d, "poll", n)).collect();
-            while db.count("SELECT count(*) FROM feeds WHERE last_success IS NOT NULL") < feeds {
+            // Until the first poller has created the schema, there is
+            // nothing to count.
+            while db
+                .try_count("SELECT count(*) FROM feeds WHERE last_success IS NOT NULL")
+                .unwrap_or(0)
+                < feeds
+            {
                 assert!(
                     start.elapsed() < Duration::from_secs(600),
                     "pollers stalled"

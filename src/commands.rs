@@ -119,7 +119,11 @@ async fn render_topic(
     let data = store
         .topic_entries(topic.slug.clone(), topic.limit, topic.by_story)
         .await?;
-    let base = &cfg.server.base_url;
+    let hub = cfg.websub.hub_url(&cfg.server.base_url);
+    let base = &crate::publish::Place {
+        base_url: &cfg.server.base_url,
+        hub: hub.as_deref(),
+    };
     Ok(format.render(topic, base, &data, Page::SINGLE)?)
 }
 

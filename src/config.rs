@@ -23,6 +23,7 @@ pub struct Config {
     pub storage: Storage,
     pub polling: Polling,
     pub stories: Stories,
+    pub websub: Websub,
     /// `[log] level`: a tracing filter such as "info" or
     /// "info,feedsift::fetch=debug"; `RUST_LOG` overrides it.
     pub log_level: String,
@@ -36,6 +37,28 @@ pub struct Server {
     pub listen: SocketAddr,
     /// Always ends with '/'.
     pub base_url: String,
+}
+
+/// `[websub]`: push. Topic feeds advertise a hub (the built-in one, or
+/// `hub`) that delivers each new version to its subscribers.
+#[derive(Debug, Clone)]
+pub struct Websub {
+    /// Default: on when `base_url` is not a loopback address (a hub and
+    /// its subscribers must be able to reach it).
+    pub enabled: bool,
+    /// An external hub to advertise and ping instead of the built-in one.
+    pub hub: Option<String>,
+}
+
+impl Websub {
+    /// The hub topic feeds advertise: the external one, or ours.
+    pub fn hub_url(&self, base_url: &str) -> Option<String> {
+        self.enabled.then(|| {
+            self.hub
+                .clone()
+                .unwrap_or_else(|| format!("{base_url}websub/hub"))
+        })
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -215,6 +238,20 @@ impl fmt::Display for Located {
     }
 }
 
+/// Whether a base_url names this machine only (a hub elsewhere could not
+/// reach it, so push is off by default).
+fn is_loopback_url(base_url: &str) -> bool {
+    match url::Url::parse(base_url)
+        .ok()
+        .and_then(|u| u.host().map(|h| h.to_owned()))
+    {
+        Some(url::Host::Domain(d)) => d == "localhost" || d.ends_with(".localhost"),
+        Some(url::Host::Ipv4(a)) => a.is_loopback(),
+        Some(url::Host::Ipv6(a)) => a.is_loopback(),
+        None => true,
+    }
+}
+
 // ---- raw, as written -------------------------------------------------------
 
 #[derive(Deserialize)]
@@ -230,6 +267,8 @@ struct RawConfig {
     stories: RawStories,
     #[serde(default)]
     log: RawLog,
+    #[serde(default)]
+    websub: RawWebsub,
     #[serde(default)]
     feed: Vec<RawFeed>,
     #[serde(default)]
@@ -262,6 +301,13 @@ struct RawPolling {
     timeout: Option<Dur>,
     max_body: Option<Size>,
     allow_private_networks: Option<bool>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawWebsub {
+    enabled: Option<bool>,
+    hub: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -620,6 +666,29 @@ impl Cx<'_> {
             .base_url
             .map_or_else(|| format!("http://{listen}/"), |b| b.0);
 
+        let websub = Websub {
+            enabled: raw
+                .websub
+                .enabled
+                .unwrap_or_else(|| !is_loopback_url(&base_url)),
+            hub: match raw.websub.hub {
+                None => None,
+                Some(h) => {
+                    let ok = url::Url::parse(h.get_ref()).is_ok_and(|u| {
+                        matches!(u.scheme(), "http" | "https") && u.host().is_some()
+                    });
+                    if !ok {
+                        return Err(self.err(
+                            h.span(),
+                            format!("[websub] hub {:?} is not an http(s) address", h.get_ref()),
+                            Some("write the external hub's address, like \"https://pubsubhubbub.appspot.com/\", or remove hub to use the built-in one".into()),
+                        ));
+                    }
+                    Some(h.into_inner())
+                }
+            },
+        };
+
         let location = match (raw.storage.path, raw.storage.url) {
             (Some(_), Some(url)) => {
                 return Err(self.err(
@@ -779,6 +848,7 @@ impl Cx<'_> {
             storage,
             polling,
             stories,
+            websub,
             log_level,
             feeds,
             aliases,

@@ -476,6 +476,8 @@ pub async fn run(cfg: Config, role: Role) -> anyhow::Result<()> {
 struct Running {
     cfg: Config,
     role: Role,
+    /// The built-in WebSub hub and its delivery task, when push is on.
+    hub: Option<(Arc<crate::websub::hub::Hub>, tokio::task::JoinHandle<()>)>,
     store: Store,
     state: Arc<AppState>,
     /// Cancelled once, at shutdown; every task watches it.
@@ -525,6 +527,21 @@ impl Running {
             None
         };
 
+        let hub = if role.serves() && cfg.websub.enabled {
+            let hub = crate::websub::hub::Hub::new(store.clone(), &cfg, shutdown.clone())?;
+            state.set_hub(Some(hub.clone()));
+            let st = state.clone();
+            let render: crate::websub::hub::Render = Arc::new(move |slug, format| {
+                let st = st.clone();
+                Box::pin(async move { st.render_first_page(slug, format).await })
+            });
+            let task = tokio::spawn(hub.clone().run(store.versions(), render));
+            tracing::info!(hub = %cfg.websub.hub_url(&cfg.server.base_url).unwrap_or_default(), "websub: topic feeds advertise a hub");
+            Some((hub, task))
+        } else {
+            None
+        };
+
         let watcher = tokio::spawn(watch_external_writes(store.clone(), shutdown.clone()));
         let mut pollers = JoinSet::new();
         let generation = shutdown.child_token();
@@ -557,6 +574,7 @@ impl Running {
         Ok(Running {
             cfg,
             role,
+            hub,
             store,
             state,
             shutdown,
@@ -607,6 +625,14 @@ impl Running {
                 self.generation.cancel();
                 while self.pollers.try_join_next().is_some() {}
                 self.generation = self.shutdown.child_token();
+                if let Some((hub, _)) = &self.hub {
+                    hub.set_config(&new);
+                }
+                if new.websub.enabled != self.cfg.websub.enabled {
+                    tracing::warn!(
+                        "[websub] enabled changed: restart feedsift to start or stop the hub"
+                    );
+                }
                 self.cfg = new;
                 crate::logging::apply_config_level(&self.cfg.log_level);
                 self.retention.send_replace(self.cfg.storage.retention);
@@ -642,6 +668,12 @@ impl Running {
         while self.pollers.join_next().await.is_some() {}
         if let Some(pruner) = self.pruner {
             let _ = pruner.await;
+        }
+        // The hub holds a store handle: it must be gone before the close.
+        self.state.set_hub(None);
+        if let Some((hub, task)) = self.hub.take() {
+            let _ = task.await;
+            drop(hub);
         }
         if let Some(mut server) = self.server {
             match tokio::time::timeout(Duration::from_secs(5), &mut server).await {

@@ -196,6 +196,46 @@ pub fn is_private(ip: IpAddr) -> bool {
     }
 }
 
+/// An HTTP client for addresses others give us (WebSub callbacks): the
+/// same guard as feeds (names resolving to private addresses refused
+/// unless `allow_private`), no redirects followed, `timeout` per request.
+pub fn guarded_client(
+    allow_private: bool,
+    timeout: Duration,
+) -> Result<reqwest::Client, FetchError> {
+    let mut b = reqwest::Client::builder()
+        .user_agent(USER_AGENT)
+        .connect_timeout(timeout)
+        .timeout(timeout)
+        .redirect(reqwest::redirect::Policy::none());
+    if !allow_private {
+        b = b.dns_resolver(Arc::new(PublicOnly));
+    }
+    b.build()
+        .map_err(|e| FetchError::Other(format!("cannot build the HTTP client: {e}")))
+}
+
+/// Why `url` may not be requested on someone else's word: not http(s), no
+/// host, or a literal private address (names are checked when resolved,
+/// by `guarded_client`).
+pub fn check_address(url: &str, allow_private: bool) -> Result<Url, String> {
+    let u = Url::parse(url).map_err(|e| format!("not a url ({e})"))?;
+    if !matches!(u.scheme(), "http" | "https") {
+        return Err(format!("{} is not http or https", u.scheme()));
+    }
+    if u.host().is_none() {
+        return Err("no host".into());
+    }
+    if let Some(ip) = literal_ip(&u).filter(|ip| is_private(*ip))
+        && !allow_private
+    {
+        return Err(format!(
+            "{ip} is a private address ([polling] allow_private_networks = true allows it)"
+        ));
+    }
+    Ok(u)
+}
+
 fn literal_ip(u: &Url) -> Option<IpAddr> {
     match u.host()? {
         url::Host::Ipv4(a) => Some(IpAddr::V4(a)),

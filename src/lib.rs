@@ -24,3 +24,4 @@ pub mod storage;
 pub mod store;
 pub mod text;
 pub mod topics;
+pub mod websub;

@@ -33,6 +33,8 @@ use crate::topics::Topic;
 struct Published {
     topics: Vec<Topic>,
     base_url: String,
+    /// The WebSub hub topic feeds advertise, when push is on.
+    hub: Option<String>,
     /// (feed url, poll interval), for Cache-Control.
     feeds: Vec<(String, Duration)>,
     default_interval: Duration,
@@ -41,10 +43,18 @@ struct Published {
 }
 
 impl Published {
+    fn place(&self) -> publish::Place<'_> {
+        publish::Place {
+            base_url: &self.base_url,
+            hub: self.hub.as_deref(),
+        }
+    }
+
     fn new(cfg: &Config, epoch: u64) -> Published {
         Published {
             topics: cfg.topics.clone(),
             base_url: cfg.server.base_url.clone(),
+            hub: cfg.websub.hub_url(&cfg.server.base_url),
             feeds: cfg
                 .feeds
                 .iter()
@@ -108,6 +118,9 @@ struct Doc {
     forms: [(Bytes, HeaderValue); 3],
     last_modified_header: HeaderValue,
     cache_control: HeaderValue,
+    /// `Link: <hub>; rel="hub", <self>; rel="self"` on topic feeds, when
+    /// push is on (WebSub 4: discovery from the HTTP headers).
+    link: Option<HeaderValue>,
 }
 
 /// At most this many documents are kept; past it, older pages are dropped
@@ -131,6 +144,8 @@ pub struct AppState {
     building: std::sync::Mutex<HashSet<(Kind, usize, String)>>,
     /// Woken when a rebuild ends, for requests that had no document to serve.
     built: tokio::sync::Notify,
+    /// The built-in WebSub hub, when push is on (`/websub/hub`).
+    hub: RwLock<Option<Arc<crate::websub::hub::Hub>>>,
 }
 
 /// Who answers a request for a document that is stale or missing.
@@ -179,7 +194,30 @@ impl AppState {
             pages: RwLock::new(HashMap::new()),
             building: std::sync::Mutex::new(HashSet::new()),
             built: tokio::sync::Notify::new(),
+            hub: RwLock::new(None),
         }
+    }
+
+    /// Answers `/websub/hub` with `hub` from now on.
+    pub fn set_hub(&self, hub: Option<Arc<crate::websub::hub::Hub>>) {
+        *lock(self.hub.write()) = hub;
+    }
+
+    /// The first page of a topic in `format`, rendered from the database
+    /// as a request for it would be (the hub delivers these bytes).
+    pub async fn render_first_page(&self, slug: String, format: Format) -> Option<String> {
+        let p = self.published();
+        let topic = p.topics.iter().find(|t| t.slug == slug)?.clone();
+        let data = self
+            .store
+            .topic_page(topic.slug.clone(), topic.limit, topic.by_story, 0)
+            .await
+            .ok()?;
+        let page = Page::of(1, data.total, topic.limit)?;
+        tokio::task::spawn_blocking(move || format.render(&topic, &p.place(), &data, page).ok())
+            .await
+            .ok()
+            .flatten()
     }
 
     /// Decides who rebuilds a document that is not current at `stamp`: the
@@ -257,6 +295,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/metrics", get(metrics))
         .route("/topics.opml", get(opml))
         .route("/topics/{file}", get(topic_feed))
+        .route(
+            "/websub/hub",
+            axum::routing::post(websub_hub).layer(axum::extract::DefaultBodyLimit::max(16 * 1024)),
+        )
         .with_state(state)
 }
 
@@ -532,9 +574,15 @@ async fn topic_feed(
     let Some(page) = Page::of(page, data.total, topic.limit) else {
         return no_such_page(slug, page, pages);
     };
-    let (t, base, max_age) = (topic.clone(), p.base_url.clone(), p.max_age(Some(topic)));
-    let built = build(kind, stamp, max_age, old, move || {
-        format.render(&t, &base, &data, page)
+    let (t, max_age, p2) = (topic.clone(), p.max_age(Some(topic)), p.clone());
+    let link = p.hub.as_ref().map(|hub| {
+        format!(
+            "<{hub}>; rel=\"hub\", <{}>; rel=\"self\"",
+            format.url(&p.base_url, slug)
+        )
+    });
+    let built = build(kind, stamp, max_age, link, old, move || {
+        format.render(&t, &p2.place(), &data, page)
     })
     .await;
     match built {
@@ -547,6 +595,39 @@ async fn topic_feed(
     }
 }
 
+/// The built-in WebSub hub: a subscription request (see `websub::hub`).
+async fn websub_hub(
+    State(state): State<Arc<AppState>>,
+    form: Result<
+        axum::extract::Form<crate::websub::hub::Request>,
+        axum::extract::rejection::FormRejection,
+    >,
+) -> Response {
+    let hub = lock(state.hub.read()).clone();
+    let Some(hub) = hub else {
+        return plain(
+            StatusCode::NOT_FOUND,
+            "no hub here: push is off ([websub] enabled = false)\n".into(),
+        );
+    };
+    let Ok(axum::extract::Form(request)) = form else {
+        return plain(
+            StatusCode::BAD_REQUEST,
+            "a hub request is a form (application/x-www-form-urlencoded) with hub.mode, hub.topic and hub.callback\n".into(),
+        );
+    };
+    match hub.request(request) {
+        Ok(()) => plain(
+            StatusCode::ACCEPTED,
+            "accepted: the callback will be asked to confirm\n".into(),
+        ),
+        Err(r) => plain(
+            StatusCode::from_u16(r.status).unwrap_or(StatusCode::BAD_REQUEST),
+            format!("{}\n", r.message),
+        ),
+    }
+}
+
 async fn opml(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
     let p = state.published();
     // The list depends on the config alone.
@@ -556,7 +637,7 @@ async fn opml(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Respons
         return respond(doc, &headers);
     }
     let q = p.clone();
-    match build(Kind::Opml, stamp, p.max_age(None), old, move || {
+    match build(Kind::Opml, stamp, p.max_age(None), None, old, move || {
         Ok(publish::opml(&q.topics, &q.base_url))
     })
     .await
@@ -588,7 +669,7 @@ async fn index(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Respon
         }
     }
     let q = p.clone();
-    match build(Kind::Index, stamp, p.max_age(None), old, move || {
+    match build(Kind::Index, stamp, p.max_age(None), None, old, move || {
         let pairs: Vec<(&Topic, &TopicEntries)> = q.topics.iter().zip(&data).collect();
         Ok(publish::index_html(&pairs, &q.base_url))
     })
@@ -610,6 +691,7 @@ async fn build(
     kind: Kind,
     stamp: Stamp,
     max_age: u64,
+    link: Option<String>,
     old: Option<Arc<Doc>>,
     render: impl FnOnce() -> Result<String, publish::PublishError> + Send + 'static,
 ) -> Result<Arc<Doc>, ServeError> {
@@ -636,6 +718,7 @@ async fn build(
             ],
             last_modified_header: hv(httpdate::fmt_http_date(last_modified))?,
             cache_control: hv(format!("public, max-age={max_age}"))?,
+            link: link.map(hv).transpose()?,
             etag,
             last_modified,
             kind,
@@ -747,6 +830,9 @@ fn respond(doc: &Doc, req: &HeaderMap) -> Response {
     h.insert(header::LAST_MODIFIED, doc.last_modified_header.clone());
     h.insert(header::CACHE_CONTROL, doc.cache_control.clone());
     h.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+    if let Some(link) = &doc.link {
+        h.insert(header::LINK, link.clone());
+    }
     if not_modified(doc, req) {
         return (StatusCode::NOT_MODIFIED, h).into_response();
     }

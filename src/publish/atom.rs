@@ -1,6 +1,7 @@
 //! Atom 1.0 (RFC 4287) topic feeds: entries with atom:source, the
 //! categories that say why an item is in the topic, and RFC 5005 paging.
 
+use super::Place;
 use atom_syndication as atom;
 
 use super::{
@@ -111,10 +112,11 @@ fn atom_entry(topic: &Topic, e: &Entry) -> atom::Entry {
 /// Renders a page of a topic as an Atom 1.0 document (RFC 4287), newest first.
 fn atom_feed(
     topic: &Topic,
-    base_url: &str,
+    place: &Place,
     data: &TopicEntries,
     page: Page,
 ) -> Result<String, PublishError> {
+    let base_url = place.base_url;
     let entries: Vec<atom::Entry> = data.entries.iter().map(|e| atom_entry(topic, e)).collect();
     let updated = entries
         .iter()
@@ -140,6 +142,10 @@ fn atom_feed(
     }
     for (rel, href) in page_links(&url, page) {
         links.push(link(&href, rel, Some("application/atom+xml")));
+    }
+    // WebSub discovery (W3C WebSub 4): the hub and the topic's own url.
+    if let Some(hub) = place.hub {
+        links.push(link(hub, "hub", None));
     }
     let feed = atom::Feed {
         id: format!("{TAG}topic:{}", topic.slug),

@@ -1,6 +1,7 @@
 //! JSON Feed 1.1 topic feeds: the same entries as the Atom feed, with the
 //! same ids, so a reader switching formats sees no repeats.
 
+use super::Place;
 use chrono::{DateTime, Utc};
 
 use super::{Format, Page, PublishError, Spec, page_url, sanitize, view};
@@ -25,8 +26,18 @@ struct JsonFeed<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     next_url: Option<String>,
     description: String,
+    /// WebSub hubs (JSON Feed 1.1 `hubs`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    hubs: Vec<JsonHub>,
     authors: Vec<JsonAuthor>,
     items: Vec<JsonItem>,
+}
+
+#[derive(serde::Serialize)]
+struct JsonHub {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    url: String,
 }
 
 #[derive(serde::Serialize)]
@@ -64,10 +75,11 @@ fn rfc3339(t: DateTime<Utc>) -> String {
 /// feed, with the same ids, so a reader switching formats sees no repeats.
 fn json_feed(
     topic: &Topic,
-    base_url: &str,
+    place: &Place,
     data: &TopicEntries,
     page: Page,
 ) -> Result<String, PublishError> {
+    let base_url = place.base_url;
     let url = Format::Json.url(base_url, &topic.slug);
     let items = data
         .entries
@@ -101,6 +113,14 @@ fn json_feed(
         feed_url: page_url(&url, page.number),
         next_url: (page.number < page.pages).then(|| page_url(&url, page.number + 1)),
         description: format!("feedsift topic {}: {}", topic.slug, topic.title),
+        hubs: place
+            .hub
+            .map(|url| JsonHub {
+                kind: "WebSub",
+                url: url.to_owned(),
+            })
+            .into_iter()
+            .collect(),
         authors: vec![JsonAuthor {
             name: "feedsift".into(),
         }],

@@ -38,7 +38,15 @@ pub struct Spec {
     pub media_type: &'static str,
     /// A human name, for the index page.
     pub name: &'static str,
-    render: fn(&Topic, &str, &TopicEntries, Page) -> Result<String, PublishError>,
+    render: fn(&Topic, &Place, &TopicEntries, Page) -> Result<String, PublishError>,
+}
+
+/// Where topic feeds are published: the base url every address starts
+/// with, and the WebSub hub they advertise (README, "Push").
+#[derive(Debug, Clone, Copy)]
+pub struct Place<'a> {
+    pub base_url: &'a str,
+    pub hub: Option<&'a str>,
 }
 
 impl Format {
@@ -66,11 +74,11 @@ impl Format {
     pub fn render(
         self,
         topic: &Topic,
-        base_url: &str,
+        place: &Place,
         data: &TopicEntries,
         page: Page,
     ) -> Result<String, PublishError> {
-        (self.spec().render)(topic, base_url, data, page)
+        (self.spec().render)(topic, place, data, page)
     }
 }
 

@@ -103,6 +103,18 @@ pub struct Sketched {
     pub feed: i64,
 }
 
+/// A subscriber of the built-in WebSub hub.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HubSubscriber {
+    /// The topic feed url subscribed to (`hub.topic`).
+    pub topic: String,
+    pub callback: String,
+    /// For the `X-Hub-Signature` of each delivery; None: unsigned.
+    pub secret: Option<String>,
+    /// Unix seconds when the lease ends.
+    pub expires: i64,
+}
+
 /// What `Backend::claim_due` is asked for.
 pub struct Claim<'a> {
     pub owner: &'a str,
@@ -223,6 +235,17 @@ pub trait Backend: Send {
     fn holds_grouping(&mut self) -> Result<bool, StoreError> {
         Ok(true)
     }
+
+    // The built-in WebSub hub's subscribers.
+
+    /// Adds or renews a subscription.
+    fn hub_subscribe(&mut self, s: &HubSubscriber, now: i64) -> Result<(), StoreError>;
+    /// Removes one; whether it existed.
+    fn hub_unsubscribe(&mut self, topic: &str, callback: &str) -> Result<bool, StoreError>;
+    /// The subscribers of `topic` whose lease runs past `now`.
+    fn hub_subscribers(&mut self, topic: &str, now: i64) -> Result<Vec<HubSubscriber>, StoreError>;
+    /// Removes every subscription whose lease ended by `now`; how many.
+    fn hub_expire(&mut self, now: i64) -> Result<usize, StoreError>;
 
     // Transactions for the writers in `crate::store`.
 

@@ -27,6 +27,7 @@ const TABLES: &[(&str, &str)] = &[
     ("item_sources", "feed_id, entry_key"),
     ("topics", "slug"),
     ("topic_items", "slug, item_id"),
+    ("hub_subscribers", "topic, callback"),
 ];
 
 /// Rows written per statement batch, and between progress reports.

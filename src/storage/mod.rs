@@ -24,8 +24,8 @@ mod schema;
 mod sqlite;
 
 pub use backend::{
-    Backend, Claim, GroupingInput, LeadCandidate, MatchRow, Sketched, StoryTexts, TopicMatcher,
-    Touched,
+    Backend, Claim, GroupingInput, HubSubscriber, LeadCandidate, MatchRow, Sketched, StoryTexts,
+    TopicMatcher, Touched,
 };
 pub use postgres::{Db as Postgres, check_url as check_postgres_url, listen};
 pub use sqlite::Db as Sqlite;

@@ -115,4 +115,15 @@ pub const MIGRATIONS: &[&str] = &[
         ADD COLUMN retired BOOLEAN NOT NULL DEFAULT false;
     CREATE INDEX feeds_due ON feeds (next_poll);
     "#,
+    // 3: subscribers of the built-in WebSub hub (SQLite's 10).
+    r#"
+    CREATE TABLE hub_subscribers (
+        topic     TEXT COLLATE "C" NOT NULL,
+        callback  TEXT COLLATE "C" NOT NULL,
+        secret    TEXT,
+        expires   BIGINT NOT NULL,
+        created   BIGINT NOT NULL,
+        PRIMARY KEY (topic, callback)
+    );
+    "#,
 ];

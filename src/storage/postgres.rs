@@ -24,10 +24,10 @@ use postgres::{Client, GenericClient, NoTls, Row, Statement};
 use super::pg_schema::MIGRATIONS;
 use super::rows::{from_ts, lines, story_reasons, ts};
 use super::{
-    Backend, Claim, Entry, FeedSpec, FeedState, FeedStatus, GroupingInput, IngestStats,
-    LeadCandidate, MatchRow, Member, PollRecord, PruneBatch, Sketched, SourceFeed, StoreError,
-    StoreStats, StoredItem, StoryDetail, StoryInfo, StoryTexts, TopicEntries, TopicMatcher,
-    Touched,
+    Backend, Claim, Entry, FeedSpec, FeedState, FeedStatus, GroupingInput, HubSubscriber,
+    IngestStats, LeadCandidate, MatchRow, Member, PollRecord, PruneBatch, Sketched, SourceFeed,
+    StoreError, StoreStats, StoredItem, StoryDetail, StoryInfo, StoryTexts, TopicEntries,
+    TopicMatcher, Touched,
 };
 use crate::parse::{NewItem, ParsedFeed};
 use crate::topics::Topic;
@@ -530,6 +530,56 @@ impl Db {
 }
 
 impl Backend for Db {
+    fn hub_subscribe(&mut self, s: &HubSubscriber, now: i64) -> Result<(), StoreError> {
+        self.stmts.exec(
+            &mut self.client,
+            "INSERT INTO hub_subscribers (topic, callback, secret, expires, created)
+             VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (topic, callback) DO UPDATE SET secret = excluded.secret, expires = excluded.expires",
+            &[&nul_free(&s.topic), &nul_free(&s.callback), &s.secret.as_deref().map(nul_free), &s.expires, &now],
+        )?;
+        Ok(())
+    }
+
+    fn hub_unsubscribe(&mut self, topic: &str, callback: &str) -> Result<bool, StoreError> {
+        let n = self.stmts.exec(
+            &mut self.client,
+            "DELETE FROM hub_subscribers WHERE topic = $1 AND callback = $2",
+            &[&topic, &callback],
+        )?;
+        Ok(n > 0)
+    }
+
+    fn hub_subscribers(&mut self, topic: &str, now: i64) -> Result<Vec<HubSubscriber>, StoreError> {
+        self.stmts
+            .query(
+                &mut self.client,
+                "SELECT topic, callback, secret, expires FROM hub_subscribers
+                 WHERE topic = $1 AND expires > $2 ORDER BY callback",
+                &[&topic, &now],
+            )?
+            .iter()
+            .map(|r| {
+                Ok(HubSubscriber {
+                    topic: r.try_get(0)?,
+                    callback: r.try_get(1)?,
+                    secret: r.try_get(2)?,
+                    expires: r.try_get(3)?,
+                })
+            })
+            .collect::<PgResult<_>>()
+            .map_err(StoreError::from)
+    }
+
+    fn hub_expire(&mut self, now: i64) -> Result<usize, StoreError> {
+        let n = self.stmts.exec(
+            &mut self.client,
+            "DELETE FROM hub_subscribers WHERE expires <= $1",
+            &[&now],
+        )?;
+        Ok(usize::try_from(n).unwrap_or(0))
+    }
+
     /// Always false for now: a PostgreSQL database is shared by design,
     /// and other processes' commits will be announced with LISTEN/NOTIFY
     /// (it comes with the `serve` role); there is no cheap counter to poll

@@ -156,4 +156,16 @@ pub const MIGRATIONS: &[Migration] = &[
     // first poll of 470,000 items the daemon took 536 s to group them.
     // Only waiting items are in it, so it stays small once they are.
     Sql("CREATE INDEX items_pending ON items(sort_time) WHERE story_id IS NULL;"),
+    // 10: subscribers of the built-in WebSub hub, by the topic feed url
+    // they subscribed to; kept across restarts until their lease ends.
+    Sql(r#"
+    CREATE TABLE hub_subscribers (
+        topic     TEXT NOT NULL,
+        callback  TEXT NOT NULL,
+        secret    TEXT,
+        expires   INTEGER NOT NULL,
+        created   INTEGER NOT NULL,
+        PRIMARY KEY (topic, callback)
+    );
+    "#),
 ];

@@ -9,9 +9,10 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use super::rows::{from_ts, lines, story_reasons, ts};
 use super::schema::{MIGRATIONS, Migration};
 use super::{
-    Backend, Entry, FeedSpec, FeedState, FeedStatus, GroupingInput, IngestStats, LeadCandidate,
-    MatchRow, Member, PollRecord, PruneBatch, Sketched, SourceFeed, StoreError, StoreStats,
-    StoredItem, StoryDetail, StoryInfo, StoryTexts, TopicEntries, TopicMatcher, Touched,
+    Backend, Entry, FeedSpec, FeedState, FeedStatus, GroupingInput, HubSubscriber, IngestStats,
+    LeadCandidate, MatchRow, Member, PollRecord, PruneBatch, Sketched, SourceFeed, StoreError,
+    StoreStats, StoredItem, StoryDetail, StoryInfo, StoryTexts, TopicEntries, TopicMatcher,
+    Touched,
 };
 use crate::parse::{NewItem, ParsedFeed};
 use crate::topics::Topic;
@@ -246,6 +247,46 @@ impl Db {
 }
 
 impl Backend for Db {
+    fn hub_subscribe(&mut self, s: &HubSubscriber, now: i64) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT INTO hub_subscribers (topic, callback, secret, expires, created)
+             VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (topic, callback) DO UPDATE SET secret = excluded.secret, expires = excluded.expires",
+            params![s.topic, s.callback, s.secret, s.expires, now],
+        )?;
+        Ok(())
+    }
+
+    fn hub_unsubscribe(&mut self, topic: &str, callback: &str) -> Result<bool, StoreError> {
+        let n = self.conn.execute(
+            "DELETE FROM hub_subscribers WHERE topic = ?1 AND callback = ?2",
+            params![topic, callback],
+        )?;
+        Ok(n > 0)
+    }
+
+    fn hub_subscribers(&mut self, topic: &str, now: i64) -> Result<Vec<HubSubscriber>, StoreError> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT topic, callback, secret, expires FROM hub_subscribers
+             WHERE topic = ?1 AND expires > ?2 ORDER BY callback",
+        )?;
+        let rows = st.query_map(params![topic, now], |r| {
+            Ok(HubSubscriber {
+                topic: r.get(0)?,
+                callback: r.get(1)?,
+                secret: r.get(2)?,
+                expires: r.get(3)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn hub_expire(&mut self, now: i64) -> Result<usize, StoreError> {
+        Ok(self
+            .conn
+            .execute("DELETE FROM hub_subscribers WHERE expires <= ?1", [now])?)
+    }
+
     /// Did another process (say `feedsift poll` next to the daemon) commit
     /// since the last call? SQLite's data_version moves only for other
     /// connections' commits; when it does, every topic may have changed.

@@ -30,13 +30,27 @@ use crate::topics::Topic;
 /// the server keys its cache of rendered documents on them, so a request
 /// for an unchanged topic costs no store round trip. The store thread bumps
 /// them after each job that changed what a topic shows.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Versions {
     /// Bumped by changes every topic may show (a feed renamed, say).
     global: AtomicU64,
     /// Bumped by any change: for documents covering every topic.
     any: AtomicU64,
     topics: RwLock<HashMap<String, u64>>,
+    /// Ticks after every change, for those who act on changes rather than
+    /// on requests (the WebSub hub's deliveries).
+    changes: tokio::sync::watch::Sender<u64>,
+}
+
+impl Default for Versions {
+    fn default() -> Versions {
+        Versions {
+            global: AtomicU64::default(),
+            any: AtomicU64::default(),
+            topics: RwLock::default(),
+            changes: tokio::sync::watch::Sender::new(0),
+        }
+    }
 }
 
 impl Versions {
@@ -74,6 +88,12 @@ impl Versions {
             self.global.fetch_add(1, Ordering::AcqRel);
         }
         self.any.fetch_add(1, Ordering::AcqRel);
+        self.changes.send_modify(|n| *n += 1);
+    }
+
+    /// Wakes on every change after this call.
+    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.changes.subscribe()
     }
 }
 
@@ -635,6 +655,36 @@ impl Store {
     ) -> Result<(), StoreError> {
         self.call(move |w| w.db.release_leases(&owner, url.as_deref()))
             .await
+    }
+
+    /// Adds or renews a subscriber of the built-in WebSub hub.
+    pub async fn hub_subscribe(&self, s: crate::storage::HubSubscriber) -> Result<(), StoreError> {
+        self.call(move |w| w.db.hub_subscribe(&s, Utc::now().timestamp()))
+            .await
+    }
+
+    /// Removes a hub subscriber; whether there was one.
+    pub async fn hub_unsubscribe(
+        &self,
+        topic: String,
+        callback: String,
+    ) -> Result<bool, StoreError> {
+        self.call(move |w| w.db.hub_unsubscribe(&topic, &callback))
+            .await
+    }
+
+    /// The hub's current subscribers of a topic feed url.
+    pub async fn hub_subscribers(
+        &self,
+        topic: String,
+    ) -> Result<Vec<crate::storage::HubSubscriber>, StoreError> {
+        self.call(move |w| w.db.hub_subscribers(&topic, Utc::now().timestamp()))
+            .await
+    }
+
+    /// Forgets hub subscribers whose lease ended.
+    pub async fn hub_expire(&self) -> Result<usize, StoreError> {
+        self.call(|w| w.db.hub_expire(Utc::now().timestamp())).await
     }
 
     /// Finishes queued jobs, closes the database and joins the thread.

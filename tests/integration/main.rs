@@ -29,3 +29,4 @@ mod store_suite;
 mod stories;
 mod systemd_unit;
 mod w3c_corpus;
+mod websub;
