@@ -1332,10 +1332,17 @@ mod eval {
         struct F {
             items: Vec<Item>,
         }
-        let p = format!(
-            "{}/tests/fixtures/stories/{file}",
-            env!("CARGO_MANIFEST_DIR")
-        );
+        // EVAL_FILE=/path/to/set.json scores another set (another seed of
+        // scripts/gen_busy_day.py) in place of the busy-day fixture.
+        let file = match std::env::var("EVAL_FILE") {
+            Ok(f) if file == "busy.json" => f,
+            _ => file.to_owned(),
+        };
+        let p = if file.contains('/') {
+            file.clone()
+        } else {
+            format!("{}/tests/fixtures/stories/{file}", env!("CARGO_MANIFEST_DIR"))
+        };
         let f: F = serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap();
         let mut items = f.items;
         let t = |s: &str| chrono::DateTime::parse_from_rfc3339(s).unwrap().timestamp();
@@ -1358,10 +1365,23 @@ mod eval {
             (feeds.len() - 1) as u32
         };
         let mut sigs: Vec<Signature> = Vec::new();
+        // DUMP=<path>: the signatures as JSON lines, for prototyping.
+        let mut dump = std::env::var("DUMP")
+            .ok()
+            .map(|d| std::fs::File::create(format!("{d}.{}", file.replace('/', "_"))).unwrap());
         let mut first_of: FxHashMap<i64, usize> = FxHashMap::default();
         for (n, it) in items.iter().enumerate() {
             let s = signature(&it.title, &it.summary);
             let src = source(&it.feed);
+            if let Some(d) = dump.as_mut() {
+                use std::io::Write;
+                let line = serde_json::json!({
+                    "id": it.id, "story": it.story, "feed": src, "t": t(&it.published),
+                    "flags": s.flags(), "tokens": s.tokens, "slots": s.slots,
+                    "title": it.title,
+                });
+                writeln!(d, "{line}").unwrap();
+            }
             let d = idx.decide(&s, t(&it.published), src);
             if std::env::var("TRACE").is_ok_and(|x| x == it.id) {
                 for (h, slot, c) in idx.candidates(&s, t(&it.published)) {

@@ -550,7 +550,17 @@ impl Tokens {
                     } else if (d == b'.' || d == b',')
                         && bytes.get(pos + 1).is_some_and(u8::is_ascii_digit)
                     {
-                        if d == b'.' {
+                        // A comma before a group of exactly three digits
+                        // separates thousands ("2,050"); before one, two
+                        // or four and more it is the decimal comma of
+                        // Russian and most of Europe ("106,86", "6,0"),
+                        // which must read as the "106.86" of the English
+                        // copy.
+                        let group = bytes[pos + 1..]
+                            .iter()
+                            .take_while(|b| b.is_ascii_digit())
+                            .count();
+                        if d == b'.' || group != 3 {
                             self.word.push('.');
                         }
                         pos += 1;
