@@ -899,7 +899,15 @@ fn fingerprint(t: u32) -> u32 {
 /// names elsewhere, "[Medvedev] government resigns" / "[Russian]
 /// government resigns ... Prime Minister Dmitry Medvedev", is a rewrite.)
 pub(crate) fn swaps(a: Side, b: Side) -> u32 {
-    let absent = |f: u32, toks: &[u32]| !toks.iter().any(|&t| fingerprint(t) == f);
+    // Named in the other item's headline or lead, that is: a name in a
+    // background paragraph ("Kremlin spokesman Dmitry Peskov has said
+    // ...", pasted under unrelated news) does not make a filling of the
+    // template a rewrite.
+    let absent = |f: u32, toks: &[u32]| {
+        !toks
+            .iter()
+            .any(|&t| fingerprint(t) == f && t & IN_LEAD != 0)
+    };
     let (sa, sb) = (a.slots, b.slots);
     let ctx = |s: u32| s >> FILLER_BITS;
     let fill = |s: u32| s & ((1 << FILLER_BITS) - 1);
@@ -1240,6 +1248,7 @@ fn overlap(a: &[u32], wa: &[f32], b: &[u32], wb: &[f32]) -> Overlap {
                     o.w_title_shared += w;
                 }
                 o.speakers_shared += u32::from(a[i] & b[j] & SPEAKER != 0);
+
                 o.speakers_named[0] += u32::from(a[i] & !b[j] & SPEAKER != 0);
                 o.speakers_named[1] += u32::from(b[j] & !a[i] & SPEAKER != 0);
                 i += 1;
