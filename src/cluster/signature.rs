@@ -1167,6 +1167,8 @@ struct Overlap {
     /// Headline tokens, counted and weighted.
     title_own: [u32; 2],
     title_shared: u32,
+    /// Figures both headlines-and-leads give.
+    head_figures_shared: u32,
     w_title_own: [f32; 2],
     w_title_shared: f32,
     speakers_own: [u32; 2],
@@ -1249,6 +1251,8 @@ fn overlap(a: &[u32], wa: &[f32], b: &[u32], wb: &[f32]) -> Overlap {
                     o.w_title_shared += w;
                 }
                 o.speakers_shared += u32::from(a[i] & b[j] & SPEAKER != 0);
+                o.head_figures_shared +=
+                    u32::from(x & KIND == NUMBER && a[i] & b[j] & IN_LEAD != 0);
 
                 o.speakers_named[0] += u32::from(a[i] & !b[j] & SPEAKER != 0);
                 o.speakers_named[1] += u32::from(b[j] & !a[i] & SPEAKER != 0);
@@ -1362,13 +1366,23 @@ pub(crate) fn score_with(a: Side, b: Side, hours: f64, strict: bool) -> f64 {
         apart = true;
         veto("swap");
     }
+    // A figure both headlines-and-leads give (magnitude 5.3, 700 troops,
+    // 4.5%) is the event's own; a rewrite around it ("Magnitude 5.3
+    // quake strikes off Kamchatka" / "Earthquake of magnitude 5.3 hits
+    // Kamchatka") may change most other words, and other fillings of
+    // the template are told apart by the figure and slot rules above.
+    let coverage = if o.head_figures_shared > 0 {
+        COVERAGE_WITH_FIGURE
+    } else {
+        COVERAGE
+    };
     // What is new in each headline must be in the other item: "Putin says
     // Japan's new sanctions will not go unanswered" and "Putin says
     // Tokyo's military build-up threatens the region" share their speaker
     // and a template, not their news.
     if strict
         && (a_flags & LATIN) == (b_flags & LATIN)
-        && (0..2).any(|s| o.w_news_found[s] < COVERAGE * o.w_news[s])
+        && (0..2).any(|s| o.w_news_found[s] < coverage * o.w_news[s])
     {
         apart = true;
         veto("coverage");
@@ -1433,10 +1447,13 @@ pub(crate) fn score_with(a: Side, b: Side, hours: f64, strict: bool) -> f64 {
     // has words the other item never gives. The filling is the news.
     // (Rewrites with a headline of their own, "Medvedev visits Iturup" /
     // "Russian PM visits disputed island off Hokkaido", share less of
-    // their headlines and are judged by their text.)
+    // their headlines and are judged by their text; so are two that share
+    // a figure of their headlines and leads, which the figure and slot
+    // rules tell apart from another filling.)
     let same_shape =
         f64::from(o.title_shared) / f64::from(o.title_own[0].max(o.title_own[1]).max(1));
     if strict
+        && o.head_figures_shared == 0
         && same_shape >= TEMPLATE
         && o.title_missing[0].min(o.title_missing[1]) >= SLOT_SHARE * o.w_title_shared
         && contained < SAME_TEXT
@@ -1468,6 +1485,9 @@ const SLOT_SHARE: f32 = 0.2;
 /// The share of each item's headline and lead (weighted) that the other
 /// item must give, where the window is crowded.
 const COVERAGE: f32 = 0.5;
+
+/// [`COVERAGE`] when the two share a figure of their headlines and leads.
+const COVERAGE_WITH_FIGURE: f32 = 0.25;
 
 /// Headlines sharing this share of their words (of the longer one) are
 /// one headline's shape.
