@@ -1455,8 +1455,8 @@ mod eval {
                     );
                     if sc < th {
                         let v = signature::VETO.with(|v| v.get());
-                        *why.entry(if v.is_empty() { "low-score" } else { v })
-                            .or_default() += 1;
+                        let v = if v.is_empty() { "low-score" } else { v };
+                        *why.entry(v).or_default() += 1;
                         low += 1;
                         if std::env::var("VETOES").is_ok_and(|x| x == v) {
                             println!(

@@ -1419,8 +1419,12 @@ pub(crate) fn score_with(a: Side, b: Side, hours: f64, strict: bool) -> f64 {
         // figure, or four names on the same day (a statement quoted in
         // translation often drops the figures).
         let (names, days) = (o.shared[NAME as usize], o.shared[DAY as usize]);
+        // Two figures alike ("14,8%" and "68,2 млрд иен" for "14.8%" and
+        // "68.2 billion yen") or three names on the same day ("Алиев и
+        // Пашинян ... в Гранаде" on Wednesday) are as telling.
         let anchored = (shared_numbers >= 1 && names + shared_numbers + days >= 3)
-            || (names >= 4 && days >= 1);
+            || shared_numbers >= 2
+            || (names >= 3 && days >= 1);
         return if hours <= 6.0 && anchored && !figures_differ && !days_differ {
             1.0
         } else {
@@ -1438,6 +1442,11 @@ pub(crate) fn score_with(a: Side, b: Side, hours: f64, strict: bool) -> f64 {
     let content = |side: usize| o.w_own[side][..3].iter().sum::<f32>();
     let shared_content: f32 = o.w_shared[..3].iter().sum();
     let contained = wratio(shared_content, content(0), content(1));
+    let names_alike = wratio(
+        o.w_shared[NAME as usize],
+        o.w_own[0][NAME as usize],
+        o.w_own[1][NAME as usize],
+    );
     let title_alike = wratio(o.w_title_shared, o.w_title_own[0], o.w_title_own[1]);
     // One headline template filled twice ("Japan's Prime Minister calls
     // for calm after Russian drills near Shikotan" / "Japan's Foreign
@@ -1461,14 +1470,7 @@ pub(crate) fn score_with(a: Side, b: Side, hours: f64, strict: bool) -> f64 {
         veto("head");
         return 0.0;
     }
-    let mut score = 0.5 * contained
-        + 0.3
-            * wratio(
-                o.w_shared[NAME as usize],
-                o.w_own[0][NAME as usize],
-                o.w_own[1][NAME as usize],
-            )
-        + 0.2 * title_alike;
+    let mut score = 0.5 * contained + 0.3 * names_alike + 0.2 * title_alike;
     if figures_differ {
         score -= 0.3;
     }
