@@ -1172,6 +1172,74 @@ mod tests {
     }
 
     #[test]
+    fn a_decimal_comma_is_the_decimal_point_of_the_english_copy() {
+        let en = signature(
+            "Japan's imports from Russia rise 14.8% in June",
+            "Japan's imports from Russia rose 14.8% in June from a year earlier to 68.2 billion yen, Finance Ministry data showed.",
+        );
+        let ru = signature(
+            "Импорт японии из россии в июне вырос на 14,8%",
+            "Импорт японии из россии в июне вырос на 14,8% в годовом выражении, до 68,2 млрд иен, следует из данных Минфина Японии.",
+        );
+        assert!(same_event(&en, &ru, HOUR) >= 1.0);
+        // A comma before three digits still separates thousands.
+        let a = signature("Drills", "About 2,050 troops took part.");
+        let b = signature("Drills", "About 2050 troops took part.");
+        assert_eq!(a.tokens, b.tokens);
+    }
+
+    #[test]
+    fn a_translation_without_figures_matches_on_three_names_and_the_day() {
+        let en = signature(
+            "Aliyev, Pashinyan discuss peace treaty in Granada",
+            "Aliyev and Pashinyan discussed the text of a peace treaty at talks in Granada on Wednesday.",
+        );
+        let ru = signature(
+            "Алиев и Пашинян обсудили мирный договор в Гранаде",
+            "Алиев и Пашинян в среду обсудили в Гранаде текст мирного договора.",
+        );
+        assert!(same_event(&en, &ru, HOUR) >= 1.0);
+        let thursday = signature(
+            "Алиев и Пашинян обсудили мирный договор в Гранаде",
+            "Алиев и Пашинян в четверг обсудили в Гранаде текст мирного договора.",
+        );
+        assert_eq!(same_event(&en, &thursday, HOUR), 0.0);
+    }
+
+    #[test]
+    fn a_template_filler_named_only_in_background_is_another_filling() {
+        // Peskov is named in Rudenko's item, but in a background sentence
+        // pasted under it, not as the one who spoke.
+        let rudenko = signature(
+            "Rudenko says Kurils are Russian, issue closed",
+            "Deputy Foreign Minister Andrei Rudenko said on Monday that the Kuril Islands are Russian territory and the issue is closed. Kremlin spokesman Dmitry Peskov has said that Moscow sees no basis for continuing peace treaty negotiations with Tokyo.",
+        );
+        let peskov = signature(
+            "Peskov says Kurils are Russian, issue closed",
+            "Kremlin spokesman Dmitry Peskov said on Monday that the Kuril Islands are Russian territory and the issue is closed.",
+        );
+        assert_eq!(same_event(&rudenko, &peskov, HOUR), 0.0);
+    }
+
+    #[test]
+    fn a_rewrite_around_the_same_figure_is_the_same_event() {
+        let wire = signature(
+            "Earthquake of magnitude 5.3 hits the Kamchatka Peninsula",
+            "An earthquake of magnitude 5.3 struck the Kamchatka Peninsula on Monday at a depth of 45 kilometres, seismologists said.",
+        );
+        let rewrite = signature(
+            "Magnitude 5.3 quake strikes off the Kamchatka Peninsula, no tsunami warning",
+            "A magnitude 5.3 quake hit the Kamchatka Peninsula on Monday; its focus was 45 km deep and no tsunami warning was issued.",
+        );
+        let other = signature(
+            "Magnitude 6.1 quake strikes off the Kamchatka Peninsula, no tsunami warning",
+            "A magnitude 6.1 quake hit the Kamchatka Peninsula on Monday; its focus was 20 km deep and no tsunami warning was issued.",
+        );
+        assert!(same_event(&wire, &rewrite, HOUR) >= 0.45);
+        assert_eq!(same_event(&wire, &other, HOUR), 0.0);
+    }
+
+    #[test]
     fn a_rewrite_sharing_names_but_few_words_is_a_candidate() {
         let wire = signature(
             "Abe to resign as prime minister due to health problems",

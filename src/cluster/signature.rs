@@ -1059,6 +1059,7 @@ fn signature_with(
     };
     t.text(&title, true);
     t.close_slots();
+    let title_slots = t.slots.len();
     t.end_speaker_run();
     (t.prev_name, t.after_verb, t.words_read) = (Names::default(), 0, 0);
     t.joined.clear();
@@ -1066,10 +1067,24 @@ fn signature_with(
     t.end_speaker_run();
     t.close_slots();
     let mut slots = std::mem::take(&mut t.slots);
-    slots.sort_unstable();
-    slots.dedup();
-    // The lowest context hashes: a sample both items of a pair take alike.
-    slots.truncate(MAX_SLOTS);
+    // The headline's slots all (a template is a headline's shape: a
+    // sample could keep "[Rudenko] says Kurils" in one item and drop it
+    // in the other, whose lead has more names), then the lead's with
+    // the lowest context hashes, a sample both items of a pair take
+    // alike.
+    let (head, lead) = slots.split_at_mut(title_slots.min(MAX_SLOTS * 2));
+    head.sort_unstable();
+    lead.sort_unstable();
+    let mut kept: Vec<u32> = head.to_vec();
+    kept.dedup();
+    kept.truncate(MAX_SLOTS);
+    let room = MAX_SLOTS - kept.len();
+    let mut extra: Vec<u32> = lead.iter().copied().filter(|x| !kept.contains(x)).collect();
+    extra.dedup();
+    extra.truncate(room);
+    kept.extend(extra);
+    kept.sort_unstable();
+    let slots = kept;
     // Repeats need no removing: a bin keeps its smallest value either way.
     let sketched = std::mem::take(&mut t.sketched);
     let surface = t.surface.take();
