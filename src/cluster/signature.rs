@@ -894,11 +894,13 @@ fn fingerprint(t: u32) -> u32 {
 }
 
 /// Contexts both items give that each fills with a name or figure the
-/// other item never gives: the number of slots where one template was
-/// filled with two actors, places or figures. (A filler the other item
-/// names elsewhere, "[Medvedev] government resigns" / "[Russian]
-/// government resigns ... Prime Minister Dmitry Medvedev", is a rewrite.)
-pub(crate) fn swaps(a: Side, b: Side) -> u32 {
+/// other item's headline and lead never give: the number of slots where
+/// one template was filled with two actors, places or figures. (A filler
+/// the other item names elsewhere in its lead, "[Medvedev] government
+/// resigns" / "[Russian] government resigns ... Prime Minister Dmitry
+/// Medvedev", is a rewrite.) `share_figure`: the two give a figure of
+/// their headlines and leads alike (see below).
+pub(crate) fn swaps(a: Side, b: Side, share_figure: bool) -> u32 {
     // Named in the other item's headline or lead, that is: a name in a
     // background paragraph ("Kremlin spokesman Dmitry Peskov has said
     // ...", pasted under unrelated news) does not make a filling of the
@@ -922,10 +924,21 @@ pub(crate) fn swaps(a: Side, b: Side) -> u32 {
                 let ea = sa[i..].iter().take_while(|s| ctx(**s) == c).count();
                 let eb = sb[j..].iter().take_while(|s| ctx(**s) == c).count();
                 let (fa, fb) = (&sa[i..i + ea], &sb[j..j + eb]);
-                // Every anchor of each filling missing from the other: "Strong
-                // quake shakes [...]" / "Earthquake of magnitude 5.3
-                // hits [...]" fill one context with words of one report.
-                let gone = |f: &[u32], toks: &[u32]| f.iter().all(|&x| absent(fill(x), toks));
+                // A filling the other item does not explain: one of its
+                // names or figures missing there ("probe [Bluefin Data]" /
+                // "probe [Paragon Chips]", though another copy names the
+                // "Data Protection Commission"). When the two share a figure
+                // of their headlines and leads, which tells the event, only a
+                // filling none of whose anchors the other gives: "Strong
+                // quake shakes [...]" / "Earthquake of magnitude 5.3 hits
+                // [...]" fill one context with words of one report.
+                let gone = |f: &[u32], toks: &[u32]| {
+                    if share_figure {
+                        f.iter().all(|&x| absent(fill(x), toks))
+                    } else {
+                        f.iter().any(|&x| absent(fill(x), toks))
+                    }
+                };
                 if !fa.iter().any(|x| fb.contains(x)) && gone(fa, b.tokens) && gone(fb, a.tokens) {
                     n += 1;
                 }
@@ -1377,7 +1390,10 @@ pub(crate) fn score_with(a: Side, b: Side, hours: f64, strict: bool) -> f64 {
         apart = true;
         veto("figures");
     }
-    if strict && (a_flags & LATIN) == (b_flags & LATIN) && swaps(a, b) >= 1 {
+    if strict
+        && (a_flags & LATIN) == (b_flags & LATIN)
+        && swaps(a, b, o.head_figures_shared > 0) >= 1
+    {
         apart = true;
         veto("swap");
     }
