@@ -1383,7 +1383,11 @@ mod eval {
     //! list every wrong pair, DECISIONS every wrong join with the story's
     //! first item, TRACE=<item id> one item's candidates and scores,
     //! VETOES to count why true pairs fall under the threshold (or
-    //! VETOES=<rule> to list them), THRESH=0.5 to try another threshold.
+    //! VETOES=<rule> to list them), THRESH=0.5 to try another threshold,
+    //! EVAL_FILE=<path> to score another set in place of busy.json (say,
+    //! `scripts/gen_busy_day.py --seed 7 --out /tmp/busy7.json`), and
+    //! DUMP=<prefix> to write each item's signature as a JSON line to
+    //! `<prefix>.<set>` for prototyping a decision outside Rust.
     use super::*;
 
     #[derive(serde::Deserialize)]

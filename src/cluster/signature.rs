@@ -1085,19 +1085,32 @@ fn signature_with(
     // in the other, whose lead has more names), then the lead's with
     // the lowest context hashes, a sample both items of a pair take
     // alike.
-    let (head, lead) = slots.split_at_mut(title_slots.min(MAX_SLOTS * 2));
-    head.sort_unstable();
-    lead.sort_unstable();
-    let mut kept: Vec<u32> = head.to_vec();
-    kept.dedup();
-    kept.truncate(MAX_SLOTS);
-    let room = MAX_SLOTS - kept.len();
-    let mut extra: Vec<u32> = lead.iter().copied().filter(|x| !kept.contains(x)).collect();
-    extra.dedup();
-    extra.truncate(room);
-    kept.extend(extra);
-    kept.sort_unstable();
-    let slots = kept;
+    // In place: the headline's slots sorted and deduplicated at the
+    // front, then the lead's lowest not among them.
+    let n = title_slots.min(slots.len());
+    slots[..n].sort_unstable();
+    slots[n..].sort_unstable();
+    let mut w = 0;
+    for r in 0..n {
+        if w == 0 || slots[w - 1] != slots[r] {
+            slots[w] = slots[r];
+            w += 1;
+        }
+    }
+    let heads = w.min(MAX_SLOTS);
+    w = heads;
+    for r in n..slots.len() {
+        if w >= MAX_SLOTS {
+            break;
+        }
+        let x = slots[r];
+        if slots[..heads].binary_search(&x).is_err() && (w == heads || slots[w - 1] != x) {
+            slots[w] = x;
+            w += 1;
+        }
+    }
+    slots.truncate(w);
+    slots.sort_unstable();
     // Repeats need no removing: a bin keeps its smallest value either way.
     let sketched = std::mem::take(&mut t.sketched);
     let surface = t.surface.take();
