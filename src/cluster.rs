@@ -475,7 +475,8 @@ impl StoryIndex {
             title_words += 1;
             common += usize::from(self.df.get(df_cell(t)).copied().unwrap_or(0) >= COMMON_DF);
         }
-        let mut strict = title_words > 0 && common as f64 >= COMMON_SHARE * title_words as f64;
+        let mut strict = std::env::var("STRICT").is_ok()
+            || (title_words > 0 && common as f64 >= COMMON_SHARE * title_words as f64);
         if !strict {
             // Each story by its best-placed candidate, as below.
             let (mut seen, mut rivals) = (Vec::new(), 0);
@@ -1171,6 +1172,74 @@ mod tests {
     }
 
     #[test]
+    fn a_decimal_comma_is_the_decimal_point_of_the_english_copy() {
+        let en = signature(
+            "Japan's imports from Russia rise 14.8% in June",
+            "Japan's imports from Russia rose 14.8% in June from a year earlier to 68.2 billion yen, Finance Ministry data showed.",
+        );
+        let ru = signature(
+            "Импорт японии из россии в июне вырос на 14,8%",
+            "Импорт японии из россии в июне вырос на 14,8% в годовом выражении, до 68,2 млрд иен, следует из данных Минфина Японии.",
+        );
+        assert!(same_event(&en, &ru, HOUR) >= 1.0);
+        // A comma before three digits still separates thousands.
+        let a = signature("Drills", "About 2,050 troops took part.");
+        let b = signature("Drills", "About 2050 troops took part.");
+        assert_eq!(a.tokens, b.tokens);
+    }
+
+    #[test]
+    fn a_translation_without_figures_matches_on_three_names_and_the_day() {
+        let en = signature(
+            "Aliyev, Pashinyan discuss peace treaty in Granada",
+            "Aliyev and Pashinyan discussed the text of a peace treaty at talks in Granada on Wednesday.",
+        );
+        let ru = signature(
+            "Алиев и Пашинян обсудили мирный договор в Гранаде",
+            "Алиев и Пашинян в среду обсудили в Гранаде текст мирного договора.",
+        );
+        assert!(same_event(&en, &ru, HOUR) >= 1.0);
+        let thursday = signature(
+            "Алиев и Пашинян обсудили мирный договор в Гранаде",
+            "Алиев и Пашинян в четверг обсудили в Гранаде текст мирного договора.",
+        );
+        assert_eq!(same_event(&en, &thursday, HOUR), 0.0);
+    }
+
+    #[test]
+    fn a_template_filler_named_only_in_background_is_another_filling() {
+        // Peskov is named in Rudenko's item, but in a background sentence
+        // pasted under it, not as the one who spoke.
+        let rudenko = signature(
+            "Rudenko says Kurils are Russian, issue closed",
+            "Deputy Foreign Minister Andrei Rudenko said on Monday that the Kuril Islands are Russian territory and the issue is closed. Kremlin spokesman Dmitry Peskov has said that Moscow sees no basis for continuing peace treaty negotiations with Tokyo.",
+        );
+        let peskov = signature(
+            "Peskov says Kurils are Russian, issue closed",
+            "Kremlin spokesman Dmitry Peskov said on Monday that the Kuril Islands are Russian territory and the issue is closed.",
+        );
+        assert_eq!(same_event(&rudenko, &peskov, HOUR), 0.0);
+    }
+
+    #[test]
+    fn a_rewrite_around_the_same_figure_is_the_same_event() {
+        let wire = signature(
+            "Earthquake of magnitude 5.3 hits the Kamchatka Peninsula",
+            "An earthquake of magnitude 5.3 struck the Kamchatka Peninsula on Monday at a depth of 45 kilometres, seismologists said.",
+        );
+        let rewrite = signature(
+            "Magnitude 5.3 quake strikes off the Kamchatka Peninsula, no tsunami warning",
+            "A magnitude 5.3 quake hit the Kamchatka Peninsula on Monday; its focus was 45 km deep and no tsunami warning was issued.",
+        );
+        let other = signature(
+            "Magnitude 6.1 quake strikes off the Kamchatka Peninsula, no tsunami warning",
+            "A magnitude 6.1 quake hit the Kamchatka Peninsula on Monday; its focus was 20 km deep and no tsunami warning was issued.",
+        );
+        assert!(same_event(&wire, &rewrite, HOUR) >= 0.45);
+        assert_eq!(same_event(&wire, &other, HOUR), 0.0);
+    }
+
+    #[test]
     fn a_rewrite_sharing_names_but_few_words_is_a_candidate() {
         let wire = signature(
             "Abe to resign as prime minister due to health problems",
@@ -1314,7 +1383,11 @@ mod eval {
     //! list every wrong pair, DECISIONS every wrong join with the story's
     //! first item, TRACE=<item id> one item's candidates and scores,
     //! VETOES to count why true pairs fall under the threshold (or
-    //! VETOES=<rule> to list them), THRESH=0.5 to try another threshold.
+    //! VETOES=<rule> to list them), THRESH=0.5 to try another threshold,
+    //! EVAL_FILE=<path> to score another set in place of busy.json (say,
+    //! `scripts/gen_busy_day.py --seed 7 --out /tmp/busy7.json`), and
+    //! DUMP=<prefix> to write each item's signature as a JSON line to
+    //! `<prefix>.<set>` for prototyping a decision outside Rust.
     use super::*;
 
     #[derive(serde::Deserialize)]
@@ -1332,10 +1405,20 @@ mod eval {
         struct F {
             items: Vec<Item>,
         }
-        let p = format!(
-            "{}/tests/fixtures/stories/{file}",
-            env!("CARGO_MANIFEST_DIR")
-        );
+        // EVAL_FILE=/path/to/set.json scores another set (another seed of
+        // scripts/gen_busy_day.py) in place of the busy-day fixture.
+        let file = match std::env::var("EVAL_FILE") {
+            Ok(f) if file == "busy.json" => f,
+            _ => file.to_owned(),
+        };
+        let p = if file.contains('/') {
+            file.clone()
+        } else {
+            format!(
+                "{}/tests/fixtures/stories/{file}",
+                env!("CARGO_MANIFEST_DIR")
+            )
+        };
         let f: F = serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap();
         let mut items = f.items;
         let t = |s: &str| chrono::DateTime::parse_from_rfc3339(s).unwrap().timestamp();
@@ -1358,10 +1441,23 @@ mod eval {
             (feeds.len() - 1) as u32
         };
         let mut sigs: Vec<Signature> = Vec::new();
+        // DUMP=<path>: the signatures as JSON lines, for prototyping.
+        let mut dump = std::env::var("DUMP")
+            .ok()
+            .map(|d| std::fs::File::create(format!("{d}.{}", file.replace('/', "_"))).unwrap());
         let mut first_of: FxHashMap<i64, usize> = FxHashMap::default();
         for (n, it) in items.iter().enumerate() {
             let s = signature(&it.title, &it.summary);
             let src = source(&it.feed);
+            if let Some(d) = dump.as_mut() {
+                use std::io::Write;
+                let line = serde_json::json!({
+                    "id": it.id, "story": it.story, "feed": src, "t": t(&it.published),
+                    "flags": s.flags(), "tokens": s.tokens, "slots": s.slots,
+                    "title": it.title,
+                });
+                writeln!(d, "{line}").unwrap();
+            }
             let d = idx.decide(&s, t(&it.published), src);
             if std::env::var("TRACE").is_ok_and(|x| x == it.id) {
                 for (h, slot, c) in idx.candidates(&s, t(&it.published)) {
@@ -1431,8 +1527,8 @@ mod eval {
                     );
                     if sc < th {
                         let v = signature::VETO.with(|v| v.get());
-                        *why.entry(if v.is_empty() { "low-score" } else { v })
-                            .or_default() += 1;
+                        let v = if v.is_empty() { "low-score" } else { v };
+                        *why.entry(v).or_default() += 1;
                         low += 1;
                         if std::env::var("VETOES").is_ok_and(|x| x == v) {
                             println!(

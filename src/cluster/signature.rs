@@ -550,7 +550,17 @@ impl Tokens {
                     } else if (d == b'.' || d == b',')
                         && bytes.get(pos + 1).is_some_and(u8::is_ascii_digit)
                     {
-                        if d == b'.' {
+                        // A comma before a group of exactly three digits
+                        // separates thousands ("2,050"); before one, two
+                        // or four and more it is the decimal comma of
+                        // Russian and most of Europe ("106,86", "6,0"),
+                        // which must read as the "106.86" of the English
+                        // copy.
+                        let group = bytes[pos + 1..]
+                            .iter()
+                            .take_while(|b| b.is_ascii_digit())
+                            .count();
+                        if d == b'.' || group != 3 {
                             self.word.push('.');
                         }
                         pos += 1;
@@ -884,12 +894,22 @@ fn fingerprint(t: u32) -> u32 {
 }
 
 /// Contexts both items give that each fills with a name or figure the
-/// other item never gives: the number of slots where one template was
-/// filled with two actors, places or figures. (A filler the other item
-/// names elsewhere, "[Medvedev] government resigns" / "[Russian]
-/// government resigns ... Prime Minister Dmitry Medvedev", is a rewrite.)
-pub(crate) fn swaps(a: Side, b: Side) -> u32 {
-    let absent = |f: u32, toks: &[u32]| !toks.iter().any(|&t| fingerprint(t) == f);
+/// other item's headline and lead never give: the number of slots where
+/// one template was filled with two actors, places or figures. (A filler
+/// the other item names elsewhere in its lead, "[Medvedev] government
+/// resigns" / "[Russian] government resigns ... Prime Minister Dmitry
+/// Medvedev", is a rewrite.) `share_figure`: the two give a figure of
+/// their headlines and leads alike (see below).
+pub(crate) fn swaps(a: Side, b: Side, share_figure: bool) -> u32 {
+    // Named in the other item's headline or lead, that is: a name in a
+    // background paragraph ("Kremlin spokesman Dmitry Peskov has said
+    // ...", pasted under unrelated news) does not make a filling of the
+    // template a rewrite.
+    let absent = |f: u32, toks: &[u32]| {
+        !toks
+            .iter()
+            .any(|&t| fingerprint(t) == f && t & IN_LEAD != 0)
+    };
     let (sa, sb) = (a.slots, b.slots);
     let ctx = |s: u32| s >> FILLER_BITS;
     let fill = |s: u32| s & ((1 << FILLER_BITS) - 1);
@@ -904,10 +924,22 @@ pub(crate) fn swaps(a: Side, b: Side) -> u32 {
                 let ea = sa[i..].iter().take_while(|s| ctx(**s) == c).count();
                 let eb = sb[j..].iter().take_while(|s| ctx(**s) == c).count();
                 let (fa, fb) = (&sa[i..i + ea], &sb[j..j + eb]);
-                if !fa.iter().any(|x| fb.contains(x))
-                    && fa.iter().any(|&x| absent(fill(x), b.tokens))
-                    && fb.iter().any(|&x| absent(fill(x), a.tokens))
-                {
+                // A filling the other item does not explain: one of its
+                // names or figures missing there ("probe [Bluefin Data]" /
+                // "probe [Paragon Chips]", though another copy names the
+                // "Data Protection Commission"). When the two share a figure
+                // of their headlines and leads, which tells the event, only a
+                // filling none of whose anchors the other gives: "Strong
+                // quake shakes [...]" / "Earthquake of magnitude 5.3 hits
+                // [...]" fill one context with words of one report.
+                let gone = |f: &[u32], toks: &[u32]| {
+                    if share_figure {
+                        f.iter().all(|&x| absent(fill(x), toks))
+                    } else {
+                        f.iter().any(|&x| absent(fill(x), toks))
+                    }
+                };
+                if !fa.iter().any(|x| fb.contains(x)) && gone(fa, b.tokens) && gone(fb, a.tokens) {
                     n += 1;
                 }
                 i += ea;
@@ -1040,6 +1072,7 @@ fn signature_with(
     };
     t.text(&title, true);
     t.close_slots();
+    let title_slots = t.slots.len();
     t.end_speaker_run();
     (t.prev_name, t.after_verb, t.words_read) = (Names::default(), 0, 0);
     t.joined.clear();
@@ -1047,10 +1080,37 @@ fn signature_with(
     t.end_speaker_run();
     t.close_slots();
     let mut slots = std::mem::take(&mut t.slots);
+    // The headline's slots all (a template is a headline's shape: a
+    // sample could keep "[Rudenko] says Kurils" in one item and drop it
+    // in the other, whose lead has more names), then the lead's with
+    // the lowest context hashes, a sample both items of a pair take
+    // alike.
+    // In place: the headline's slots sorted and deduplicated at the
+    // front, then the lead's lowest not among them.
+    let n = title_slots.min(slots.len());
+    slots[..n].sort_unstable();
+    slots[n..].sort_unstable();
+    let mut w = 0;
+    for r in 0..n {
+        if w == 0 || slots[w - 1] != slots[r] {
+            slots[w] = slots[r];
+            w += 1;
+        }
+    }
+    let heads = w.min(MAX_SLOTS);
+    w = heads;
+    for r in n..slots.len() {
+        if w >= MAX_SLOTS {
+            break;
+        }
+        let x = slots[r];
+        if slots[..heads].binary_search(&x).is_err() && (w == heads || slots[w - 1] != x) {
+            slots[w] = x;
+            w += 1;
+        }
+    }
+    slots.truncate(w);
     slots.sort_unstable();
-    slots.dedup();
-    // The lowest context hashes: a sample both items of a pair take alike.
-    slots.truncate(MAX_SLOTS);
     // Repeats need no removing: a bin keeps its smallest value either way.
     let sketched = std::mem::take(&mut t.sketched);
     let surface = t.surface.take();
@@ -1148,6 +1208,8 @@ struct Overlap {
     /// Headline tokens, counted and weighted.
     title_own: [u32; 2],
     title_shared: u32,
+    /// Figures both headlines-and-leads give.
+    head_figures_shared: u32,
     w_title_own: [f32; 2],
     w_title_shared: f32,
     speakers_own: [u32; 2],
@@ -1230,6 +1292,9 @@ fn overlap(a: &[u32], wa: &[f32], b: &[u32], wb: &[f32]) -> Overlap {
                     o.w_title_shared += w;
                 }
                 o.speakers_shared += u32::from(a[i] & b[j] & SPEAKER != 0);
+                o.head_figures_shared +=
+                    u32::from(x & KIND == NUMBER && a[i] & b[j] & IN_LEAD != 0);
+
                 o.speakers_named[0] += u32::from(a[i] & !b[j] & SPEAKER != 0);
                 o.speakers_named[1] += u32::from(b[j] & !a[i] & SPEAKER != 0);
                 i += 1;
@@ -1338,17 +1403,30 @@ pub(crate) fn score_with(a: Side, b: Side, hours: f64, strict: bool) -> f64 {
         apart = true;
         veto("figures");
     }
-    if strict && (a_flags & LATIN) == (b_flags & LATIN) && swaps(a, b) >= 1 {
+    if strict
+        && (a_flags & LATIN) == (b_flags & LATIN)
+        && swaps(a, b, o.head_figures_shared > 0) >= 1
+    {
         apart = true;
         veto("swap");
     }
+    // A figure both headlines-and-leads give (magnitude 5.3, 700 troops,
+    // 4.5%) is the event's own; a rewrite around it ("Magnitude 5.3
+    // quake strikes off Kamchatka" / "Earthquake of magnitude 5.3 hits
+    // Kamchatka") may change most other words, and other fillings of
+    // the template are told apart by the figure and slot rules above.
+    let coverage = if o.head_figures_shared > 0 {
+        COVERAGE_WITH_FIGURE
+    } else {
+        COVERAGE
+    };
     // What is new in each headline must be in the other item: "Putin says
     // Japan's new sanctions will not go unanswered" and "Putin says
     // Tokyo's military build-up threatens the region" share their speaker
     // and a template, not their news.
     if strict
         && (a_flags & LATIN) == (b_flags & LATIN)
-        && (0..2).any(|s| o.w_news_found[s] < COVERAGE * o.w_news[s])
+        && (0..2).any(|s| o.w_news_found[s] < coverage * o.w_news[s])
     {
         apart = true;
         veto("coverage");
@@ -1385,8 +1463,12 @@ pub(crate) fn score_with(a: Side, b: Side, hours: f64, strict: bool) -> f64 {
         // figure, or four names on the same day (a statement quoted in
         // translation often drops the figures).
         let (names, days) = (o.shared[NAME as usize], o.shared[DAY as usize]);
+        // Two figures alike ("14,8%" and "68,2 млрд иен" for "14.8%" and
+        // "68.2 billion yen") or three names on the same day ("Алиев и
+        // Пашинян ... в Гранаде" on Wednesday) are as telling.
         let anchored = (shared_numbers >= 1 && names + shared_numbers + days >= 3)
-            || (names >= 4 && days >= 1);
+            || shared_numbers >= 2
+            || (names >= 3 && days >= 1);
         return if hours <= 6.0 && anchored && !figures_differ && !days_differ {
             1.0
         } else {
@@ -1404,6 +1486,11 @@ pub(crate) fn score_with(a: Side, b: Side, hours: f64, strict: bool) -> f64 {
     let content = |side: usize| o.w_own[side][..3].iter().sum::<f32>();
     let shared_content: f32 = o.w_shared[..3].iter().sum();
     let contained = wratio(shared_content, content(0), content(1));
+    let names_alike = wratio(
+        o.w_shared[NAME as usize],
+        o.w_own[0][NAME as usize],
+        o.w_own[1][NAME as usize],
+    );
     let title_alike = wratio(o.w_title_shared, o.w_title_own[0], o.w_title_own[1]);
     // One headline template filled twice ("Japan's Prime Minister calls
     // for calm after Russian drills near Shikotan" / "Japan's Foreign
@@ -1413,10 +1500,13 @@ pub(crate) fn score_with(a: Side, b: Side, hours: f64, strict: bool) -> f64 {
     // has words the other item never gives. The filling is the news.
     // (Rewrites with a headline of their own, "Medvedev visits Iturup" /
     // "Russian PM visits disputed island off Hokkaido", share less of
-    // their headlines and are judged by their text.)
+    // their headlines and are judged by their text; so are two that share
+    // a figure of their headlines and leads, which the figure and slot
+    // rules tell apart from another filling.)
     let same_shape =
         f64::from(o.title_shared) / f64::from(o.title_own[0].max(o.title_own[1]).max(1));
     if strict
+        && o.head_figures_shared == 0
         && same_shape >= TEMPLATE
         && o.title_missing[0].min(o.title_missing[1]) >= SLOT_SHARE * o.w_title_shared
         && contained < SAME_TEXT
@@ -1424,14 +1514,7 @@ pub(crate) fn score_with(a: Side, b: Side, hours: f64, strict: bool) -> f64 {
         veto("head");
         return 0.0;
     }
-    let mut score = 0.5 * contained
-        + 0.3
-            * wratio(
-                o.w_shared[NAME as usize],
-                o.w_own[0][NAME as usize],
-                o.w_own[1][NAME as usize],
-            )
-        + 0.2 * title_alike;
+    let mut score = 0.5 * contained + 0.3 * names_alike + 0.2 * title_alike;
     if figures_differ {
         score -= 0.3;
     }
@@ -1448,6 +1531,9 @@ const SLOT_SHARE: f32 = 0.2;
 /// The share of each item's headline and lead (weighted) that the other
 /// item must give, where the window is crowded.
 const COVERAGE: f32 = 0.5;
+
+/// [`COVERAGE`] when the two share a figure of their headlines and leads.
+const COVERAGE_WITH_FIGURE: f32 = 0.25;
 
 /// Headlines sharing this share of their words (of the longer one) are
 /// one headline's shape.

@@ -288,9 +288,10 @@ fn a_busy_day_does_not_collapse_into_bags_of_events() {
         site,
         ..
     } = score_set(&items, "busy");
-    assert!(precision >= 0.90, "precision {precision:.3} < 0.90");
-    assert!(recall >= 0.60, "recall {recall:.3} < 0.60");
-    assert!(widest <= 6, "a story mixes {widest} events");
+    // Reached: 0.938 / 0.725, at most 5 events in a story.
+    assert!(precision >= 0.93, "precision {precision:.3} < 0.93");
+    assert!(recall >= 0.70, "recall {recall:.3} < 0.70");
+    assert!(widest <= 5, "a story mixes {widest} events");
 
     // `feedsift story ID --why` explains a story: its members' scores and
     // what they share with the lead.
