@@ -238,6 +238,12 @@ pub trait Backend: Send {
 
     // The built-in WebSub hub's subscribers.
 
+    /// Whether this process delivers the hub's pushes: over a shared
+    /// database one serving process at a time does, so a subscriber gets
+    /// each version once. Always true for SQLite.
+    fn holds_hub(&mut self) -> Result<bool, StoreError> {
+        Ok(true)
+    }
     /// Adds or renews a subscription.
     fn hub_subscribe(&mut self, s: &HubSubscriber, now: i64) -> Result<(), StoreError>;
     /// Removes one; whether it existed.

@@ -50,6 +50,8 @@ pub struct Db {
     /// asked for it.
     grouping: bool,
     grouping_asked: Option<std::time::Instant>,
+    /// Whether this connection holds `HUB_LOCK`.
+    hub: bool,
 }
 
 /// Prepared statements by their text: the `postgres` client prepares a
@@ -120,6 +122,9 @@ const CLAIM_LOCK: i64 = MIGRATION_LOCK + 1;
 /// stories and prunes. When that process dies its session ends, the lock
 /// is free, and the next process to ask takes over.
 const GROUPING_LOCK: i64 = MIGRATION_LOCK + 2;
+/// Held, for the life of its connection, by the one serving process that
+/// delivers the WebSub hub's pushes.
+const HUB_LOCK: i64 = MIGRATION_LOCK + 3;
 /// How often a process that does not group asks for the grouping lock.
 const GROUPING_RETRY: Duration = Duration::from_secs(2);
 /// The channel on which every writing process announces, at commit, the
@@ -455,6 +460,7 @@ impl Db {
             in_transaction: false,
             grouping: false,
             grouping_asked: None,
+            hub: false,
         }
     }
 
@@ -530,6 +536,20 @@ impl Db {
 }
 
 impl Backend for Db {
+    /// Asked once per change: cheap next to a delivery.
+    fn holds_hub(&mut self) -> Result<bool, StoreError> {
+        if !self.hub {
+            self.hub = self
+                .client
+                .query_one("SELECT pg_try_advisory_lock($1)", &[&HUB_LOCK])?
+                .try_get(0)?;
+            if self.hub {
+                tracing::info!("this process delivers the WebSub hub's pushes");
+            }
+        }
+        Ok(self.hub)
+    }
+
     fn hub_subscribe(&mut self, s: &HubSubscriber, now: i64) -> Result<(), StoreError> {
         self.stmts.exec(
             &mut self.client,
@@ -816,6 +836,7 @@ impl Backend for Db {
         }
         self.grouping = false;
         self.grouping_asked = None;
+        self.hub = false;
         tracing::info!("reconnected to the database");
         Ok(())
     }

@@ -682,6 +682,12 @@ impl Store {
             .await
     }
 
+    /// Whether this process delivers the hub's pushes (one at a time over
+    /// a shared database).
+    pub async fn holds_hub(&self) -> Result<bool, StoreError> {
+        self.call(|w| w.db.holds_hub()).await
+    }
+
     /// Forgets hub subscribers whose lease ended.
     pub async fn hub_expire(&self) -> Result<usize, StoreError> {
         self.call(|w| w.db.hub_expire(Utc::now().timestamp())).await

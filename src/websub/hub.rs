@@ -378,6 +378,16 @@ impl Hub {
             }
             return;
         }
+        // Over a shared database, one server delivers; the others see the
+        // same change and leave it to that one.
+        match self.store.holds_hub().await {
+            Ok(true) => {}
+            Ok(false) => return,
+            Err(e) => {
+                tracing::warn!(topic = %url, error = %e, "websub: cannot tell whether this process delivers");
+                return;
+            }
+        }
         let subscribers = match self.store.hub_subscribers(url.clone()).await {
             Ok(s) if s.is_empty() => return,
             Ok(s) => s,

@@ -102,6 +102,10 @@ const TOPIC: &str = "http://feeds.example.org/topics/russia-japan.atom";
 /// A site on the fixture feeds plus `f.atom`, a feed the test adds items
 /// to, with callbacks on loopback allowed (`allow_private_networks`).
 fn site(feed_dir: &std::path::Path) -> Site {
+    Site::new(&config(feed_dir))
+}
+
+fn config(feed_dir: &std::path::Path) -> String {
     for name in ["tass.rss", "axar.atom", "nhk.rdf", "markets.json"] {
         std::fs::copy(fixtures().join("feeds").join(name), feed_dir.join(name)).expect("copy");
     }
@@ -114,9 +118,8 @@ fn site(feed_dir: &std::path::Path) -> Site {
     )
     .expect("write feed");
     let addr = serve_dir(feed_dir.to_path_buf());
-    let config = fixture_config(addr, &["f.atom"])
-        .replace("[polling]\n", "[polling]\nallow_private_networks = true\n");
-    Site::new(&config)
+    fixture_config(addr, &["f.atom"])
+        .replace("[polling]\n", "[polling]\nallow_private_networks = true\n")
 }
 
 /// Asks the hub for `mode` of `callback` (a name on the test subscriber).
@@ -464,4 +467,68 @@ fn hostile_and_failing_subscribers_are_refused_or_bounded() {
     let (status, text) = ask(&strict_daemon, sub_addr, "subscribe", "echo", &[]);
     assert_eq!(status, 400, "{text}");
     assert!(text.contains("private address"), "{text}");
+}
+
+#[test]
+fn several_servers_over_postgres_deliver_each_version_once() {
+    let Some(db) = PgDb::create("several_servers_over_postgres_deliver_each_version_once") else {
+        return;
+    };
+    let feed_dir = tempfile::tempdir().expect("tempdir");
+    let site = Site::with_storage_url(&config(feed_dir.path()), &db.url);
+    let out = site.run(&["poll"]);
+    assert!(out.status.success(), "poll: {}", stderr(&out));
+    let serve = |site: &Site| {
+        let mut cmd = site.cmd();
+        cmd.args(["run", "--role", "serve"]);
+        Daemon::spawn(&mut cmd)
+    };
+    let servers = [serve(&site), serve(&site)];
+    let (sub, sub_addr) = Subscriber::start();
+    assert_eq!(
+        ask(
+            &servers[0],
+            sub_addr,
+            "subscribe",
+            "echo",
+            &[("hub.secret", "k")]
+        )
+        .0,
+        202
+    );
+    wait_for("the subscription", Duration::from_secs(10), || {
+        (db.count("SELECT count(*) FROM hub_subscribers") == 1).then_some(())
+    });
+    // A poller groups the new item into its story, so it shows.
+    let mut poller = site.cmd();
+    poller.args(["run", "--role", "poll"]);
+    let _poller = Daemon::spawn_quiet(&mut poller);
+    publish_item(&site, feed_dir.path(), "Japan and Russia open a hotline");
+    let body = wait_for("the new version delivered", Duration::from_secs(20), || {
+        sub.deliveries("echo")
+            .into_iter()
+            .map(|(_, b)| b)
+            .find(|b| b.contains("hotline"))
+    });
+    std::thread::sleep(Duration::from_secs(3));
+    let bodies: Vec<String> = sub.deliveries("echo").into_iter().map(|(_, b)| b).collect();
+    let distinct: std::collections::HashSet<&String> = bodies.iter().collect();
+    assert_eq!(
+        distinct.len(),
+        bodies.len(),
+        "a version was delivered more than once ({} deliveries)",
+        bodies.len()
+    );
+    for s in &servers {
+        let served = reqwest::blocking::get(format!("{}/topics/russia-japan.atom", s.base()))
+            .unwrap()
+            .text()
+            .unwrap();
+        // The last delivery is what both servers serve now.
+        assert_eq!(
+            &served,
+            bodies.last().unwrap_or(&body),
+            "a server's document differs from the last delivery"
+        );
+    }
 }
