@@ -943,6 +943,12 @@ impl Backend for Db {
         let Db { client, stmts, .. } = self;
         let run = || {
             let mut tx = client.transaction()?;
+            // The lookups of a feed's entries (`add_items`) are planned
+            // when the tables are young: a fresh database's first poll
+            // planned them as sequential scans, hashing every stored url
+            // for every feed (34 s for 50,000 items). Index lookups are
+            // right at every size; this holds for this transaction only.
+            tx.batch_execute("SET LOCAL enable_seqscan = off")?;
             let mut out = Vec::with_capacity(n);
             for (url, feed, rec) in work {
                 let mut sp = tx.savepoint("feed")?;

@@ -65,15 +65,8 @@ fn assert_same(sqlite: &str, postgres: &str, what: &str) {
     );
 }
 
-/// What `args` prints, after asserting it succeeded.
 fn output(site: &Site, args: &[&str]) -> String {
-    let out = site.run(args);
-    assert!(
-        out.status.success(),
-        "feedsift {args:?} failed:\n{}",
-        stderr(&out)
-    );
-    String::from_utf8(out.stdout).expect("utf-8 output")
+    site.output(args)
 }
 
 /// The fixture config without markets.json, whose one item is also in

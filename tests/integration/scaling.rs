@@ -140,6 +140,14 @@ fn start(site: &Site, role: &str) -> Daemon {
     }
 }
 
+/// Waits up to `secs` until `feeds` feeds have been polled successfully.
+fn wait_all_polled(db: &PgDb, feeds: usize, secs: u64) {
+    wait_for("every feed polled", Duration::from_secs(secs), || {
+        (db.count("SELECT count(*) FROM feeds WHERE last_success IS NOT NULL") == feeds as i64)
+            .then_some(())
+    });
+}
+
 #[test]
 fn three_pollers_and_two_servers_share_one_database() {
     let Some(db) = PgDb::create("three_pollers_and_two_servers_share_one_database") else {
@@ -156,10 +164,7 @@ fn three_pollers_and_two_servers_share_one_database() {
     let servers = [start(&site, "serve"), start(&site, "serve")];
     let mut pollers: Vec<Daemon> = (0..3).map(|_| start(&site, "poll")).collect();
 
-    wait_for("every feed polled", Duration::from_secs(180), || {
-        let polled = db.count("SELECT count(*) FROM feeds WHERE last_success IS NOT NULL");
-        (polled == FEEDS as i64).then_some(())
-    });
+    wait_all_polled(&db, FEEDS, 180);
     wait_for("every item in a story", Duration::from_secs(60), || {
         (db.count("SELECT count(*) FROM items WHERE story_id IS NULL") == 0).then_some(())
     });
@@ -292,10 +297,7 @@ fn a_killed_poller_s_feeds_are_polled_by_another_within_the_lease() {
     );
     let _ = victim.child.kill();
     let killed = Instant::now();
-    wait_for("every feed polled", Duration::from_secs(100), || {
-        (db.count("SELECT count(*) FROM feeds WHERE last_success IS NOT NULL") == FEEDS as i64)
-            .then_some(())
-    });
+    wait_all_polled(&db, FEEDS, 100);
     let took = killed.elapsed();
     eprintln!("every feed polled {took:?} after kill -9 of a poller holding {orphaned} leases");
     assert!(
@@ -325,10 +327,7 @@ fn a_lost_database_connection_is_survived_and_nothing_after_it_is_lost() {
     let site = Site::with_storage_url(&config(addr, 0..FEEDS, ""), &db.url);
     let server = start(&site, "serve");
     let poller = start(&site, "poll");
-    wait_for("every feed polled", Duration::from_secs(30), || {
-        (db.count("SELECT count(*) FROM feeds WHERE last_success IS NOT NULL") == FEEDS as i64)
-            .then_some(())
-    });
+    wait_all_polled(&db, FEEDS, 30);
     let url = format!("{}/topics/rj-items.atom", server.base());
     let (etag, _) = wait_for("the items published", Duration::from_secs(10), || {
         let (etag, body) = get(&url);
@@ -384,10 +383,7 @@ fn per_host_holds_across_pollers() {
         &db.url,
     );
     let _pollers: Vec<Daemon> = (0..3).map(|_| start(&site, "poll")).collect();
-    wait_for("every feed polled", Duration::from_secs(60), || {
-        (db.count("SELECT count(*) FROM feeds WHERE last_success IS NOT NULL") == FEEDS as i64)
-            .then_some(())
-    });
+    wait_all_polled(&db, FEEDS, 60);
     let most = publisher.most.load(Ordering::SeqCst);
     assert!(
         most <= 2,

@@ -58,15 +58,8 @@ both!(
     a_failing_feed_is_recorded_and_its_items_kept,
 );
 
-/// What `args` prints, after asserting it succeeded.
 fn ok(site: &Site, args: &[&str]) -> String {
-    let out = site.run(args);
-    assert!(
-        out.status.success(),
-        "feedsift {args:?} failed:\n{}",
-        stderr(&out)
-    );
-    String::from_utf8(out.stdout).expect("utf-8 output")
+    site.output(args)
 }
 
 fn an_item_in_two_feeds_is_stored_once_with_two_sources(b: Backend) {

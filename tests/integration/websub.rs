@@ -178,6 +178,14 @@ fn publish_item(site: &Site, feed_dir: &std::path::Path, title: &str) {
     assert!(out.status.success(), "poll: {}", stderr(&out));
 }
 
+/// The single number `sql` selects in `site`'s SQLite database.
+fn count(site: &Site, sql: &str) -> i64 {
+    rusqlite::Connection::open(site.db())
+        .unwrap()
+        .query_row(sql, [], |r| r.get(0))
+        .unwrap()
+}
+
 fn hmac_sha256(secret: &str, body: &[u8]) -> String {
     let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).expect("key");
     mac.update(body);
@@ -249,12 +257,7 @@ fn a_verified_subscriber_gets_each_new_version_signed() {
     assert_eq!(q["hub.topic"], TOPIC);
     assert_eq!(q["hub.lease_seconds"], "3600");
     assert!(q["hub.challenge"].len() >= 16, "{q:?}");
-    let stored = || -> i64 {
-        rusqlite::Connection::open(site.db())
-            .unwrap()
-            .query_row("SELECT count(*) FROM hub_subscribers", [], |r| r.get(0))
-            .unwrap()
-    };
+    let stored = || count(&site, "SELECT count(*) FROM hub_subscribers");
     wait_for("two subscriptions stored", Duration::from_secs(5), || {
         (stored() == 2).then_some(())
     });
@@ -391,12 +394,7 @@ fn hostile_and_failing_subscribers_are_refused_or_bounded() {
     for name in ["slow", "big", "gone", "echo"] {
         assert_eq!(ask(&daemon, sub_addr, "subscribe", name, &[]).0, 202);
     }
-    let stored = || -> i64 {
-        rusqlite::Connection::open(site.db())
-            .unwrap()
-            .query_row("SELECT count(*) FROM hub_subscribers", [], |r| r.get(0))
-            .unwrap()
-    };
+    let stored = || count(&site, "SELECT count(*) FROM hub_subscribers");
     wait_for("four subscriptions", Duration::from_secs(10), || {
         (stored() == 4).then_some(())
     });
@@ -429,15 +427,11 @@ fn hostile_and_failing_subscribers_are_refused_or_bounded() {
         "the good subscriber waited {:?}",
         published.elapsed()
     );
-    let gone = || -> i64 {
-        rusqlite::Connection::open(site.db())
-            .unwrap()
-            .query_row(
-                "SELECT count(*) FROM hub_subscribers WHERE callback LIKE '%/cb/gone'",
-                [],
-                |r| r.get(0),
-            )
-            .unwrap()
+    let gone = || {
+        count(
+            &site,
+            "SELECT count(*) FROM hub_subscribers WHERE callback LIKE '%/cb/gone'",
+        )
     };
     wait_for(
         "the 410 to end its subscription",

@@ -97,6 +97,17 @@ impl Site {
     pub fn run(&self, args: &[&str]) -> Output {
         self.cmd().args(args).output().expect("run feedsift")
     }
+
+    /// What `args` prints, after asserting it succeeded.
+    pub fn output(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "feedsift {args:?} failed:\n{}",
+            stderr(&out)
+        );
+        String::from_utf8(out.stdout).expect("utf-8 output")
+    }
 }
 
 impl Daemon {
