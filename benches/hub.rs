@@ -13,6 +13,8 @@
 //! 3 rounds; `-- --smoke` (CI) 50 x 1, checking every subscriber got every
 //! round once, signed. `-- --subscribers N --runs R` to change them.
 
+#[path = "common/args.rs"]
+mod args;
 #[path = "../tests/integration/util/daemon.rs"]
 mod daemon;
 
@@ -92,17 +94,10 @@ fn median(v: &[f64]) -> f64 {
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    let flag = |name: &str| args.iter().position(|a| a == name);
-    let smoke = flag("--smoke").is_some();
-    let value = |name: &str, default: usize| {
-        flag(name)
-            .and_then(|i| args.get(i + 1))
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(default)
-    };
-    let subscribers = value("--subscribers", if smoke { 50 } else { 1000 });
-    let runs = value("--runs", if smoke { 1 } else { 3 }).max(1);
+    let args = args::Args::from_env();
+    let smoke = args.has("--smoke");
+    let subscribers = args.value("--subscribers", if smoke { 50 } else { 1000 });
+    let runs = args.value("--runs", if smoke { 1 } else { 3 }).max(1);
 
     let feeds = tempfile::tempdir().expect("tempdir");
     std::fs::write(feeds.path().join("wire.rss"), rss(20)).expect("feed");

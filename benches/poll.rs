@@ -33,6 +33,9 @@
 //! `FEEDSIFT_BENCH_KEEP=dir` keeps a copy of each database the idle daemon
 //! was measured on, to profile it by hand.
 
+#[path = "common/args.rs"]
+mod args;
+
 use std::collections::HashSet;
 use std::fmt::Write as _;
 use std::io::Write as _;
@@ -1049,29 +1052,22 @@ fn report_idle(d: &Path, feeds: usize, what: &str) {
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().collect();
     if std::env::var_os(LAUNCHER).is_some() {
-        launch(&args[1..]);
+        let argv: Vec<String> = std::env::args().collect();
+        launch(&argv[1..]);
     }
-    let flag = |name: &str| args.iter().position(|a| a == name);
-    let smoke = flag("--smoke").is_some();
-    let value = |name: &str, default: usize| {
-        flag(name)
-            .and_then(|i| args.get(i + 1))
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(default)
-    };
-    let feeds = value("--feeds", if smoke { 100 } else { 1000 });
-    let runs = value("--runs", if smoke { 1 } else { 3 }).max(1);
-    let peer_runs = value("--peer-runs", if smoke { 1 } else { 3 });
+    let args = args::Args::from_env();
+    let smoke = args.has("--smoke");
+    let feeds = args.value("--feeds", if smoke { 100 } else { 1000 });
+    let runs = args.value("--runs", if smoke { 1 } else { 3 }).max(1);
+    let peer_runs = args.value("--peer-runs", if smoke { 1 } else { 3 });
     // For profiling one scenario: the cold polls and nothing else.
-    let cold_only = flag("--cold-only").is_some();
+    let cold_only = args.has("--cold-only");
     // For the idle daemon's memory: one cold poll of each workload, no timings.
-    let idle_only = flag("--idle-only").is_some();
-    let idle_days = value("--idle-days", 90);
+    let idle_only = args.has("--idle-only");
+    let idle_days = args.value("--idle-days", 90);
     // newsboat takes minutes at 10,000 feeds: only on request there.
-    let peer =
-        flag("--no-peer").is_none() && (feeds <= 2000 || flag("--peer").is_some()) && peer_runs > 0;
+    let peer = !args.has("--no-peer") && (feeds <= 2000 || args.has("--peer")) && peer_runs > 0;
     let generating = Instant::now();
     let (addrs, server) = start_server(feeds);
     let gz_bytes: usize = server.docs[0].iter().map(|d| d.gz.len()).sum();
@@ -1093,7 +1089,7 @@ fn main() {
         generating.elapsed().as_secs_f64()
     );
 
-    if flag("--postgres").is_some() {
+    if args.has("--postgres") {
         postgres_scenario(&addrs, &server, feeds, runs);
         return;
     }

@@ -20,6 +20,8 @@
 //! to change them; `-- --during-poll` or `-- --refresh` runs only that
 //! scenario. Needs wrk (apt-get install wrk).
 
+#[path = "common/args.rs"]
+mod args;
 #[path = "../tests/integration/util/daemon.rs"]
 mod daemon;
 
@@ -429,25 +431,18 @@ fn report_refresh(rounds: usize) {
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    let value = |name: &str, default: u64| {
-        args.iter()
-            .position(|a| a == name)
-            .and_then(|i| args.get(i + 1))
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(default)
-    };
-    let smoke = args.iter().any(|a| a == "--smoke");
-    let runs = value("--runs", if smoke { 1 } else { 3 });
-    let secs = value("--secs", if smoke { 2 } else { 10 });
+    let args = args::Args::from_env();
+    let smoke = args.has("--smoke");
+    let runs: u64 = args.value("--runs", if smoke { 1 } else { 3 });
+    let secs: u64 = args.value("--secs", if smoke { 2 } else { 10 });
     let poll_feeds = if smoke { 50 } else { 500 };
     let conns = if smoke { 500 } else { 2000 };
-    if args.iter().any(|a| a == "--during-poll") {
+    if args.has("--during-poll") {
         during_poll(runs, poll_feeds, conns);
         return;
     }
     let rounds = if smoke { 2 } else { 10 };
-    if args.iter().any(|a| a == "--refresh") {
+    if args.has("--refresh") {
         report_refresh(rounds);
         return;
     }

@@ -16,6 +16,9 @@
 //! once. `-- --items N --runs R` to change the size; `-- --per-topic` adds
 //! the time each topic takes to match.
 
+#[path = "common/args.rs"]
+mod args;
+
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
@@ -656,17 +659,10 @@ fn ms(d: Duration) -> String {
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    let flag = |name: &str| args.iter().position(|a| a == name);
-    let smoke = flag("--smoke").is_some();
-    let value = |name: &str, default: usize| {
-        flag(name)
-            .and_then(|i| args.get(i + 1))
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(default)
-    };
-    let n = value("--items", if smoke { 5_000 } else { 50_000 });
-    let runs = value("--runs", if smoke { 1 } else { 5 });
+    let args = args::Args::from_env();
+    let smoke = args.has("--smoke");
+    let n = args.value("--items", if smoke { 5_000 } else { 50_000 });
+    let runs = args.value("--runs", if smoke { 1 } else { 5 });
     let compile_runs = if smoke { 1 } else { 20 };
 
     let aliases = aliases();
@@ -754,7 +750,7 @@ fn main() {
     for (q, c) in TOPICS.iter().zip(&counts) {
         println!("  {c:>7}  {q}");
     }
-    if flag("--per-topic").is_some() {
+    if args.has("--per-topic") {
         let docs: Vec<Document> = items.iter().map(document).collect();
         let mut times: Vec<(Duration, &str)> = topics
             .iter()

@@ -307,9 +307,9 @@ fn lease_owner() -> String {
         .map(|h| h.trim().to_owned())
         .unwrap_or_default();
     format!(
-        "{host}:{}:{:06}",
+        "{host}:{}:{:08x}",
         std::process::id(),
-        (schedule::random_fraction() * 1e6) as u64
+        schedule::random_u64() as u32
     )
 }
 

@@ -21,16 +21,26 @@ pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(7 * 24 * 3600);
 /// Jitter after a success is at most a tenth of the wait, and this.
 const MAX_JITTER: Duration = Duration::from_secs(300);
 
-/// A fraction in [0, 1), different on every call.
-pub fn random_fraction() -> f64 {
+/// 64 unpredictable bits, different on every call: the standard library's
+/// randomly keyed hasher over a counter and the time (no crate needed for
+/// jitter, names and challenges).
+pub fn random_u64() -> u64 {
     use std::hash::{BuildHasher, Hasher};
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u64(
+    h.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
+    h.write_u128(
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos() as u64),
+            .map_or(0, |d| d.as_nanos()),
     );
-    (h.finish() % 1_000_000) as f64 / 1_000_000.0
+    h.finish()
+}
+
+/// A fraction in [0, 1), different on every call.
+pub fn random_fraction() -> f64 {
+    (random_u64() % 1_000_000) as f64 / 1_000_000.0
 }
 
 fn add(now: DateTime<Utc>, d: Duration) -> DateTime<Utc> {

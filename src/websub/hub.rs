@@ -228,7 +228,11 @@ impl Hub {
         secret: Option<String>,
         lease: u64,
     ) {
-        let challenge = crate::text::hex(&rand_bytes());
+        let challenge = format!(
+            "{:016x}{:016x}",
+            crate::schedule::random_u64(),
+            crate::schedule::random_u64()
+        );
         let Ok(mut url) = reqwest::Url::parse(&callback) else {
             return;
         };
@@ -529,24 +533,4 @@ async fn read_at_most(mut resp: reqwest::Response, max: usize) -> Option<String>
         }
     }
     String::from_utf8(buf).ok()
-}
-
-/// 16 unpredictable bytes for a challenge: the standard library's
-/// randomly keyed hasher, over the time and a counter.
-fn rand_bytes() -> [u8; 16] {
-    use std::hash::{BuildHasher, Hasher};
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let mut out = [0u8; 16];
-    for half in out.chunks_mut(8) {
-        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-        h.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
-        h.write_u128(
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_nanos()),
-        );
-        half.copy_from_slice(&h.finish().to_le_bytes());
-    }
-    out
 }
