@@ -354,6 +354,9 @@ struct FeedLine {
     /// The last failure's error, or why a read feed is not healthy.
     last_error: Option<String>,
     moved_to: Option<String>,
+    /// Where our subscription to the feed's WebSub hub stands; None when
+    /// it advertises none.
+    push: Option<crate::store::PushState>,
 }
 
 impl FeedLine {
@@ -381,6 +384,7 @@ impl FeedLine {
             items: f.items,
             last_error: f.last_error,
             moved_to: f.effective_url,
+            push: f.push,
         }
     }
 
@@ -461,6 +465,10 @@ pub fn feeds(
     // Those that need attention first, as Miniflux shows feeds with errors.
     lines.sort_by_key(|l| !l.needs_attention);
     let width = lines.iter().map(|l| l.status.len()).max().unwrap_or(0);
+    // The push column: the WebSub subscription's state, "-" for a feed
+    // with no hub.
+    let push = |l: &FeedLine| l.push.map_or("-", |p| p.as_str());
+    let push_width = lines.iter().map(|l| push(l).len()).max().unwrap_or(0);
     for l in &lines {
         let errors = match l.errors_in_a_row {
             0 => String::new(),
@@ -469,11 +477,12 @@ pub fn feeds(
         };
         writeln!(
             out,
-            "{:width$}  {:16}  {:>6} items  {:10}  {}{}",
+            "{:width$}  {:16}  {:>6} items  {:10}  {:push_width$}  {}{}",
             l.status,
             short_time(l.last_success),
             l.items,
             errors,
+            push(l),
             l.url,
             l.title
                 .as_deref()
@@ -517,6 +526,9 @@ fn feed_detail(out: &mut dyn Write, l: &FeedLine) -> std::io::Result<()> {
     }
     writeln!(out, "  next poll:    {}", when(l.next_poll))?;
     writeln!(out, "  items:        {}", l.items)?;
+    if let Some(p) = l.push {
+        writeln!(out, "  push:         {p} (WebSub)")?;
+    }
     if let Some(moved) = &l.moved_to {
         writeln!(
             out,

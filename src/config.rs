@@ -14,6 +14,9 @@ use std::time::Duration;
 use thiserror::Error;
 use toml::Spanned;
 
+/// The lease asked of a feed's WebSub hub: 10 days, the common default.
+const DEFAULT_PUSH_LEASE: Duration = Duration::from_secs(10 * 24 * 3600);
+
 /// The validated configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -48,6 +51,12 @@ pub struct Websub {
     pub enabled: bool,
     /// An external hub to advertise and ping instead of the built-in one.
     pub hub: Option<String>,
+    /// `reject_sha1`: refuse pushed content signed with HMAC-SHA1. Off by
+    /// default: WebSub allows sha1, and long-running hubs sign with it
+    /// only; an HMAC-SHA1 is not weakened by SHA-1 collisions.
+    pub reject_sha1: bool,
+    /// `lease`: the lease asked of feeds' hubs (they may grant another).
+    pub lease: Duration,
 }
 
 impl Websub {
@@ -308,6 +317,8 @@ struct RawPolling {
 struct RawWebsub {
     enabled: Option<bool>,
     hub: Option<Spanned<String>>,
+    reject_sha1: Option<bool>,
+    lease: Option<Dur>,
 }
 
 #[derive(Deserialize, Default)]
@@ -687,6 +698,11 @@ impl Cx<'_> {
                     Some(h.into_inner())
                 }
             },
+            reject_sha1: raw.websub.reject_sha1.unwrap_or(false),
+            lease: raw
+                .websub
+                .lease
+                .map_or(DEFAULT_PUSH_LEASE, |d| *d.0.get_ref()),
         };
 
         let location = match (raw.storage.path, raw.storage.url) {

@@ -20,6 +20,7 @@ use crate::refresh;
 use crate::schedule;
 use crate::server::{self, AppState};
 use crate::store::{FeedSpec, Store, StoreError};
+use crate::websub::subscriber::{SAFETY_NET, Subscriber};
 
 /// Items one prune transaction removes at most: a poll queued behind it
 /// waits milliseconds, not the whole prune.
@@ -132,22 +133,52 @@ pub async fn poll_all(cfg: &Config, store: &Store) -> anyhow::Result<PollSummary
 
 /// Polls one feed forever on its interval. `retire` ends the loop between
 /// polls (a reload lets a poll in flight finish); `abort` (shutdown) also
-/// abandons a poll in flight.
+/// abandons a poll in flight. With `push`, a hub the poll finds is
+/// subscribed to, and while that subscription is active the feed waits
+/// at least `subscriber::SAFETY_NET` between polls; when it fails or
+/// lapses the feed is due on its own interval again at once.
 async fn feed_loop(
     feed: config::Feed,
     fetcher: Arc<Fetcher>,
     store: Store,
     first_in: Duration,
+    push: Option<Arc<Subscriber>>,
     retire: CancellationToken,
     abort: CancellationToken,
 ) {
-    let mut wait = first_in;
+    let start = tokio::time::Instant::now();
+    let mut due = start + first_in;
+    // When the last poll ended (the start, before any).
+    let mut polled = start;
     let mut doc_hints = FeedHints::default();
+    let mut changes = push.as_ref().map(|p| p.watch());
+    let mut pushed = push.as_ref().is_some_and(|p| p.is_active(&feed.url));
     loop {
         tokio::select! {
             _ = retire.cancelled() => return,
-            _ = tokio::time::sleep(wait) => {}
+            _ = tokio::time::sleep_until(due) => {}
+            // Boxed for the same reason as the poll below: every waiting
+            // feed holds this future.
+            Some(()) = Box::pin(push_changed(&mut changes)) => {
+                let now_pushed = push.as_ref().is_some_and(|p| p.is_active(&feed.url));
+                if now_pushed != pushed {
+                    pushed = now_pushed;
+                    due = if pushed {
+                        due.max(polled + SAFETY_NET)
+                    } else {
+                        due.min(polled + feed.interval)
+                    };
+                }
+                continue;
+            }
         }
+        let polled_feed = match &push {
+            Some(p) => config::Feed {
+                interval: p.poll_interval(&feed),
+                ..feed.clone()
+            },
+            None => feed.clone(),
+        };
         // Boxed: a future holds the state of its largest await, and the
         // poll's (the HTTP request, the body, the store job) is ~2.8 KB. Kept
         // inline, every sleeping feed carried it: 28 MB of idle memory at
@@ -156,8 +187,12 @@ async fn feed_loop(
             // Abandoning the fetch is safe: a store job already sent still
             // commits whole on the store thread.
             _ = abort.cancelled() => return,
-            r = Box::pin(refresh::poll_feed(&fetcher, &store, &feed, &mut doc_hints)) => r,
+            r = Box::pin(refresh::poll_feed(&fetcher, &store, &polled_feed, &mut doc_hints)) => r,
         };
+        polled = tokio::time::Instant::now();
+        if let (Some(p), Ok(done)) = (&push, &report.result) {
+            Box::pin(p.discovered(&feed.url, &done.push)).await;
+        }
         let Some(next) = report.next_poll else {
             tracing::warn!(
                 feed_url = %feed.url,
@@ -166,7 +201,19 @@ async fn feed_loop(
             );
             return;
         };
-        wait = (next - Utc::now()).to_std().unwrap_or_default();
+        due = polled + (next - Utc::now()).to_std().unwrap_or_default();
+    }
+}
+
+/// The next change of push states, for a `select!`; never, without a
+/// subscriber (or once it is gone).
+async fn push_changed(changes: &mut Option<tokio::sync::watch::Receiver<u64>>) -> Option<()> {
+    match changes {
+        Some(rx) => match rx.changed().await {
+            Ok(()) => Some(()),
+            Err(_) => std::future::pending().await,
+        },
+        None => std::future::pending().await,
     }
 }
 
@@ -175,6 +222,7 @@ async fn feed_loop(
 async fn start_scheduler(
     cfg: &Config,
     store: &Store,
+    push: Option<&Arc<Subscriber>>,
     set: &mut JoinSet<()>,
     retire: CancellationToken,
     abort: CancellationToken,
@@ -193,7 +241,7 @@ async fn start_scheduler(
             .flatten()
             .and_then(|t| (t - now).to_std().ok())
             .unwrap_or_default()
-            .min(feed.interval);
+            .min(push.map_or(feed.interval, |p| p.poll_interval(&feed)));
         // Spread the start so feeds of one host do not fire together.
         let first_in = due + Duration::from_secs(2).mul_f64(schedule::random_fraction());
         set.spawn(feed_loop(
@@ -201,6 +249,7 @@ async fn start_scheduler(
             fetcher.clone(),
             store.clone(),
             first_in,
+            push.cloned(),
             retire.clone(),
             abort.clone(),
         ));
@@ -220,6 +269,7 @@ async fn lease_loop(
     cfg: Config,
     fetcher: Arc<Fetcher>,
     store: Store,
+    push: Option<Arc<Subscriber>>,
     retire: CancellationToken,
     abort: CancellationToken,
 ) {
@@ -253,11 +303,20 @@ async fn lease_loop(
                             let _ = store.release_leases(owner.clone(), Some(url)).await;
                             continue;
                         };
-                        let (fetcher, store, owner) =
-                            (fetcher.clone(), store.clone(), owner.clone());
+                        let (fetcher, store, owner, push) =
+                            (fetcher.clone(), store.clone(), owner.clone(), push.clone());
                         let mut doc_hints = hints.remove(&url).unwrap_or_default();
                         running.spawn(async move {
-                            let _ = refresh::poll_feed(&fetcher, &store, &feed, &mut doc_hints).await;
+                            // While pushed, the next poll stored is a
+                            // safety net's (see feed_loop).
+                            let polled_feed = match &push {
+                                Some(p) => config::Feed { interval: p.poll_interval(&feed), ..feed.clone() },
+                                None => feed.clone(),
+                            };
+                            let report = refresh::poll_feed(&fetcher, &store, &polled_feed, &mut doc_hints).await;
+                            if let (Some(p), Ok(done)) = (&push, &report.result) {
+                                p.discovered(&feed.url, &done.push).await;
+                            }
                             if let Err(e) = store.release_leases(owner, Some(url.clone())).await {
                                 tracing::warn!(feed_url = %url, error = %e, "cannot give back the feed's lease; it expires by itself");
                             }
@@ -317,6 +376,7 @@ fn lease_owner() -> String {
 async fn start_polling(
     cfg: &Config,
     store: &Store,
+    push: Option<&Arc<Subscriber>>,
     set: &mut JoinSet<()>,
     retire: CancellationToken,
     abort: CancellationToken,
@@ -330,12 +390,13 @@ async fn start_polling(
             cfg.clone(),
             fetcher,
             store.clone(),
+            push.cloned(),
             retire,
             abort,
         ));
         Ok(())
     } else {
-        start_scheduler(cfg, store, set, retire, abort).await
+        start_scheduler(cfg, store, push, set, retire, abort).await
     }
 }
 
@@ -478,6 +539,9 @@ struct Running {
     role: Role,
     /// The built-in WebSub hub and its delivery task, when push is on.
     hub: Option<(Arc<crate::websub::hub::Hub>, tokio::task::JoinHandle<()>)>,
+    /// Our subscriptions to feeds' hubs and their renewal task, in a
+    /// process that polls.
+    subscriber: Option<(Arc<Subscriber>, tokio::task::JoinHandle<()>)>,
     store: Store,
     state: Arc<AppState>,
     /// Cancelled once, at shutdown; every task watches it.
@@ -542,6 +606,20 @@ impl Running {
             None
         };
 
+        // Push in: only a process that polls takes pushed content, since
+        // it goes through the same refresh (and writes) as a poll.
+        let subscriber = if role.polls() {
+            let sub =
+                Subscriber::start(store.clone(), &cfg, role.serves(), shutdown.clone()).await?;
+            if role.serves() {
+                state.set_subscriber(Some(sub.clone()));
+            }
+            let task = tokio::spawn(sub.clone().run());
+            Some((sub, task))
+        } else {
+            None
+        };
+
         let watcher = tokio::spawn(watch_external_writes(store.clone(), shutdown.clone()));
         let mut pollers = JoinSet::new();
         let generation = shutdown.child_token();
@@ -551,6 +629,7 @@ impl Running {
             start_polling(
                 &cfg,
                 &store,
+                subscriber.as_ref().map(|(s, _)| s),
                 &mut pollers,
                 generation.clone(),
                 shutdown.clone(),
@@ -575,6 +654,7 @@ impl Running {
             cfg,
             role,
             hub,
+            subscriber,
             store,
             state,
             shutdown,
@@ -628,6 +708,10 @@ impl Running {
                 if let Some((hub, _)) = &self.hub {
                     hub.set_config(&new);
                 }
+                // Feeds gone from config.toml are unsubscribed here.
+                if let Some((sub, _)) = &self.subscriber {
+                    sub.set_config(&new).await;
+                }
                 if new.websub.enabled != self.cfg.websub.enabled {
                     tracing::warn!(
                         "[websub] enabled changed: restart feedsift to start or stop the hub"
@@ -640,6 +724,7 @@ impl Running {
                     && let Err(e) = start_polling(
                         &self.cfg,
                         &self.store,
+                        self.subscriber.as_ref().map(|(s, _)| s),
                         &mut self.pollers,
                         self.generation.clone(),
                         self.shutdown.clone(),
@@ -669,8 +754,14 @@ impl Running {
         if let Some(pruner) = self.pruner {
             let _ = pruner.await;
         }
-        // The hub holds a store handle: it must be gone before the close.
+        // The hub and the subscriber hold store handles: they must be gone
+        // before the close.
         self.state.set_hub(None);
+        self.state.set_subscriber(None);
+        if let Some((sub, task)) = self.subscriber.take() {
+            let _ = task.await;
+            drop(sub);
+        }
         if let Some((hub, task)) = self.hub.take() {
             let _ = task.await;
             drop(hub);
@@ -737,6 +828,7 @@ mod tests {
             fetcher,
             store,
             Duration::from_secs(3600),
+            None,
             token.clone(),
             token,
         );

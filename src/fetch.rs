@@ -17,6 +17,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use url::Url;
 
 use crate::config::{Credentials, Polling};
+use crate::parse::{PushLinks, link_header};
 
 /// Most redirects followed for one poll.
 pub const MAX_REDIRECTS: usize = 5;
@@ -131,6 +132,8 @@ pub struct Fetched {
     /// The feed's place among those between fetch and store (see
     /// `Fetcher::in_flight`): hold it until the body is stored or dropped.
     pub slot: Option<OwnedSemaphorePermit>,
+    /// The WebSub hub and self links of the response's `Link` headers.
+    pub links: PushLinks,
 }
 
 /// The resolver for public names: addresses outside the public internet are
@@ -411,6 +414,13 @@ impl Fetcher {
                 continue;
             }
             let hints = http_hints(resp.headers());
+            let links = link_header(
+                resp.headers()
+                    .get_all(header::LINK)
+                    .iter()
+                    .filter_map(|v| v.to_str().ok()),
+                url.as_str(),
+            );
             if status == reqwest::StatusCode::NOT_MODIFIED {
                 return Ok(Fetched {
                     body: Body::NotModified,
@@ -418,6 +428,7 @@ impl Fetcher {
                     moved_to,
                     final_url: url.to_string(),
                     slot: None,
+                    links,
                 });
             }
             if !status.is_success() {
@@ -443,6 +454,7 @@ impl Fetcher {
                 moved_to,
                 final_url: url.to_string(),
                 slot: None,
+                links,
             });
         }
     }

@@ -7,7 +7,7 @@ use std::fmt::Write;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
-use crate::store::StoreStats;
+use crate::store::{PushState, StoreStats};
 
 /// Upper bounds (seconds) of the fetch duration histogram: loopback and
 /// nearby servers answer in milliseconds, slow publishers in seconds.
@@ -36,6 +36,10 @@ pub struct Metrics {
     /// Unix seconds of the scheduler's last sign of life.
     scheduler_beat: AtomicI64,
     stories_suspect: AtomicU64,
+    /// Content pushed by feeds' WebSub hubs: stored, and discarded (bad or
+    /// missing signature, no active subscription, not a feed).
+    pushes_stored: AtomicU64,
+    pushes_rejected: AtomicU64,
 }
 
 /// Upper bounds of the story size histogram (members): most stories are
@@ -65,7 +69,20 @@ impl Metrics {
             fetch_micros: ZERO,
             scheduler_beat: AtomicI64::new(0),
             stories_suspect: ZERO,
+            pushes_stored: ZERO,
+            pushes_rejected: ZERO,
         }
+    }
+
+    /// A hub pushed content that was stored, with its new items.
+    pub fn push_stored(&self, new_items: u64) {
+        self.pushes_stored.fetch_add(1, Relaxed);
+        self.items_ingested.fetch_add(new_items, Relaxed);
+    }
+
+    /// A hub's push was discarded.
+    pub fn push_rejected(&self) {
+        self.pushes_rejected.fetch_add(1, Relaxed);
     }
 
     /// A story grew past what one event gets (see `cluster::Suspect`).
@@ -224,6 +241,39 @@ impl Metrics {
         let _ = writeln!(out, "feedsift_story_size_bucket{{le=\"+Inf\"}} {count}");
         let _ = writeln!(out, "feedsift_story_size_sum {sum}");
         let _ = writeln!(out, "feedsift_story_size_count {count}");
+        family(
+            &mut out,
+            "feedsift_websub_pushes_total",
+            "counter",
+            "Content pushed by the WebSub hubs of feeds we subscribe to, by what became of it.",
+        );
+        for (label, n) in [
+            ("stored", &self.pushes_stored),
+            ("rejected", &self.pushes_rejected),
+        ] {
+            let _ = writeln!(
+                out,
+                "feedsift_websub_pushes_total{{result=\"{label}\"}} {}",
+                n.load(Relaxed)
+            );
+        }
+        family(
+            &mut out,
+            "feedsift_websub_subscriptions",
+            "gauge",
+            "Feeds whose WebSub hub we know, by where our subscription stands.",
+        );
+        for state in PushState::ALL {
+            let n = stats
+                .push_states
+                .iter()
+                .find(|(s, _)| *s == state)
+                .map_or(0, |(_, n)| *n);
+            let _ = writeln!(
+                out,
+                "feedsift_websub_subscriptions{{state=\"{state}\"}} {n}"
+            );
+        }
         family(
             &mut out,
             "feedsift_topic_items",

@@ -15,7 +15,7 @@ use tokio::sync::Semaphore;
 use crate::config;
 use crate::fetch::{Body, FetchError, Fetched, Fetcher, HttpHints, Validators};
 use crate::metrics::{METRICS, PollResult};
-use crate::parse::{FeedHints, ParseError, parse_feed};
+use crate::parse::{FeedHints, ParseError, PushLinks, parse_feed};
 use crate::schedule;
 use crate::store::{FeedState, IngestStats, PollRecord, PollStatus, Store, StoreError};
 use crate::text::hex;
@@ -61,6 +61,9 @@ pub struct Refreshed {
     /// Why the status is not plain `Ok` (no items, repaired XML).
     pub note: Option<String>,
     pub next_poll: DateTime<Utc>,
+    /// The WebSub hub and self url the response advertised (its `Link`
+    /// headers first, then the document when one was read).
+    pub push: PushLinks,
 }
 
 /// A body that reached us without a fetch of ours (pushed by a hub), as
@@ -76,6 +79,7 @@ pub fn delivered(url: &str, bytes: bytes::Bytes, content_type: Option<String>) -
         moved_to: None,
         final_url: url.to_owned(),
         slot: None,
+        links: PushLinks::default(),
     }
 }
 
@@ -121,6 +125,7 @@ pub async fn poll_feed(
                 status,
                 ref note,
                 next_poll: next,
+                ..
             } = done;
             let result = match status {
                 PollStatus::Ok => PollResult::Ok,
@@ -212,6 +217,7 @@ pub async fn refresh(
 ) -> Result<Refreshed, PollError> {
     // Held until the body is stored or dropped: bounds bodies in memory.
     let _slot = fetched.slot;
+    let links = fetched.links;
     if let Some(to) = &fetched.moved_to
         && state.effective_url.as_ref() != Some(to)
     {
@@ -248,7 +254,7 @@ pub async fn refresh(
     } = fetched.body
     else {
         record.next_poll = next(doc_hints);
-        return nothing_new(store, &feed.url, record).await;
+        return nothing_new(store, &feed.url, record, links).await;
     };
     record.etag = validators.etag;
     record.last_modified = validators.last_modified;
@@ -256,7 +262,7 @@ pub async fn refresh(
     if state.body_hash.as_deref() == Some(hash.as_str()) {
         record.status = PollStatus::Unchanged;
         record.next_poll = next(doc_hints);
-        return nothing_new(store, &feed.url, record).await;
+        return nothing_new(store, &feed.url, record, links).await;
     }
     let url = feed.url.clone();
     let (topics, title, tags) = (store.topics(), feed.title.clone(), feed.tags.clone());
@@ -278,6 +284,7 @@ pub async fn refresh(
         .map_err(|e| ParseError::NotAFeed(format!("the parser stopped: {e}")))??
     };
     *doc_hints = parsed.hints.clone();
+    let push = links.or(parsed.push.clone());
     // A document with no items is never "ok"; one that needed repair says
     // so too. The note goes where `feedsift feeds` shows it.
     (record.status, record.note) = match (parsed.no_items_reason(), &parsed.malformed) {
@@ -300,6 +307,7 @@ pub async fn refresh(
         status,
         note,
         next_poll,
+        push,
     })
 }
 
@@ -309,6 +317,7 @@ async fn nothing_new(
     store: &Store,
     feed_url: &str,
     record: PollRecord,
+    push: PushLinks,
 ) -> Result<Refreshed, PollError> {
     let (status, next_poll) = (record.status, record.next_poll);
     store.record_unchanged(feed_url.to_owned(), record).await?;
@@ -317,5 +326,6 @@ async fn nothing_new(
         status,
         note: None,
         next_poll,
+        push,
     })
 }

@@ -146,6 +146,12 @@ pub struct AppState {
     built: tokio::sync::Notify,
     /// The built-in WebSub hub, when push is on (`/websub/hub`).
     hub: RwLock<Option<Arc<crate::websub::hub::Hub>>>,
+    /// Our subscriptions to feeds' hubs, in a process that polls
+    /// (`/websub/callback/...`).
+    subscriber: RwLock<Option<Arc<crate::websub::subscriber::Subscriber>>>,
+    /// Pushed content is read up to this (`[polling] max_body`, as a
+    /// polled body).
+    max_push: usize,
 }
 
 /// Who answers a request for a document that is stale or missing.
@@ -195,7 +201,14 @@ impl AppState {
             building: std::sync::Mutex::new(HashSet::new()),
             built: tokio::sync::Notify::new(),
             hub: RwLock::new(None),
+            subscriber: RwLock::new(None),
+            max_push: usize::try_from(cfg.polling.max_body_bytes).unwrap_or(usize::MAX),
         }
+    }
+
+    /// Answers `/websub/callback/...` with `subscriber` from now on.
+    pub fn set_subscriber(&self, subscriber: Option<Arc<crate::websub::subscriber::Subscriber>>) {
+        *lock(self.subscriber.write()) = subscriber;
     }
 
     /// Answers `/websub/hub` with `hub` from now on.
@@ -298,6 +311,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route(
             "/websub/hub",
             axum::routing::post(websub_hub).layer(axum::extract::DefaultBodyLimit::max(16 * 1024)),
+        )
+        .route(
+            "/websub/callback/{token}",
+            get(websub_verify).post(websub_content),
         )
         .with_state(state)
 }
@@ -624,6 +641,77 @@ async fn websub_hub(
         Err(r) => plain(
             StatusCode::from_u16(r.status).unwrap_or(StatusCode::BAD_REQUEST),
             format!("{}\n", r.message),
+        ),
+    }
+}
+
+/// A feed's hub verifying our intent (see `websub::subscriber`): the
+/// challenge for a subscription we asked for, 404 for anything else.
+async fn websub_verify(
+    State(state): State<Arc<AppState>>,
+    Path(token): Path<String>,
+    query: Result<
+        Query<crate::websub::subscriber::Verification>,
+        axum::extract::rejection::QueryRejection,
+    >,
+) -> Response {
+    use crate::websub::subscriber::Verified;
+    let subscriber = lock(state.subscriber.read()).clone();
+    let (Some(subscriber), Ok(Query(q))) = (subscriber, query) else {
+        return plain(StatusCode::NOT_FOUND, "no such subscription\n".into());
+    };
+    match subscriber.verify(&token, q).await {
+        Verified::Echo(challenge) => plain(StatusCode::OK, challenge),
+        Verified::Unknown => plain(StatusCode::NOT_FOUND, "no such subscription\n".into()),
+    }
+}
+
+/// Content a feed's hub pushed. Answered 2xx whether it is stored or
+/// discarded for its signature (WebSub 8: a forger learns nothing).
+async fn websub_content(
+    State(state): State<Arc<AppState>>,
+    Path(token): Path<String>,
+    headers: HeaderMap,
+    body: axum::body::Body,
+) -> Response {
+    use crate::websub::subscriber::Pushed;
+    let subscriber = lock(state.subscriber.read()).clone();
+    // Not 410: a process that does not take pushes (`--role serve`)
+    // cannot tell whether another one behind the same base_url does.
+    let Some(subscriber) = subscriber else {
+        return plain(
+            StatusCode::NOT_FOUND,
+            "this process takes no pushes\n".into(),
+        );
+    };
+    let Ok(bytes) = axum::body::to_bytes(body, state.max_push).await else {
+        crate::metrics::METRICS.push_rejected();
+        tracing::warn!(
+            limit = state.max_push,
+            "websub: pushed content over [polling] max_body (or cut off); refused"
+        );
+        return plain(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "the content is larger than this subscriber takes\n".into(),
+        );
+    };
+    let header = |name: header::HeaderName| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let signature = header(header::HeaderName::from_static("x-hub-signature"));
+    let content_type = header(header::CONTENT_TYPE);
+    match subscriber
+        .content(&token, signature.as_deref(), content_type, bytes)
+        .await
+    {
+        Pushed::Stored | Pushed::Discarded => plain(StatusCode::OK, "received\n".into()),
+        Pushed::Gone => plain(StatusCode::GONE, "no such subscription\n".into()),
+        Pushed::Busy => plain(
+            StatusCode::TOO_MANY_REQUESTS,
+            "busy: send it again shortly\n".into(),
         ),
     }
 }

@@ -57,6 +57,75 @@ pub struct FeedHints {
     pub skip_days: Vec<Weekday>,
 }
 
+/// Where a feed says it is pushed from (WebSub 4, discovery): its hub and
+/// its own canonical url, the topic to subscribe to. From the document
+/// (Atom `<link rel="hub">`, RSS `<atom:link rel="hub">`) or the HTTP
+/// `Link` header (`link_header`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PushLinks {
+    pub hub: Option<String>,
+    pub self_url: Option<String>,
+}
+
+impl PushLinks {
+    /// What `self` says, and what `other` says where `self` is silent:
+    /// the HTTP header first, as WebSub 4 has publishers put it there.
+    pub fn or(self, other: PushLinks) -> PushLinks {
+        PushLinks {
+            hub: self.hub.or(other.hub),
+            self_url: self.self_url.or(other.self_url),
+        }
+    }
+}
+
+/// The hub and self links of HTTP `Link` header values (RFC 8288:
+/// `<url>; rel="hub", <url>; rel="self"`), made absolute against `base`.
+/// The first of each counts; anything unreadable is skipped.
+pub fn link_header<'a>(values: impl IntoIterator<Item = &'a str>, base: &str) -> PushLinks {
+    let base = Url::parse(base).ok();
+    let mut links = PushLinks::default();
+    for value in values {
+        let mut rest = value;
+        while let Some(open) = rest.find('<') {
+            let after = &rest[open + 1..];
+            let Some(close) = after.find('>') else { break };
+            let target = &after[..close];
+            let tail = &after[close + 1..];
+            // The parameters run to the comma before the next link (a
+            // quoted ',' in a title only shortens them; rel comes first
+            // in practice).
+            let comma = tail.find(',').unwrap_or(tail.len());
+            let next = tail[comma..].find('<').map_or(tail.len(), |i| comma + i);
+            let absolute = base
+                .as_ref()
+                .map_or_else(|| Url::parse(target.trim()), |b| b.join(target.trim()))
+                .ok()
+                .filter(|u| matches!(u.scheme(), "http" | "https"))
+                .map(String::from);
+            for param in tail[..comma].split(';') {
+                let Some((key, val)) = param.split_once('=') else {
+                    continue;
+                };
+                if !key.trim().eq_ignore_ascii_case("rel") {
+                    continue;
+                }
+                for rel in val.trim().trim_matches('"').split_ascii_whitespace() {
+                    let slot = match rel.to_ascii_lowercase().as_str() {
+                        "hub" => &mut links.hub,
+                        "self" => &mut links.self_url,
+                        _ => continue,
+                    };
+                    if slot.is_none() {
+                        slot.clone_from(&absolute);
+                    }
+                }
+            }
+            rest = &tail[next..];
+        }
+    }
+    links
+}
+
 /// A feed as we keep it.
 #[derive(Debug, Clone, Default)]
 pub struct ParsedFeed {
@@ -78,6 +147,8 @@ pub struct ParsedFeed {
     /// Set when the document was ill-formed and read only after repair
     /// (tags balanced, a cut-off entry dropped): the parser's complaint.
     pub malformed: Option<String>,
+    /// The hub and self links the document names.
+    pub push: PushLinks,
 }
 
 impl ParsedFeed {
@@ -297,6 +368,20 @@ pub fn parse_feed(
         .iter()
         .find(|l| l.rel.as_deref().is_none_or(|r| r == "alternate"))
         .and_then(|l| absolute(&l.href));
+    let rel = |name: &str| {
+        feed.links
+            .iter()
+            .find(|l| {
+                l.rel
+                    .as_deref()
+                    .is_some_and(|r| r.eq_ignore_ascii_case(name))
+            })
+            .and_then(|l| absolute(&l.href))
+    };
+    let push = PushLinks {
+        hub: rel("hub"),
+        self_url: rel("self"),
+    };
 
     let items: Vec<NewItem> = feed
         .entries
@@ -379,6 +464,7 @@ pub fn parse_feed(
             0
         },
         malformed,
+        push,
     })
 }
 
@@ -481,6 +567,33 @@ fn feed_hints(text: &str, ttl_minutes: Option<u32>) -> FeedHints {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn websub_links_come_from_the_header_and_the_document() {
+        let h = super::link_header(
+            [
+                r#"<https://hub.example/>; rel="hub", </feed.xml>; rel="self""#,
+                r#"<https://other.example/>; rel="hub""#,
+            ],
+            "https://pub.example/x/feed.xml",
+        );
+        assert_eq!(h.hub.as_deref(), Some("https://hub.example/"));
+        assert_eq!(h.self_url.as_deref(), Some("https://pub.example/feed.xml"));
+        let rss = br#"<?xml version="1.0"?><rss version="2.0" xmlns:atom="http://www.w3.org/2005/Atom"><channel><title>T</title><link>https://pub.example/</link>
+<atom:link rel="hub" href="https://hub.example/hub"/><atom:link rel="self" href="https://pub.example/rss"/>
+<item><title>A</title><link>https://pub.example/a</link></item></channel></rss>"#;
+        let p = super::parse_feed("https://pub.example/rss?x", rss, None).expect("parses");
+        assert_eq!(p.push.hub.as_deref(), Some("https://hub.example/hub"));
+        assert_eq!(p.push.self_url.as_deref(), Some("https://pub.example/rss"));
+        let atom = br#"<feed xmlns="http://www.w3.org/2005/Atom"><title>T</title><id>urn:x</id><updated>2026-01-01T00:00:00Z</updated>
+<link rel="hub" href="/hub"/><entry><title>A</title><id>urn:a</id><updated>2026-01-01T00:00:00Z</updated></entry></feed>"#;
+        let p = super::parse_feed("https://pub.example/f.atom", atom, None).expect("parses");
+        assert_eq!(p.push.hub.as_deref(), Some("https://pub.example/hub"));
+        assert_eq!(p.push.self_url, None);
+        // The header wins where both speak.
+        let both = h.or(p.push);
+        assert_eq!(both.hub.as_deref(), Some("https://hub.example/"));
+    }
+
     use super::*;
 
     #[test]

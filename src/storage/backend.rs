@@ -9,8 +9,8 @@ use std::collections::{HashMap, HashSet};
 use chrono::{DateTime, Utc};
 
 use super::{
-    FeedSpec, FeedState, FeedStatus, IngestStats, PollRecord, PruneBatch, StoreError, StoreStats,
-    StoredItem, StoryDetail, TopicEntries,
+    FeedSpec, FeedState, FeedStatus, IngestStats, PollRecord, PruneBatch, PushState, StoreError,
+    StoreStats, StoredItem, StoryDetail, TopicEntries,
 };
 use crate::parse::ParsedFeed;
 use crate::topics::{ItemText, Matched, Topic};
@@ -113,6 +113,31 @@ pub struct HubSubscriber {
     pub secret: Option<String>,
     /// Unix seconds when the lease ends.
     pub expires: i64,
+}
+
+/// Our subscription to the hub of a feed we poll (WebSub, subscriber
+/// side): what the feed advertised and where the subscription stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PushSubscription {
+    /// The feed as config.toml names it.
+    pub feed_url: String,
+    /// The hub and the topic (the feed's self url) it advertised.
+    pub hub: String,
+    pub topic: String,
+    pub state: PushState,
+    /// The last part of our callback url, unguessable: it names this
+    /// subscription in the hub's requests.
+    pub token: String,
+    /// What the hub signs content with (`hub.secret`).
+    pub secret: String,
+    /// Unix seconds: when the lease the hub granted ends, and when we
+    /// renew it.
+    pub lease_until: Option<i64>,
+    pub renew_at: Option<i64>,
+    /// Unix seconds of our last request to the hub.
+    pub requested: i64,
+    /// Why it failed (the hub's reason or our error).
+    pub error: Option<String>,
 }
 
 /// What `Backend::claim_due` is asked for.
@@ -252,6 +277,15 @@ pub trait Backend: Send {
     fn hub_subscribers(&mut self, topic: &str, now: i64) -> Result<Vec<HubSubscriber>, StoreError>;
     /// Removes every subscription whose lease ended by `now`; how many.
     fn hub_expire(&mut self, now: i64) -> Result<usize, StoreError>;
+
+    // Our subscriptions to the hubs of feeds we poll.
+
+    /// Every subscription, by feed url.
+    fn push_subscriptions(&mut self) -> Result<Vec<PushSubscription>, StoreError>;
+    /// Adds or replaces the subscription of `s.feed_url`.
+    fn push_put(&mut self, s: &PushSubscription) -> Result<(), StoreError>;
+    /// Forgets a feed's subscription.
+    fn push_delete(&mut self, feed_url: &str) -> Result<(), StoreError>;
 
     // Transactions for the writers in `crate::store`.
 

@@ -28,6 +28,7 @@ const TABLES: &[(&str, &str)] = &[
     ("topics", "slug"),
     ("topic_items", "slug, item_id"),
     ("hub_subscribers", "topic, callback"),
+    ("websub_subscriptions", "feed_url"),
 ];
 
 /// Rows written per statement batch, and between progress reports.

@@ -15,6 +15,14 @@ macro_rules! feed_label {
     };
 }
 
+/// The columns of `websub_subscriptions` in the order both backends read
+/// and write them (`PushSubscription`'s fields).
+macro_rules! push_columns {
+    () => {
+        "feed_url, hub, topic, state, token, secret, lease_until, renew_at, requested, error"
+    };
+}
+
 mod backend;
 pub mod copy;
 mod pg_schema;
@@ -24,8 +32,8 @@ mod schema;
 mod sqlite;
 
 pub use backend::{
-    Backend, Claim, GroupingInput, HubSubscriber, LeadCandidate, MatchRow, Sketched, StoryTexts,
-    TopicMatcher, Touched,
+    Backend, Claim, GroupingInput, HubSubscriber, LeadCandidate, MatchRow, PushSubscription,
+    Sketched, StoryTexts, TopicMatcher, Touched,
 };
 pub use postgres::{Db as Postgres, check_url as check_postgres_url, listen};
 pub use sqlite::Db as Sqlite;
@@ -137,6 +145,9 @@ pub struct FeedStatus {
     pub error_count: u32,
     pub effective_url: Option<String>,
     pub items: i64,
+    /// Where our subscription to the feed's WebSub hub stands; None when
+    /// the feed advertises no hub.
+    pub push: Option<PushState>,
 }
 
 impl FeedStatus {
@@ -153,6 +164,7 @@ impl FeedStatus {
             error_count: 0,
             effective_url: None,
             items: 0,
+            push: None,
         }
     }
 }
@@ -174,6 +186,60 @@ pub struct StoreStats {
     /// (members, stories of that size) over the stories a member joined
     /// in the last 7 days.
     pub story_sizes: Vec<(u64, u64)>,
+    /// (state, feeds) of our subscriptions to feeds' WebSub hubs.
+    pub push_states: Vec<(PushState, u64)>,
+}
+
+/// Where our subscription to a feed's hub stands (stored as its name).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PushState {
+    /// The feed advertises a hub, but push is off (`[websub] enabled`).
+    Discovered,
+    /// Asked; the hub has not yet verified our intent.
+    Pending,
+    /// Verified, within its lease: the feed is polled only as a safety net.
+    Active,
+    /// Denied, refused, unverified or lapsed: polled as usual; tried again
+    /// later.
+    Failed,
+    /// The feed left config.toml: we asked the hub to stop.
+    Unsubscribing,
+}
+
+impl PushState {
+    pub const ALL: [PushState; 5] = [
+        PushState::Discovered,
+        PushState::Pending,
+        PushState::Active,
+        PushState::Failed,
+        PushState::Unsubscribing,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PushState::Discovered => "discovered",
+            PushState::Pending => "pending",
+            PushState::Active => "active",
+            PushState::Failed => "failed",
+            PushState::Unsubscribing => "unsubscribing",
+        }
+    }
+
+    /// The stored name back; an unknown one (a newer feedsift's) reads as
+    /// failed, which is polled as usual and tried again.
+    pub fn parse(s: &str) -> PushState {
+        PushState::ALL
+            .into_iter()
+            .find(|p| p.as_str() == s)
+            .unwrap_or(PushState::Failed)
+    }
+}
+
+impl std::fmt::Display for PushState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// What the fetcher needs to know about a feed before polling it.

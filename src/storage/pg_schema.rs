@@ -126,4 +126,19 @@ pub const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (topic, callback)
     );
     "#,
+    // 4: our subscriptions to the WebSub hubs of feeds we poll (SQLite's 11).
+    r#"
+    CREATE TABLE websub_subscriptions (
+        feed_url     TEXT COLLATE "C" PRIMARY KEY,
+        hub          TEXT NOT NULL,
+        topic        TEXT NOT NULL,
+        state        TEXT NOT NULL,
+        token        TEXT COLLATE "C" NOT NULL UNIQUE,
+        secret       TEXT NOT NULL,
+        lease_until  BIGINT,
+        renew_at     BIGINT,
+        requested    BIGINT NOT NULL,
+        error        TEXT
+    );
+    "#,
 ];

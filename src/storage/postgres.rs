@@ -25,9 +25,9 @@ use super::pg_schema::MIGRATIONS;
 use super::rows::{from_ts, lines, story_reasons, ts};
 use super::{
     Backend, Claim, Entry, FeedSpec, FeedState, FeedStatus, GroupingInput, HubSubscriber,
-    IngestStats, LeadCandidate, MatchRow, Member, PollRecord, PruneBatch, Sketched, SourceFeed,
-    StoreError, StoreStats, StoredItem, StoryDetail, StoryInfo, StoryTexts, TopicEntries,
-    TopicMatcher, Touched,
+    IngestStats, LeadCandidate, MatchRow, Member, PollRecord, PruneBatch, PushState,
+    PushSubscription, Sketched, SourceFeed, StoreError, StoreStats, StoredItem, StoryDetail,
+    StoryInfo, StoryTexts, TopicEntries, TopicMatcher, Touched,
 };
 use crate::parse::{NewItem, ParsedFeed};
 use crate::topics::Topic;
@@ -536,6 +536,73 @@ impl Db {
 }
 
 impl Backend for Db {
+    fn push_subscriptions(&mut self) -> Result<Vec<PushSubscription>, StoreError> {
+        self.stmts
+            .query(
+                &mut self.client,
+                concat!(
+                    "SELECT ",
+                    push_columns!(),
+                    " FROM websub_subscriptions ORDER BY feed_url"
+                ),
+                &[],
+            )?
+            .iter()
+            .map(|r| {
+                Ok(PushSubscription {
+                    feed_url: r.try_get(0)?,
+                    hub: r.try_get(1)?,
+                    topic: r.try_get(2)?,
+                    state: PushState::parse(r.try_get(3)?),
+                    token: r.try_get(4)?,
+                    secret: r.try_get(5)?,
+                    lease_until: r.try_get(6)?,
+                    renew_at: r.try_get(7)?,
+                    requested: r.try_get(8)?,
+                    error: r.try_get(9)?,
+                })
+            })
+            .collect::<PgResult<_>>()
+            .map_err(StoreError::from)
+    }
+
+    fn push_put(&mut self, s: &PushSubscription) -> Result<(), StoreError> {
+        self.stmts.exec(
+            &mut self.client,
+            concat!(
+                "INSERT INTO websub_subscriptions (",
+                push_columns!(),
+                ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+                 ON CONFLICT (feed_url) DO UPDATE SET hub = excluded.hub, topic = excluded.topic,
+                     state = excluded.state, token = excluded.token, secret = excluded.secret,
+                     lease_until = excluded.lease_until, renew_at = excluded.renew_at,
+                     requested = excluded.requested, error = excluded.error"
+            ),
+            &[
+                &nul_free(&s.feed_url),
+                &nul_free(&s.hub),
+                &nul_free(&s.topic),
+                &s.state.as_str(),
+                &s.token,
+                &s.secret,
+                &s.lease_until,
+                &s.renew_at,
+                &s.requested,
+                &s.error.as_deref().map(nul_free),
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn push_delete(&mut self, feed_url: &str) -> Result<(), StoreError> {
+        self.stmts.exec(
+            &mut self.client,
+            "DELETE FROM websub_subscriptions WHERE feed_url = $1",
+            &[&feed_url],
+        )?;
+        Ok(())
+    }
+
     /// Asked once per change: cheap next to a delivery.
     fn holds_hub(&mut self) -> Result<bool, StoreError> {
         if !self.hub {
@@ -907,8 +974,9 @@ impl Backend for Db {
             &mut self.client,
             "SELECT f.url, coalesce(f.config_title, f.title), f.last_status, f.last_error,
                     f.last_attempt, f.last_success, f.next_poll, f.error_count, f.effective_url,
-                    (SELECT count(*) FROM item_sources s WHERE s.feed_id = f.id)
-             FROM feeds f ORDER BY f.url",
+                    (SELECT count(*) FROM item_sources s WHERE s.feed_id = f.id), w.state
+             FROM feeds f LEFT JOIN websub_subscriptions w ON w.feed_url = f.url
+             ORDER BY f.url",
             &[],
         )?;
         let feeds = rows
@@ -925,6 +993,7 @@ impl Backend for Db {
                     error_count: u32::try_from(r.try_get::<_, i32>(7)?).unwrap_or(0),
                     effective_url: r.try_get(8)?,
                     items: r.try_get(9)?,
+                    push: r.try_get::<_, Option<&str>>(10)?.map(PushState::parse),
                 })
             })
             .collect::<PgResult<_>>()?;
@@ -1174,6 +1243,16 @@ impl Backend for Db {
             db_bytes: count(db_bytes),
             last_poll,
             story_sizes,
+            push_states: self
+                .stmts
+                .query(
+                    &mut self.client,
+                    "SELECT state, count(*) FROM websub_subscriptions GROUP BY state ORDER BY state",
+                    &[],
+                )?
+                .iter()
+                .map(|r| Ok((PushState::parse(r.try_get(0)?), count(r.try_get(1)?))))
+                .collect::<PgResult<_>>()?,
         })
     }
 

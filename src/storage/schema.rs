@@ -168,4 +168,22 @@ pub const MIGRATIONS: &[Migration] = &[
         PRIMARY KEY (topic, callback)
     );
     "#),
+    // 11: our subscriptions to the WebSub hubs of feeds we poll, one per
+    // feed url (a feed removed from config.toml keeps its row until the
+    // hub confirms the unsubscription). `token` names the subscription in
+    // the callback url the hub calls.
+    Sql(r#"
+    CREATE TABLE websub_subscriptions (
+        feed_url     TEXT PRIMARY KEY,
+        hub          TEXT NOT NULL,
+        topic        TEXT NOT NULL,
+        state        TEXT NOT NULL,
+        token        TEXT NOT NULL UNIQUE,
+        secret       TEXT NOT NULL,
+        lease_until  INTEGER,
+        renew_at     INTEGER,
+        requested    INTEGER NOT NULL,
+        error        TEXT
+    );
+    "#),
 ];

@@ -10,9 +10,9 @@ use super::rows::{from_ts, lines, story_reasons, ts};
 use super::schema::{MIGRATIONS, Migration};
 use super::{
     Backend, Entry, FeedSpec, FeedState, FeedStatus, GroupingInput, HubSubscriber, IngestStats,
-    LeadCandidate, MatchRow, Member, PollRecord, PruneBatch, Sketched, SourceFeed, StoreError,
-    StoreStats, StoredItem, StoryDetail, StoryInfo, StoryTexts, TopicEntries, TopicMatcher,
-    Touched,
+    LeadCandidate, MatchRow, Member, PollRecord, PruneBatch, PushState, PushSubscription, Sketched,
+    SourceFeed, StoreError, StoreStats, StoredItem, StoryDetail, StoryInfo, StoryTexts,
+    TopicEntries, TopicMatcher, Touched,
 };
 use crate::parse::{NewItem, ParsedFeed};
 use crate::topics::Topic;
@@ -247,6 +247,59 @@ impl Db {
 }
 
 impl Backend for Db {
+    fn push_subscriptions(&mut self) -> Result<Vec<PushSubscription>, StoreError> {
+        let mut st = self.conn.prepare_cached(concat!(
+            "SELECT ",
+            push_columns!(),
+            " FROM websub_subscriptions ORDER BY feed_url"
+        ))?;
+        let rows = st.query_map([], |r| {
+            Ok(PushSubscription {
+                feed_url: r.get(0)?,
+                hub: r.get(1)?,
+                topic: r.get(2)?,
+                state: PushState::parse(&r.get::<_, String>(3)?),
+                token: r.get(4)?,
+                secret: r.get(5)?,
+                lease_until: r.get(6)?,
+                renew_at: r.get(7)?,
+                requested: r.get(8)?,
+                error: r.get(9)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn push_put(&mut self, s: &PushSubscription) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached(concat!(
+                "INSERT OR REPLACE INTO websub_subscriptions (",
+                push_columns!(),
+                ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
+            ))?
+            .execute(params![
+                s.feed_url,
+                s.hub,
+                s.topic,
+                s.state.as_str(),
+                s.token,
+                s.secret,
+                s.lease_until,
+                s.renew_at,
+                s.requested,
+                s.error
+            ])?;
+        Ok(())
+    }
+
+    fn push_delete(&mut self, feed_url: &str) -> Result<(), StoreError> {
+        self.conn.execute(
+            "DELETE FROM websub_subscriptions WHERE feed_url = ?1",
+            [feed_url],
+        )?;
+        Ok(())
+    }
+
     fn hub_subscribe(&mut self, s: &HubSubscriber, now: i64) -> Result<(), StoreError> {
         self.conn.execute(
             "INSERT INTO hub_subscribers (topic, callback, secret, expires, created)
@@ -572,6 +625,15 @@ impl Backend for Db {
             db_bytes: count(pages) * count(page_size),
             last_poll,
             story_sizes,
+            push_states: self
+                .conn
+                .prepare_cached(
+                    "SELECT state, count(*) FROM websub_subscriptions GROUP BY state ORDER BY state",
+                )?
+                .query_map([], |r| {
+                    Ok((PushState::parse(&r.get::<_, String>(0)?), count(r.get(1)?)))
+                })?
+                .collect::<Result<_, _>>()?,
         })
     }
 
@@ -579,8 +641,9 @@ impl Backend for Db {
         let mut st = self.conn.prepare(
             "SELECT f.url, coalesce(f.config_title, f.title), f.last_status, f.last_error,
                     f.last_attempt, f.last_success, f.next_poll, f.error_count, f.effective_url,
-                    (SELECT count(*) FROM item_sources s WHERE s.feed_id = f.id)
-             FROM feeds f ORDER BY f.url",
+                    (SELECT count(*) FROM item_sources s WHERE s.feed_id = f.id), w.state
+             FROM feeds f LEFT JOIN websub_subscriptions w ON w.feed_url = f.url
+             ORDER BY f.url",
         )?;
         let rows = st
             .query_map([], |r| {
@@ -595,6 +658,10 @@ impl Backend for Db {
                     error_count: r.get(7)?,
                     effective_url: r.get(8)?,
                     items: r.get(9)?,
+                    push: r
+                        .get::<_, Option<String>>(10)?
+                        .as_deref()
+                        .map(PushState::parse),
                 })
             })?
             .collect::<Result<_, _>>()?;

@@ -21,8 +21,8 @@ use crate::parse::ParsedFeed;
 use crate::storage::{Backend, Touched};
 pub use crate::storage::{
     Entry, FeedSpec, FeedState, FeedStatus, IngestStats, Member, PollRecord, PollStatus,
-    PruneBatch, SourceFeed, StoreError, StoreStats, StoredItem, StoryDetail, StoryInfo,
-    TopicEntries,
+    PruneBatch, PushState, PushSubscription, SourceFeed, StoreError, StoreStats, StoredItem,
+    StoryDetail, StoryInfo, TopicEntries,
 };
 use crate::topics::Topic;
 
@@ -691,6 +691,21 @@ impl Store {
     /// Forgets hub subscribers whose lease ended.
     pub async fn hub_expire(&self) -> Result<usize, StoreError> {
         self.call(|w| w.db.hub_expire(Utc::now().timestamp())).await
+    }
+
+    /// Our subscriptions to feeds' WebSub hubs.
+    pub async fn push_subscriptions(&self) -> Result<Vec<PushSubscription>, StoreError> {
+        self.call(|w| w.db.push_subscriptions()).await
+    }
+
+    /// Adds or replaces a feed's subscription.
+    pub async fn push_put(&self, s: PushSubscription) -> Result<(), StoreError> {
+        self.call(move |w| w.db.push_put(&s)).await
+    }
+
+    /// Forgets a feed's subscription.
+    pub async fn push_delete(&self, feed_url: String) -> Result<(), StoreError> {
+        self.call(move |w| w.db.push_delete(&feed_url)).await
     }
 
     /// Finishes queued jobs, closes the database and joins the thread.

@@ -151,6 +151,27 @@ fn ask(
     (r.status().as_u16(), r.text().unwrap_or_default())
 }
 
+/// A test subscriber subscribed as "echo" (secret "k") to the topic feed
+/// at `daemon`'s hub, once `stored()` counts one subscription.
+fn subscribed_reader(daemon: &Daemon, stored: impl Fn() -> i64) -> Subscriber {
+    let (sub, sub_addr) = Subscriber::start();
+    assert_eq!(
+        ask(
+            daemon,
+            sub_addr,
+            "subscribe",
+            "echo",
+            &[("hub.secret", "k")]
+        )
+        .0,
+        202
+    );
+    wait_for("the subscription", Duration::from_secs(10), || {
+        (stored() == 1).then_some(())
+    });
+    sub
+}
+
 fn urlencode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
@@ -478,20 +499,8 @@ fn several_servers_over_postgres_deliver_each_version_once() {
         Daemon::spawn(&mut cmd)
     };
     let servers = [serve(&site), serve(&site)];
-    let (sub, sub_addr) = Subscriber::start();
-    assert_eq!(
-        ask(
-            &servers[0],
-            sub_addr,
-            "subscribe",
-            "echo",
-            &[("hub.secret", "k")]
-        )
-        .0,
-        202
-    );
-    wait_for("the subscription", Duration::from_secs(10), || {
-        (db.count("SELECT count(*) FROM hub_subscribers") == 1).then_some(())
+    let sub = subscribed_reader(&servers[0], || {
+        db.count("SELECT count(*) FROM hub_subscribers")
     });
     // A poller groups the new item into its story, so it shows.
     let mut poller = site.cmd();
@@ -525,4 +534,693 @@ fn several_servers_over_postgres_deliver_each_version_once() {
             "a server's document differs from the last delivery"
         );
     }
+}
+
+// The subscriber half: feedsift subscribing to the hubs of the feeds it
+// polls, against a publisher and hub written from the W3C WebSub
+// Recommendation (sections 4–8).
+
+/// What the test hub does with a subscription request for a topic.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum HubMode {
+    /// Verifies intent, granting this lease (seconds).
+    Verify(u64),
+    /// Denies it (WebSub 5.2).
+    Deny,
+    /// Answers 202 and never verifies.
+    Ignore,
+}
+
+/// How the test hub signs a push.
+#[derive(Clone, Copy)]
+enum Sign {
+    Sha256,
+    Sha512,
+    Sha1,
+    /// sha256 under the wrong key.
+    Forged,
+    Unsigned,
+}
+
+/// A verification of intent the hub made: mode, topic, whether the
+/// challenge came back, and the callback's status.
+type Check = (String, String, bool, u16);
+
+#[derive(Default)]
+struct PublisherState {
+    /// Feed documents by name, and how often each was fetched.
+    docs: HashMap<String, String>,
+    fetches: HashMap<String, usize>,
+    /// Subscription requests received, as POSTed.
+    requests: Vec<Params>,
+    checks: Vec<Check>,
+    /// Verified subscriptions: topic -> (callback as given, secret).
+    subscribed: HashMap<String, (String, String)>,
+    modes: HashMap<String, HubMode>,
+    /// The daemon's address once known: our callbacks name base_url
+    /// (feeds.example.org), which the hub reaches here, as a reverse
+    /// proxy in front of feedsift would.
+    daemon: Option<String>,
+}
+
+/// A publisher with its own hub: `pub.atom` names the hub in the document,
+/// `pub.rss` only in its HTTP Link header.
+#[derive(Clone)]
+struct Publisher {
+    addr: std::net::SocketAddr,
+    state: Arc<Mutex<PublisherState>>,
+}
+
+impl Publisher {
+    fn start() -> Publisher {
+        let listener = listen("127.0.0.1");
+        let addr = listener.local_addr().unwrap();
+        let p = Publisher {
+            addr,
+            state: Arc::default(),
+        };
+        for name in ["pub.atom", "pub.rss"] {
+            p.set_doc(name, &[("Weather in Oslo", "Rain.")]);
+        }
+        let app = axum::Router::new()
+            .route("/hub", axum::routing::post(hub_request))
+            .route("/{name}", axum::routing::get(publisher_feed))
+            .with_state(p.clone());
+        serve_on(listener, app);
+        p
+    }
+
+    fn url(&self, name: &str) -> String {
+        format!("http://{}/{name}", self.addr)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, PublisherState> {
+        self.state.lock().unwrap()
+    }
+
+    /// The feed `name` with these (title, summary) entries.
+    fn doc(&self, name: &str, entries: &[(&str, &str)]) -> String {
+        let hub = format!("http://{}/hub", self.addr);
+        let me = self.url(name);
+        let mut doc = if name.ends_with(".atom") {
+            format!(
+                "<?xml version=\"1.0\"?><feed xmlns=\"http://www.w3.org/2005/Atom\"><title>Pub</title>\
+                 <id>urn:pub</id><updated>2026-12-01T09:00:00Z</updated>\
+                 <link rel=\"hub\" href=\"{hub}\"/><link rel=\"self\" href=\"{me}\"/>"
+            )
+        } else {
+            "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>Pub RSS</title>\
+             <link>https://pub.example/</link><description>d</description>"
+                .to_owned()
+        };
+        for (title, summary) in entries {
+            let id = title.replace(' ', "-");
+            if name.ends_with(".atom") {
+                doc.push_str(&format!(
+                    "<entry><title>{title}</title><id>urn:pub:{id}</id>\
+                     <link href=\"https://pub.example/{id}\"/><updated>2026-12-01T10:00:00Z</updated>\
+                     <summary>{summary}</summary></entry>"
+                ));
+            } else {
+                doc.push_str(&format!(
+                    "<item><title>{title}</title><guid>urn:pubrss:{id}</guid>\
+                     <link>https://pub.example/rss/{id}</link><description>{summary}</description></item>"
+                ));
+            }
+        }
+        doc.push_str(if name.ends_with(".atom") {
+            "</feed>"
+        } else {
+            "</channel></rss>"
+        });
+        doc
+    }
+
+    fn set_doc(&self, name: &str, entries: &[(&str, &str)]) {
+        let doc = self.doc(name, entries);
+        self.lock().docs.insert(name.to_owned(), doc);
+    }
+
+    fn set_mode(&self, name: &str, mode: HubMode) {
+        let topic = self.url(name);
+        self.lock().modes.insert(topic, mode);
+    }
+
+    /// Where a callback under base_url is reached: the daemon's address
+    /// now (it changes at a restart).
+    fn reachable(&self, callback: &str) -> String {
+        let base = self.lock().daemon.clone().expect("the daemon's address");
+        callback.replace("http://feeds.example.org/", &base)
+    }
+
+    fn fetches(&self, name: &str) -> usize {
+        self.lock().fetches.get(name).copied().unwrap_or(0)
+    }
+
+    /// Subscription requests for `name` in `mode`.
+    fn requests(&self, name: &str, mode: &str) -> Vec<Params> {
+        let topic = self.url(name);
+        self.lock()
+            .requests
+            .iter()
+            .filter(|r| {
+                r.get("hub.topic") == Some(&topic)
+                    && r.get("hub.mode").map(String::as_str) == Some(mode)
+            })
+            .cloned()
+            .collect()
+    }
+
+    /// Verifications made for `name` in `mode`: (echoed, status).
+    fn checks(&self, name: &str, mode: &str) -> Vec<(bool, u16)> {
+        let topic = self.url(name);
+        self.lock()
+            .checks
+            .iter()
+            .filter(|(m, t, _, _)| m == mode && *t == topic)
+            .map(|(_, _, ok, status)| (*ok, *status))
+            .collect()
+    }
+
+    /// Waits until `name` has `n` verified subscribe checks.
+    fn wait_verified(&self, name: &str, n: usize, limit: Duration) {
+        wait_for(
+            &format!("{n} verified subscriptions of {name}"),
+            limit,
+            || {
+                (self
+                    .checks(name, "subscribe")
+                    .iter()
+                    .filter(|(ok, _)| *ok)
+                    .count()
+                    >= n)
+                    .then_some(())
+            },
+        );
+    }
+
+    /// POSTs `body` to the subscriber of `name` (WebSub 7), signed as
+    /// `sign` says; the callback's status.
+    fn push(&self, name: &str, body: &str, sign: Sign) -> u16 {
+        let topic = self.url(name);
+        let (callback, secret) = self
+            .lock()
+            .subscribed
+            .get(&topic)
+            .cloned()
+            .expect("a verified subscription to push to");
+        let callback = self.reachable(&callback);
+        let content_type = if name.ends_with(".atom") {
+            "application/atom+xml"
+        } else {
+            "application/rss+xml"
+        };
+        let mut req = reqwest::blocking::Client::new()
+            .post(&callback)
+            .header("content-type", content_type)
+            .header(
+                "link",
+                format!(
+                    "<http://{}/hub>; rel=\"hub\", <{topic}>; rel=\"self\"",
+                    self.addr
+                ),
+            )
+            .body(body.to_owned());
+        let signature = match sign {
+            Sign::Sha256 => Some(hmac_sha256(&secret, body.as_bytes())),
+            Sign::Forged => Some(hmac_sha256("not the secret", body.as_bytes())),
+            Sign::Sha512 => Some(sign_with::<Hmac<sha2::Sha512>>("sha512", &secret, body)),
+            Sign::Sha1 => Some(sign_with::<Hmac<sha1::Sha1>>("sha1", &secret, body)),
+            Sign::Unsigned => None,
+        };
+        if let Some(s) = signature {
+            req = req.header("x-hub-signature", s);
+        }
+        req.send().expect("push").status().as_u16()
+    }
+}
+
+fn sign_with<M: Mac + KeyInit>(method: &str, secret: &str, body: &str) -> String {
+    let mut mac = <M as KeyInit>::new_from_slice(secret.as_bytes()).expect("key");
+    mac.update(body.as_bytes());
+    let hex: String = mac
+        .finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("{method}={hex}")
+}
+
+async fn publisher_feed(
+    State(p): State<Publisher>,
+    UrlPath(name): UrlPath<String>,
+) -> axum::response::Response {
+    let doc = {
+        let mut s = p.lock();
+        *s.fetches.entry(name.clone()).or_default() += 1;
+        s.docs.get(&name).cloned()
+    };
+    let Some(doc) = doc else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    if name.ends_with(".rss") {
+        // WebSub 4: discovery by the Link header alone.
+        let link = format!(
+            "<http://{}/hub>; rel=\"hub\", <{}>; rel=\"self\"",
+            p.addr,
+            p.url(&name)
+        );
+        (
+            [
+                ("content-type", "application/rss+xml"),
+                ("link", link.as_str()),
+            ],
+            doc,
+        )
+            .into_response()
+    } else {
+        ([("content-type", "application/atom+xml")], doc).into_response()
+    }
+}
+
+/// WebSub 5.1: a subscription request, answered 202; the intent is then
+/// verified (5.3), or denied (5.2), as the topic's mode says.
+async fn hub_request(
+    State(p): State<Publisher>,
+    axum::extract::Form(form): axum::extract::Form<Params>,
+) -> StatusCode {
+    p.lock().requests.push(form.clone());
+    tokio::spawn(verify_intent(p, form));
+    StatusCode::ACCEPTED
+}
+
+async fn verify_intent(p: Publisher, form: Params) {
+    let get = |k: &str| form.get(k).cloned().unwrap_or_default();
+    let (mode, topic, callback) = (get("hub.mode"), get("hub.topic"), get("hub.callback"));
+    let behaviour = p
+        .lock()
+        .modes
+        .get(&topic)
+        .copied()
+        .unwrap_or(HubMode::Verify(3600));
+    if behaviour == HubMode::Ignore {
+        return;
+    }
+    let mut base = None;
+    for _ in 0..200 {
+        base = p.lock().daemon.clone();
+        if base.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let Some(base) = base else { return };
+    let mut url = url::Url::parse(&callback.replace("http://feeds.example.org/", &base))
+        .expect("callback url");
+    let challenge = format!("ch-{}-{}", topic.len(), Instant::now().elapsed().as_nanos());
+    let checked_mode = match behaviour {
+        HubMode::Deny => {
+            url.query_pairs_mut()
+                .append_pair("hub.mode", "denied")
+                .append_pair("hub.topic", &topic)
+                .append_pair("hub.reason", "not on this hub");
+            "denied".to_owned()
+        }
+        HubMode::Verify(lease) => {
+            let mut q = url.query_pairs_mut();
+            q.append_pair("hub.mode", &mode)
+                .append_pair("hub.topic", &topic)
+                .append_pair("hub.challenge", &challenge);
+            if mode == "subscribe" {
+                q.append_pair("hub.lease_seconds", &lease.to_string());
+            }
+            drop(q);
+            mode.clone()
+        }
+        HubMode::Ignore => return,
+    };
+    let (status, body) = match reqwest::Client::new().get(url).send().await {
+        Ok(r) => (r.status().as_u16(), r.text().await.unwrap_or_default()),
+        Err(_) => (0, String::new()),
+    };
+    let echoed = status == 200 && body == challenge;
+    let mut s = p.lock();
+    s.checks.push((checked_mode, topic.clone(), echoed, status));
+    if echoed && mode == "subscribe" {
+        s.subscribed.insert(topic, (callback, get("hub.secret")));
+    } else if echoed && mode == "unsubscribe" {
+        s.subscribed.remove(&topic);
+    }
+}
+
+/// A site polling the publisher's two feeds every 2 s (so any poll shows
+/// at once in the fetch counts), with the shipped topic.
+fn push_config(p: &Publisher, extra: &str) -> String {
+    let mut c = feeds_config(
+        [p.url("pub.atom"), p.url("pub.rss")],
+        r#"
+[alias]
+russia = ["Russia", "Russian", "Moscow", "Kremlin", "Lavrov", "Putin"]
+japan  = ["Japan", "Japanese", "Tokyo", "Kishida"]
+
+[topic.russia-japan]
+title = "Russia–Japan relations"
+query = '(@russia AND @japan) OR "Kuril Islands"'
+"#,
+    )
+    .replace("interval = \"1h\"", "interval = \"2s\"")
+    .replace("[polling]\n", "[polling]\nallow_private_networks = true\n");
+    c.push_str(extra);
+    c
+}
+
+/// A publisher whose hub treats topics as `modes` say, a site polling it
+/// (`push_config` with `extra`), and its daemon.
+fn start_pushed(extra: &str, modes: &[(&str, HubMode)]) -> (Publisher, Site, Daemon) {
+    let publisher = Publisher::start();
+    for (name, mode) in modes {
+        publisher.set_mode(name, *mode);
+    }
+    let site = Site::new(&push_config(&publisher, extra));
+    let daemon = start_for(&site, &publisher);
+    (publisher, site, daemon)
+}
+
+/// Starts the daemon for `site` and tells the publisher's hub where it is.
+fn start_for(site: &Site, p: &Publisher) -> Daemon {
+    let d = Daemon::start(site);
+    p.lock().daemon = Some(format!("{}/", d.base()));
+    d
+}
+
+/// The value of the metric line starting with `prefix`.
+fn metric(daemon: &Daemon, prefix: &str) -> f64 {
+    let text = reqwest::blocking::get(format!("{}/metrics", daemon.base()))
+        .unwrap()
+        .text()
+        .unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix(prefix))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {prefix} in\n{text}"))
+}
+
+/// The `feedsift feeds` line of the feed whose url ends with `name`.
+fn feeds_line(site: &Site, name: &str) -> String {
+    site.output(&["feeds"])
+        .lines()
+        .find(|l| l.contains(&format!("/{name}")))
+        .unwrap_or_default()
+        .to_owned()
+}
+
+#[test]
+fn pushed_content_is_stored_without_a_poll_and_delivered_onwards() {
+    let (publisher, site, daemon) = start_pushed("", &[]);
+
+    // Discovery in the document (Atom) and in the Link header (RSS): both
+    // subscribed, with a callback under base_url, a secret and a lease.
+    publisher.wait_verified("pub.atom", 1, Duration::from_secs(15));
+    publisher.wait_verified("pub.rss", 1, Duration::from_secs(15));
+    for name in ["pub.atom", "pub.rss"] {
+        let r = &publisher.requests(name, "subscribe")[0];
+        assert!(
+            r["hub.callback"].starts_with("http://feeds.example.org/websub/callback/"),
+            "{r:?}"
+        );
+        assert!(r["hub.secret"].len() >= 32, "{r:?}");
+        assert_eq!(r["hub.lease_seconds"], "864000");
+    }
+    wait_for("both shown active", Duration::from_secs(5), || {
+        (feeds_line(&site, "pub.atom").contains(" active ")
+            && feeds_line(&site, "pub.rss").contains(" active "))
+        .then_some(())
+    });
+    assert_eq!(
+        metric(&daemon, "feedsift_websub_subscriptions{state=\"active\"}"),
+        2.0
+    );
+
+    // A reader's server subscribed to our topic feed, at our built-in hub.
+    let sub = subscribed_reader(&daemon, || {
+        count(&site, "SELECT count(*) FROM hub_subscribers")
+    });
+
+    // The publisher pushes: no poll in between (the feeds' interval is
+    // 2 s, so polling would show), the items are in the topic feed and
+    // delivered to the reader's server.
+    let fetched = (publisher.fetches("pub.atom"), publisher.fetches("pub.rss"));
+    let atom = publisher.doc(
+        "pub.atom",
+        &[(
+            "Russia and Japan sign a fishing accord",
+            "Tokyo and Moscow agree.",
+        )],
+    );
+    assert_eq!(publisher.push("pub.atom", &atom, Sign::Sha256), 200);
+    let rss = publisher.doc(
+        "pub.rss",
+        &[(
+            "Kuril Islands ferry resumes",
+            "Russia and Japan reopen a line.",
+        )],
+    );
+    assert_eq!(publisher.push("pub.rss", &rss, Sign::Sha512), 200);
+    let body = wait_for(
+        "both pushed items delivered onwards",
+        Duration::from_secs(20),
+        || {
+            sub.deliveries("echo")
+                .into_iter()
+                .map(|(_, b)| b)
+                .find(|b| b.contains("fishing accord") && b.contains("Kuril Islands ferry"))
+        },
+    );
+    let served = reqwest::blocking::get(format!("{}/topics/russia-japan.atom", daemon.base()))
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(
+        served.contains("Russia and Japan sign a fishing accord"),
+        "{served}"
+    );
+    assert!(body.contains("Kuril Islands ferry resumes"), "{body}");
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(
+        (publisher.fetches("pub.atom"), publisher.fetches("pub.rss")),
+        fetched,
+        "polled while the subscriptions were active"
+    );
+    assert_eq!(
+        metric(&daemon, "feedsift_websub_pushes_total{result=\"stored\"}"),
+        2.0
+    );
+}
+
+#[test]
+fn pushes_without_a_valid_signature_and_foreign_verifications_are_refused() {
+    let (publisher, site, daemon) = start_pushed("\n[websub]\nreject_sha1 = true\n", &[]);
+    publisher.wait_verified("pub.atom", 1, Duration::from_secs(15));
+    let stored = |title: &str| {
+        count(
+            &site,
+            &format!("SELECT count(*) FROM items WHERE title = '{title}'"),
+        )
+    };
+
+    // Forged, unsigned and (refused here) sha1: answered 2xx as WebSub 8
+    // asks, and nothing stored.
+    for (title, sign) in [
+        ("Forged news", Sign::Forged),
+        ("Unsigned news", Sign::Unsigned),
+        ("Sha1 news", Sign::Sha1),
+    ] {
+        let doc = publisher.doc("pub.atom", &[(title, "x")]);
+        assert_eq!(publisher.push("pub.atom", &doc, sign), 200, "{title}");
+    }
+    // A good one after them is stored: the three were refused for their
+    // signatures, not because pushing does not work.
+    let doc = publisher.doc("pub.atom", &[("Signed news", "x")]);
+    assert_eq!(publisher.push("pub.atom", &doc, Sign::Sha256), 200);
+    wait_for("the signed push stored", Duration::from_secs(10), || {
+        (stored("Signed news") == 1).then_some(())
+    });
+    for title in ["Forged news", "Unsigned news", "Sha1 news"] {
+        assert_eq!(stored(title), 0, "{title} was stored");
+    }
+    assert_eq!(
+        metric(&daemon, "feedsift_websub_pushes_total{result=\"rejected\"}"),
+        3.0
+    );
+
+    // Verifications we did not ask for: another topic on our callback, an
+    // unknown callback, an unsubscription never requested: 404, and the
+    // challenge never echoed.
+    let (callback, _) = publisher.lock().subscribed[&publisher.url("pub.atom")].clone();
+    let callback = publisher.reachable(&callback);
+    let client = reqwest::blocking::Client::new();
+    for (url, topic, mode) in [
+        (callback.clone(), "http://evil.example/feed", "subscribe"),
+        (
+            format!("{}/websub/callback/0123456789abcdef", daemon.base()),
+            publisher.url("pub.atom").as_str(),
+            "subscribe",
+        ),
+        (
+            callback.clone(),
+            publisher.url("pub.atom").as_str(),
+            "unsubscribe",
+        ),
+    ]
+    .map(|(u, t, m)| (u, t.to_owned(), m))
+    {
+        let mut u = url::Url::parse(&url).unwrap();
+        u.query_pairs_mut()
+            .append_pair("hub.mode", mode)
+            .append_pair("hub.topic", &topic)
+            .append_pair("hub.challenge", "echo-me-not")
+            .append_pair("hub.lease_seconds", "100");
+        let r = client.get(u).send().unwrap();
+        assert_eq!(r.status().as_u16(), 404, "{mode} {topic} at {url}");
+        assert!(!r.text().unwrap().contains("echo-me-not"));
+    }
+    // Content for an unknown callback: 410, so its hub stops.
+    let r = client
+        .post(format!(
+            "{}/websub/callback/0123456789abcdef",
+            daemon.base()
+        ))
+        .body("x")
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 410);
+    assert!(feeds_line(&site, "pub.atom").contains(" active "));
+}
+
+#[test]
+fn leases_are_renewed_and_a_lapse_or_denial_resumes_polling() {
+    // A 3 s lease for the Atom feed; the RSS feed's hub denies.
+    let (publisher, site, _daemon) = start_pushed(
+        "",
+        &[("pub.atom", HubMode::Verify(3)), ("pub.rss", HubMode::Deny)],
+    );
+    publisher.wait_verified("pub.atom", 1, Duration::from_secs(15));
+    let polls = publisher.fetches("pub.atom");
+
+    // Renewed before each lease ends, so never lapsed: no polls meanwhile.
+    publisher.wait_verified("pub.atom", 3, Duration::from_secs(10));
+    assert!(publisher.requests("pub.atom", "subscribe").len() >= 3);
+    assert_eq!(publisher.fetches("pub.atom"), polls, "polled while pushed");
+    assert!(feeds_line(&site, "pub.atom").contains(" active "));
+
+    // Denied: failed, and polled on its 2 s interval.
+    wait_for("the denial recorded", Duration::from_secs(10), || {
+        feeds_line(&site, "pub.rss")
+            .contains(" failed ")
+            .then_some(())
+    });
+    let rss_polls = publisher.fetches("pub.rss");
+    wait_for("the denied feed polled", Duration::from_secs(8), || {
+        (publisher.fetches("pub.rss") >= rss_polls + 2).then_some(())
+    });
+
+    // The hub stops verifying renewals: the lease lapses, and polling
+    // resumes at once.
+    publisher.set_mode("pub.atom", HubMode::Ignore);
+    wait_for("the lapse", Duration::from_secs(10), || {
+        feeds_line(&site, "pub.atom")
+            .contains(" failed ")
+            .then_some(())
+    });
+    wait_for("polling resumed", Duration::from_secs(6), || {
+        (publisher.fetches("pub.atom") > polls).then_some(())
+    });
+}
+
+#[test]
+fn a_restart_keeps_subscriptions_and_a_removed_feed_is_unsubscribed() {
+    let (publisher, site, mut daemon) = start_pushed("", &[]);
+    publisher.wait_verified("pub.atom", 1, Duration::from_secs(15));
+    publisher.wait_verified("pub.rss", 1, Duration::from_secs(15));
+    wait_for("both active", Duration::from_secs(5), || {
+        (count(
+            &site,
+            "SELECT count(*) FROM websub_subscriptions WHERE state = 'active'",
+        ) == 2)
+            .then_some(())
+    });
+
+    // Restarted: no new subscription (the lease is still long), and the
+    // callback still takes the hub's pushes.
+    signal(&daemon.child, "TERM");
+    let _ = daemon.child.wait();
+    publisher.lock().daemon = None;
+    let daemon = start_for(&site, &publisher);
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(publisher.requests("pub.atom", "subscribe").len(), 1);
+    assert_eq!(publisher.requests("pub.rss", "subscribe").len(), 1);
+    let doc = publisher.doc("pub.atom", &[("After the restart", "x")]);
+    assert_eq!(publisher.push("pub.atom", &doc, Sign::Sha256), 200);
+    wait_for(
+        "the push after the restart",
+        Duration::from_secs(10),
+        || {
+            (count(
+                &site,
+                "SELECT count(*) FROM items WHERE title = 'After the restart'",
+            ) == 1)
+                .then_some(())
+        },
+    );
+
+    // pub.rss leaves config.toml; a reload unsubscribes it, verified by
+    // the hub, and the row goes.
+    let config = std::fs::read_to_string(site.config()).unwrap().replace(
+        &format!("[[feed]]\nurl = \"{}\"\n", publisher.url("pub.rss")),
+        "",
+    );
+    std::fs::write(site.config(), config).unwrap();
+    signal(&daemon.child, "HUP");
+    wait_for(
+        "the unsubscription verified",
+        Duration::from_secs(10),
+        || publisher.checks("pub.rss", "unsubscribe").first().copied(),
+    );
+    assert_eq!(publisher.checks("pub.rss", "unsubscribe"), [(true, 200)]);
+    wait_for("the row gone", Duration::from_secs(5), || {
+        (count(
+            &site,
+            "SELECT count(*) FROM websub_subscriptions WHERE feed_url LIKE '%pub.rss'",
+        ) == 0)
+            .then_some(())
+    });
+    assert!(feeds_line(&site, "pub.atom").contains(" active "));
+}
+
+#[test]
+fn push_in_works_over_postgres_too() {
+    let Some(db) = PgDb::create("push_in_works_over_postgres_too") else {
+        return;
+    };
+    let publisher = Publisher::start();
+    let site = Site::with_storage_url(&push_config(&publisher, ""), &db.url);
+    let daemon = start_for(&site, &publisher);
+    publisher.wait_verified("pub.atom", 1, Duration::from_secs(15));
+    publisher.wait_verified("pub.rss", 1, Duration::from_secs(15));
+    wait_for("both active", Duration::from_secs(5), || {
+        (db.count("SELECT count(*) FROM websub_subscriptions WHERE state = 'active'") == 2)
+            .then_some(())
+    });
+    let doc = publisher.doc("pub.rss", &[("Pushed over PostgreSQL", "x")]);
+    assert_eq!(publisher.push("pub.rss", &doc, Sign::Sha256), 200);
+    wait_for("the push stored", Duration::from_secs(10), || {
+        (db.count("SELECT count(*) FROM items WHERE title = 'Pushed over PostgreSQL'") == 1)
+            .then_some(())
+    });
+    assert!(feeds_line(&site, "pub.rss").contains(" active "));
+    assert_eq!(
+        metric(&daemon, "feedsift_websub_subscriptions{state=\"active\"}"),
+        2.0
+    );
 }

@@ -1,0 +1,644 @@
+//! The subscriber half of WebSub (W3C WebSub, sections 4–8): push *in*
+//! for the feeds we poll, so news arrives the moment its publisher's hub
+//! sends it, and polling becomes a safety net.
+//!
+//! A poll that finds a hub (`Refreshed::push`: the response's `Link`
+//! header or the document's `rel="hub"`) hands it to `discovered`, which
+//! asks the hub for a subscription: topic the feed's self url, callback
+//! `{base_url}websub/callback/{token}` with an unguessable token per
+//! subscription, a random secret, and the lease `[websub] lease`. The hub
+//! verifies our intent with a GET to the callback (`verify`), which we
+//! answer only for a subscription we asked for. Content it POSTs there is
+//! taken (`content`) only when signed with our secret, and goes through
+//! `refresh::refresh` exactly as a polled body does.
+//!
+//! Every subscription is a row (`Backend::push_*`), so a restart keeps it;
+//! this process keeps a copy to answer the scheduler without a query.
+//! `run` renews leases at 85% of their length, gives up on hubs that never
+//! verify, and notices lapsed leases. While a feed's subscription is
+//! active its polls are at most every `SAFETY_NET`; every change of state
+//! is announced on `watch()`, so a feed whose subscription fails or lapses
+//! is polled on its own interval again at once.
+//!
+//! Hubs are addresses a feed gives us: they go through the same guard as
+//! feed urls and the built-in hub's callbacks (`fetch::check_address`,
+//! `fetch::guarded_client`, `[polling] allow_private_networks`).
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use chrono::Utc;
+use thiserror::Error;
+use tokio::sync::{Notify, Semaphore, watch};
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{self, Config};
+use crate::fetch;
+use crate::metrics::METRICS;
+use crate::parse::{FeedHints, PushLinks};
+use crate::refresh;
+use crate::store::{PushState, PushSubscription, Store, StoreError};
+
+/// While a subscription is active, a feed is still polled, at most this
+/// often: a hub can lose a delivery, and the publisher's hub can vanish.
+pub const SAFETY_NET: Duration = Duration::from_secs(6 * 3600);
+/// A hub's request to the hub, and the hub's answer, take at most this.
+const TIMEOUT: Duration = Duration::from_secs(10);
+/// A hub that has not verified our request within this has failed.
+const VERIFY_WITHIN: i64 = 120;
+/// A failed subscription is asked for again (at a poll that still finds
+/// the hub) no sooner than this after the last request.
+const RETRY_FAILED: i64 = 3600;
+/// Pushed documents refreshed at once; more are answered 429, and the hub
+/// retries.
+const REFRESHING: usize = 8;
+/// The longest check interval of `run`, so a row another process wrote
+/// is seen within it.
+const LOOK_EVERY: Duration = Duration::from_secs(60);
+/// Of the hub's answer to a refused request, this much goes in the log.
+const MAX_REASON: usize = 200;
+
+/// Why a request to a hub failed.
+#[derive(Debug, Error)]
+pub enum RequestError {
+    #[error("the hub {hub} is refused: {why}")]
+    Refused { hub: String, why: String },
+    #[error("cannot reach the hub {hub}: {why}")]
+    Unreachable { hub: String, why: String },
+    #[error("the hub {hub} answered HTTP {status}: {body}")]
+    Status {
+        hub: String,
+        status: u16,
+        body: String,
+    },
+    #[error("cannot store the subscription: {0}")]
+    Store(#[from] StoreError),
+}
+
+/// What the callback answers a hub's verification of intent (WebSub 5.3).
+#[derive(Debug, PartialEq, Eq)]
+pub enum Verified {
+    /// 200 with this body (the challenge).
+    Echo(String),
+    /// 404: not a subscription we asked for.
+    Unknown,
+}
+
+/// What became of pushed content (WebSub 7), and so the callback's answer.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Pushed {
+    /// Refreshed; 2xx.
+    Stored,
+    /// Refused but answered 2xx, as WebSub 8 asks (a forger learns
+    /// nothing); logged and counted.
+    Discarded,
+    /// No such subscription: 410, so the hub stops sending.
+    Gone,
+    /// Too many pushes being refreshed: 429, the hub retries.
+    Busy,
+}
+
+/// The query of a hub's verification request.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct Verification {
+    #[serde(rename = "hub.mode")]
+    pub mode: Option<String>,
+    #[serde(rename = "hub.topic")]
+    pub topic: Option<String>,
+    #[serde(rename = "hub.challenge")]
+    pub challenge: Option<String>,
+    #[serde(rename = "hub.lease_seconds")]
+    pub lease_seconds: Option<String>,
+    #[serde(rename = "hub.reason")]
+    pub reason: Option<String>,
+}
+
+/// What the subscriber reads of config.toml; replaced on reload.
+struct Settings {
+    base_url: String,
+    enabled: bool,
+    reject_sha1: bool,
+    lease: Duration,
+    feeds: HashMap<String, config::Feed>,
+}
+
+impl Settings {
+    fn of(cfg: &Config, serves: bool) -> Settings {
+        Settings {
+            base_url: cfg.server.base_url.clone(),
+            enabled: cfg.websub.enabled && serves,
+            reject_sha1: cfg.websub.reject_sha1,
+            lease: cfg.websub.lease,
+            feeds: cfg
+                .feeds
+                .iter()
+                .map(|f| (f.url.clone(), f.clone()))
+                .collect(),
+        }
+    }
+}
+
+pub struct Subscriber {
+    store: Store,
+    client: reqwest::Client,
+    allow_private: bool,
+    serves: bool,
+    settings: RwLock<Settings>,
+    /// The rows, by feed url: this process's copy of the table.
+    subs: Mutex<HashMap<String, PushSubscription>>,
+    /// Bumped on every change of a feed's state (the scheduler watches).
+    changed: watch::Sender<u64>,
+    /// Wakes `run` when a row changed.
+    wake: Notify,
+    refreshing: Semaphore,
+    stop: CancellationToken,
+}
+
+fn now() -> i64 {
+    Utc::now().timestamp()
+}
+
+/// 128 random bits as hex: callback tokens and secrets.
+fn random_hex() -> String {
+    format!(
+        "{:016x}{:016x}",
+        crate::schedule::random_u64(),
+        crate::schedule::random_u64()
+    )
+}
+
+impl Subscriber {
+    /// A subscriber with the subscriptions stored by earlier runs.
+    /// `serves`: whether this process answers the callbacks (`--role
+    /// all`); a process that only polls records the hubs it finds but
+    /// subscribes to none, since the hub's requests would not reach it.
+    pub async fn start(
+        store: Store,
+        cfg: &Config,
+        serves: bool,
+        stop: CancellationToken,
+    ) -> anyhow::Result<Arc<Subscriber>> {
+        let rows = store.push_subscriptions().await?;
+        let sub = Arc::new(Subscriber {
+            client: fetch::guarded_client(cfg.polling.allow_private_networks, TIMEOUT)?,
+            allow_private: cfg.polling.allow_private_networks,
+            serves,
+            settings: RwLock::new(Settings::of(cfg, serves)),
+            subs: Mutex::new(rows.into_iter().map(|r| (r.feed_url.clone(), r)).collect()),
+            changed: watch::Sender::new(0),
+            wake: Notify::new(),
+            refreshing: Semaphore::new(REFRESHING),
+            store,
+            stop,
+        });
+        sub.retire().await;
+        Ok(sub)
+    }
+
+    /// A reload: new feeds, base_url or settings. Feeds gone from
+    /// config.toml are unsubscribed.
+    pub async fn set_config(&self, cfg: &Config) {
+        *self
+            .settings
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Settings::of(cfg, self.serves);
+        self.retire().await;
+    }
+
+    fn settings<R>(&self, f: impl FnOnce(&Settings) -> R) -> R {
+        f(&self
+            .settings
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner))
+    }
+
+    fn subs(&self) -> std::sync::MutexGuard<'_, HashMap<String, PushSubscription>> {
+        self.subs
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Changes of any feed's push state: the scheduler re-plans its polls.
+    pub fn watch(&self) -> watch::Receiver<u64> {
+        self.changed.subscribe()
+    }
+
+    /// Whether `feed_url`'s subscription is active now.
+    pub fn is_active(&self, feed_url: &str) -> bool {
+        self.subs().get(feed_url).is_some_and(|s| {
+            s.state == PushState::Active && s.lease_until.is_some_and(|t| t > now())
+        })
+    }
+
+    /// How often `feed` is polled: its interval, or no more than every
+    /// `SAFETY_NET` while pushed.
+    pub fn poll_interval(&self, feed: &config::Feed) -> Duration {
+        if self.is_active(&feed.url) {
+            feed.interval.max(SAFETY_NET)
+        } else {
+            feed.interval
+        }
+    }
+
+    /// Stores a row, updates the copy and tells the scheduler and `run`.
+    async fn put(&self, row: PushSubscription) -> Result<(), StoreError> {
+        self.store.push_put(row.clone()).await?;
+        self.subs().insert(row.feed_url.clone(), row);
+        self.changed.send_modify(|n| *n += 1);
+        self.wake.notify_one();
+        Ok(())
+    }
+
+    async fn forget(&self, feed_url: &str) -> Result<(), StoreError> {
+        self.store.push_delete(feed_url.to_owned()).await?;
+        self.subs().remove(feed_url);
+        self.changed.send_modify(|n| *n += 1);
+        Ok(())
+    }
+
+    /// A poll of `feed_url` advertised `links`: subscribe when push is on
+    /// and we are not subscribed to that hub for that topic already.
+    pub async fn discovered(&self, feed_url: &str, links: &PushLinks) {
+        let Some(hub) = links.hub.clone() else {
+            return;
+        };
+        let topic = links
+            .self_url
+            .clone()
+            .unwrap_or_else(|| feed_url.to_owned());
+        let (enabled, configured) = self.settings(|s| (s.enabled, s.feeds.contains_key(feed_url)));
+        if !configured {
+            return;
+        }
+        let old = self.subs().get(feed_url).cloned();
+        let same = old.as_ref().filter(|o| o.hub == hub && o.topic == topic);
+        let wanted = if enabled {
+            PushState::Pending
+        } else {
+            PushState::Discovered
+        };
+        match same.map(|o| o.state) {
+            Some(PushState::Pending | PushState::Active | PushState::Unsubscribing) => return,
+            Some(PushState::Failed) if now() - same.map_or(0, |o| o.requested) < RETRY_FAILED => {
+                return;
+            }
+            Some(PushState::Discovered) if !enabled => return,
+            _ => {}
+        }
+        // A hub or topic that changed is a new subscription: new token and
+        // secret, so nothing the old hub sends is taken for the new one.
+        let row = PushSubscription {
+            feed_url: feed_url.to_owned(),
+            hub: hub.clone(),
+            topic: topic.clone(),
+            state: wanted,
+            token: random_hex(),
+            secret: format!("{}{}", random_hex(), random_hex()),
+            lease_until: None,
+            renew_at: None,
+            requested: now(),
+            error: None,
+        };
+        if !enabled {
+            tracing::info!(feed_url, %hub, "websub: the feed advertises a hub; not subscribing ([websub] enabled = false, or this process does not serve its callbacks)");
+            if let Err(e) = self.put(row).await {
+                tracing::warn!(feed_url, error = %e, "websub: cannot store the feed's hub");
+            }
+            return;
+        }
+        self.subscribe(row).await;
+    }
+
+    /// Asks the hub for `row` (new, or a renewal) and records the outcome.
+    async fn subscribe(&self, mut row: PushSubscription) {
+        row.requested = now();
+        let (feed_url, hub) = (row.feed_url.clone(), row.hub.clone());
+        let outcome = async {
+            // Stored before asking: the hub may verify before it answers.
+            self.put(row.clone()).await?;
+            self.request("subscribe", &row).await
+        }
+        .await;
+        match outcome {
+            Ok(()) => {
+                tracing::info!(feed_url, %hub, topic = %row.topic, status = %row.state, "websub: subscription requested");
+            }
+            Err(e) => {
+                tracing::warn!(feed_url, %hub, status = "failed", "websub: cannot subscribe, polling as usual: {e}");
+                // A renewal that failed keeps its lease while it runs.
+                if row.state != PushState::Active {
+                    row.state = PushState::Failed;
+                }
+                row.error = Some(e.to_string());
+                if let Err(e) = self.put(row).await {
+                    tracing::warn!(feed_url, error = %e, "websub: cannot store the failure");
+                }
+            }
+        }
+    }
+
+    /// POSTs a subscription request (WebSub 5.1) for `row` in `mode`.
+    async fn request(&self, mode: &str, row: &PushSubscription) -> Result<(), RequestError> {
+        let hub = row.hub.clone();
+        fetch::check_address(&hub, self.allow_private).map_err(|why| RequestError::Refused {
+            hub: hub.clone(),
+            why,
+        })?;
+        let (callback, lease) = self.settings(|s| {
+            (
+                format!("{}websub/callback/{}", s.base_url, row.token),
+                s.lease,
+            )
+        });
+        let form = {
+            let mut form = url::form_urlencoded::Serializer::new(String::new());
+            form.append_pair("hub.mode", mode)
+                .append_pair("hub.topic", &row.topic)
+                .append_pair("hub.callback", &callback);
+            if mode == "subscribe" {
+                form.append_pair("hub.secret", &row.secret)
+                    .append_pair("hub.lease_seconds", &lease.as_secs().to_string());
+            }
+            form.finish()
+        };
+        let resp = self
+            .client
+            .post(&hub)
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(form)
+            .send()
+            .await
+            .map_err(|e| RequestError::Unreachable {
+                hub: hub.clone(),
+                why: e.to_string(),
+            })?;
+        let status = resp.status();
+        if status.is_success() {
+            return Ok(());
+        }
+        let body = resp.text().await.unwrap_or_default();
+        Err(RequestError::Status {
+            hub,
+            status: status.as_u16(),
+            body: body.trim().chars().take(MAX_REASON).collect(),
+        })
+    }
+
+    /// The row a callback token names: this process's copy, else the
+    /// database (another process may have subscribed).
+    async fn by_token(&self, token: &str) -> Option<PushSubscription> {
+        let found = self.subs().values().find(|s| s.token == token).cloned();
+        if found.is_some() {
+            return found;
+        }
+        let rows = self.store.push_subscriptions().await.ok()?;
+        let row = rows.iter().find(|s| s.token == token).cloned();
+        if row.is_some() {
+            *self.subs() = rows.into_iter().map(|r| (r.feed_url.clone(), r)).collect();
+        }
+        row
+    }
+
+    /// The hub's verification of intent (WebSub 5.3) at our callback: the
+    /// challenge is echoed only for a request we made, for that topic.
+    pub async fn verify(&self, token: &str, q: Verification) -> Verified {
+        let Some(mut row) = self.by_token(token).await else {
+            tracing::info!(
+                status = 404,
+                "websub: a verification for no subscription of ours; refused"
+            );
+            return Verified::Unknown;
+        };
+        let (feed_url, hub) = (row.feed_url.clone(), row.hub.clone());
+        if q.topic.as_deref() != Some(row.topic.as_str()) {
+            tracing::warn!(feed_url, %hub, topic = ?q.topic, status = 404, "websub: a verification for another topic; refused");
+            return Verified::Unknown;
+        }
+        let challenge = q.challenge.unwrap_or_default();
+        match (q.mode.as_deref(), row.state) {
+            (Some("subscribe"), PushState::Pending | PushState::Active) => {
+                let asked = self.settings(|s| s.lease.as_secs());
+                let lease = q
+                    .lease_seconds
+                    .and_then(|l| l.trim().parse::<i64>().ok())
+                    .filter(|l| *l > 0)
+                    .unwrap_or(i64::try_from(asked).unwrap_or(i64::MAX))
+                    // No lease is longer than a few years; the cap keeps
+                    // the arithmetic below from overflowing.
+                    .min(i64::from(u32::MAX));
+                let at = now();
+                row.state = PushState::Active;
+                row.lease_until = Some(at.saturating_add(lease));
+                // Renewed at 85% of the lease, and never later than a
+                // second before it ends.
+                row.renew_at =
+                    Some(at.saturating_add((lease * 85 / 100).clamp(1, lease.max(2) - 1)));
+                row.error = None;
+                if let Err(e) = self.put(row).await {
+                    tracing::error!(feed_url, error = %e, "websub: cannot store the lease; the hub is told no");
+                    return Verified::Unknown;
+                }
+                tracing::info!(feed_url, %hub, lease, status = "active", "websub: subscription verified");
+                Verified::Echo(challenge)
+            }
+            (Some("unsubscribe"), PushState::Unsubscribing) => {
+                if let Err(e) = self.forget(&feed_url).await {
+                    tracing::warn!(feed_url, error = %e, "websub: cannot forget the subscription");
+                }
+                tracing::info!(feed_url, %hub, status = "unsubscribed", "websub: unsubscription verified");
+                Verified::Echo(challenge)
+            }
+            (Some("denied"), _) => {
+                let reason = q.reason.unwrap_or_else(|| "no reason given".into());
+                tracing::warn!(feed_url, %hub, status = "failed", "websub: the hub denied the subscription ({reason}); polling as usual");
+                row.state = PushState::Failed;
+                row.lease_until = None;
+                row.renew_at = None;
+                row.error = Some(format!(
+                    "denied by the hub: {}",
+                    reason.chars().take(MAX_REASON).collect::<String>()
+                ));
+                let _ = self.put(row).await;
+                Verified::Echo(String::new())
+            }
+            (mode, state) => {
+                tracing::warn!(feed_url, %hub, ?mode, %state, status = 404, "websub: a verification we did not ask for; refused");
+                Verified::Unknown
+            }
+        }
+    }
+
+    /// Content the hub pushed (WebSub 7): checked against our secret,
+    /// then refreshed as a polled body would be.
+    pub async fn content(
+        &self,
+        token: &str,
+        signature: Option<&str>,
+        content_type: Option<String>,
+        body: bytes::Bytes,
+    ) -> Pushed {
+        let Some(row) = self.by_token(token).await else {
+            return Pushed::Gone;
+        };
+        let (feed_url, hub) = (row.feed_url.clone(), row.hub.clone());
+        let (reject_sha1, feed) =
+            self.settings(|s| (s.reject_sha1, s.feeds.get(&feed_url).cloned()));
+        let bytes = body.len();
+        let discard = |why: &str| {
+            METRICS.push_rejected();
+            tracing::warn!(feed_url, %hub, status = "discarded", bytes, "websub: pushed content discarded: {why}");
+            Pushed::Discarded
+        };
+        if let Err(e) = super::check_signature(&row.secret, signature, &body, reject_sha1) {
+            return discard(&e.to_string());
+        }
+        let Some(feed) = feed.filter(|_| row.state == PushState::Active) else {
+            return discard(&format!(
+                "the subscription is {} (the feed left config.toml, or its lease ended)",
+                row.state
+            ));
+        };
+        let Ok(_slot) = self.refreshing.try_acquire() else {
+            return Pushed::Busy;
+        };
+        let feed = config::Feed {
+            interval: self.poll_interval(&feed),
+            ..feed
+        };
+        let state = match self.store.feed_state(feed.url.clone()).await {
+            Ok(s) => s,
+            Err(e) => return discard(&format!("cannot read the feed's state: {e}")),
+        };
+        let fetched = refresh::delivered(&feed.url, body, content_type);
+        match refresh::refresh(
+            &self.store,
+            &feed,
+            &state,
+            fetched,
+            &mut FeedHints::default(),
+        )
+        .await
+        {
+            Ok(done) => {
+                METRICS.push_stored(done.stats.new_items as u64);
+                tracing::info!(feed_url, %hub, status = %done.status, new_items = done.stats.new_items, "websub: pushed content stored");
+                Pushed::Stored
+            }
+            Err(e) => discard(&format!("the document was not read: {e}")),
+        }
+    }
+
+    /// Feeds gone from config.toml: unsubscribed (verified by the hub, or
+    /// forgotten when it cannot be asked).
+    async fn retire(&self) {
+        if !self.serves {
+            return;
+        }
+        let configured: HashSet<String> = self.settings(|s| s.feeds.keys().cloned().collect());
+        let gone: Vec<PushSubscription> = self
+            .subs()
+            .values()
+            .filter(|s| !configured.contains(&s.feed_url) && s.state != PushState::Unsubscribing)
+            .cloned()
+            .collect();
+        for mut row in gone {
+            let feed_url = row.feed_url.clone();
+            if !matches!(row.state, PushState::Active | PushState::Pending) {
+                let _ = self.forget(&feed_url).await;
+                continue;
+            }
+            row.state = PushState::Unsubscribing;
+            row.requested = now();
+            let asked = match self.put(row.clone()).await {
+                Ok(()) => self.request("unsubscribe", &row).await,
+                Err(e) => Err(e.into()),
+            };
+            match asked {
+                Ok(()) => {
+                    tracing::info!(feed_url, hub = %row.hub, status = %row.state, "websub: the feed left config.toml; unsubscribing")
+                }
+                Err(e) => {
+                    tracing::warn!(feed_url, hub = %row.hub, "websub: cannot unsubscribe ({e}); forgetting the subscription, its lease ends by itself");
+                    let _ = self.forget(&feed_url).await;
+                }
+            }
+        }
+    }
+
+    /// Renews leases before they end, fails hubs that never verify, and
+    /// notices lapsed leases, until shutdown.
+    pub async fn run(self: Arc<Self>) {
+        // A process that takes no callbacks leaves the leases to the one
+        // that does: its copy of the rows would overwrite that one's.
+        if !self.serves {
+            return;
+        }
+        loop {
+            let at = now();
+            let mut next = at + LOOK_EVERY.as_secs() as i64;
+            let mut due = Vec::new();
+            // With push turned off, leases run out unrenewed.
+            let renewing = self.settings(|c| c.enabled);
+            for s in self.subs().values() {
+                let when = match s.state {
+                    PushState::Active if renewing => {
+                        s.renew_at.into_iter().chain(s.lease_until).min()
+                    }
+                    PushState::Active => s.lease_until,
+                    PushState::Pending | PushState::Unsubscribing => {
+                        Some(s.requested + VERIFY_WITHIN)
+                    }
+                    PushState::Failed | PushState::Discovered => None,
+                };
+                match when {
+                    Some(t) if t <= at => due.push(s.clone()),
+                    Some(t) => next = next.min(t),
+                    None => {}
+                }
+            }
+            for s in due {
+                self.due(s, at).await;
+            }
+            let wait = Duration::from_secs(u64::try_from(next - now()).unwrap_or(0).max(1));
+            tokio::select! {
+                _ = self.stop.cancelled() => return,
+                _ = self.wake.notified() => {}
+                _ = tokio::time::sleep(wait) => {}
+            }
+        }
+    }
+
+    /// What is due for one subscription at `at`.
+    async fn due(&self, mut s: PushSubscription, at: i64) {
+        let feed_url = s.feed_url.clone();
+        match s.state {
+            PushState::Active if s.lease_until.is_some_and(|t| t <= at) => {
+                tracing::warn!(feed_url, hub = %s.hub, status = "failed", "websub: the lease ended without a renewal; polling as usual");
+                s.state = PushState::Failed;
+                s.error = Some("the lease ended without a renewal".into());
+                s.renew_at = None;
+                let _ = self.put(s).await;
+            }
+            PushState::Active => {
+                // Asked once per lease: the next look is at its end.
+                s.renew_at = s.lease_until;
+                tracing::info!(feed_url, hub = %s.hub, "websub: renewing the lease");
+                self.subscribe(s).await;
+            }
+            PushState::Pending => {
+                tracing::warn!(feed_url, hub = %s.hub, status = "failed", "websub: the hub did not verify the subscription within {VERIFY_WITHIN} s; polling as usual");
+                s.state = PushState::Failed;
+                s.error = Some(format!(
+                    "the hub did not verify the subscription within {VERIFY_WITHIN} s"
+                ));
+                let _ = self.put(s).await;
+            }
+            PushState::Unsubscribing => {
+                tracing::info!(feed_url, hub = %s.hub, "websub: the hub did not confirm the unsubscription; forgetting it");
+                let _ = self.forget(&feed_url).await;
+            }
+            PushState::Failed | PushState::Discovered => {}
+        }
+    }
+}
