@@ -286,6 +286,11 @@ pub trait Backend: Send {
     fn push_put(&mut self, s: &PushSubscription) -> Result<(), StoreError>;
     /// Forgets a feed's subscription.
     fn push_delete(&mut self, feed_url: &str) -> Result<(), StoreError>;
+    /// Moves a feed's next poll to `at` (unix seconds) when that is later
+    /// (`later`) or earlier (`!later`) than the stored one: a subscription
+    /// that became active puts it off to the safety net, one that ended
+    /// brings it back (the lease loop of a shared database reads it).
+    fn reschedule(&mut self, feed_url: &str, at: i64, later: bool) -> Result<(), StoreError>;
 
     // Transactions for the writers in `crate::store`.
 

@@ -594,6 +594,16 @@ impl Backend for Db {
         Ok(())
     }
 
+    fn reschedule(&mut self, feed_url: &str, at: i64, later: bool) -> Result<(), StoreError> {
+        self.stmts.exec(
+            &mut self.client,
+            "UPDATE feeds SET next_poll = $2
+             WHERE url = $1 AND (next_poll IS NULL OR ($3 AND next_poll < $2) OR (NOT $3 AND next_poll > $2))",
+            &[&feed_url, &at, &later],
+        )?;
+        Ok(())
+    }
+
     fn push_delete(&mut self, feed_url: &str) -> Result<(), StoreError> {
         self.stmts.exec(
             &mut self.client,

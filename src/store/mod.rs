@@ -703,6 +703,18 @@ impl Store {
         self.call(move |w| w.db.push_put(&s)).await
     }
 
+    /// Moves a feed's next poll to `at` if that is later (`later`) or
+    /// earlier than the stored one.
+    pub async fn reschedule(
+        &self,
+        feed_url: String,
+        at: DateTime<Utc>,
+        later: bool,
+    ) -> Result<(), StoreError> {
+        self.call(move |w| w.db.reschedule(&feed_url, at.timestamp(), later))
+            .await
+    }
+
     /// Forgets a feed's subscription.
     pub async fn push_delete(&self, feed_url: String) -> Result<(), StoreError> {
         self.call(move |w| w.db.push_delete(&feed_url)).await

@@ -242,8 +242,25 @@ impl Subscriber {
     }
 
     /// Stores a row, updates the copy and tells the scheduler and `run`.
+    /// A subscription that becomes active puts its feed's stored next poll
+    /// off to the safety net, and one that stops being active brings it
+    /// back to the feed's interval: the lease loop of a shared database
+    /// schedules from there (the per-feed tasks hear `changed`).
     async fn put(&self, row: PushSubscription) -> Result<(), StoreError> {
         self.store.push_put(row.clone()).await?;
+        let was_active = self
+            .subs()
+            .get(&row.feed_url)
+            .is_some_and(|s| s.state == PushState::Active);
+        let is_active = row.state == PushState::Active;
+        let interval = self.settings(|s| s.feeds.get(&row.feed_url).map(|f| f.interval));
+        if let Some(i) = interval.filter(|_| was_active != is_active) {
+            let wait = if is_active { i.max(SAFETY_NET) } else { i };
+            let at = Utc::now() + chrono::Duration::from_std(wait).unwrap_or_default();
+            self.store
+                .reschedule(row.feed_url.clone(), at, is_active)
+                .await?;
+        }
         self.subs().insert(row.feed_url.clone(), row);
         self.changed.send_modify(|n| *n += 1);
         self.wake.notify_one();

@@ -1204,6 +1204,7 @@ fn push_in_works_over_postgres_too() {
         return;
     };
     let publisher = Publisher::start();
+    publisher.set_mode("pub.atom", HubMode::Verify(3));
     let site = Site::with_storage_url(&push_config(&publisher, ""), &db.url);
     let daemon = start_for(&site, &publisher);
     publisher.wait_verified("pub.atom", 1, Duration::from_secs(15));
@@ -1223,4 +1224,17 @@ fn push_in_works_over_postgres_too() {
         metric(&daemon, "feedsift_websub_subscriptions{state=\"active\"}"),
         2.0
     );
+
+    // Feeds leased from the database: renewed leases keep the 6 h safety
+    // net, and a lapse brings the stored next poll back to the interval.
+    let polls = publisher.fetches("pub.atom");
+    publisher.wait_verified("pub.atom", 2, Duration::from_secs(10));
+    assert_eq!(publisher.fetches("pub.atom"), polls, "polled while pushed");
+    publisher.set_mode("pub.atom", HubMode::Ignore);
+    wait_for(
+        "polling resumed after the lapse",
+        Duration::from_secs(15),
+        || (publisher.fetches("pub.atom") > polls).then_some(()),
+    );
+    assert!(feeds_line(&site, "pub.atom").contains(" failed "));
 }
