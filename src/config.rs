@@ -1107,6 +1107,20 @@ limit = 20
     }
 
     #[test]
+    fn push_in_settings_have_documented_defaults() {
+        let c = load(GOOD).unwrap();
+        assert!(!c.websub.reject_sha1, "sha1 is accepted by default");
+        assert_eq!(c.websub.lease, Duration::from_secs(10 * 86400));
+        let c = load(&format!(
+            "{GOOD}\n[websub]\nreject_sha1 = true\nlease = \"2d\"\n"
+        ))
+        .unwrap();
+        assert!(c.websub.reject_sha1);
+        assert_eq!(c.websub.lease, Duration::from_secs(2 * 86400));
+        refused(&format!("{GOOD}\n[websub]\nreject_sha = true\n"));
+    }
+
+    #[test]
     fn durations() {
         assert_eq!(
             parse_duration("90d").unwrap(),
