@@ -18,6 +18,7 @@
 //! member alone (which chained A~B~C into bags of events).
 
 mod signature;
+mod verifier_trees;
 
 use std::collections::VecDeque;
 use std::sync::LazyLock;
@@ -172,6 +173,9 @@ const DF_FULL: u16 = 8;
 /// copies of one report agree with each other less than with their
 /// original (rewrites reword different parts).
 const AGREE_FACTOR: f64 = 0.6;
+
+/// The verifier's probability that counts as the threshold.
+const VERIFIER_BAR: f64 = 0.5;
 
 /// The strict rules apply when the item passes for a copy of two or more
 /// stories at this share of the threshold by the plain rules...
@@ -451,12 +455,15 @@ impl StoryIndex {
             self.weights_into(other, &mut w_other);
             let hours = (it.time - time).abs() as f64 / 3600.0;
             let slots = self.slots_of(it).unwrap_or_default();
-            let v = score_with(
-                new,
-                Side::new(other, &w_other, it.flags, slots),
-                hours,
-                strict,
-            );
+            let other = Side::new(other, &w_other, it.flags, slots);
+            // Where the window is crowded the fitted verifier decides,
+            // its probability put on the rules' scale (VERIFIER_BAR at the
+            // threshold); elsewhere the rules do.
+            let v = if strict {
+                signature::verify(new, other, hours) * self.threshold / VERIFIER_BAR
+            } else {
+                score_with(new, other, hours, false)
+            };
             match memo.iter_mut().find(|m| m.0 == slot) {
                 Some(m) if strict => m.2 = v,
                 Some(m) => m.1 = v,
@@ -495,6 +502,13 @@ impl StoryIndex {
             }
         }
         let mut score_slot = |slot: u64| score_in(slot, strict);
+        // Each story led by its best-scoring candidate: the one sharing
+        // the most bands may be a rewrite the new item does not match
+        // while another member is its copy.
+        let mut ranked: Vec<(f64, (usize, u64, &Indexed))> =
+            hits.iter().map(|h| (score_slot(h.1), *h)).collect();
+        ranked.sort_by(|a, b| b.0.total_cmp(&a.0));
+        let hits: Vec<(usize, u64, &Indexed)> = ranked.into_iter().map(|x| x.1).collect();
         let mut seen_stories: Vec<i64> = Vec::with_capacity(16);
         let mut best: Option<Decision> = None;
         let mut members: Vec<u64> = Vec::with_capacity(MAX_MEMBERS + 2);
@@ -1446,6 +1460,9 @@ mod eval {
             .ok()
             .map(|d| std::fs::File::create(format!("{d}.{}", file.replace('/', "_"))).unwrap());
         let mut first_of: FxHashMap<i64, usize> = FxHashMap::default();
+        let mut feats = std::env::var("FEATS")
+            .ok()
+            .map(|d| std::fs::File::create(format!("{d}.{}", file.replace('/', "_"))).unwrap());
         for (n, it) in items.iter().enumerate() {
             let s = signature(&it.title, &it.summary);
             let src = source(&it.feed);
@@ -1458,7 +1475,37 @@ mod eval {
                 });
                 writeln!(d, "{line}").unwrap();
             }
-            let d = idx.decide(&s, t(&it.published), src);
+            let mut d = idx.decide(&s, t(&it.published), src);
+            if let Some(f) = feats.as_mut() {
+                use std::io::Write;
+                let mut wa = Vec::new();
+                idx.weights_into(&s.tokens, &mut wa);
+                for (_, _, c) in idx.candidates(&s, t(&it.published)) {
+                    let mut wb = Vec::new();
+                    let toks = idx.tokens_of(c).unwrap();
+                    idx.weights_into(toks, &mut wb);
+                    let x = signature::features(
+                        Side::new(&s.tokens, &wa, s.flags(), &s.slots),
+                        Side::new(toks, &wb, c.flags, idx.slots_of(c).unwrap()),
+                        (c.time - t(&it.published)).abs() as f64 / 3600.0,
+                    );
+                    let y = u8::from(items[c.id as usize].story == it.story);
+                    let xs: Vec<String> = x.iter().map(|v| format!("{v:.4}")).collect();
+                    writeln!(f, "{y},{},{},{}", n, c.id, xs.join(",")).unwrap();
+                }
+            }
+            if std::env::var("CANDORACLE").is_ok() {
+                d = idx
+                    .candidates(&s, t(&it.published))
+                    .into_iter()
+                    .find(|c| items[c.2.id as usize].story == it.story)
+                    .map(|c| Decision {
+                        story: c.2.story,
+                        score: 1.0,
+                        agreed: 1,
+                        scored: 1,
+                    });
+            }
             if std::env::var("TRACE").is_ok_and(|x| x == it.id) {
                 for (h, slot, c) in idx.candidates(&s, t(&it.published)) {
                     let o = &items[c.id as usize];
@@ -1486,6 +1533,10 @@ mod eval {
                         .collect::<Vec<_>>()
                 );
             }
+            // ORACLE: refuse wrong joins, to see what recall precision costs.
+            let d = d.filter(|d| {
+                std::env::var("ORACLE").is_err() || items[first_of[&d.story]].story == it.story
+            });
             let story = d.as_ref().map_or(n as i64, |d| d.story);
             if let (true, Some(d)) = (decisions, &d) {
                 let f = &items[first_of[&d.story]];
@@ -1575,6 +1626,21 @@ mod eval {
         let mut events: FxHashMap<i64, std::collections::BTreeSet<&str>> = FxHashMap::default();
         for (it, p) in items.iter().zip(&pred) {
             events.entry(*p).or_default().insert(&it.story);
+        }
+        if std::env::var("MIXED").is_ok() {
+            for (p, e) in &events {
+                if e.len() > 2 {
+                    println!("MIXED story {p}: {} events", e.len());
+                    for (it, q) in items.iter().zip(&pred) {
+                        if q == p {
+                            println!(
+                                "   [{}] {} ({}) {}",
+                                it.story, it.title, it.feed, it.published
+                            );
+                        }
+                    }
+                }
+            }
         }
         let mixed = events.values().filter(|e| e.len() > 1).count();
         let widest = events.values().map(|e| e.len()).max().unwrap_or(0);

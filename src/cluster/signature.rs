@@ -1658,6 +1658,135 @@ pub fn from_bytes(b: &[u8]) -> Option<Signature> {
     })
 }
 
+/// Inputs of the fitted verifier (see [`verify`]), in this order; the
+/// names head the columns `scripts/fit_verifier.py` reads.
+pub const FEATURES: [&str; 31] = [
+    "contained",
+    "jaccard",
+    "names_alike",
+    "title_alike",
+    "same_shape",
+    "coverage_min",
+    "coverage_max",
+    "lead_figures_both_missing",
+    "lead_figures_missing",
+    "swaps",
+    "head_figure_shared",
+    "figures_differ",
+    "days_differ",
+    "first_day_differs",
+    "speakers_named",
+    "preview_differs",
+    "reaction_differs",
+    "side_event_differs",
+    "days_apart",
+    "title_missing",
+    "shared_words",
+    "shared_figures",
+    "shared_names",
+    "shared_days",
+    "script_differs",
+    "title_shared",
+    "speakers_shared",
+    "rules_plain",
+    "rules_strict",
+    "both_cyrillic",
+    "shorter_tokens",
+];
+
+/// What the verifier reads of a pair: the rules' own measures (overlap,
+/// coverage, vetoes as 0/1, the plain and strict scores), each a number,
+/// so that a model fitted on labelled pairs weighs them instead of any
+/// one of them deciding alone.
+pub(crate) fn features(a: Side, b: Side, hours: f64) -> [f32; FEATURES.len()] {
+    let o = overlap(a.tokens, a.weights, b.tokens, b.weights);
+    let content = |side: usize| o.w_own[side][..3].iter().sum::<f32>();
+    let shared_content: f32 = o.w_shared[..3].iter().sum();
+    let contained = wratio(shared_content, content(0), content(1)) as f32;
+    let jaccard = shared_content / (content(0) + content(1) - shared_content).max(1e-6);
+    let names_alike = wratio(
+        o.w_shared[NAME as usize],
+        o.w_own[0][NAME as usize],
+        o.w_own[1][NAME as usize],
+    ) as f32;
+    let title_alike = wratio(o.w_title_shared, o.w_title_own[0], o.w_title_own[1]) as f32;
+    let same_shape = o.title_shared as f32 / o.title_own[0].max(o.title_own[1]).max(1) as f32;
+    let coverage = |s: usize| o.w_news_found[s] / o.w_news[s].max(1e-6);
+    let (c0, c1) = (coverage(0), coverage(1));
+    let title_missing = o.title_missing[0].min(o.title_missing[1]) / o.w_title_shared.max(1e-6);
+    let (na, nb) = (o.own[0][NUMBER as usize], o.own[1][NUMBER as usize]);
+    let shared_numbers = o.shared[NUMBER as usize];
+    let differ = |flag: u8| f32::from(u8::from((a.flags & flag) != (b.flags & flag)));
+    let script_differs = differ(LATIN);
+    let swaps = if script_differs > 0.0 {
+        0
+    } else {
+        swaps(a, b, o.head_figures_shared > 0)
+    };
+    let yes = |x: bool| f32::from(u8::from(x));
+    [
+        contained,
+        jaccard,
+        names_alike,
+        title_alike,
+        same_shape,
+        c0.min(c1),
+        c0.max(c1),
+        yes(o.lead_figures_missing[0] > 0 && o.lead_figures_missing[1] > 0),
+        o.lead_figures_missing[0].min(o.lead_figures_missing[1]) as f32,
+        swaps.min(3) as f32,
+        yes(o.head_figures_shared > 0),
+        yes(na > 0 && nb > 0 && na + nb >= 3 && shared_numbers == 0),
+        yes(o.own[0][DAY as usize] > 0
+            && o.own[1][DAY as usize] > 0
+            && o.shared[DAY as usize] == 0),
+        yes(o.first_day[0] > 0 && o.first_day[1] > 0 && o.first_day_shared == 0),
+        yes(o.speakers_shared == 0 && o.speakers_named[0] > 0 && o.speakers_named[1] > 0),
+        differ(IS_PREVIEW),
+        differ(IS_REACTION),
+        differ(IS_SIDE_EVENT),
+        (hours.min(72.0) / 24.0) as f32,
+        title_missing.min(3.0),
+        o.shared[WORD as usize].min(20) as f32 / 10.0,
+        shared_numbers.min(5) as f32,
+        o.shared[NAME as usize].min(8) as f32 / 4.0,
+        o.shared[DAY as usize].min(2) as f32,
+        script_differs,
+        o.title_shared.min(12) as f32 / 6.0,
+        o.speakers_shared.min(3) as f32,
+        score_with(a, b, hours, false).max(-0.5) as f32,
+        score_with(a, b, hours, true).max(-0.5) as f32,
+        yes(a.flags & LATIN == 0 && b.flags & LATIN == 0),
+        (a.tokens.len().min(b.tokens.len()).min(64) as f32) / 32.0,
+    ]
+}
+
+/// The fitted verifier: the probability that two items report one
+/// event, from gradient-boosted trees over [`features`] (fitted by
+/// `scripts/fit_verifier.py` on busy days of `scripts/gen_busy_day.py`
+/// with other seeds than the fixture's; see README, "Stories").
+pub(crate) fn verify(a: Side, b: Side, hours: f64) -> f64 {
+    use super::verifier_trees::{BASELINE, NODES, ROOTS};
+    let x = features(a, b, hours);
+    let mut raw = BASELINE;
+    for &root in &ROOTS {
+        let mut at = usize::from(root);
+        // A malformed table (it is generated) ends the walk, not the process.
+        while let Some(&(f, t, l, r, v)) = NODES.get(at) {
+            if f == LEAF {
+                raw += v;
+                break;
+            }
+            let value = x.get(usize::from(f)).copied().unwrap_or(0.0);
+            at = usize::from(if value <= t { l } else { r });
+        }
+    }
+    1.0 / (1.0 + f64::from(-raw).exp())
+}
+
+/// Marks a leaf in the verifier's node table.
+const LEAF: u8 = u8::MAX;
+
 #[cfg(test)]
 mod tests {
     use super::*;
