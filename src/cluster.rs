@@ -10,12 +10,15 @@
 //! words, names, figures and days, time apart). Only the window's tokens
 //! and band keys are kept in memory, the signatures live in the database.
 //!
-//! Two things keep a story one event however busy the day (see README,
+//! Three things keep a story one event however busy the day (see README,
 //! "Stories"): tokens weigh by how rare they are in the window (IDF), so
 //! background paragraphs and a topic's everyday names are weak evidence;
-//! and an item joins a story only when it agrees with the story as a
-//! whole, its first item and most of its recent members, never through one
-//! member alone (which chained A~B~C into bags of events).
+//! an item joins a story only when it agrees with the story as a whole,
+//! its lead and most of its recent members, never through one member
+//! alone (which chained A~B~C into bags of events); and where the window
+//! is crowded with look-alikes (one headline template filled with other
+//! actors, figures and places) a verifier fitted on such days weighs all
+//! of the rules' measures at once instead of any one rule deciding.
 
 mod signature;
 mod verifier_trees;
@@ -420,13 +423,15 @@ impl StoryIndex {
     }
 
     /// Finds the story for a new item. Candidates come from the LSH
-    /// bands and the anchors; they are grouped by story, and a story is
-    /// taken only when the item agrees (scores at least the threshold)
-    /// with more than half of the members it is compared with: the
-    /// story's first item in the window and its newest ones, up to
-    /// `MAX_MEMBERS`, plus the candidate that brought the story up (half
-    /// will do when the first item is among those agreeing). Of the
-    /// stories that pass, the best mean score wins.
+    /// bands and the anchors; they are grouped by story, each story led by
+    /// its best-scoring candidate, and a story is taken only when the item
+    /// agrees (scores at least the threshold) with that candidate, with the
+    /// story's lead (its first item in the window) and with more than half
+    /// of the members it is compared with: the lead and the newest ones, up
+    /// to `MAX_MEMBERS` (half will do with the lead among them). Of the
+    /// stories that pass, the best mean score wins. Pairs are scored by the
+    /// rules, or where the window is crowded by the fitted verifier
+    /// (`signature::verify`).
     pub fn decide(&self, s: &Signature, time: i64, source: u32) -> Option<Decision> {
         let hits = self.candidates(s, time);
         if hits.is_empty() {
@@ -459,7 +464,12 @@ impl StoryIndex {
             // Where the window is crowded the fitted verifier decides,
             // its probability put on the rules' scale (VERIFIER_BAR at the
             // threshold); elsewhere the rules do.
-            let v = if strict {
+            // Two items in a script the window holds few of (Russian
+            // copies in a mostly English topic) are judged by the verifier
+            // too: the window's counts cannot show that their own
+            // neighbourhood is crowded.
+            let minority = new.flags & signature::LATIN == 0 && other.flags & signature::LATIN == 0;
+            let v = if strict || minority {
                 signature::verify(new, other, hours) * self.threshold / VERIFIER_BAR
             } else {
                 score_with(new, other, hours, false)
@@ -565,7 +575,11 @@ impl StoryIndex {
                     first_agreed |= m == first;
                 }
             }
-            let passes = agreed * 2 > scored || (agreed * 2 == scored && first_agreed);
+            // The story's lead must be among those agreeing (when it is
+            // still in the window): most members alone let a story drift
+            // from its event one look-alike at a time.
+            let lead_ok = first_agreed || self.item(first).is_none();
+            let passes = lead_ok && (agreed * 2 > scored || (agreed * 2 == scored && first_agreed));
             let mean = total / scored as f64;
             if passes && best.as_ref().is_none_or(|b| mean > b.score) {
                 best = Some(Decision {

@@ -276,7 +276,7 @@ fn labelled_stories_are_scored_pairwise() {
 /// templates filled with other actors and figures, background paragraphs
 /// pasted under unrelated news. Precision and recall are held at the
 /// issue's targets (0.97, 0.85); the third, at most 2 events in a story,
-/// is not reached yet (4), so the floor below keeps it from sliding back
+/// is not reached yet (3), so the floor below keeps it from sliding back
 /// (README, "Stories").
 #[test]
 fn a_busy_day_does_not_collapse_into_bags_of_events() {
@@ -288,10 +288,10 @@ fn a_busy_day_does_not_collapse_into_bags_of_events() {
         site,
         ..
     } = score_set(&items, "busy");
-    // Reached: 0.979 / 0.868, at most 4 events in a story.
+    // Reached: 0.987 / 0.865 (eval), at most 3 events in a story.
     assert!(precision >= 0.97, "precision {precision:.3} < 0.97");
     assert!(recall >= 0.85, "recall {recall:.3} < 0.85");
-    assert!(widest <= 4, "a story mixes {widest} events");
+    assert!(widest <= 3, "a story mixes {widest} events");
 
     // `feedsift story ID --why` explains a story: its members' scores and
     // what they share with the lead.
