@@ -57,7 +57,7 @@ cargo clippy --locked --all-targets -- -D warnings
 # A short run of each benchmark: its assertions (every request conditional,
 # hanging feeds bounded by the timeout) are tests too. The smoke profile is
 # the release one without fat LTO: the same checks, minutes less linking.
-for bench in poll topics stories serve hub; do
+for bench in poll topics stories serve hub push; do
   cargo bench --locked --profile smoke --bench "$bench" -- --smoke
 done
 log=$(mktemp); trap 'rm -f "$log"' EXIT
