@@ -512,13 +512,6 @@ impl StoryIndex {
             }
         }
         let mut score_slot = |slot: u64| score_in(slot, strict);
-        // Each story led by its best-scoring candidate: the one sharing
-        // the most bands may be a rewrite the new item does not match
-        // while another member is its copy.
-        let mut ranked: Vec<(f64, (usize, u64, &Indexed))> =
-            hits.iter().map(|h| (score_slot(h.1), *h)).collect();
-        ranked.sort_by(|a, b| b.0.total_cmp(&a.0));
-        let hits: Vec<(usize, u64, &Indexed)> = ranked.into_iter().map(|x| x.1).collect();
         let mut seen_stories: Vec<i64> = Vec::with_capacity(16);
         let mut best: Option<Decision> = None;
         let mut members: Vec<u64> = Vec::with_capacity(MAX_MEMBERS + 2);
@@ -526,13 +519,16 @@ impl StoryIndex {
             if seen_stories.contains(&it.story) {
                 continue;
             }
-            seen_stories.push(it.story);
             // The candidate itself first: most stories it brings up are
-            // not the item's, and then nothing else need be scored.
+            // not the item's, and then nothing else need be scored. One
+            // under the threshold leaves its story to its next candidate:
+            // the member sharing the most bands may be a rewrite the new
+            // item does not match while another member is its copy.
             let first_score = score_slot(slot);
             if first_score < self.threshold {
                 continue;
             }
+            seen_stories.push(it.story);
             let Some(entry) = self.stories.get(&it.story) else {
                 continue;
             };
