@@ -335,16 +335,23 @@ fn count(n: i64) -> u64 {
 /// An item with what a topic query reads. The feeds are listed in the
 /// order SQLite's `group_concat` gives them (its `item_sources_item` index:
 /// feed, then entry key).
+///
+/// Each source's feed is looked up by its key (a scalar subquery per
+/// source), not joined: as a join, the plan cached for a young database
+/// hashed all 1,000 feed rows for each feed's items matched again, twice:
+/// 0.58 s of a cold poll of 1,000 feeds, 0.25 s as lookups.
 macro_rules! item_row {
     () => {
         concat!(
             "SELECT i.id, i.title, i.summary, i.content, i.author, i.categories, i.sort_time,
-                (SELECT string_agg(f.url, E'\\n' ORDER BY s.feed_id, s.entry_key)
-                   FROM item_sources s JOIN feeds f ON f.id = s.feed_id WHERE s.item_id = i.id) AS urls,
-                (SELECT string_agg(",
+                (SELECT string_agg((SELECT f.url FROM feeds f WHERE f.id = s.feed_id),
+                                   E'\\n' ORDER BY s.feed_id, s.entry_key)
+                   FROM item_sources s WHERE s.item_id = i.id) AS urls,
+                (SELECT string_agg((SELECT ",
             feed_label!(),
-            ", E'\\n' ORDER BY s.feed_id, s.entry_key)
-                   FROM item_sources s JOIN feeds f ON f.id = s.feed_id WHERE s.item_id = i.id) AS labels,
+            " FROM feeds f WHERE f.id = s.feed_id),
+                                   E'\\n' ORDER BY s.feed_id, s.entry_key)
+                   FROM item_sources s WHERE s.item_id = i.id) AS labels,
                 (SELECT f.language FROM feeds f WHERE f.id = i.first_feed_id) AS language
              FROM items i"
         )
