@@ -27,6 +27,8 @@
 //! `cargo bench --bench poll` runs it all; `-- --smoke` runs a small, quick
 //! version (CI). `-- --feeds N --runs R --peer-runs P`, `--no-peer`, `--cold-only`,
 //! `--idle-only` (one cold poll of each workload and the idle daemon on it),
+//! `--postgres` (issue 22's PostgreSQL scenario; with `--cold-only`, its
+//! cold polls and ratio alone),
 //! `--idle-days D` (the span of the second idle workload, 90; 0 skips it);
 //! `FEEDSIFT_BENCH_BIN=path` runs another build of feedsift instead;
 //! `FEEDSIFT_BENCH_WRAP="perf record -g --"` runs each poll under a profiler;
@@ -1090,7 +1092,7 @@ fn main() {
     );
 
     if args.has("--postgres") {
-        postgres_scenario(&addrs, &server, feeds, runs);
+        postgres_scenario(&addrs, &server, feeds, runs, cold_only);
         return;
     }
 
@@ -1395,8 +1397,15 @@ fn wrk_all(urls: &[String], secs: u64) -> Option<f64> {
 /// Issue 22's numbers: the cold poll on PostgreSQL against SQLite in the
 /// same run (`feedsift poll`, one process each), the time for 1, 2 and 3
 /// `run --role poll` processes sharing the feeds to poll them all, and
-/// the req/s of 1 and 2 `serve` processes.
-fn postgres_scenario(addrs: &[SocketAddr], server: &Feeds, feeds: usize, runs: usize) {
+/// the req/s of 1 and 2 `serve` processes. `cold_only`: the cold polls
+/// alone (the ratio), for trying a change in a minute rather than five.
+fn postgres_scenario(
+    addrs: &[SocketAddr],
+    server: &Feeds,
+    feeds: usize,
+    runs: usize,
+    cold_only: bool,
+) {
     let urls = feed_urls(addrs, feeds, 0);
     let (mut sqlite, mut pg) = (Vec::new(), Vec::new());
     let mut shared: [Vec<Duration>; 3] = Default::default();
@@ -1412,6 +1421,9 @@ fn postgres_scenario(addrs: &[SocketAddr], server: &Feeds, feeds: usize, runs: u
         pg.push(poll(dir.path()));
         assert_eq!(db.count("SELECT count(*) FROM item_sources"), feeds * ITEMS);
         assert_eq!(db.count("SELECT count(*) FROM items"), server.expect.items);
+        if cold_only {
+            continue;
+        }
 
         for (i, times) in shared.iter_mut().enumerate() {
             let pollers = i + 1;
@@ -1470,6 +1482,9 @@ fn postgres_scenario(addrs: &[SocketAddr], server: &Feeds, feeds: usize, runs: u
         "  ratio postgres / sqlite: {:.2} (target <= 1.5)",
         median_time(&pg).as_secs_f64() / median_time(&sqlite).as_secs_f64()
     );
+    if cold_only {
+        return;
+    }
     println!(
         "`run --role poll` processes sharing the feeds, start to every feed polled (median of {runs}):"
     );
