@@ -1411,7 +1411,12 @@ mod eval {
     //! EVAL_FILE=<path> to score another set in place of busy.json (say,
     //! `scripts/gen_busy_day.py --seed 7 --out /tmp/busy7.json`), and
     //! DUMP=<prefix> to write each item's signature as a JSON line to
-    //! `<prefix>.<set>` for prototyping a decision outside Rust.
+    //! `<prefix>.<set>` for prototyping a decision outside Rust,
+    //! FEATS=<prefix> to write every candidate pair's verifier features
+    //! (the input of `scripts/fit_verifier.py`), MIXED to list the stories
+    //! that mix more than two events, ORACLE=1 to refuse wrong joins and
+    //! CANDORACLE=1 to join any true candidate (the recall a perfect
+    //! precision, or a perfect verifier, would reach).
     use super::*;
 
     #[derive(serde::Deserialize)]
