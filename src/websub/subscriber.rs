@@ -76,6 +76,9 @@ pub enum RequestError {
     Store(#[from] StoreError),
 }
 
+/// Redirects followed for one subscription request.
+const MAX_HUB_REDIRECTS: usize = 3;
+
 /// What the callback answers a hub's verification of intent (WebSub 5.3).
 #[derive(Debug, PartialEq, Eq)]
 pub enum Verified {
@@ -355,13 +358,12 @@ impl Subscriber {
         }
     }
 
-    /// POSTs a subscription request (WebSub 5.1) for `row` in `mode`.
+    /// POSTs a subscription request (WebSub 5.1) for `row` in `mode`. A
+    /// hub that moved answers 307 or 308: the request is sent again, as
+    /// it was, to where it points (at most `MAX_HUB_REDIRECTS` hops, each
+    /// through the same address guard); 301–303 would turn the POST into
+    /// a GET, which no hub takes, so they count as the hub's answer.
     async fn request(&self, mode: &str, row: &PushSubscription) -> Result<(), RequestError> {
-        let hub = row.hub.clone();
-        fetch::check_address(&hub, self.allow_private).map_err(|why| RequestError::Refused {
-            hub: hub.clone(),
-            why,
-        })?;
         let (callback, lease) = self.settings(|s| {
             (
                 format!("{}websub/callback/{}", s.base_url, row.token),
@@ -379,27 +381,51 @@ impl Subscriber {
             }
             form.finish()
         };
-        let resp = self
-            .client
-            .post(&hub)
-            .header("Content-Type", "application/x-www-form-urlencoded")
-            .body(form)
-            .send()
-            .await
-            .map_err(|e| RequestError::Unreachable {
-                hub: hub.clone(),
-                why: e.to_string(),
+        let mut hub = row.hub.clone();
+        let mut hops = 0;
+        loop {
+            fetch::check_address(&hub, self.allow_private).map_err(|why| {
+                RequestError::Refused {
+                    hub: hub.clone(),
+                    why,
+                }
             })?;
-        let status = resp.status();
-        if status.is_success() {
-            return Ok(());
+            let resp = self
+                .client
+                .post(&hub)
+                .header("Content-Type", "application/x-www-form-urlencoded")
+                .body(form.clone())
+                .send()
+                .await
+                .map_err(|e| RequestError::Unreachable {
+                    hub: hub.clone(),
+                    why: e.to_string(),
+                })?;
+            let status = resp.status();
+            if status.is_success() {
+                return Ok(());
+            }
+            let moved_to = matches!(status.as_u16(), 307 | 308)
+                .then(|| resp.headers().get(reqwest::header::LOCATION))
+                .flatten()
+                .and_then(|l| l.to_str().ok())
+                .and_then(|l| url::Url::parse(&hub).ok()?.join(l).ok());
+            match moved_to {
+                Some(next) if hops < MAX_HUB_REDIRECTS => {
+                    tracing::debug!(hub = %hub, to = %next, status = status.as_u16(), "the hub moved; asking again there");
+                    hub = next.to_string();
+                    hops += 1;
+                }
+                _ => {
+                    let body = resp.text().await.unwrap_or_default();
+                    return Err(RequestError::Status {
+                        hub,
+                        status: status.as_u16(),
+                        body: body.trim().chars().take(MAX_REASON).collect(),
+                    });
+                }
+            }
         }
-        let body = resp.text().await.unwrap_or_default();
-        Err(RequestError::Status {
-            hub,
-            status: status.as_u16(),
-            body: body.trim().chars().take(MAX_REASON).collect(),
-        })
     }
 
     /// The row a callback token names: this process's copy, else the

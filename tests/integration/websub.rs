@@ -573,6 +573,8 @@ struct PublisherState {
     fetches: HashMap<String, usize>,
     /// Subscription requests received, as POSTed.
     requests: Vec<Params>,
+    /// Requests sent on from the hub's old address (`moved_hub`).
+    redirected: usize,
     checks: Vec<Check>,
     /// Verified subscriptions: topic -> (callback as given, secret).
     subscribed: HashMap<String, (String, String)>,
@@ -604,6 +606,7 @@ impl Publisher {
         }
         let app = axum::Router::new()
             .route("/hub", axum::routing::post(hub_request))
+            .route("/old-hub", axum::routing::post(moved_hub))
             .route("/{name}", axum::routing::get(publisher_feed))
             .with_state(p.clone());
         serve_on(listener, app);
@@ -785,9 +788,10 @@ async fn publisher_feed(
         return StatusCode::NOT_FOUND.into_response();
     };
     if name.ends_with(".rss") {
-        // WebSub 4: discovery by the Link header alone.
+        // WebSub 4: discovery by the Link header alone, of a hub that has
+        // moved (it answers 307 to /hub: the request must follow).
         let link = format!(
-            "<http://{}/hub>; rel=\"hub\", <{}>; rel=\"self\"",
+            "<http://{}/old-hub>; rel=\"hub\", <{}>; rel=\"self\"",
             p.addr,
             p.url(&name)
         );
@@ -802,6 +806,17 @@ async fn publisher_feed(
     } else {
         ([("content-type", "application/atom+xml")], doc).into_response()
     }
+}
+
+/// A hub that moved: every request is sent on to /hub with a 307, which
+/// keeps the method and the body.
+async fn moved_hub(State(p): State<Publisher>) -> axum::response::Response {
+    p.lock().redirected += 1;
+    (
+        StatusCode::TEMPORARY_REDIRECT,
+        [("location", format!("http://{}/hub", p.addr))],
+    )
+        .into_response()
 }
 
 /// WebSub 5.1: a subscription request, answered 202; the intent is then
@@ -943,6 +958,8 @@ fn pushed_content_is_stored_without_a_poll_and_delivered_onwards() {
     // subscribed, with a callback under base_url, a secret and a lease.
     publisher.wait_verified("pub.atom", 1, Duration::from_secs(15));
     publisher.wait_verified("pub.rss", 1, Duration::from_secs(15));
+    // The RSS feed's hub moved: its request reached the hub by a 307.
+    assert!(publisher.lock().redirected >= 1, "the 307 was not followed");
     for name in ["pub.atom", "pub.rss"] {
         let r = &publisher.requests(name, "subscribe")[0];
         assert!(
