@@ -423,9 +423,9 @@ impl StoryIndex {
     }
 
     /// Finds the story for a new item. Candidates come from the LSH
-    /// bands and the anchors; they are grouped by story, each story led by
-    /// its best-scoring candidate, and a story is taken only when the item
-    /// agrees (scores at least the threshold) with that candidate, with the
+    /// bands and the anchors; they are grouped by story, and a story is
+    /// taken only when the item agrees (scores at least the threshold) with
+    /// one of its candidates (tried most shared bands first), with the
     /// story's lead (its first item in the window) and with more than half
     /// of the members it is compared with: the lead and the newest ones, up
     /// to `MAX_MEMBERS` (half will do with the lead among them). Of the
@@ -463,11 +463,10 @@ impl StoryIndex {
             let other = Side::new(other, &w_other, it.flags, slots);
             // Where the window is crowded the fitted verifier decides,
             // its probability put on the rules' scale (VERIFIER_BAR at the
-            // threshold); elsewhere the rules do.
-            // Two items in a script the window holds few of (Russian
-            // copies in a mostly English topic) are judged by the verifier
-            // too: the window's counts cannot show that their own
-            // neighbourhood is crowded.
+            // threshold); elsewhere the rules do. Two items in a script the
+            // window holds few of (Russian copies in a mostly English
+            // topic) go to the verifier too: the window's counts cannot
+            // show that their own neighbourhood is crowded.
             let minority = new.flags & signature::LATIN == 0 && other.flags & signature::LATIN == 0;
             let v = if strict || minority {
                 signature::verify(new, other, hours) * self.threshold / VERIFIER_BAR
