@@ -126,17 +126,22 @@ fn start(site: &Site, role: &str) -> Daemon {
         Daemon::spawn(&mut cmd)
     } else {
         let mut d = Daemon::spawn_quiet(&mut cmd);
-        let started = Instant::now();
-        while !d.log().contains("polling feeds leased") {
-            if started.elapsed() > Duration::from_secs(30)
-                || d.child.try_wait().ok().flatten().is_some()
-            {
-                let _ = d.child.kill();
-                panic!("a poller did not start:\n{}", d.final_log());
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        wait_leasing(&mut d);
         d
+    }
+}
+
+/// Waits until a poller has joined the lease loop.
+fn wait_leasing(d: &mut Daemon) {
+    let started = Instant::now();
+    while !d.log().contains("polling feeds leased") {
+        if started.elapsed() > Duration::from_secs(30)
+            || d.child.try_wait().ok().flatten().is_some()
+        {
+            let _ = d.child.kill();
+            panic!("a poller did not start:\n{}", d.final_log());
+        }
+        std::thread::sleep(Duration::from_millis(50));
     }
 }
 
@@ -162,7 +167,18 @@ fn three_pollers_and_two_servers_share_one_database() {
     // The servers first: they create nothing, and must learn of every
     // write the pollers make.
     let servers = [start(&site, "serve"), start(&site, "serve")];
-    let mut pollers: Vec<Daemon> = (0..3).map(|_| start(&site, "poll")).collect();
+    // All three spawned before any is waited for: one started seconds
+    // after the others could find every feed already polled.
+    let mut pollers: Vec<Daemon> = (0..3)
+        .map(|_| {
+            let mut cmd = site.cmd();
+            cmd.args(["run", "--role", "poll"]);
+            Daemon::spawn_quiet(&mut cmd)
+        })
+        .collect();
+    for p in &mut pollers {
+        wait_leasing(p);
+    }
 
     wait_all_polled(&db, FEEDS, 180);
     wait_for("every item in a story", Duration::from_secs(60), || {
