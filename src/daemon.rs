@@ -606,18 +606,22 @@ impl Running {
             None
         };
 
-        // Push in: only a process that polls takes pushed content, since
-        // it goes through the same refresh (and writes) as a poll.
-        let subscriber = if role.polls() {
+        // Push in: processes that poll subscribe and refresh what is
+        // pushed (the same refresh, and writes, as a poll); a process that
+        // serves answers the hubs at its callbacks, and with `--role
+        // serve` keeps pushed content for a polling process to take.
+        let subscriber = {
             let sub =
-                Subscriber::start(store.clone(), &cfg, role.serves(), shutdown.clone()).await?;
+                Subscriber::start(store.clone(), &cfg, role.polls(), shutdown.clone()).await?;
             if role.serves() {
                 state.set_subscriber(Some(sub.clone()));
             }
-            let task = tokio::spawn(sub.clone().run());
+            let leases = tokio::spawn(sub.clone().run());
+            let kept = tokio::spawn(sub.clone().take_kept());
+            let task = tokio::spawn(async move {
+                let _ = tokio::join!(leases, kept);
+            });
             Some((sub, task))
-        } else {
-            None
         };
 
         let watcher = tokio::spawn(watch_external_writes(store.clone(), shutdown.clone()));

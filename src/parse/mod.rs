@@ -78,6 +78,36 @@ impl PushLinks {
     }
 }
 
+/// A JSON Feed's WebSub hub (the first of `hubs` whose type is WebSub)
+/// and its `feed_url`, as written (not yet absolute).
+fn json_push_links(text: &str) -> PushLinks {
+    #[derive(serde::Deserialize)]
+    struct Hub {
+        #[serde(rename = "type", default)]
+        kind: String,
+        url: Option<String>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Top {
+        feed_url: Option<String>,
+        #[serde(default)]
+        hubs: Vec<Hub>,
+    }
+    // feed-rs read the same text, so this fails only on odd shapes of the
+    // two fields; then the document names no hub.
+    let Ok(top) = serde_json::from_str::<Top>(text) else {
+        return PushLinks::default();
+    };
+    PushLinks {
+        hub: top
+            .hubs
+            .into_iter()
+            .find(|h| h.kind.eq_ignore_ascii_case("websub"))
+            .and_then(|h| h.url),
+        self_url: top.feed_url,
+    }
+}
+
 /// The hub and self links of HTTP `Link` header values (RFC 8288:
 /// `<url>; rel="hub", <url>; rel="self"`), made absolute against `base`.
 /// The first of each counts; anything unreadable is skipped.
@@ -382,6 +412,18 @@ pub fn parse_feed(
         hub: rel("hub"),
         self_url: rel("self"),
     };
+    // feed-rs keeps a JSON Feed's `feed_url` as a link without a rel and
+    // drops `hubs` (JSON Feed 1.1): both read here.
+    let push = if feed.feed_type == feed_rs::model::FeedType::JSON {
+        let json = json_push_links(&text);
+        PushLinks {
+            hub: json.hub.as_deref().and_then(absolute),
+            self_url: json.self_url.as_deref().and_then(absolute),
+        }
+        .or(push)
+    } else {
+        push
+    };
 
     let items: Vec<NewItem> = feed
         .entries
@@ -592,6 +634,18 @@ mod tests {
         // The header wins where both speak.
         let both = h.or(p.push);
         assert_eq!(both.hub.as_deref(), Some("https://hub.example/"));
+        // JSON Feed 1.1: `hubs` (the WebSub one) and `feed_url`.
+        let json = r#"{"version":"https://jsonfeed.org/version/1.1","title":"J",
+            "home_page_url":"https://pub.example/","feed_url":"https://pub.example/feed.json",
+            "hubs":[{"type":"rssCloud","url":"https://cloud.example/"},{"type":"WebSub","url":"/websub"}],
+            "items":[{"id":"1","title":"A","content_text":"x"}]}"#;
+        let j = super::parse_feed("https://pub.example/feed.json", json.as_bytes(), None)
+            .expect("parses");
+        assert_eq!(j.push.hub.as_deref(), Some("https://pub.example/websub"));
+        assert_eq!(
+            j.push.self_url.as_deref(),
+            Some("https://pub.example/feed.json")
+        );
     }
 
     use super::*;

@@ -115,6 +115,18 @@ pub struct HubSubscriber {
     pub expires: i64,
 }
 
+/// Content pushed to a `serve` process, kept for a polling one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InboxPush {
+    /// Given by the database; 0 for one not yet kept.
+    pub id: i64,
+    pub feed_url: String,
+    pub content_type: Option<String>,
+    pub body: Vec<u8>,
+    /// Unix seconds.
+    pub received: i64,
+}
+
 /// Our subscription to the hub of a feed we poll (WebSub, subscriber
 /// side): what the feed advertised and where the subscription stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -277,6 +289,9 @@ pub trait Backend: Send {
     fn hub_subscribers(&mut self, topic: &str, now: i64) -> Result<Vec<HubSubscriber>, StoreError>;
     /// Removes every subscription whose lease ended by `now`; how many.
     fn hub_expire(&mut self, now: i64) -> Result<usize, StoreError>;
+    /// How many subscribers other than `callback` `topic` has whose lease
+    /// runs past `now` (the subscriber limit; a renewal is not refused).
+    fn hub_count(&mut self, topic: &str, callback: &str, now: i64) -> Result<usize, StoreError>;
 
     // Our subscriptions to the hubs of feeds we poll.
 
@@ -286,6 +301,27 @@ pub trait Backend: Send {
     fn push_put(&mut self, s: &PushSubscription) -> Result<(), StoreError>;
     /// Forgets a feed's subscription.
     fn push_delete(&mut self, feed_url: &str) -> Result<(), StoreError>;
+    /// The subscription whose callback carries `token`.
+    fn push_by_token(&mut self, token: &str) -> Result<Option<PushSubscription>, StoreError>;
+    /// Takes the next step of `s` for this process: sets its `requested`
+    /// to `requested` only if the stored row is still `s` (same token,
+    /// state, lease and last request). Of several processes that find the
+    /// same renewal due, one gets `true` and makes the request.
+    fn push_claim(&mut self, s: &PushSubscription, requested: i64) -> Result<bool, StoreError>;
+    /// Keeps content a hub pushed to a process that does not refresh
+    /// (`--role serve`) until a polling process takes it.
+    fn inbox_put(&mut self, p: &InboxPush) -> Result<(), StoreError>;
+    /// Up to `limit` kept pushes no process holds, oldest first, held for
+    /// this one until `hold_until`: a process that dies holding one lets
+    /// it go to another then.
+    fn inbox_take(
+        &mut self,
+        now: i64,
+        hold_until: i64,
+        limit: usize,
+    ) -> Result<Vec<InboxPush>, StoreError>;
+    /// A kept push refreshed (or found unreadable): gone.
+    fn inbox_done(&mut self, id: i64) -> Result<(), StoreError>;
     /// Moves a feed's next poll to `at` (unix seconds) when that is later
     /// (`later`) or earlier (`!later`) than the stored one: a subscription
     /// that became active puts it off to the safety net, one that ended
@@ -373,4 +409,80 @@ pub trait Backend: Send {
 pub struct StoryTexts {
     pub lead: i64,
     pub members: Vec<(String, crate::cluster::MemberText)>,
+}
+
+/// Behaviour every backend must share, run by each backend's unit tests
+/// on a database of its own.
+#[cfg(test)]
+pub(crate) mod shared_tests {
+    use super::{Backend, InboxPush, PushSubscription};
+    use crate::storage::PushState;
+
+    /// Kept pushes are taken once, oldest first, held from other takers
+    /// until the hold ends, and gone when done; a subscription's next step
+    /// is claimed by one caller, and not at all once the row changed.
+    pub fn inbox_and_claims(db: &mut dyn Backend) {
+        for (i, body) in [b"first".to_vec(), b"second".to_vec()]
+            .into_iter()
+            .enumerate()
+        {
+            db.inbox_put(&InboxPush {
+                id: 0,
+                feed_url: "https://a.example/feed".into(),
+                content_type: (i == 0).then(|| "application/atom+xml".into()),
+                body,
+                received: 100,
+            })
+            .unwrap();
+        }
+        let taken = db.inbox_take(200, 260, 8).unwrap();
+        let bodies: Vec<&[u8]> = taken.iter().map(|p| p.body.as_slice()).collect();
+        assert_eq!(bodies, [b"first".as_slice(), b"second".as_slice()]);
+        assert_eq!(
+            taken[0].content_type.as_deref(),
+            Some("application/atom+xml")
+        );
+        // Held: nobody else takes them before 260.
+        assert!(db.inbox_take(250, 310, 8).unwrap().is_empty());
+        db.inbox_done(taken[0].id).unwrap();
+        // The taker died holding the second: taken again after the hold.
+        let again = db.inbox_take(261, 321, 8).unwrap();
+        assert_eq!(again.len(), 1);
+        assert_eq!(again[0].body, b"second");
+        db.inbox_done(again[0].id).unwrap();
+        assert!(db.inbox_take(1000, 1060, 8).unwrap().is_empty());
+
+        let row = PushSubscription {
+            feed_url: "https://a.example/feed".into(),
+            hub: "https://hub.example/".into(),
+            topic: "https://a.example/feed".into(),
+            state: PushState::Active,
+            token: "t0k3n".into(),
+            secret: "s".into(),
+            lease_until: Some(5000),
+            renew_at: Some(4000),
+            requested: 10,
+            error: None,
+        };
+        db.push_put(&row).unwrap();
+        assert_eq!(db.push_by_token("t0k3n").unwrap(), Some(row.clone()));
+        assert_eq!(db.push_by_token("other").unwrap(), None);
+        // Two processes find the renewal due: one claims it.
+        assert!(db.push_claim(&row, 4001).unwrap());
+        assert!(!db.push_claim(&row, 4002).unwrap());
+        // The hub verified meanwhile (new lease): a claim on the old row
+        // fails.
+        let verified = PushSubscription {
+            requested: 4001,
+            lease_until: Some(9000),
+            ..row.clone()
+        };
+        db.push_put(&verified).unwrap();
+        let stale = PushSubscription {
+            requested: 4001,
+            ..row
+        };
+        assert!(!db.push_claim(&stale, 4003).unwrap());
+        assert!(db.push_claim(&verified, 4003).unwrap());
+    }
 }

@@ -32,10 +32,10 @@ mod schema;
 mod sqlite;
 
 pub use backend::{
-    Backend, Claim, GroupingInput, HubSubscriber, LeadCandidate, MatchRow, PushSubscription,
-    Sketched, StoryTexts, TopicMatcher, Touched,
+    Backend, Claim, GroupingInput, HubSubscriber, InboxPush, LeadCandidate, MatchRow,
+    PushSubscription, Sketched, StoryTexts, TopicMatcher, Touched,
 };
-pub use postgres::{Db as Postgres, check_url as check_postgres_url, listen};
+pub use postgres::{Db as Postgres, PUSH_ROWS, check_url as check_postgres_url, listen};
 pub use sqlite::Db as Sqlite;
 
 use std::path::PathBuf;

@@ -152,4 +152,16 @@ pub const MIGRATIONS: &[&str] = &[
     ALTER TABLE items DROP CONSTRAINT items_first_feed_id_fkey;
     ALTER TABLE item_sources DROP CONSTRAINT item_sources_feed_id_fkey;
     "#,
+    // 6: content a hub pushed to a `--role serve` process, kept until a
+    // polling process refreshes it (SQLite's 12).
+    r#"
+    CREATE TABLE websub_inbox (
+        id            BIGSERIAL PRIMARY KEY,
+        feed_url      TEXT NOT NULL,
+        content_type  TEXT,
+        body          BYTEA NOT NULL,
+        received      BIGINT NOT NULL,
+        held_until    BIGINT NOT NULL DEFAULT 0
+    );
+    "#,
 ];

@@ -25,7 +25,7 @@ use super::pg_schema::MIGRATIONS;
 use super::rows::{from_ts, lines, story_reasons, ts};
 use super::{
     Backend, Claim, Entry, FeedSpec, FeedState, FeedStatus, GroupingInput, HubSubscriber,
-    IngestStats, LeadCandidate, MatchRow, Member, PollRecord, PruneBatch, PushState,
+    InboxPush, IngestStats, LeadCandidate, MatchRow, Member, PollRecord, PruneBatch, PushState,
     PushSubscription, Sketched, SourceFeed, StoreError, StoreStats, StoredItem, StoryDetail,
     StoryInfo, StoryTexts, TopicEntries, TopicMatcher, Touched,
 };
@@ -131,6 +131,12 @@ const GROUPING_RETRY: Duration = Duration::from_secs(2);
 /// topics whose documents changed: a space-separated list of slugs, or
 /// `*` for all. Serving processes LISTEN on it (`listen`).
 pub const CHANGES: &str = "feedsift_changed";
+/// The NOTIFY channel of content kept for polling processes
+/// (`Backend::inbox_put`).
+pub const PUSHED: &str = "feedsift_pushed";
+/// The payload on `PUSHED` that says a subscription row changed (an empty
+/// one: content was kept).
+pub const PUSH_ROWS: &str = "rows";
 /// NOTIFY payloads must stay under 8000 bytes; longer lists become `*`.
 const MAX_PAYLOAD: usize = 7000;
 
@@ -555,22 +561,104 @@ impl Backend for Db {
                 &[],
             )?
             .iter()
-            .map(|r| {
-                Ok(PushSubscription {
-                    feed_url: r.try_get(0)?,
-                    hub: r.try_get(1)?,
-                    topic: r.try_get(2)?,
-                    state: PushState::parse(r.try_get(3)?),
-                    token: r.try_get(4)?,
-                    secret: r.try_get(5)?,
-                    lease_until: r.try_get(6)?,
-                    renew_at: r.try_get(7)?,
-                    requested: r.try_get(8)?,
-                    error: r.try_get(9)?,
-                })
-            })
+            .map(push_row)
             .collect::<PgResult<_>>()
             .map_err(StoreError::from)
+    }
+
+    fn push_by_token(&mut self, token: &str) -> Result<Option<PushSubscription>, StoreError> {
+        self.stmts
+            .query(
+                &mut self.client,
+                concat!(
+                    "SELECT ",
+                    push_columns!(),
+                    " FROM websub_subscriptions WHERE token = $1"
+                ),
+                &[&nul_free(token)],
+            )?
+            .first()
+            .map(push_row)
+            .transpose()
+            .map_err(StoreError::from)
+    }
+
+    fn push_claim(&mut self, s: &PushSubscription, requested: i64) -> Result<bool, StoreError> {
+        let n = self.stmts.exec(
+            &mut self.client,
+            "UPDATE websub_subscriptions SET requested = $6
+             WHERE feed_url = $1 AND token = $2 AND state = $3 AND requested = $4
+               AND lease_until IS NOT DISTINCT FROM $5",
+            &[
+                &nul_free(&s.feed_url),
+                &s.token,
+                &s.state.as_str(),
+                &s.requested,
+                &s.lease_until,
+                &requested,
+            ],
+        )?;
+        Ok(n == 1)
+    }
+
+    /// Kept, and announced on `PUSHED` so a polling process takes it at
+    /// once rather than at its next look.
+    fn inbox_put(&mut self, p: &InboxPush) -> Result<(), StoreError> {
+        self.stmts.exec(
+            &mut self.client,
+            "INSERT INTO websub_inbox (feed_url, content_type, body, received) VALUES ($1, $2, $3, $4)",
+            &[
+                &nul_free(&p.feed_url),
+                &p.content_type.as_deref().map(nul_free),
+                &p.body,
+                &p.received,
+            ],
+        )?;
+        self.stmts
+            .exec(&mut self.client, "SELECT pg_notify($1, '')", &[&PUSHED])?;
+        Ok(())
+    }
+
+    /// `SKIP LOCKED`: processes taking at once get different pushes.
+    fn inbox_take(
+        &mut self,
+        now: i64,
+        hold_until: i64,
+        limit: usize,
+    ) -> Result<Vec<InboxPush>, StoreError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let mut taken = self
+            .stmts
+            .query(
+                &mut self.client,
+                "UPDATE websub_inbox SET held_until = $2
+                 WHERE id IN (SELECT id FROM websub_inbox WHERE held_until <= $1
+                              ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED)
+                 RETURNING id, feed_url, content_type, body, received",
+                &[&now, &hold_until, &limit],
+            )?
+            .iter()
+            .map(|r| {
+                Ok(InboxPush {
+                    id: r.try_get(0)?,
+                    feed_url: r.try_get(1)?,
+                    content_type: r.try_get(2)?,
+                    body: r.try_get(3)?,
+                    received: r.try_get(4)?,
+                })
+            })
+            .collect::<PgResult<Vec<InboxPush>>>()?;
+        taken.sort_by_key(|p| p.id);
+        Ok(taken)
+    }
+
+    fn inbox_done(&mut self, id: i64) -> Result<(), StoreError> {
+        self.stmts.exec(
+            &mut self.client,
+            "DELETE FROM websub_inbox WHERE id = $1",
+            &[&id],
+        )?;
+        Ok(())
     }
 
     fn push_put(&mut self, s: &PushSubscription) -> Result<(), StoreError> {
@@ -597,6 +685,13 @@ impl Backend for Db {
                 &s.requested,
                 &s.error.as_deref().map(nul_free),
             ],
+        )?;
+        // Polling processes hear it at once: one whose subscription the
+        // serving process just verified stops polling it.
+        self.stmts.exec(
+            &mut self.client,
+            "SELECT pg_notify($1, $2)",
+            &[&PUSHED, &PUSH_ROWS],
         )?;
         Ok(())
     }
@@ -681,6 +776,20 @@ impl Backend for Db {
             "DELETE FROM hub_subscribers WHERE expires <= $1",
             &[&now],
         )?;
+        Ok(usize::try_from(n).unwrap_or(0))
+    }
+
+    fn hub_count(&mut self, topic: &str, callback: &str, now: i64) -> Result<usize, StoreError> {
+        let n: i64 = self
+            .stmts
+            .query(
+                &mut self.client,
+                "SELECT count(*) FROM hub_subscribers
+                 WHERE topic = $1 AND expires > $2 AND callback <> $3",
+                &[&nul_free(topic), &now, &nul_free(callback)],
+            )?
+            .first()
+            .map_or(Ok(0), |r| r.try_get(0))?;
         Ok(usize::try_from(n).unwrap_or(0))
     }
 
@@ -1573,12 +1682,17 @@ pub fn parse_change(payload: &str) -> Touched {
 /// every (re)connection, since announcements made while disconnected are
 /// lost. Reconnects with a growing pause when the server goes away. Runs
 /// on a thread of its own (the client blocks).
-pub fn listen(url: &str, stop: &std::sync::atomic::AtomicBool, mut changed: impl FnMut(Touched)) {
+pub fn listen(
+    url: &str,
+    stop: &std::sync::atomic::AtomicBool,
+    mut changed: impl FnMut(Touched),
+    mut pushed: impl FnMut(&str),
+) {
     use std::sync::atomic::Ordering;
     let mut pause = Duration::from_millis(250);
     while !stop.load(Ordering::Acquire) {
         let mut client = match connect(url).and_then(|mut c| {
-            c.batch_execute(&format!("LISTEN {CHANGES}"))
+            c.batch_execute(&format!("LISTEN {CHANGES}; LISTEN {PUSHED}"))
                 .map(|()| c)
                 .map_err(StoreError::from)
         }) {
@@ -1593,6 +1707,9 @@ pub fn listen(url: &str, stop: &std::sync::atomic::AtomicBool, mut changed: impl
         pause = Duration::from_millis(250);
         tracing::debug!("listening for changes made by other processes");
         changed(parse_change("*"));
+        // What changed while this connection was down is read now.
+        pushed("");
+        pushed(PUSH_ROWS);
         while !stop.load(Ordering::Acquire) {
             let next = {
                 let mut n = client.notifications();
@@ -1600,6 +1717,7 @@ pub fn listen(url: &str, stop: &std::sync::atomic::AtomicBool, mut changed: impl
                 postgres::fallible_iterator::FallibleIterator::next(&mut it)
             };
             match next {
+                Ok(Some(note)) if note.channel() == PUSHED => pushed(note.payload()),
                 Ok(Some(note)) => changed(parse_change(note.payload())),
                 Err(e) => {
                     tracing::warn!(error = %e, "lost the connection that listens for changes; reconnecting");
@@ -1610,6 +1728,22 @@ pub fn listen(url: &str, stop: &std::sync::atomic::AtomicBool, mut changed: impl
             }
         }
     }
+}
+
+/// A `websub_subscriptions` row read as `push_columns!` lists them.
+fn push_row(r: &Row) -> PgResult<PushSubscription> {
+    Ok(PushSubscription {
+        feed_url: r.try_get(0)?,
+        hub: r.try_get(1)?,
+        topic: r.try_get(2)?,
+        state: PushState::parse(r.try_get(3)?),
+        token: r.try_get(4)?,
+        secret: r.try_get(5)?,
+        lease_until: r.try_get(6)?,
+        renew_at: r.try_get(7)?,
+        requested: r.try_get(8)?,
+        error: r.try_get(9)?,
+    })
 }
 
 /// Listings must never write: the session refuses to.
@@ -2375,6 +2509,15 @@ pub(crate) mod tests {
 
     /// A batch is written all together first; when one feed's write fails,
     /// it is written again feed by feed, and only that feed fails.
+    #[test]
+    fn kept_pushes_and_subscription_claims() {
+        let Some(t) = TestDb::create("kept_pushes_and_subscription_claims") else {
+            return;
+        };
+        let mut db = Db::open(&t.url).unwrap();
+        crate::storage::backend::shared_tests::inbox_and_claims(&mut db);
+    }
+
     #[test]
     fn a_feed_whose_write_fails_fails_alone() {
         let Some(t) = TestDb::create("a_feed_whose_write_fails_fails_alone") else {

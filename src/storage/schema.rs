@@ -186,4 +186,17 @@ pub const MIGRATIONS: &[Migration] = &[
         error        TEXT
     );
     "#),
+    // 12: content a hub pushed to a `--role serve` process, kept until a
+    // polling process refreshes it (`held_until`: the unix second when a
+    // process that took it and died lets another one take it).
+    Sql(r#"
+    CREATE TABLE websub_inbox (
+        id            INTEGER PRIMARY KEY AUTOINCREMENT,
+        feed_url      TEXT NOT NULL,
+        content_type  TEXT,
+        body          BLOB NOT NULL,
+        received      INTEGER NOT NULL,
+        held_until    INTEGER NOT NULL DEFAULT 0
+    );
+    "#),
 ];

@@ -9,10 +9,10 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use super::rows::{from_ts, lines, story_reasons, ts};
 use super::schema::{MIGRATIONS, Migration};
 use super::{
-    Backend, Entry, FeedSpec, FeedState, FeedStatus, GroupingInput, HubSubscriber, IngestStats,
-    LeadCandidate, MatchRow, Member, PollRecord, PruneBatch, PushState, PushSubscription, Sketched,
-    SourceFeed, StoreError, StoreStats, StoredItem, StoryDetail, StoryInfo, StoryTexts,
-    TopicEntries, TopicMatcher, Touched,
+    Backend, Entry, FeedSpec, FeedState, FeedStatus, GroupingInput, HubSubscriber, InboxPush,
+    IngestStats, LeadCandidate, MatchRow, Member, PollRecord, PruneBatch, PushState,
+    PushSubscription, Sketched, SourceFeed, StoreError, StoreStats, StoredItem, StoryDetail,
+    StoryInfo, StoryTexts, TopicEntries, TopicMatcher, Touched,
 };
 use crate::parse::{NewItem, ParsedFeed};
 use crate::topics::Topic;
@@ -253,21 +253,86 @@ impl Backend for Db {
             push_columns!(),
             " FROM websub_subscriptions ORDER BY feed_url"
         ))?;
-        let rows = st.query_map([], |r| {
-            Ok(PushSubscription {
-                feed_url: r.get(0)?,
-                hub: r.get(1)?,
-                topic: r.get(2)?,
-                state: PushState::parse(&r.get::<_, String>(3)?),
-                token: r.get(4)?,
-                secret: r.get(5)?,
-                lease_until: r.get(6)?,
-                renew_at: r.get(7)?,
-                requested: r.get(8)?,
-                error: r.get(9)?,
+        let rows = st.query_map([], push_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn push_by_token(&mut self, token: &str) -> Result<Option<PushSubscription>, StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached(concat!(
+                "SELECT ",
+                push_columns!(),
+                " FROM websub_subscriptions WHERE token = ?1"
+            ))?
+            .query_row([token], push_row)
+            .optional()?)
+    }
+
+    fn push_claim(&mut self, s: &PushSubscription, requested: i64) -> Result<bool, StoreError> {
+        let n = self.conn.execute(
+            "UPDATE websub_subscriptions SET requested = ?6
+             WHERE feed_url = ?1 AND token = ?2 AND state = ?3 AND requested = ?4
+               AND lease_until IS ?5",
+            params![
+                s.feed_url,
+                s.token,
+                s.state.as_str(),
+                s.requested,
+                s.lease_until,
+                requested
+            ],
+        )?;
+        Ok(n == 1)
+    }
+
+    fn inbox_put(&mut self, p: &InboxPush) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT INTO websub_inbox (feed_url, content_type, body, received) VALUES (?1, ?2, ?3, ?4)",
+            params![p.feed_url, p.content_type, p.body, p.received],
+        )?;
+        Ok(())
+    }
+
+    fn inbox_take(
+        &mut self,
+        now: i64,
+        hold_until: i64,
+        limit: usize,
+    ) -> Result<Vec<InboxPush>, StoreError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        // Read first: an UPDATE takes the write lock even when it changes
+        // nothing, and this is asked every few seconds.
+        let waiting: bool = self
+            .conn
+            .prepare_cached("SELECT EXISTS (SELECT 1 FROM websub_inbox WHERE held_until <= ?1)")?
+            .query_row([now], |r| r.get(0))?;
+        if !waiting {
+            return Ok(Vec::new());
+        }
+        let mut st = self.conn.prepare_cached(
+            "UPDATE websub_inbox SET held_until = ?2
+             WHERE id IN (SELECT id FROM websub_inbox WHERE held_until <= ?1 ORDER BY id LIMIT ?3)
+             RETURNING id, feed_url, content_type, body, received",
+        )?;
+        let rows = st.query_map(params![now, hold_until, limit], |r| {
+            Ok(InboxPush {
+                id: r.get(0)?,
+                feed_url: r.get(1)?,
+                content_type: r.get(2)?,
+                body: r.get(3)?,
+                received: r.get(4)?,
             })
         })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        let mut taken: Vec<InboxPush> = rows.collect::<Result<_, _>>()?;
+        taken.sort_by_key(|p| p.id);
+        Ok(taken)
+    }
+
+    fn inbox_done(&mut self, id: i64) -> Result<(), StoreError> {
+        self.conn
+            .execute("DELETE FROM websub_inbox WHERE id = ?1", [id])?;
+        Ok(())
     }
 
     fn push_put(&mut self, s: &PushSubscription) -> Result<(), StoreError> {
@@ -347,6 +412,15 @@ impl Backend for Db {
         Ok(self
             .conn
             .execute("DELETE FROM hub_subscribers WHERE expires <= ?1", [now])?)
+    }
+
+    fn hub_count(&mut self, topic: &str, callback: &str, now: i64) -> Result<usize, StoreError> {
+        let n: i64 = self.conn.query_row(
+            "SELECT count(*) FROM hub_subscribers WHERE topic = ?1 AND expires > ?2 AND callback <> ?3",
+            params![topic, now, callback],
+            |r| r.get(0),
+        )?;
+        Ok(usize::try_from(n).unwrap_or(0))
     }
 
     /// Did another process (say `feedsift poll` next to the daemon) commit
@@ -1378,6 +1452,22 @@ fn add_item(
     Ok(touched)
 }
 
+/// A `websub_subscriptions` row read as `push_columns!` lists them.
+fn push_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<PushSubscription> {
+    Ok(PushSubscription {
+        feed_url: r.get(0)?,
+        hub: r.get(1)?,
+        topic: r.get(2)?,
+        state: PushState::parse(&r.get::<_, String>(3)?),
+        token: r.get(4)?,
+        secret: r.get(5)?,
+        lease_until: r.get(6)?,
+        renew_at: r.get(7)?,
+        requested: r.get(8)?,
+        error: r.get(9)?,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1393,6 +1483,13 @@ mod tests {
             .unwrap()
             .collect::<Result<_, _>>()
             .unwrap()
+    }
+
+    #[test]
+    fn kept_pushes_and_subscription_claims() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut db = Db::open(&dir.path().join("t.db")).unwrap();
+        crate::storage::backend::shared_tests::inbox_and_claims(&mut db);
     }
 
     #[test]

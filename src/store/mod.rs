@@ -20,7 +20,7 @@ use crate::config::{Location, Storage};
 use crate::parse::ParsedFeed;
 use crate::storage::{Backend, Touched};
 pub use crate::storage::{
-    Entry, FeedSpec, FeedState, FeedStatus, IngestStats, Member, PollRecord, PollStatus,
+    Entry, FeedSpec, FeedState, FeedStatus, InboxPush, IngestStats, Member, PollRecord, PollStatus,
     PruneBatch, PushState, PushSubscription, SourceFeed, StoreError, StoreStats, StoredItem,
     StoryDetail, StoryInfo, TopicEntries,
 };
@@ -40,6 +40,10 @@ pub struct Versions {
     /// Ticks after every change, for those who act on changes rather than
     /// on requests (the WebSub hub's deliveries).
     changes: tokio::sync::watch::Sender<u64>,
+    /// Ticks when another process kept pushed content for pollers.
+    pushes: tokio::sync::watch::Sender<u64>,
+    /// Ticks when another process changed a WebSub subscription row.
+    push_rows: tokio::sync::watch::Sender<u64>,
 }
 
 impl Default for Versions {
@@ -49,6 +53,8 @@ impl Default for Versions {
             any: AtomicU64::default(),
             topics: RwLock::default(),
             changes: tokio::sync::watch::Sender::new(0),
+            pushes: tokio::sync::watch::Sender::new(0),
+            push_rows: tokio::sync::watch::Sender::new(0),
         }
     }
 }
@@ -94,6 +100,26 @@ impl Versions {
     /// Wakes on every change after this call.
     pub fn subscribe(&self) -> tokio::sync::watch::Receiver<u64> {
         self.changes.subscribe()
+    }
+
+    fn pushed(&self, what: &str) {
+        if what == crate::storage::PUSH_ROWS {
+            self.push_rows.send_modify(|n| *n += 1);
+        } else {
+            self.pushes.send_modify(|n| *n += 1);
+        }
+    }
+
+    /// Wakes when a process changed a WebSub subscription row (PostgreSQL
+    /// only; with SQLite the subscriber looks every minute).
+    pub fn push_rows(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.push_rows.subscribe()
+    }
+
+    /// Wakes when another process kept pushed content for pollers
+    /// (`Store::inbox_put`; PostgreSQL only).
+    pub fn pushes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.pushes.subscribe()
     }
 }
 
@@ -396,7 +422,14 @@ impl Store {
             let (url, stop, versions) = (url.clone(), stop_listening.clone(), versions.clone());
             std::thread::Builder::new()
                 .name("feedsift-listen".into())
-                .spawn(move || crate::storage::listen(&url, &stop, |t| versions.apply(t)))
+                .spawn(move || {
+                    crate::storage::listen(
+                        &url,
+                        &stop,
+                        |t| versions.apply(t),
+                        |w| versions.pushed(w),
+                    )
+                })
                 .map_err(|e| StoreError::Thread(e.to_string()))?;
         }
         Ok(Store {
@@ -718,6 +751,51 @@ impl Store {
     /// Forgets a feed's subscription.
     pub async fn push_delete(&self, feed_url: String) -> Result<(), StoreError> {
         self.call(move |w| w.db.push_delete(&feed_url)).await
+    }
+
+    /// See `Backend::push_by_token`.
+    pub async fn push_by_token(
+        &self,
+        token: String,
+    ) -> Result<Option<PushSubscription>, StoreError> {
+        self.call(move |w| w.db.push_by_token(&token)).await
+    }
+
+    /// See `Backend::push_claim`.
+    pub async fn push_claim(
+        &self,
+        s: PushSubscription,
+        requested: i64,
+    ) -> Result<bool, StoreError> {
+        self.call(move |w| w.db.push_claim(&s, requested)).await
+    }
+
+    /// See `Backend::inbox_put`.
+    pub async fn inbox_put(&self, p: InboxPush) -> Result<(), StoreError> {
+        self.call(move |w| w.db.inbox_put(&p)).await
+    }
+
+    /// See `Backend::inbox_take`.
+    pub async fn inbox_take(
+        &self,
+        now: i64,
+        hold_until: i64,
+        limit: usize,
+    ) -> Result<Vec<InboxPush>, StoreError> {
+        self.call(move |w| w.db.inbox_take(now, hold_until, limit))
+            .await
+    }
+
+    /// See `Backend::inbox_done`.
+    pub async fn inbox_done(&self, id: i64) -> Result<(), StoreError> {
+        self.call(move |w| w.db.inbox_done(id)).await
+    }
+
+    /// See `Backend::hub_count`.
+    pub async fn hub_count(&self, topic: String, callback: String) -> Result<usize, StoreError> {
+        let now = Utc::now().timestamp();
+        self.call(move |w| w.db.hub_count(&topic, &callback, now))
+            .await
     }
 
     /// Finishes queued jobs, closes the database and joins the thread.

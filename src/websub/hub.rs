@@ -261,11 +261,8 @@ impl Hub {
             return;
         }
         let done = if mode == "subscribe" {
-            match self.store.hub_subscribers(topic.clone()).await {
-                Ok(subs)
-                    if subs.len() >= MAX_SUBSCRIBERS
-                        && !subs.iter().any(|s| s.callback == callback) =>
-                {
+            match self.store.hub_count(topic.clone(), callback.clone()).await {
+                Ok(others) if others >= MAX_SUBSCRIBERS => {
                     tracing::warn!(%topic, "websub: subscriber limit reached; subscription refused");
                     return;
                 }

@@ -38,7 +38,7 @@ use crate::fetch;
 use crate::metrics::METRICS;
 use crate::parse::{FeedHints, PushLinks};
 use crate::refresh;
-use crate::store::{PushState, PushSubscription, Store, StoreError};
+use crate::store::{InboxPush, PushState, PushSubscription, Store, StoreError};
 
 /// While a subscription is active, a feed is still polled, at most this
 /// often: a hub can lose a delivery, and the publisher's hub can vanish.
@@ -56,6 +56,13 @@ const REFRESHING: usize = 8;
 /// The longest check interval of `run`, so a row another process wrote
 /// is seen within it.
 const LOOK_EVERY: Duration = Duration::from_secs(60);
+/// How often a polling process looks for pushes kept by serving ones when
+/// no notification says so (SQLite has none; a lost PostgreSQL
+/// connection loses them).
+const LOOK_KEPT: Duration = Duration::from_secs(2);
+/// A kept push taken by a process that dies is taken by another after
+/// this many seconds.
+const HOLD_KEPT: i64 = 60;
 /// Of the hub's answer to a refused request, this much goes in the log.
 const MAX_REASON: usize = 200;
 
@@ -127,10 +134,10 @@ struct Settings {
 }
 
 impl Settings {
-    fn of(cfg: &Config, serves: bool) -> Settings {
+    fn of(cfg: &Config, polls: bool) -> Settings {
         Settings {
             base_url: cfg.server.base_url.clone(),
-            enabled: cfg.websub.enabled && serves,
+            enabled: cfg.websub.enabled && polls,
             reject_sha1: cfg.websub.reject_sha1,
             lease: cfg.websub.lease,
             feeds: cfg
@@ -146,7 +153,10 @@ pub struct Subscriber {
     store: Store,
     client: reqwest::Client,
     allow_private: bool,
-    serves: bool,
+    /// This process refreshes (polls): it subscribes, renews, and takes
+    /// pushed content itself. One that only serves keeps what it is
+    /// pushed for one that polls (`Backend::inbox_put`).
+    polls: bool,
     settings: RwLock<Settings>,
     /// The rows, by feed url: this process's copy of the table.
     subs: Mutex<HashMap<String, PushSubscription>>,
@@ -173,21 +183,22 @@ fn random_hex() -> String {
 
 impl Subscriber {
     /// A subscriber with the subscriptions stored by earlier runs.
-    /// `serves`: whether this process answers the callbacks (`--role
-    /// all`); a process that only polls records the hubs it finds but
-    /// subscribes to none, since the hub's requests would not reach it.
+    /// `polls`: whether this process polls (`--role all` or `poll`).
+    /// Processes that poll make the requests to hubs; the callbacks under
+    /// base_url are answered by whichever process serves there (this one
+    /// with `--role all`), from the rows every process shares.
     pub async fn start(
         store: Store,
         cfg: &Config,
-        serves: bool,
+        polls: bool,
         stop: CancellationToken,
     ) -> anyhow::Result<Arc<Subscriber>> {
         let rows = store.push_subscriptions().await?;
         let sub = Arc::new(Subscriber {
             client: fetch::guarded_client(cfg.polling.allow_private_networks, TIMEOUT)?,
             allow_private: cfg.polling.allow_private_networks,
-            serves,
-            settings: RwLock::new(Settings::of(cfg, serves)),
+            polls,
+            settings: RwLock::new(Settings::of(cfg, polls)),
             subs: Mutex::new(rows.into_iter().map(|r| (r.feed_url.clone(), r)).collect()),
             changed: watch::Sender::new(0),
             wake: Notify::new(),
@@ -205,7 +216,7 @@ impl Subscriber {
         *self
             .settings
             .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = Settings::of(cfg, self.serves);
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Settings::of(cfg, self.polls);
         self.retire().await;
     }
 
@@ -308,6 +319,22 @@ impl Subscriber {
         }
         // A hub or topic that changed is a new subscription: new token and
         // secret, so nothing the old hub sends is taken for the new one.
+        // The old hub is told we are done (best effort: its lease ends
+        // anyway, and what it still sends finds no subscription, 410).
+        if let Some(old) = old.filter(|o| {
+            enabled
+                && (o.hub != hub || o.topic != topic)
+                && matches!(o.state, PushState::Active | PushState::Pending)
+        }) {
+            match self.request("unsubscribe", &old).await {
+                Ok(()) => {
+                    tracing::info!(feed_url, hub = %old.hub, new_hub = %hub, "websub: the feed moved to another hub; unsubscribing from the old one")
+                }
+                Err(e) => {
+                    tracing::info!(feed_url, hub = %old.hub, new_hub = %hub, "websub: the feed moved to another hub; cannot unsubscribe from the old one ({e}), its lease ends by itself")
+                }
+            }
+        }
         let row = PushSubscription {
             feed_url: feed_url.to_owned(),
             hub: hub.clone(),
@@ -321,7 +348,7 @@ impl Subscriber {
             error: None,
         };
         if !enabled {
-            tracing::info!(feed_url, %hub, "websub: the feed advertises a hub; not subscribing ([websub] enabled = false, or this process does not serve its callbacks)");
+            tracing::info!(feed_url, %hub, "websub: the feed advertises a hub; not subscribing ([websub] enabled = false)");
             if let Err(e) = self.put(row).await {
                 tracing::warn!(feed_url, error = %e, "websub: cannot store the feed's hub");
             }
@@ -428,25 +455,29 @@ impl Subscriber {
         }
     }
 
-    /// The row a callback token names: this process's copy, else the
-    /// database (another process may have subscribed).
+    /// The row a callback token names, as stored: another process may
+    /// have subscribed, or changed the row since this one looked.
     async fn by_token(&self, token: &str) -> Option<PushSubscription> {
-        let found = self.subs().values().find(|s| s.token == token).cloned();
-        if found.is_some() {
-            return found;
+        match self.store.push_by_token(token.to_owned()).await {
+            Ok(row) => row,
+            Err(e) => {
+                tracing::warn!(error = %e, "websub: cannot read the subscription a callback names");
+                None
+            }
         }
-        let rows = self.store.push_subscriptions().await.ok()?;
-        let row = rows.iter().find(|s| s.token == token).cloned();
-        if row.is_some() {
-            *self.subs() = rows.into_iter().map(|r| (r.feed_url.clone(), r)).collect();
-        }
-        row
     }
 
     /// The hub's verification of intent (WebSub 5.3) at our callback: the
     /// challenge is echoed only for a request we made, for that topic.
     pub async fn verify(&self, token: &str, q: Verification) -> Verified {
         let Some(mut row) = self.by_token(token).await else {
+            // Ending a subscription we do not hold is agreeing with what
+            // we want: this is how the hub a feed moved away from hears
+            // that we are done (the row now names the new hub).
+            if q.mode.as_deref() == Some("unsubscribe") {
+                tracing::info!(topic = ?q.topic, status = 200, "websub: an unsubscription for no subscription of ours; confirmed");
+                return Verified::Echo(q.challenge.unwrap_or_default());
+            }
             tracing::info!(
                 status = 404,
                 "websub: a verification for no subscription of ours; refused"
@@ -542,19 +573,56 @@ impl Subscriber {
                 row.state
             ));
         };
+        if !self.polls {
+            // A serving process keeps it for a polling one, which refreshes
+            // it within a second (NOTIFY over PostgreSQL).
+            let kept = InboxPush {
+                id: 0,
+                feed_url: feed.url.clone(),
+                content_type,
+                body: body.to_vec(),
+                received: now(),
+            };
+            return match self.store.inbox_put(kept).await {
+                Ok(()) => {
+                    tracing::info!(feed_url, %hub, bytes, status = "kept", "websub: pushed content kept for a polling process");
+                    Pushed::Stored
+                }
+                // Not taken: the hub sends it again.
+                Err(e) => {
+                    tracing::warn!(feed_url, %hub, error = %e, "websub: cannot keep pushed content; the hub is asked to retry");
+                    Pushed::Busy
+                }
+            };
+        }
         let Ok(_slot) = self.refreshing.try_acquire() else {
             return Pushed::Busy;
         };
+        match self.refresh_pushed(feed, body, content_type).await {
+            Ok(()) => Pushed::Stored,
+            Err(why) => discard(&why),
+        }
+    }
+
+    /// Refreshes `feed` from a pushed body, as a poll would from a
+    /// fetched one; why not, for the log.
+    async fn refresh_pushed(
+        &self,
+        feed: config::Feed,
+        body: bytes::Bytes,
+        content_type: Option<String>,
+    ) -> Result<(), String> {
         let feed = config::Feed {
             interval: self.poll_interval(&feed),
             ..feed
         };
-        let state = match self.store.feed_state(feed.url.clone()).await {
-            Ok(s) => s,
-            Err(e) => return discard(&format!("cannot read the feed's state: {e}")),
-        };
+        let state = self
+            .store
+            .feed_state(feed.url.clone())
+            .await
+            .map_err(|e| format!("cannot read the feed's state: {e}"))?;
         let fetched = refresh::delivered(&feed.url, body, content_type);
-        match refresh::refresh(
+        let done = refresh::refresh(
             &self.store,
             &feed,
             &state,
@@ -562,22 +630,69 @@ impl Subscriber {
             &mut FeedHints::default(),
         )
         .await
-        {
-            Ok(done) => {
-                METRICS.push_stored(done.stats.new_items as u64);
-                tracing::info!(feed_url, %hub, status = %done.status, new_items = done.stats.new_items, "websub: pushed content stored");
-                Pushed::Stored
+        .map_err(|e| format!("the document was not read: {e}"))?;
+        METRICS.push_stored(done.stats.new_items as u64);
+        tracing::info!(feed_url = %feed.url, status = %done.status, new_items = done.stats.new_items, "websub: pushed content stored");
+        Ok(())
+    }
+
+    /// In a polling process: refreshes the content serving processes kept
+    /// (`content` with `--role serve`), as it arrives, until shutdown.
+    pub async fn take_kept(self: Arc<Self>) {
+        if !self.polls {
+            return;
+        }
+        let mut pushes = self.store.versions().pushes();
+        loop {
+            loop {
+                let at = now();
+                let taken = match self.store.inbox_take(at, at + HOLD_KEPT, REFRESHING).await {
+                    Ok(t) => t,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "websub: cannot read kept pushes; trying again shortly");
+                        break;
+                    }
+                };
+                if taken.is_empty() {
+                    break;
+                }
+                for p in taken {
+                    let feed = self.settings(|s| s.feeds.get(&p.feed_url).cloned());
+                    let waited = now() - p.received;
+                    match feed {
+                        Some(feed) => {
+                            if let Err(why) = self
+                                .refresh_pushed(feed, p.body.into(), p.content_type)
+                                .await
+                            {
+                                METRICS.push_rejected();
+                                tracing::warn!(feed_url = %p.feed_url, waited, status = "discarded", "websub: kept push discarded: {why}");
+                            }
+                        }
+                        None => {
+                            tracing::info!(feed_url = %p.feed_url, status = "discarded", "websub: kept push for a feed no longer in config.toml; dropped");
+                        }
+                    }
+                    if let Err(e) = self.store.inbox_done(p.id).await {
+                        tracing::warn!(feed_url = %p.feed_url, error = %e, "websub: cannot drop a refreshed push; it is refreshed again (items are kept once)");
+                    }
+                }
             }
-            Err(e) => discard(&format!("the document was not read: {e}")),
+            tokio::select! {
+                _ = self.stop.cancelled() => return,
+                _ = pushes.changed() => {}
+                _ = tokio::time::sleep(LOOK_KEPT) => {}
+            }
         }
     }
 
     /// Feeds gone from config.toml: unsubscribed (verified by the hub, or
     /// forgotten when it cannot be asked).
     async fn retire(&self) {
-        if !self.serves {
+        if !self.polls {
             return;
         }
+        self.reload().await;
         let configured: HashSet<String> = self.settings(|s| s.feeds.keys().cloned().collect());
         let gone: Vec<PushSubscription> = self
             .subs()
@@ -587,6 +702,11 @@ impl Subscriber {
             .collect();
         for mut row in gone {
             let feed_url = row.feed_url.clone();
+            // Every polling process reloads the same config.toml: one
+            // unsubscribes.
+            if !self.claim(&mut row).await {
+                continue;
+            }
             if !matches!(row.state, PushState::Active | PushState::Pending) {
                 let _ = self.forget(&feed_url).await;
                 continue;
@@ -612,12 +732,14 @@ impl Subscriber {
     /// Renews leases before they end, fails hubs that never verify, and
     /// notices lapsed leases, until shutdown.
     pub async fn run(self: Arc<Self>) {
-        // A process that takes no callbacks leaves the leases to the one
-        // that does: its copy of the rows would overwrite that one's.
-        if !self.serves {
+        // Leases are kept by processes that poll (they make requests); a
+        // serving one only answers the hub.
+        if !self.polls {
             return;
         }
+        let mut rows_changed = self.store.versions().push_rows();
         loop {
+            self.reload().await;
             let at = now();
             let mut next = at + LOOK_EVERY.as_secs() as i64;
             let mut due = Vec::new();
@@ -647,7 +769,51 @@ impl Subscriber {
             tokio::select! {
                 _ = self.stop.cancelled() => return,
                 _ = self.wake.notified() => {}
+                _ = rows_changed.changed() => {}
                 _ = tokio::time::sleep(wait) => {}
+            }
+        }
+    }
+
+    /// Replaces this process's copy of the rows with the stored ones: a
+    /// serving process (or another poller) may have changed them. The
+    /// scheduler hears when any did, so a feed verified elsewhere stops
+    /// being polled on its interval.
+    async fn reload(&self) {
+        let rows = match self.store.push_subscriptions().await {
+            Ok(rows) => rows,
+            Err(e) => {
+                tracing::warn!(error = %e, "websub: cannot read the subscriptions; using the last ones read");
+                return;
+            }
+        };
+        let rows: HashMap<String, PushSubscription> =
+            rows.into_iter().map(|r| (r.feed_url.clone(), r)).collect();
+        let differs = {
+            let mut subs = self.subs();
+            let differs = *subs != rows;
+            *subs = rows;
+            differs
+        };
+        if differs {
+            self.changed.send_modify(|n| *n += 1);
+        }
+    }
+
+    /// Takes the next step of `row` for this process (`Backend::
+    /// push_claim`): false when another process took it, or the row
+    /// changed since it was read.
+    async fn claim(&self, row: &mut PushSubscription) -> bool {
+        let at = now().max(row.requested + 1);
+        match self.store.push_claim(row.clone(), at).await {
+            Ok(true) => {
+                row.requested = at;
+                true
+            }
+            Ok(false) => false,
+            Err(e) => {
+                tracing::warn!(feed_url = %row.feed_url, error = %e, "websub: cannot claim the subscription's next step; leaving it for now");
+                false
             }
         }
     }
@@ -655,6 +821,10 @@ impl Subscriber {
     /// What is due for one subscription at `at`.
     async fn due(&self, mut s: PushSubscription, at: i64) {
         let feed_url = s.feed_url.clone();
+        if matches!(s.state, PushState::Failed | PushState::Discovered) || !self.claim(&mut s).await
+        {
+            return;
+        }
         match s.state {
             PushState::Active if s.lease_until.is_some_and(|t| t <= at) => {
                 tracing::warn!(feed_url, hub = %s.hub, status = "failed", "websub: the lease ended without a renewal; polling as usual");

@@ -579,6 +579,8 @@ struct PublisherState {
     /// Verified subscriptions: topic -> (callback as given, secret).
     subscribed: HashMap<String, (String, String)>,
     modes: HashMap<String, HubMode>,
+    /// Where `pub.atom` says its hub is: `hub` until a test moves it.
+    atom_hub: Option<String>,
     /// The daemon's address once known: our callbacks name base_url
     /// (feeds.example.org), which the hub reaches here, as a reverse
     /// proxy in front of feedsift would.
@@ -606,6 +608,7 @@ impl Publisher {
         }
         let app = axum::Router::new()
             .route("/hub", axum::routing::post(hub_request))
+            .route("/new-hub", axum::routing::post(new_hub_request))
             .route("/old-hub", axum::routing::post(moved_hub))
             .route("/{name}", axum::routing::get(publisher_feed))
             .with_state(p.clone());
@@ -623,7 +626,8 @@ impl Publisher {
 
     /// The feed `name` with these (title, summary) entries.
     fn doc(&self, name: &str, entries: &[(&str, &str)]) -> String {
-        let hub = format!("http://{}/hub", self.addr);
+        let path = self.lock().atom_hub.clone().unwrap_or_else(|| "hub".into());
+        let hub = format!("http://{}/{path}", self.addr);
         let me = self.url(name);
         let mut doc = if name.ends_with(".atom") {
             format!(
@@ -823,8 +827,20 @@ async fn moved_hub(State(p): State<Publisher>) -> axum::response::Response {
 /// verified (5.3), or denied (5.2), as the topic's mode says.
 async fn hub_request(
     State(p): State<Publisher>,
-    axum::extract::Form(form): axum::extract::Form<Params>,
+    axum::extract::Form(mut form): axum::extract::Form<Params>,
 ) -> StatusCode {
+    form.insert("via".into(), "hub".into());
+    p.lock().requests.push(form.clone());
+    tokio::spawn(verify_intent(p, form));
+    StatusCode::ACCEPTED
+}
+
+/// The same hub at the address a feed moves to (`atom_hub`).
+async fn new_hub_request(
+    State(p): State<Publisher>,
+    axum::extract::Form(mut form): axum::extract::Form<Params>,
+) -> StatusCode {
+    form.insert("via".into(), "new-hub".into());
     p.lock().requests.push(form.clone());
     tokio::spawn(verify_intent(p, form));
     StatusCode::ACCEPTED
@@ -1301,4 +1317,117 @@ fn push_in_works_over_postgres_too() {
         || (publisher.fetches("pub.atom") > polls).then_some(()),
     );
     assert!(feeds_line(&site, "pub.atom").contains(" failed "));
+}
+
+/// A feed whose document names another hub: subscribed there, and the old
+/// hub told we are done, its check of our intent to leave confirmed.
+#[test]
+fn a_feed_that_moves_to_another_hub_is_unsubscribed_from_the_old_one() {
+    // The first hub never verifies: the subscription stays pending, and the
+    // feed is polled on its 2 s interval, so the move is seen at once.
+    let (publisher, site, _daemon) = start_pushed("", &[("pub.atom", HubMode::Ignore)]);
+    wait_for("the first request", Duration::from_secs(15), || {
+        publisher.requests("pub.atom", "subscribe").first().cloned()
+    });
+    publisher.set_mode("pub.atom", HubMode::Verify(3600));
+    publisher.lock().atom_hub = Some("new-hub".into());
+    publisher.set_doc("pub.atom", &[("Weather in Oslo", "Rain.")]);
+    publisher.wait_verified("pub.atom", 1, Duration::from_secs(15));
+    let requests = publisher.requests("pub.atom", "subscribe");
+    assert_eq!(requests.last().unwrap()["via"], "new-hub");
+    let old_token = requests[0]["hub.callback"].clone();
+    let gone = publisher.requests("pub.atom", "unsubscribe");
+    assert_eq!(gone.len(), 1, "{gone:?}");
+    assert_eq!(gone[0]["via"], "hub");
+    assert_eq!(gone[0]["hub.callback"], old_token);
+    assert_eq!(publisher.checks("pub.atom", "unsubscribe"), [(true, 200)]);
+    wait_for("shown active", Duration::from_secs(5), || {
+        feeds_line(&site, "pub.atom")
+            .contains(" active ")
+            .then_some(())
+    });
+    assert_eq!(
+        count(
+            &site,
+            "SELECT count(*) FROM websub_subscriptions WHERE hub LIKE '%/new-hub'"
+        ),
+        1
+    );
+}
+
+/// Split roles over PostgreSQL: a `--role poll` process subscribes, the
+/// `--role serve` process under base_url answers the hub and keeps what
+/// it is pushed, and the poller refreshes it, with no poll in between.
+#[test]
+fn push_in_works_with_a_poller_and_a_server_apart() {
+    let Some(db) = PgDb::create("push_in_works_with_a_poller_and_a_server_apart") else {
+        return;
+    };
+    let publisher = Publisher::start();
+    let site = Site::with_storage_url(&push_config(&publisher, ""), &db.url);
+    let mut serve = site.cmd();
+    serve.args(["run", "--role", "serve"]);
+    let server = Daemon::spawn(&mut serve);
+    publisher.lock().daemon = Some(format!("{}/", server.base()));
+    let mut poll = site.cmd();
+    poll.args(["run", "--role", "poll"]);
+    let mut poller = Daemon::spawn_quiet(&mut poll);
+    publisher.wait_verified("pub.atom", 1, Duration::from_secs(20));
+    publisher.wait_verified("pub.rss", 1, Duration::from_secs(20));
+    wait_for("both active", Duration::from_secs(5), || {
+        (db.count("SELECT count(*) FROM websub_subscriptions WHERE state = 'active'") == 2)
+            .then_some(())
+    });
+    let fetched = (publisher.fetches("pub.atom"), publisher.fetches("pub.rss"));
+    let doc = publisher.doc(
+        "pub.atom",
+        &[(
+            "Russia and Japan sign a fishing accord",
+            "Tokyo and Moscow agree.",
+        )],
+    );
+    let pushed = Instant::now();
+    assert_eq!(publisher.push("pub.atom", &doc, Sign::Sha256), 200);
+    wait_for(
+        "the push stored by the poller",
+        Duration::from_secs(10),
+        || {
+            (db.count(
+                "SELECT count(*) FROM items WHERE title = 'Russia and Japan sign a fishing accord'",
+            ) == 1)
+                .then_some(())
+        },
+    );
+    let took = pushed.elapsed();
+    assert!(
+        took < Duration::from_secs(3),
+        "stored {took:?} after the push"
+    );
+    // Taken once, and gone from the inbox.
+    assert_eq!(db.count("SELECT count(*) FROM websub_inbox"), 0);
+    let served = wait_for("served by the server", Duration::from_secs(10), || {
+        let doc = reqwest::blocking::get(format!("{}/topics/russia-japan.atom", server.base()))
+            .ok()?
+            .text()
+            .ok()?;
+        doc.contains("fishing accord").then_some(doc)
+    });
+    assert!(served.contains("<entry>"), "{served}");
+    // A forged push is kept by nobody.
+    let forged = publisher.doc("pub.atom", &[("Forged news", "x")]);
+    assert_eq!(publisher.push("pub.atom", &forged, Sign::Forged), 200);
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(
+        db.count("SELECT count(*) FROM items WHERE title = 'Forged news'"),
+        0
+    );
+    assert_eq!(
+        (publisher.fetches("pub.atom"), publisher.fetches("pub.rss")),
+        fetched,
+        "polled while the subscriptions were active"
+    );
+    let log = poller.log();
+    assert!(log.contains("pushed content stored"), "{log}");
+    signal(&poller.child, "TERM");
+    let _ = poller.child.wait();
 }
