@@ -29,6 +29,8 @@ const TABLES: &[(&str, &str)] = &[
     ("topic_items", "slug, item_id"),
     ("hub_subscribers", "topic, callback"),
     ("websub_subscriptions", "feed_url"),
+    // Pushed documents a poller has not yet refreshed.
+    ("websub_inbox", "id"),
 ];
 
 /// Rows written per statement batch, and between progress reports.
