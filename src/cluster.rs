@@ -1230,6 +1230,26 @@ mod tests {
     }
 
     #[test]
+    fn a_translation_counts_names_of_its_headline_and_lead_only() {
+        // One speaker, one day, two statements: the English report's
+        // background names Tokyo, as the Russian one's headline does.
+        let ru = signature(
+            "Руденко: наращивание военного потенциала Токио угрожает региону",
+            "Замминистра иностранных дел России Андрей Руденко в понедельник заявил, что наращивание военного потенциала Токио угрожает региону.",
+        );
+        let other = signature(
+            "Rudenko says no plans to cut gas supplies to Japan",
+            "Deputy Foreign Minister Andrei Rudenko said on Monday that Russia has no plans to cut gas supplies to Japan. Markets in Tokyo and Moscow have been volatile in recent weeks.",
+        );
+        assert_eq!(same_event(&ru, &other, HOUR), 0.0);
+        let same = signature(
+            "Rudenko says Tokyo's military build-up threatens the region",
+            "Deputy Foreign Minister Andrei Rudenko said on Monday that Tokyo's military build-up threatens the region.",
+        );
+        assert!(same_event(&ru, &same, HOUR) >= 1.0);
+    }
+
+    #[test]
     fn a_template_filler_named_only_in_background_is_another_filling() {
         // Peskov is named in Rudenko's item, but in a background sentence
         // pasted under it, not as the one who spoke.

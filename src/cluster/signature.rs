@@ -1214,6 +1214,8 @@ struct Overlap {
     w_title_shared: f32,
     speakers_own: [u32; 2],
     speakers_shared: u32,
+    /// Names both items give in their headlines or leads.
+    lead_names_shared: u32,
     /// Speakers of one side named, but not speaking, in the other.
     speakers_named: [u32; 2],
     first_day: [u32; 2],
@@ -1292,6 +1294,7 @@ fn overlap(a: &[u32], wa: &[f32], b: &[u32], wb: &[f32]) -> Overlap {
                     o.w_title_shared += w;
                 }
                 o.speakers_shared += u32::from(a[i] & b[j] & SPEAKER != 0);
+                o.lead_names_shared += u32::from(x & KIND == NAME && a[i] & b[j] & IN_LEAD != 0);
                 o.head_figures_shared +=
                     u32::from(x & KIND == NUMBER && a[i] & b[j] & IN_LEAD != 0);
 
@@ -1469,7 +1472,10 @@ fn score_of(a_flags: u8, b_flags: u8, o: &Overlap, swapped: u32, hours: f64, str
         // A translation within hours: three names and figures, one a
         // figure, or four names on the same day (a statement quoted in
         // translation often drops the figures).
-        let (names, days) = (o.shared[NAME as usize], o.shared[DAY as usize]);
+        // Names of the headlines and leads only: a background sentence
+        // ("Markets in Tokyo and Moscow have been volatile") under any
+        // of the day's reports is no evidence that two are one.
+        let (names, days) = (o.lead_names_shared, o.shared[DAY as usize]);
         // Two figures alike ("14,8%" and "68,2 млрд иен" for "14.8%" and
         // "68.2 billion yen") or three names on the same day ("Алиев и
         // Пашинян ... в Гранаде" on Wednesday) are as telling.
