@@ -276,6 +276,13 @@ impl Metrics {
         }
         family(
             &mut out,
+            "feedsift_websub_kept_pushes",
+            "gauge",
+            "Pushed documents a serving process kept that no polling process has refreshed yet; growing means no poller is taking them.",
+        );
+        let _ = writeln!(out, "feedsift_websub_kept_pushes {}", stats.kept_pushes);
+        family(
+            &mut out,
             "feedsift_topic_items",
             "gauge",
             "Items in each topic.",

@@ -188,6 +188,9 @@ pub struct StoreStats {
     pub story_sizes: Vec<(u64, u64)>,
     /// (state, feeds) of our subscriptions to feeds' WebSub hubs.
     pub push_states: Vec<(PushState, u64)>,
+    /// Pushed documents kept by a serving process that no polling one
+    /// has refreshed yet (`Backend::inbox_put`).
+    pub kept_pushes: u64,
 }
 
 /// Where our subscription to a feed's hub stands (stored as its name).

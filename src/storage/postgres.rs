@@ -1368,6 +1368,12 @@ impl Backend for Db {
                 .iter()
                 .map(|r| Ok((PushState::parse(r.try_get(0)?), count(r.try_get(1)?))))
                 .collect::<PgResult<_>>()?,
+            kept_pushes: count(
+                self.stmts
+                    .query(&mut self.client, "SELECT count(*) FROM websub_inbox", &[])?
+                    .first()
+                    .map_or(Ok(0), |r| r.try_get(0))?,
+            ),
         })
     }
 

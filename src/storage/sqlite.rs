@@ -717,6 +717,11 @@ impl Backend for Db {
                     Ok((PushState::parse(&r.get::<_, String>(0)?), count(r.get(1)?)))
                 })?
                 .collect::<Result<_, _>>()?,
+            kept_pushes: count(self.conn.query_row(
+                "SELECT count(*) FROM websub_inbox",
+                [],
+                |r| r.get(0),
+            )?),
         })
     }
 

@@ -1403,7 +1403,11 @@ fn push_in_works_with_a_poller_and_a_server_apart() {
         took < Duration::from_secs(3),
         "stored {took:?} after the push"
     );
-    // Taken once, and gone from the inbox.
+    // Taken once, and gone from the inbox once refreshed; the server's
+    // metrics say so.
+    wait_for("the inbox empty", Duration::from_secs(5), || {
+        (metric(&server, "feedsift_websub_kept_pushes ") == 0.0).then_some(())
+    });
     assert_eq!(db.count("SELECT count(*) FROM websub_inbox"), 0);
     let served = wait_for("served by the server", Duration::from_secs(10), || {
         let doc = reqwest::blocking::get(format!("{}/topics/russia-japan.atom", server.base()))
@@ -1428,6 +1432,35 @@ fn push_in_works_with_a_poller_and_a_server_apart() {
     );
     let log = poller.log();
     assert!(log.contains("pushed content stored"), "{log}");
+
+    // No poller running: a push is kept, shown in the server's metrics,
+    // and refreshed by the next poller to start.
     signal(&poller.child, "TERM");
     let _ = poller.child.wait();
+    let doc = publisher.doc(
+        "pub.atom",
+        &[(
+            "Kuril Islands ferry resumes",
+            "Russia and Japan reopen a line.",
+        )],
+    );
+    assert_eq!(publisher.push("pub.atom", &doc, Sign::Sha256), 200);
+    assert_eq!(metric(&server, "feedsift_websub_kept_pushes "), 1.0);
+    assert_eq!(
+        db.count("SELECT count(*) FROM items WHERE title = 'Kuril Islands ferry resumes'"),
+        0
+    );
+    let _poller = Daemon::spawn_quiet(&mut poll);
+    wait_for(
+        "the kept push stored by the next poller",
+        Duration::from_secs(15),
+        || {
+            (db.count("SELECT count(*) FROM items WHERE title = 'Kuril Islands ferry resumes'")
+                == 1)
+                .then_some(())
+        },
+    );
+    wait_for("the inbox empty", Duration::from_secs(5), || {
+        (metric(&server, "feedsift_websub_kept_pushes ") == 0.0).then_some(())
+    });
 }
