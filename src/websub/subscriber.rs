@@ -739,6 +739,8 @@ impl Subscriber {
         }
         let mut rows_changed = self.store.versions().push_rows();
         loop {
+            // The rows as stored: a serving process (or another poller)
+            // may have changed them.
             self.reload().await;
             let at = now();
             let mut next = at + LOOK_EVERY.as_secs() as i64;
@@ -821,8 +823,8 @@ impl Subscriber {
     /// What is due for one subscription at `at`.
     async fn due(&self, mut s: PushSubscription, at: i64) {
         let feed_url = s.feed_url.clone();
-        if matches!(s.state, PushState::Failed | PushState::Discovered) || !self.claim(&mut s).await
-        {
+        // Only pending, active and unsubscribing rows come here.
+        if !self.claim(&mut s).await {
             return;
         }
         match s.state {
