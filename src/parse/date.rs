@@ -41,8 +41,42 @@ pub fn parse_date(text: &str) -> Option<DateTime<Utc>> {
     if s.is_empty() || s.len() > 128 {
         return None;
     }
-    let d = parse_iso(s).or_else(|| parse_words(s))?;
+    let d = well_formed(s)
+        .or_else(|| parse_iso(s))
+        .or_else(|| parse_words(s))?;
     (chrono::Datelike::year(&d) >= EARLIEST_YEAR).then_some(d)
+}
+
+/// The two forms nearly every feed writes, exactly as their RFCs spell
+/// them (`2024-03-04T10:15:00+03:00`; `Mon, 04 Mar 2024 10:15:00 +0300`
+/// with a four-digit year and a numeric zone or GMT), read by chrono's
+/// parsers without the general tokenizer's regexes: a tenth of parsing
+/// time in a first poll went to those. Anything else, or anything they
+/// refuse (a weekday that is not the date's, a leap second), takes the
+/// general path, which reads these forms to the same instant.
+fn well_formed(s: &str) -> Option<DateTime<Utc>> {
+    let b = s.as_bytes();
+    let d = if b.len() >= 20 && b[4] == b'-' && matches!(b[10], b'T' | b't') {
+        DateTime::parse_from_rfc3339(s).ok()?
+    } else {
+        let mut words = s.rsplit(' ');
+        let zone = words.next()?.as_bytes();
+        let numeric = zone.len() == 5
+            && matches!(zone[0], b'+' | b'-')
+            && zone[1..].iter().all(u8::is_ascii_digit);
+        let time = words.next()?;
+        let year = words.next()?;
+        if !(numeric || zone == b"GMT")
+            || !time.contains(':')
+            || year.len() != 4
+            || !year.bytes().all(|c| c.is_ascii_digit())
+        {
+            return None;
+        }
+        DateTime::parse_from_rfc2822(s).ok()?
+    };
+    // chrono keeps a leap second as a nanosecond count past 10^9.
+    (chrono::Timelike::nanosecond(&d) < 1_000_000_000).then(|| d.with_timezone(&Utc))
 }
 
 /// ISO 8601 in its extended (`2024-03-04T10:15:00+03:00`) and basic
@@ -417,9 +451,44 @@ mod tests {
         }
         assert!(wrong.is_empty(), "{}", wrong.join("\n"));
         assert!(table.len() >= 25);
+        // The common forms take the fast path.
+        for s in [
+            "Mon, 04 Mar 2024 10:15:00 +0000",
+            "04 Mar 2024 10:15:00 GMT",
+            "2024-03-04T10:15:00.5+09:00",
+        ] {
+            assert!(well_formed(s).is_some(), "{s}");
+        }
     }
 
     proptest::proptest! {
+        /// The fast path for the RFC forms reads every string it accepts
+        /// to the instant the general path reads it to.
+        #[test]
+        fn the_fast_path_agrees_with_the_general_one(
+            wd in 0usize..7, day in 0u32..33, mon in 0usize..12, year in 1990i32..2040,
+            h in 0u32..25, mi in 0u32..61, sec in 0u32..62, frac in "(\\.[0-9]{1,12})?",
+            zone in "Z|GMT|[+-](0[0-9]|1[0-4])(:?[0-5][0-9])",
+        ) {
+            const WD: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+            const MO: [&str; 12] =
+                ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+            let rfc2822 = format!(
+                "{}, {day:02} {} {year} {h:02}:{mi:02}:{sec:02} {}",
+                WD[wd], MO[mon], zone.replace(':', "")
+            );
+            let rfc3339 = format!(
+                "{year}-{:02}-{day:02}T{h:02}:{mi:02}:{sec:02}{frac}{}",
+                mon + 1,
+                if zone == "GMT" { "Z" } else { &zone }
+            );
+            for s in [rfc2822, rfc3339] {
+                if let Some(fast) = well_formed(&s) {
+                    proptest::prop_assert_eq!(Some(fast), parse_iso(&s).or_else(|| parse_words(&s)), "{}", s);
+                }
+            }
+        }
+
         /// Whatever a publisher writes, reading it never panics, and a
         /// date it gives survives a round trip through RFC 3339.
         #[test]

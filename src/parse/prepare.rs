@@ -136,7 +136,10 @@ pub fn decode(bytes: &[u8], content_type: Option<&str>) -> (String, &'static str
         // and the declaration is not consulted (RFC 3023, section 3.1).
         return (String::from_utf8_lossy(bytes).into_owned(), "us-ascii");
     }
-    let valid_utf8_non_ascii = || std::str::from_utf8(bytes).is_ok() && !bytes.is_ascii();
+    // Validated once: most feeds are UTF-8, and each check below is a pass
+    // over the whole body.
+    let utf8 = std::str::from_utf8(bytes).ok();
+    let valid_utf8_non_ascii = || utf8.is_some() && !bytes.is_ascii();
     let labelled = sniffed
         .or_else(|| {
             header
@@ -154,9 +157,9 @@ pub fn decode(bytes: &[u8], content_type: Option<&str>) -> (String, &'static str
         // The reverse lie: a UTF-8 label (often a template's default) on
         // windows-1251 or Shift_JIS bytes. Decoding those as UTF-8 would
         // turn every letter into U+FFFD, so detection decides instead.
-        .filter(|&e| !(e == encoding_rs::UTF_8 && mostly_not_utf8(bytes)));
+        .filter(|&e| !(e == encoding_rs::UTF_8 && utf8.is_none() && mostly_not_utf8(bytes)));
     let enc = labelled.unwrap_or_else(|| {
-        if std::str::from_utf8(bytes).is_ok() {
+        if utf8.is_some() {
             encoding_rs::UTF_8
         } else {
             let mut det = chardetng::EncodingDetector::new(chardetng::Iso2022JpDetection::Allow);
@@ -164,6 +167,9 @@ pub fn decode(bytes: &[u8], content_type: Option<&str>) -> (String, &'static str
             det.guess(None, chardetng::Utf8Detection::Allow)
         }
     });
+    if let (Some(text), true) = (utf8, enc == encoding_rs::UTF_8) {
+        return (text.to_owned(), enc.name());
+    }
     let (text, _) = enc.decode_without_bom_handling(bytes);
     (text.into_owned(), enc.name())
 }
@@ -321,12 +327,15 @@ fn is_xml_char(c: char) -> bool {
 /// as almost every document does (a byte scan, not a copy per character).
 fn drop_forbidden(text: &str) -> Cow<'_, str> {
     let b = text.as_bytes();
-    let suspect = b.iter().enumerate().any(|(i, &c)| {
-        (c < b' ' && !matches!(c, b'\t' | b'\n' | b'\r'))
-            || (c == 0xEF
-                && b.get(i + 1) == Some(&0xBF)
-                && matches!(b.get(i + 2), Some(0xBE | 0xBF)))
-    });
+    // A control character anywhere, tested a block at a time without
+    // branching (which the compiler vectorises); then U+FFFE/U+FFFF,
+    // whose UTF-8 starts with the rare byte 0xEF.
+    let control = |c: u8| c < b' ' && !matches!(c, b'\t' | b'\n' | b'\r');
+    let suspect = b
+        .chunks(64)
+        .any(|block| block.iter().fold(false, |any, &c| any | control(c)))
+        || memchr::memchr_iter(0xEF, b)
+            .any(|i| b.get(i + 1) == Some(&0xBF) && matches!(b.get(i + 2), Some(0xBE | 0xBF)));
     if suspect {
         Cow::Owned(text.chars().filter(|&c| is_xml_char(c)).collect())
     } else {
@@ -459,12 +468,11 @@ fn outside_cdata(text: &str) -> impl Iterator<Item = std::ops::Range<usize>> + '
     let mut from = Some(0);
     std::iter::from_fn(move || {
         let start = from?;
-        match text[start..].find("<![CDATA[") {
+        match memchr::memmem::find(&text.as_bytes()[start..], b"<![CDATA[") {
             Some(i) => {
                 let cdata = start + i;
                 from = Some(
-                    text[cdata..]
-                        .find("]]>")
+                    memchr::memmem::find(&text.as_bytes()[cdata..], b"]]>")
                         .map_or(text.len(), |e| cdata + e + 3),
                 );
                 Some(start..cdata)
@@ -953,22 +961,32 @@ fn escape_raw_html_in_rss(text: &str) -> Cow<'_, str> {
     let mut out = String::new();
     let mut last = 0;
     let mut from = 0;
-    while let Some(c) = OPEN.captures_at(text, from) {
-        let (Some(m), Some(name)) = (c.get(0), c.get(1)) else {
-            break;
-        };
+    let mut close = String::new();
+    // A plain search, not captures: this runs on every text element of
+    // every RSS document, and the tag's name and attributes are read off
+    // the match itself (`<name>` or `<name attrs>`).
+    while let Some(m) = OPEN.find_at(text, from) {
+        let tag = &m.as_str()[1..m.as_str().len() - 1];
+        let (name, attrs) = tag.split_at(tag.find(char::is_whitespace).unwrap_or(tag.len()));
         // `<title />` is empty: the next `</title>` belongs to another.
-        if c.get(2)
-            .is_some_and(|a| a.as_str().trim_end().ends_with('/'))
-        {
+        if attrs.trim_end().ends_with('/') {
             from = m.end();
             continue;
         }
-        let close = format!("</{}>", name.as_str());
-        let Some(len) = text[m.end()..].find(&close) else {
+        close.clear();
+        close.push_str("</");
+        close.push_str(name);
+        close.push('>');
+        let Some(len) = memchr::memmem::find(&text.as_bytes()[m.end()..], close.as_bytes()) else {
             break;
         };
         let inner = &text[m.end()..m.end() + len];
+        // Most elements hold no markup outside CDATA: nothing to escape
+        // and no structure to cross.
+        if !outside_cdata(inner).any(|r| memchr::memchr(b'<', &inner.as_bytes()[r]).is_some()) {
+            from = m.end() + len + close.len();
+            continue;
+        }
         // An element left unclosed reaches the next one's end tag: the
         // span then holds feed structure, not pasted HTML, and escaping it
         // would swallow the items in between. Tag balancing repairs it.

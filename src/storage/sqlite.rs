@@ -578,21 +578,36 @@ impl Backend for Db {
         Ok(())
     }
 
-    /// Several feeds' polls in one transaction, each in a savepoint of its
-    /// own: a feed whose write fails is rolled back alone and gets the
-    /// error; the others are stored. A failed commit fails them all.
+    /// Several feeds' polls in one transaction. A feed whose write fails
+    /// is rolled back alone and gets the error; the others are stored. A
+    /// failed commit fails them all.
+    ///
+    /// The batch is first written without a savepoint per feed: a
+    /// savepoint makes SQLite copy every page it changes aside first, a
+    /// tenth of the store thread's time in a first poll, for failures that
+    /// almost never happen. Should one feed fail, the whole transaction is
+    /// rolled back and the batch written again, each feed in a savepoint.
     fn ingest_batch(
         &mut self,
-        work: Vec<(String, ParsedFeed, PollRecord)>,
+        mut work: Vec<(String, ParsedFeed, PollRecord)>,
         topics: &dyn TopicMatcher,
     ) -> Vec<Result<IngestStats, StoreError>> {
         let n = work.len();
-        let run = |conn: &mut Connection| {
+        let fast = |conn: &mut Connection, work: &mut [(String, ParsedFeed, PollRecord)]| {
+            let tx = conn.transaction()?;
+            let mut out = Vec::with_capacity(n);
+            for (url, feed, rec) in work.iter_mut() {
+                out.push(ingest_into(&tx, Some(topics), url, Some(feed), rec)?);
+            }
+            tx.commit()?;
+            Ok::<_, StoreError>(out)
+        };
+        let isolated = |conn: &mut Connection, work: &mut [(String, ParsedFeed, PollRecord)]| {
             let mut tx = conn.transaction()?;
             let mut out = Vec::with_capacity(n);
-            for (url, feed, rec) in work {
+            for (url, feed, rec) in work.iter_mut() {
                 let sp = tx.savepoint()?;
-                let r = ingest_into(&sp, Some(topics), &url, Some(feed), &rec);
+                let r = ingest_into(&sp, Some(topics), url, Some(feed), rec);
                 if r.is_ok() {
                     sp.commit()?;
                 }
@@ -601,7 +616,15 @@ impl Backend for Db {
             tx.commit()?;
             Ok::<_, StoreError>(out)
         };
-        match run(&mut self.conn) {
+        let first = match fast(&mut self.conn, &mut work) {
+            Ok(done) => Ok(done.into_iter().map(Ok).collect()),
+            Err(e) if n == 1 => Err(e),
+            Err(e) => {
+                tracing::debug!(error = %e, feeds = n, "a feed of the batch failed to store; storing each apart");
+                isolated(&mut self.conn, &mut work)
+            }
+        };
+        match first {
             Ok(results) => results
                 .into_iter()
                 .map(|r| r.map(|done| self.note(done)))
@@ -1260,14 +1283,14 @@ fn ingest_into(
     conn: &Connection,
     topics: Option<&dyn TopicMatcher>,
     feed_url: &str,
-    feed: Option<ParsedFeed>,
+    feed: Option<&mut ParsedFeed>,
     rec: &PollRecord,
 ) -> Result<Ingested, StoreError> {
     let feed_id = feed_row(conn, feed_url)?;
     let mut stats = IngestStats::default();
     let mut touched = HashSet::new();
     let mut feed_changed = false;
-    if let (Some(mut feed), Some(topics)) = (feed, topics) {
+    if let (Some(feed), Some(topics)) = (feed, topics) {
         // The feed's own title first, so items are matched with the labels
         // a later re-evaluation will see. Only a real change counts:
         // atom:source in every topic shows these.
@@ -1286,7 +1309,7 @@ fn ingest_into(
             ])? > 0;
         // Matches made on the parser's thread count only if they were made
         // with the topics and labels in force here.
-        let matched = match feed.matched.take() {
+        let matched = match &feed.matched {
             Some(m) => {
                 let labels: String = conn
                     .prepare_cached(concat!(
@@ -1295,14 +1318,14 @@ fn ingest_into(
                         " FROM feeds f WHERE f.id = ?1"
                     ))?
                     .query_row([feed_id], |r| r.get(0))?;
-                topics.current(&m, &labels).then_some(m)
+                topics.current(m, &labels).then_some(m)
             }
             _ => None,
         };
-        let mut pre = matched.map(|m| m.per_item.into_iter());
+        let mut pre = matched.map(|m| m.per_item.iter());
         let source = Source { feed_id, feed_url };
-        for item in feed.items {
-            let pre_matched = pre.as_mut().and_then(Iterator::next);
+        for item in &feed.items {
+            let pre_matched = pre.as_mut().and_then(Iterator::next).map(Vec::as_slice);
             touched.extend(add_item(
                 conn,
                 topics,
@@ -1354,8 +1377,11 @@ struct Source<'a> {
 }
 
 fn feed_row(tx: &Connection, url: &str) -> Result<i64, StoreError> {
-    tx.execute("INSERT OR IGNORE INTO feeds (url) VALUES (?1)", [url])?;
-    Ok(tx.query_row("SELECT id FROM feeds WHERE url = ?1", [url], |r| r.get(0))?)
+    tx.prepare_cached("INSERT OR IGNORE INTO feeds (url) VALUES (?1)")?
+        .execute([url])?;
+    Ok(tx
+        .prepare_cached("SELECT id FROM feeds WHERE url = ?1")?
+        .query_row([url], |r| r.get(0))?)
 }
 
 /// Adds one parsed entry: new item, new source of a known item, or nothing.
@@ -1363,8 +1389,8 @@ fn add_item(
     tx: &Connection,
     topics: &dyn TopicMatcher,
     source: &Source,
-    item: NewItem,
-    pre_matched: Option<Vec<(usize, String)>>,
+    item: &NewItem,
+    pre_matched: Option<&[(usize, String)]>,
     now: DateTime<Utc>,
     stats: &mut IngestStats,
 ) -> Result<Vec<String>, StoreError> {
@@ -1387,7 +1413,7 @@ fn add_item(
     // A new item's topics were decided on the parser's thread
     // (`ParsedFeed::match_topics`). A known one, seen again in another
     // feed, is matched again as stored, with all its feeds.
-    let mut fresh: Option<(i64, Vec<(usize, String)>)> = None;
+    let mut fresh: Option<(i64, &[(usize, String)])> = None;
     let item_id = match same_url {
         Some(found) => {
             stats.new_sources += 1;
@@ -1438,19 +1464,23 @@ fn add_item(
     // Membership depends on every feed the item was seen in (topic feed
     // filters), so a new source can bring a known item into a topic. The
     // text matched is the stored item's, whichever feed brought it.
+    let rematched;
     let (sort_time, matches) = match fresh {
         Some(f) => f,
         None => {
             let row = tx
                 .prepare_cached(&format!("{ITEM_ROW} WHERE i.id = ?1"))?
                 .query_row([item_id], read_match_row)?;
-            (row.sort_time, topics.match_row(&row))
+            rematched = topics.match_row(&row);
+            (row.sort_time, rematched.as_slice())
         }
     };
     let mut ins = tx.prepare_cached(INSERT_MEMBER)?;
     let mut touched = Vec::new();
     for (i, why) in matches {
-        let Some(slug) = topics.slug(i) else { continue };
+        let Some(slug) = topics.slug(*i) else {
+            continue;
+        };
         ins.execute(params![slug, item_id, sort_time, why])?;
         touched.push(slug.to_string());
     }
