@@ -225,4 +225,15 @@ fn main() {
         index.len(),
         index.heap_bytes() as f64 / (1 << 20) as f64
     );
+    let per_item = |bytes: usize| bytes as f64 / index.len().max(1) as f64;
+    let parts: Vec<String> = index
+        .heap_parts()
+        .iter()
+        .map(|(what, bytes)| format!("{what} {:.0}", per_item(*bytes)))
+        .collect();
+    println!(
+        "stories: bytes per item in the window: {:.0} ({})",
+        per_item(index.heap_bytes()),
+        parts.join(", ")
+    );
 }

@@ -235,7 +235,12 @@ pub struct StoryIndex {
     slot_base: u64,
     tokens: Vec<u32>,
     token_base: u64,
-    sorted: Vec<u64>,
+    /// The sorted buckets as two arrays: an entry's key is its directory
+    /// cell (the key's top 16 bits, see `dir`) and `sorted_low` (the rest),
+    /// its item `sorted_slot`: 6 bytes an entry, not 8, and an item has
+    /// one per band and anchor.
+    sorted_low: Vec<u16>,
+    sorted_slot: Vec<u32>,
     /// `dir[k]..dir[k + 1]`: the entries of `sorted` whose key starts with k.
     dir: Vec<u32>,
     recent_heads: FxHashMap<u32, u32>,
@@ -265,7 +270,8 @@ impl StoryIndex {
             slot_base: 0,
             tokens: Vec::new(),
             token_base: 0,
-            sorted: Vec::new(),
+            sorted_low: Vec::new(),
+            sorted_slot: Vec::new(),
             dir: vec![0; (1 << DIR_BITS) + 1],
             recent_heads: FxHashMap::default(),
             recent: Vec::new(),
@@ -335,11 +341,12 @@ impl StoryIndex {
         }
         let d = (key >> (32 - DIR_BITS)) as usize;
         let (lo, hi) = (self.dir[d] as usize, self.dir[d + 1] as usize);
-        let range = &self.sorted[lo..hi];
-        let first = range.partition_point(|e| ((e >> 32) as u32) < key);
-        let end = range.partition_point(|e| ((e >> 32) as u32) <= key);
-        for e in range[first..end].iter().rev() {
-            f(e & u64::from(u32::MAX));
+        let low = key as u16;
+        let range = &self.sorted_low[lo..hi];
+        let first = lo + range.partition_point(|&e| e < low);
+        let end = lo + range.partition_point(|&e| e <= low);
+        for &slot in self.sorted_slot[first..end].iter().rev() {
+            f(u64::from(slot));
             n += 1;
             if n >= max {
                 return;
@@ -742,7 +749,7 @@ impl StoryIndex {
             .items
             .front()
             .is_some_and(|it| it.time < self.newest.saturating_sub(self.horizon() * 2));
-        if stale || self.recent.len() >= (BANDS * 1024).max(self.sorted.len() / 4) {
+        if stale || self.recent.len() >= (BANDS * 1024).max(self.sorted_slot.len() / 4) {
             self.evict();
         }
     }
@@ -826,32 +833,45 @@ impl StoryIndex {
             }
         }
         fresh.sort_unstable();
-        let old = std::mem::take(&mut self.sorted);
-        let mut merged = Vec::with_capacity(old.len() + fresh.len());
-        let (mut i, mut j) = (0, 0);
-        while i < old.len() || j < fresh.len() {
-            let take_old = j >= fresh.len() || (i < old.len() && old[i] <= fresh[j]);
-            let e = if take_old { old[i] } else { fresh[j] };
-            if take_old {
-                i += 1;
-            } else {
-                j += 1;
+        // The old entries, their full keys rebuilt from the directory, in
+        // (key, slot) order, merged with the fresh ones.
+        let old_low = std::mem::take(&mut self.sorted_low);
+        let old_slot = std::mem::take(&mut self.sorted_slot);
+        let total = old_slot.len() + fresh.len();
+        let (mut low, mut slots) = (Vec::with_capacity(total), Vec::with_capacity(total));
+        let mut counts = vec![0u32; self.dir.len()];
+        let mut keep = |e: u64, s: &StoryIndex| {
+            if live(e & u64::from(u32::MAX), s) {
+                let key = (e >> 32) as u32;
+                low.push(key as u16);
+                slots.push(e as u32);
+                counts[(key >> (32 - DIR_BITS)) as usize + 1] += 1;
             }
-            if live(e & u64::from(u32::MAX), self) {
-                merged.push(e);
+        };
+        let mut f = 0;
+        for d in 0..self.dir.len() - 1 {
+            for i in self.dir[d] as usize..self.dir[d + 1] as usize {
+                let o = ((d as u64) << 48) | (u64::from(old_low[i]) << 32) | u64::from(old_slot[i]);
+                while f < fresh.len() && fresh[f] < o {
+                    keep(fresh[f], self);
+                    f += 1;
+                }
+                keep(o, self);
             }
         }
-        merged.shrink_to_fit();
-        self.sorted = merged;
+        for &e in &fresh[f..] {
+            keep(e, self);
+        }
+        low.shrink_to_fit();
+        slots.shrink_to_fit();
+        self.sorted_low = low;
+        self.sorted_slot = slots;
         self.recent_heads = FxHashMap::default();
         self.recent = Vec::new();
-        self.dir.iter_mut().for_each(|d| *d = 0);
-        for e in &self.sorted {
-            self.dir[((e >> 32) as u32 >> (32 - DIR_BITS)) as usize + 1] += 1;
+        for k in 1..counts.len() {
+            counts[k] += counts[k - 1];
         }
-        for k in 1..self.dir.len() {
-            self.dir[k] += self.dir[k - 1];
-        }
+        self.dir = counts;
         self.items.shrink_to_fit();
         self.tokens.shrink_to_fit();
     }
@@ -871,14 +891,32 @@ impl StoryIndex {
 
     /// Approximate heap use, for the memory budget.
     pub fn heap_bytes(&self) -> usize {
-        self.items.capacity() * std::mem::size_of::<Indexed>()
-            + self.tokens.capacity() * 4
-            + self.sorted.capacity() * 8
-            + self.dir.capacity() * 4
-            + self.recent.capacity() * 8
-            + self.recent_heads.capacity() * 9
-            + self.stories.capacity() * (std::mem::size_of::<(i64, StoryEntry)>() + 1)
-            + self.df.capacity() * 2
+        self.heap_parts().iter().map(|p| p.1).sum()
+    }
+
+    /// `heap_bytes` by part, for the benchmark's account of where an
+    /// item's bytes go.
+    pub fn heap_parts(&self) -> [(&'static str, usize); 6] {
+        [
+            (
+                "items",
+                self.items.capacity() * std::mem::size_of::<Indexed>(),
+            ),
+            ("tokens and slots", self.tokens.capacity() * 4),
+            (
+                "bucket entries",
+                self.sorted_low.capacity() * 2
+                    + self.sorted_slot.capacity() * 4
+                    + self.recent.capacity() * 8
+                    + self.recent_heads.capacity() * 9,
+            ),
+            ("bucket directory", self.dir.capacity() * 4),
+            (
+                "stories",
+                self.stories.capacity() * (std::mem::size_of::<(i64, StoryEntry)>() + 1),
+            ),
+            ("token counts", self.df.capacity() * 2),
+        ]
     }
 }
 
