@@ -777,6 +777,9 @@ fn write_config(dir: &Path, urls: &[String], listen: &str) {
 struct Run {
     took: Duration,
     max_rss_kib: i64,
+    /// User and system CPU time of the measured process: steadier than
+    /// wall time on a shared 2-core machine, for comparing builds.
+    cpu: Duration,
 }
 
 /// Runs a command to completion, reaping it with wait4 so its own peak
@@ -818,16 +821,22 @@ fn run_measured(cmd: &mut Command, what: &str, log: &Path) -> Run {
     let mut fields = report.split_whitespace();
     let status: i32 = fields.next().and_then(|v| v.parse().ok()).unwrap_or(-1);
     let max_rss_kib: i64 = fields.next().and_then(|v| v.parse().ok()).unwrap_or(0);
+    let cpu_us: u64 = fields.next().and_then(|v| v.parse().ok()).unwrap_or(0);
     assert!(
         out.status.success() && status == 0,
         "{what} failed ({status}): {}",
         std::fs::read_to_string(log).unwrap_or_default()
     );
-    Run { took, max_rss_kib }
+    Run {
+        took,
+        max_rss_kib,
+        cpu: Duration::from_micros(cpu_us),
+    }
 }
 
 /// The launcher: runs the command in its arguments (output to /dev/null,
-/// errors inherited) and prints its exit code and peak RSS in KiB.
+/// errors inherited) and prints its exit code, peak RSS in KiB and CPU
+/// time (user and system) in microseconds.
 fn launch(args: &[String]) -> ! {
     let child = Command::new(&args[0])
         .args(&args[1..])
@@ -854,7 +863,12 @@ fn launch(args: &[String]) -> ! {
     } else {
         -1
     };
-    println!("{code} {}", ru.ru_maxrss);
+    let us = |t: libc::timeval| t.tv_sec as i64 * 1_000_000 + t.tv_usec as i64;
+    println!(
+        "{code} {} {}",
+        ru.ru_maxrss,
+        us(ru.ru_utime) + us(ru.ru_stime)
+    );
     std::process::exit(0);
 }
 
@@ -936,11 +950,14 @@ fn report(name: &str, v: &[Run]) {
         .iter()
         .map(|r| format!("{:.3}", r.took.as_secs_f64()))
         .collect();
+    let mut cpu: Vec<Duration> = v.iter().map(|r| r.cpu).collect();
+    cpu.sort();
     println!(
-        "  {name:<8} median {:>7.3} s  [{}]  peak RSS {:.0} MiB",
+        "  {name:<8} median {:>7.3} s  [{}]  peak RSS {:.0} MiB, CPU {:.2} s",
         median_time(v).as_secs_f64(),
         each.join(", "),
-        max_rss_mib(v)
+        max_rss_mib(v),
+        cpu[cpu.len() / 2].as_secs_f64()
     );
 }
 
