@@ -863,7 +863,7 @@ fn launch(args: &[String]) -> ! {
     } else {
         -1
     };
-    let us = |t: libc::timeval| t.tv_sec as i64 * 1_000_000 + t.tv_usec as i64;
+    let us = |t: libc::timeval| t.tv_sec * 1_000_000 + t.tv_usec;
     println!(
         "{code} {} {}",
         ru.ru_maxrss,
