@@ -593,36 +593,33 @@ impl Backend for Db {
         topics: &dyn TopicMatcher,
     ) -> Vec<Result<IngestStats, StoreError>> {
         let n = work.len();
-        let fast = |conn: &mut Connection, work: &mut [(String, ParsedFeed, PollRecord)]| {
-            let tx = conn.transaction()?;
-            let mut out = Vec::with_capacity(n);
-            for (url, feed, rec) in work.iter_mut() {
-                out.push(ingest_into(&tx, Some(topics), url, Some(feed), rec)?);
-            }
-            tx.commit()?;
-            Ok::<_, StoreError>(out)
-        };
-        let isolated = |conn: &mut Connection, work: &mut [(String, ParsedFeed, PollRecord)]| {
+        // `isolate`: each feed in a savepoint, its failure its own.
+        let write = |conn: &mut Connection,
+                     work: &mut [(String, ParsedFeed, PollRecord)],
+                     isolate: bool| {
             let mut tx = conn.transaction()?;
             let mut out = Vec::with_capacity(n);
             for (url, feed, rec) in work.iter_mut() {
-                let sp = tx.savepoint()?;
-                let r = ingest_into(&sp, Some(topics), url, Some(feed), rec);
-                if r.is_ok() {
-                    sp.commit()?;
+                if isolate {
+                    let sp = tx.savepoint()?;
+                    let r = ingest_into(&sp, Some(topics), url, Some(feed), rec);
+                    if r.is_ok() {
+                        sp.commit()?;
+                    }
+                    out.push(r);
+                } else {
+                    out.push(Ok(ingest_into(&tx, Some(topics), url, Some(feed), rec)?));
                 }
-                out.push(r);
             }
             tx.commit()?;
             Ok::<_, StoreError>(out)
         };
-        let first = match fast(&mut self.conn, &mut work) {
-            Ok(done) => Ok(done.into_iter().map(Ok).collect()),
-            Err(e) if n == 1 => Err(e),
-            Err(e) => {
+        let first = match write(&mut self.conn, &mut work, false) {
+            Err(e) if n > 1 => {
                 tracing::debug!(error = %e, feeds = n, "a feed of the batch failed to store; storing each apart");
-                isolated(&mut self.conn, &mut work)
+                write(&mut self.conn, &mut work, true)
             }
+            done => done,
         };
         match first {
             Ok(results) => results
