@@ -1017,58 +1017,70 @@ const AGENCIES: &[(&str, &[&str])] = &[
 /// The agency an item says it reports from: "citing TASS", "— TASS",
 /// "/TASS/", "(Reuters) -", «сообщает ТАСС», 「共同通信によると」.
 pub fn cited_agency(text: &str) -> Option<&'static str> {
-    // "X reported" may start anywhere, and a lazy DFA looking for a
-    // counted run of letters anywhere in a text gives up and falls back to
-    // a slow engine: this pattern alone took 92 µs an item, a third of
-    // grouping a backlog. Its verb is searched for instead, and the
-    // pattern run over the bytes just before each (a name of at most 31
-    // letters, and the space after it).
-    static REPORTED: LazyLock<Regex> =
-        LazyLock::new(|| Regex::new(r"(?i)report(?:ed|s)(?-u:\b)").expect("static regex"));
-    for (i, p) in ATTRIBUTIONS.iter().enumerate() {
-        if i == 1 {
-            for verb in REPORTED.find_iter(text) {
-                let mut from = verb.start().saturating_sub(96);
-                while !text.is_char_boundary(from) {
-                    from -= 1;
-                }
-                if let Some(agency) = agency_in(p, &text[..verb.end()], from) {
-                    return Some(agency);
-                }
+    ATTRIBUTIONS.iter().find_map(|a| match &a.ends_with {
+        Some(end) => end.find_iter(text).find_map(|m| {
+            let mut from = m.start().saturating_sub(ENDS_WITH_REACH);
+            while !text.is_char_boundary(from) {
+                from -= 1;
             }
-            continue;
-        }
+            agency_in(&a.pattern, &text[..m.end()], from)
+        }),
         // Most texts cite nobody. Asked for captures straight away, the
         // regex engine ran its backtracker over the whole text; a match
         // test first runs on its DFA (a third of story grouping's time).
-        if p.is_match(text)
-            && let Some(agency) = agency_in(p, text, 0)
-        {
-            return Some(agency);
-        }
-    }
-    None
+        None => a
+            .pattern
+            .is_match(text)
+            .then(|| agency_in(&a.pattern, text, 0))
+            .flatten(),
+    })
 }
 
-/// The attribution patterns, each capturing the name of who is cited
-/// (the second one is "<name> reported": see `cited_agency`).
-static ATTRIBUTIONS: LazyLock<Vec<Regex>> = LazyLock::new(|| {
+/// A pattern naming who an item cites, in its first capture group.
+struct Attribution {
+    pattern: Regex,
+    /// What every match ends with, for a pattern whose match may start
+    /// anywhere: "X reported". Searching a whole text for a counted run of
+    /// letters followed by a word, the regex's lazy DFA gives up and falls
+    /// back to a slow engine (92 µs an item, a third of grouping a
+    /// backlog), so the ending is searched for instead and the pattern run
+    /// over the `ENDS_WITH_REACH` bytes before each occurrence.
+    ends_with: Option<Regex>,
+}
+
+/// How far before its ending a match can start: a name of at most 31
+/// letters, and the space after it.
+const ENDS_WITH_REACH: usize = 96;
+
+static ATTRIBUTIONS: LazyLock<Vec<Attribution>> = LazyLock::new(|| {
     [
-            // ASCII word boundaries: the names are ASCII, and a Unicode
-            // boundary kept the regex engine off its DFA on Russian and
-            // Japanese text (a quarter of story grouping's time).
+        // ASCII word boundaries: the names are ASCII, and a Unicode
+        // boundary kept the regex engine off its DFA on Russian and
+        // Japanese text (a quarter of story grouping's time).
+        (
             r"(?i)(?-u:\b)(?:citing|according to|quoting|via|cited by)\s+(?:the\s+)?([A-Za-z][A-Za-z .-]{1,30}?)(?:\s+news agency|\s+reported|\s+said|[.,;]|$)",
+            None,
+        ),
+        (
             r"(?i)(?-u:\b)([A-Za-z][A-Za-z .-]{1,30}?)\s+(?:reported|reports|news agency reported)(?-u:\b)",
-            r"/\s*([A-Za-z]{2,12})\s*/",
-            r"^\s*\(([A-Za-z][A-Za-z .-]{1,30})\)\s*[-–—]",
-            r"[—–-]\s*([A-Z][A-Za-z]{1,12})\.?\s*$",
+            Some(r"(?i)report(?:ed|s)(?-u:\b)"),
+        ),
+        (r"/\s*([A-Za-z]{2,12})\s*/", None),
+        (r"^\s*\(([A-Za-z][A-Za-z .-]{1,30})\)\s*[-–—]", None),
+        (r"[—–-]\s*([A-Z][A-Za-z]{1,12})\.?\s*$", None),
+        (
             r"(?i)(?:сообщает|сообщил[аои]?|передает|передаёт|по данным|со ссылкой на)\s+([А-Яа-яЁёA-Za-z ]{2,30}?)(?:[.,;]|$)",
-            r"([\p{Han}\p{Katakana}]{2,6})(?:によると|が報じた|の報道)",
-            r"（([\p{Han}]{2,4})）|\(([\p{Han}]{2,4})\)",
-        ]
-        .iter()
-        .filter_map(|p| Regex::new(p).ok())
-        .collect()
+            None,
+        ),
+        (r"([\p{Han}\p{Katakana}]{2,6})(?:によると|が報じた|の報道)", None),
+        (r"（([\p{Han}]{2,4})）|\(([\p{Han}]{2,4})\)", None),
+    ]
+    .into_iter()
+    .map(|(pattern, ends_with)| Attribution {
+        pattern: Regex::new(pattern).expect("static regex"),
+        ends_with: ends_with.map(|e| Regex::new(e).expect("static regex")),
+    })
+    .collect()
 });
 
 /// The first agency a match of `p` in `hay`, from byte `at` on, names.
@@ -1509,8 +1521,8 @@ mod tests {
             )
         ) {
             let text = words.join(" ");
-            let plain = ATTRIBUTIONS.iter().find_map(|p| {
-                p.captures_iter(&text).find_map(|c| {
+            let plain = ATTRIBUTIONS.iter().find_map(|a| {
+                a.pattern.captures_iter(&text).find_map(|c| {
                     agency_named(c.iter().skip(1).flatten().next()?.as_str())
                 })
             });
