@@ -5,7 +5,7 @@
 //! without a server at 127.0.0.1:5432 they say SKIPPED and pass.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -23,6 +23,9 @@ struct Publisher {
     fetches: Arc<Vec<AtomicU32>>,
     extra: Arc<Mutex<HashMap<usize, String>>>,
     delay: Arc<Mutex<Duration>>,
+    /// While set, every answer waits: lets a test hold the first fetches
+    /// until all its pollers are leasing.
+    hold: Arc<AtomicBool>,
     /// Requests being answered now, and the most there ever were.
     in_flight: Arc<AtomicU32>,
     most: Arc<AtomicU32>,
@@ -34,6 +37,7 @@ impl Publisher {
             fetches: Arc::new((0..n).map(|_| AtomicU32::new(0)).collect()),
             extra: Arc::default(),
             delay: Arc::default(),
+            hold: Arc::default(),
             in_flight: Arc::default(),
             most: Arc::default(),
         };
@@ -62,6 +66,9 @@ async fn feed(State(p): State<Publisher>, UrlPath(i): UrlPath<usize>) -> axum::r
     let delay = *p.delay.lock().unwrap();
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
+    }
+    while p.hold.load(Ordering::SeqCst) {
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
     p.in_flight.fetch_sub(1, Ordering::SeqCst);
     let subject = if i % 2 == 0 {
@@ -167,8 +174,10 @@ fn three_pollers_and_two_servers_share_one_database() {
     // The servers first: they create nothing, and must learn of every
     // write the pollers make.
     let servers = [start(&site, "serve"), start(&site, "serve")];
-    // All three spawned before any is waited for: one started seconds
-    // after the others could find every feed already polled.
+    // All three spawned before any is waited for, and every fetch held
+    // until all three lease: a poller started a second after the others
+    // could find every feed already polled (seen under load in CI).
+    publisher.hold.store(true, Ordering::SeqCst);
     let mut pollers: Vec<Daemon> = (0..3)
         .map(|_| {
             let mut cmd = site.cmd();
@@ -179,6 +188,7 @@ fn three_pollers_and_two_servers_share_one_database() {
     for p in &mut pollers {
         wait_leasing(p);
     }
+    publisher.hold.store(false, Ordering::SeqCst);
 
     wait_all_polled(&db, FEEDS, 180);
     wait_for("every item in a story", Duration::from_secs(60), || {

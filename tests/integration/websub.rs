@@ -1180,16 +1180,18 @@ fn pushes_without_a_valid_signature_and_foreign_verifications_are_refused() {
 
 #[test]
 fn leases_are_renewed_and_a_lapse_or_denial_resumes_polling() {
-    // A 3 s lease for the Atom feed; the RSS feed's hub denies.
+    // A 6 s lease for the Atom feed; the RSS feed's hub denies. Renewal
+    // comes at 85% of the lease, so the hub has 0.9 s to verify it: a
+    // 3 s lease (0.45 s) lapsed once on a loaded CI machine.
     let (publisher, site, _daemon) = start_pushed(
         "",
-        &[("pub.atom", HubMode::Verify(3)), ("pub.rss", HubMode::Deny)],
+        &[("pub.atom", HubMode::Verify(6)), ("pub.rss", HubMode::Deny)],
     );
     publisher.wait_verified("pub.atom", 1, Duration::from_secs(15));
     let polls = publisher.fetches("pub.atom");
 
     // Renewed before each lease ends, so never lapsed: no polls meanwhile.
-    publisher.wait_verified("pub.atom", 3, Duration::from_secs(10));
+    publisher.wait_verified("pub.atom", 3, Duration::from_secs(20));
     assert!(publisher.requests("pub.atom", "subscribe").len() >= 3);
     assert_eq!(publisher.fetches("pub.atom"), polls, "polled while pushed");
     assert!(feeds_line(&site, "pub.atom").contains(" active "));
@@ -1208,7 +1210,7 @@ fn leases_are_renewed_and_a_lapse_or_denial_resumes_polling() {
     // The hub stops verifying renewals: the lease lapses, and polling
     // resumes at once.
     publisher.set_mode("pub.atom", HubMode::Ignore);
-    wait_for("the lapse", Duration::from_secs(10), || {
+    wait_for("the lapse", Duration::from_secs(15), || {
         feeds_line(&site, "pub.atom")
             .contains(" failed ")
             .then_some(())
@@ -1284,7 +1286,8 @@ fn push_in_works_over_postgres_too() {
         return;
     };
     let publisher = Publisher::start();
-    publisher.set_mode("pub.atom", HubMode::Verify(3));
+    // 6 s leases: renewal at 85% leaves the hub 0.9 s, enough under load.
+    publisher.set_mode("pub.atom", HubMode::Verify(6));
     let site = Site::with_storage_url(&push_config(&publisher, ""), &db.url);
     let daemon = start_for(&site, &publisher);
     publisher.wait_verified("pub.atom", 1, Duration::from_secs(15));
@@ -1308,12 +1311,12 @@ fn push_in_works_over_postgres_too() {
     // Feeds leased from the database: renewed leases keep the 6 h safety
     // net, and a lapse brings the stored next poll back to the interval.
     let polls = publisher.fetches("pub.atom");
-    publisher.wait_verified("pub.atom", 2, Duration::from_secs(10));
+    publisher.wait_verified("pub.atom", 2, Duration::from_secs(15));
     assert_eq!(publisher.fetches("pub.atom"), polls, "polled while pushed");
     publisher.set_mode("pub.atom", HubMode::Ignore);
     wait_for(
         "polling resumed after the lapse",
-        Duration::from_secs(15),
+        Duration::from_secs(20),
         || (publisher.fetches("pub.atom") > polls).then_some(()),
     );
     assert!(feeds_line(&site, "pub.atom").contains(" failed "));
