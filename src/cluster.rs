@@ -506,11 +506,26 @@ impl StoryIndex {
         if !strict {
             // Each story by its best-placed candidate, as below.
             let (mut seen, mut rivals) = (Vec::new(), 0);
+            let mut ones: Vec<f32> = Vec::with_capacity(96);
             for &(_, slot, it) in &hits {
                 if seen.contains(&it.story) {
                     continue;
                 }
                 seen.push(it.story);
+                // A template filled twice (another company, another
+                // figure in the same headline) makes the neighbourhood
+                // crowded however new the window: at a first run's start
+                // no word has been seen often enough to look common.
+                if let Some(c) = self.item(slot)
+                    && let Some(toks) = self.tokens_of(c)
+                {
+                    ones.resize(toks.len(), 1.0);
+                    let slots = self.slots_of(c).unwrap_or_default();
+                    if signature::template_fillings(new, Side::new(toks, &ones, c.flags, slots)) {
+                        strict = true;
+                        break;
+                    }
+                }
                 if score_in(slot, false) >= self.threshold * RIVAL_BAR {
                     rivals += 1;
                     if rivals >= 2 {

@@ -1233,6 +1233,10 @@ struct Overlap {
     title_missing: [f32; 2],
     /// Figures of each side's headline and lead the other never gives.
     lead_figures_missing: [u32; 2],
+    /// Names and figures of each side's headline the other never gives,
+    /// and the figures alone.
+    title_anchors_missing: [u32; 2],
+    title_figures_missing: [u32; 2],
     /// Each headline's content (its speakers and days aside), weighted,
     /// and the part of it the other item gives.
     w_news: [f32; 2],
@@ -1265,6 +1269,8 @@ fn overlap(a: &[u32], wa: &[f32], b: &[u32], wb: &[f32]) -> Overlap {
     let missing = |o: &mut Overlap, side: usize, t: u32, w: f32| {
         if t & IN_TITLE != 0 {
             o.title_missing[side] += w;
+            o.title_anchors_missing[side] += u32::from(matches!(t & KIND, NAME | NUMBER));
+            o.title_figures_missing[side] += u32::from(t & KIND == NUMBER);
         }
         if t & KIND == NUMBER && t & IN_LEAD != 0 {
             o.lead_figures_missing[side] += 1;
@@ -1320,6 +1326,32 @@ fn overlap(a: &[u32], wa: &[f32], b: &[u32], wb: &[f32]) -> Overlap {
     }
     o
 }
+
+/// Whether two items' headlines are one template filled twice, told by
+/// their headlines alone: most words shared, and each headline names
+/// someone or something, or gives a figure, that the other item never
+/// gives ("Regulators probe Bluefin Data over data practices" / "...
+/// Quanta Forge ..."; "Earthquake of magnitude 6.5 hits Kamchatka" /
+/// "... 5.1 hits eastern Hokkaido"). Unweighted, so that it holds in a
+/// window too new to know which words are common (see `StoryIndex::decide`).
+pub(crate) fn template_fillings(a: Side, b: Side) -> bool {
+    if (a.flags & LATIN) != (b.flags & LATIN) {
+        return false;
+    }
+    let o = overlap(a.tokens, a.weights, b.tokens, b.weights);
+    let same_shape =
+        f64::from(o.title_shared) / f64::from(o.title_own[0].max(o.title_own[1]).max(1));
+    let each = |n: [u32; 2]| n[0] > 0 && n[1] > 0;
+    // A figure is the surer filling: "magnitude 6.5" against "5.1" tells
+    // two quakes apart with fewer words in common than two actors need
+    // ("Alexey Navalny detained at Sheremetyevo Airport" / "FSIN says
+    // Navalny detained at Sheremetyevo ..." is one arrest, retold).
+    (same_shape >= FILLED_TEMPLATE && each(o.title_anchors_missing))
+        || (same_shape >= TEMPLATE && each(o.title_figures_missing))
+}
+
+/// [`TEMPLATE`] for headlines that differ in a name rather than a figure.
+const FILLED_TEMPLATE: f64 = 0.6;
 
 fn wratio(shared: f32, a: f32, b: f32) -> f64 {
     f64::from(shared) / f64::from(a.min(b).max(f32::MIN_POSITIVE))
