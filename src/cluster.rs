@@ -61,6 +61,8 @@ const MAX_PER_BUCKET: usize = 64;
 /// window ("Russia" in a feed about Russia) says nothing, and skipping it
 /// keeps the lookup cheap.
 const MAX_PER_ANCHOR: usize = 24;
+// An anchor's bucket is read whole while it may be read at all.
+const _: () = assert!(MAX_PER_BUCKET > MAX_PER_ANCHOR);
 /// Candidates scored per item at most, those with the most hits first.
 const MAX_SCORED: usize = 48;
 const MIN_ANCHOR_HITS: usize = 2;
@@ -106,8 +108,21 @@ pub struct Decision {
 /// Marks a candidate slot found through an anchor, not a band.
 const BY_ANCHOR: u64 = 1 << 40;
 
+/// Anchor keys are odd and band keys even, so that the index can tell
+/// an anchor's bucket from a band's (see `bucket_cap`).
 fn anchor_key(a: u32) -> u32 {
-    (mix(u64::from(a) | (1 << 32)) >> 32) as u32
+    (mix(u64::from(a) | (1 << 32)) >> 32) as u32 | 1
+}
+
+/// The entries of a bucket that lookups can read: a band's newest
+/// MAX_PER_BUCKET; an anchor's all, up to MAX_PER_ANCHOR, and beyond that
+/// none (one more entry says the anchor is too common to look up).
+fn bucket_cap(key: u32) -> usize {
+    if key & 1 == 1 {
+        MAX_PER_ANCHOR + 1
+    } else {
+        MAX_PER_BUCKET
+    }
 }
 /// A story stops taking members here: no event has hundreds of copies in a
 /// few days, but a feed of near-identical boilerplate items would otherwise
@@ -125,7 +140,7 @@ fn band_keys(s: &Signature) -> Option<[u32; BANDS]> {
         for v in &s.sketch[band * ROWS..(band + 1) * ROWS] {
             h = (h << 16) | u64::from(*v);
         }
-        *key = (mix(h) >> 32) as u32;
+        *key = (mix(h) >> 32) as u32 & !1;
     }
     Some(keys)
 }
@@ -855,9 +870,34 @@ impl StoryIndex {
         let total = old_slot.len() + fresh.len();
         let (mut low, mut slots) = (Vec::with_capacity(total), Vec::with_capacity(total));
         let mut counts = vec![0u32; self.dir.len()];
+        // Entries come in (key, slot) order, so a bucket's newest are its
+        // last: past the newest `bucket_cap`, an entry is never read
+        // (lookups stop there, and only entries newer than it arrive)
+        // before eviction, which takes the oldest first, would drop it.
+        // Dropping it now changes no lookup, and no anchor's count either
+        // (an anchor keeps one entry more than it may have).
+        let mut group: Option<(u32, usize)> = None;
+        let trim = |group: Option<(u32, usize)>,
+                    low: &mut Vec<u16>,
+                    slots: &mut Vec<u32>,
+                    counts: &mut [u32]| {
+            let Some((key, start)) = group else { return };
+            let excess = (low.len() - start).saturating_sub(bucket_cap(key));
+            if excess > 0 {
+                low.copy_within(start + excess.., start);
+                slots.copy_within(start + excess.., start);
+                low.truncate(low.len() - excess);
+                slots.truncate(slots.len() - excess);
+                counts[(key >> (32 - DIR_BITS)) as usize + 1] -= excess as u32;
+            }
+        };
         let mut keep = |e: u64, s: &StoryIndex| {
             if live(e & u64::from(u32::MAX), s) {
                 let key = (e >> 32) as u32;
+                if group.is_none_or(|(k, _)| k != key) {
+                    trim(group, &mut low, &mut slots, &mut counts);
+                    group = Some((key, low.len()));
+                }
                 low.push(key as u16);
                 slots.push(e as u32);
                 counts[(key >> (32 - DIR_BITS)) as usize + 1] += 1;
@@ -877,6 +917,7 @@ impl StoryIndex {
         for &e in &fresh[f..] {
             keep(e, self);
         }
+        trim(group, &mut low, &mut slots, &mut counts);
         low.shrink_to_fit();
         slots.shrink_to_fit();
         self.sorted_low = low;
