@@ -1488,6 +1488,93 @@ mod tests {
     }
 
     #[test]
+    fn a_rebuilt_bucket_keeps_only_what_lookups_read() {
+        // 200 items with one text: every band and anchor bucket of theirs
+        // holds all 200 until the window is rebuilt.
+        let mut idx = StoryIndex::new(72 * 3600, 0.4);
+        let s = signature(
+            "Kestrel Systems opens a plant in Sapporo",
+            "Kestrel Systems opened a plant in Sapporo on Monday, hiring 450 people.",
+        );
+        for i in 0..200 {
+            idx.insert(i, &s, 1000 + i, i, i as u32);
+        }
+        let band = band_keys(&s).expect("keys")[0];
+        let anchor = anchor_key(s.anchors().next().expect("an anchor"));
+        let slots = |idx: &StoryIndex, key: u32| {
+            let mut v = Vec::new();
+            idx.bucket_upto(key, usize::MAX, |slot| v.push(slot));
+            v
+        };
+        assert_eq!(slots(&idx, band).len(), 200);
+        idx.evict();
+        // A band keeps its newest MAX_PER_BUCKET, newest first, as read.
+        let kept = slots(&idx, band);
+        assert_eq!(
+            kept,
+            (200 - MAX_PER_BUCKET as u64..200).rev().collect::<Vec<_>>()
+        );
+        // An anchor keeps one more than it may have, so it still counts
+        // as too common to look up.
+        assert_eq!(slots(&idx, anchor).len(), MAX_PER_ANCHOR + 1);
+        assert!(idx.bucket_len(anchor, MAX_PER_ANCHOR) > MAX_PER_ANCHOR);
+        assert_eq!(
+            idx.sorted_slot.len(),
+            BANDS * MAX_PER_BUCKET + s.anchors().count() * (MAX_PER_ANCHOR + 1)
+        );
+    }
+
+    #[test]
+    fn one_template_filled_twice_is_told_by_its_headlines() {
+        let pair = |a: (&str, &str), b: (&str, &str)| {
+            let (a, b) = (signature(a.0, a.1), signature(b.0, b.1));
+            let (wa, wb) = (vec![1.0f32; a.tokens.len()], vec![1.0f32; b.tokens.len()]);
+            signature::template_fillings(
+                Side::new(&a.tokens, &wa, a.flags(), &a.slots),
+                Side::new(&b.tokens, &wb, b.flags(), &b.slots),
+            )
+        };
+        let drills = |place: &str| {
+            (
+                format!("Japan's Prime Minister calls for calm after Russian drills near {place}"),
+                format!(
+                    "Japan's Prime Minister called for calm on Monday after Russian drills near {place}."
+                ),
+            )
+        };
+        let (a, b) = (drills("Iturup"), drills("Matua"));
+        // Another place in the same headline.
+        assert!(pair((&a.0, &a.1), (&b.0, &b.1)));
+        // A copy with the same headline is not another filling.
+        assert!(!pair(
+            (&a.0, &a.1),
+            (&a.0, "Kishida said the drills were unacceptable.")
+        ));
+        // Another figure.
+        assert!(pair(
+            (
+                "Earthquake of magnitude 6.5 hits eastern Hokkaido",
+                "An earthquake of magnitude 6.5 struck on Monday."
+            ),
+            (
+                "Earthquake of magnitude 5.1 hits eastern Hokkaido",
+                "An earthquake of magnitude 5.1 struck on Monday."
+            ),
+        ));
+        // A copy retold with an attribution is not another filling.
+        assert!(!pair(
+            (
+                "Alexey Navalny detained at Sheremetyevo Airport",
+                "Alexey Navalny was detained at Sheremetyevo airport on his return."
+            ),
+            (
+                "FSIN says Navalny detained at Sheremetyevo for probation violations",
+                "Alexei Navalny has been detained at Sheremetyevo airport, the FSIN said."
+            ),
+        ));
+    }
+
+    #[test]
     fn the_horizon_is_the_reach_of_the_time_penalty_when_that_is_shorter() {
         // At 0.45 no pair more than 55 h apart can score enough, so a
         // 72 h window keeps 110 h of items, not 144.

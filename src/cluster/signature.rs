@@ -1330,9 +1330,9 @@ fn overlap(a: &[u32], wa: &[f32], b: &[u32], wb: &[f32]) -> Overlap {
 /// Whether two items' headlines are one template filled twice, told by
 /// their headlines alone: most words shared, and each headline names
 /// someone or something, or gives a figure, that the other item never
-/// gives ("Regulators probe Bluefin Data over data practices" / "...
-/// Quanta Forge ..."; "Earthquake of magnitude 6.5 hits Kamchatka" /
-/// "... 5.1 hits eastern Hokkaido"). Unweighted, so that it holds in a
+/// gives ("Japan's Prime Minister calls for calm after Russian drills
+/// near Iturup" / "... near Matua"; "Earthquake of magnitude 6.5 hits
+/// eastern Hokkaido" / "... 5.1 ..."). Unweighted, so that it holds in a
 /// window too new to know which words are common (see `StoryIndex::decide`).
 pub(crate) fn template_fillings(a: Side, b: Side) -> bool {
     if (a.flags & LATIN) != (b.flags & LATIN) {
@@ -1342,6 +1342,11 @@ pub(crate) fn template_fillings(a: Side, b: Side) -> bool {
     let same_shape =
         f64::from(o.title_shared) / f64::from(o.title_own[0].max(o.title_own[1]).max(1));
     let each = |n: [u32; 2]| n[0] > 0 && n[1] > 0;
+    #[cfg(test)]
+    eprintln!(
+        "DBG shape {same_shape} shared {} own {:?} anchors {:?} figs {:?}",
+        o.title_shared, o.title_own, o.title_anchors_missing, o.title_figures_missing
+    );
     // A figure is the surer filling: "magnitude 6.5" against "5.1" tells
     // two quakes apart with fewer words in common than two actors need
     // ("Alexey Navalny detained at Sheremetyevo Airport" / "FSIN says
