@@ -334,6 +334,7 @@ impl StoryIndex {
     }
 
     /// The number of entries under `key`, counting up to `limit` + 1.
+    #[cfg(test)]
     fn bucket_len(&self, key: u32, limit: usize) -> usize {
         let mut n = 0;
         self.bucket_upto(key, limit + 1, |_| n += 1);
@@ -665,9 +666,14 @@ impl StoryIndex {
             self.bucket(key, |slot| cands.push(slot));
         }
         for a in s.anchors() {
-            let key = anchor_key(a);
-            if self.bucket_len(key, MAX_PER_ANCHOR) <= MAX_PER_ANCHOR {
-                self.bucket(key, |slot| cands.push(slot | BY_ANCHOR));
+            // Read once, up to one past the limit: over it, the anchor is
+            // too common to say anything, and its entries are taken back.
+            let from = cands.len();
+            self.bucket_upto(anchor_key(a), MAX_PER_ANCHOR + 1, |slot| {
+                cands.push(slot | BY_ANCHOR)
+            });
+            if cands.len() - from > MAX_PER_ANCHOR {
+                cands.truncate(from);
             }
         }
         cands.sort_unstable_by_key(|c| c & !BY_ANCHOR);
