@@ -6,7 +6,7 @@
 
 use crate::cluster::{self, StoryIndex};
 use crate::config::Stories;
-use crate::storage::{Backend, Sketched, StoreError};
+use crate::storage::{Backend, GroupingInput, Sketched, StoreError};
 
 /// The story index and what it was built with; one per store thread.
 pub struct Grouper {
@@ -48,9 +48,8 @@ impl Grouper {
         };
         let now = chrono::Utc::now().timestamp();
         db.begin()?;
-        let written = pending
-            .iter()
-            .try_for_each(|id| assign_one(db, index, *id, now).map(|_| ()))
+        let written = read_batch(db, &pending)
+            .and_then(|batch| assign_batch(db, index, batch, now))
             .and_then(|()| db.commit());
         match written {
             Ok(()) => {
@@ -100,22 +99,67 @@ impl Grouper {
     }
 }
 
+/// The items of a batch with their signatures, in the batch's order
+/// (sort time).
+fn read_batch(
+    db: &mut dyn Backend,
+    pending: &[i64],
+) -> Result<Vec<(i64, GroupingInput, cluster::Signature)>, StoreError> {
+    pending
+        .iter()
+        .map(|&id| {
+            let it = db.grouping_input(id)?;
+            let body = it
+                .summary
+                .as_deref()
+                .or(it.content.as_deref())
+                .unwrap_or("");
+            let sig = cluster::signature(&it.title, body);
+            Ok((id, it, sig))
+        })
+        .collect()
+}
+
+/// Assigns a batch in order. The items of the batch up to
+/// `cluster::LOOK_AHEAD` after the one being assigned are counted in the
+/// window's frequencies before their turn (`StoryIndex::expect`): a first
+/// poll's backlog is all stored before it is grouped, and its first items
+/// would otherwise be judged by a window too empty to show which words
+/// and headline templates are common.
+fn assign_batch(
+    db: &mut dyn Backend,
+    index: &mut StoryIndex,
+    batch: Vec<(i64, GroupingInput, cluster::Signature)>,
+    now: i64,
+) -> Result<(), StoreError> {
+    let mut expected = 0;
+    for (n, (id, it, sig)) in batch.iter().enumerate() {
+        let until = it.sort_time.saturating_add(cluster::LOOK_AHEAD);
+        while let Some((_, next, s)) = batch.get(expected)
+            && next.sort_time <= until
+        {
+            index.expect(s);
+            expected += 1;
+        }
+        if n < expected {
+            index.unexpect(sig);
+        }
+        assign_one(db, index, *id, it, sig, now)?;
+    }
+    Ok(())
+}
+
 /// Assigns item `item_id` (already stored) to a story. Returns the story
 /// and whether it is new.
 fn assign_one(
     db: &mut dyn Backend,
     index: &mut StoryIndex,
     item_id: i64,
+    it: &GroupingInput,
+    sig: &cluster::Signature,
     now: i64,
 ) -> Result<(i64, bool), StoreError> {
-    let it = db.grouping_input(item_id)?;
     let source = source_of(it.feed);
-    let body = it
-        .summary
-        .as_deref()
-        .or(it.content.as_deref())
-        .unwrap_or("");
-    let sig = cluster::signature(&it.title, body);
     // The attribution line is often in the full text only; read its
     // first 64 KiB (a long article's whole text, not a hostile megabyte).
     let cites = [it.content.as_deref(), it.summary.as_deref()]
@@ -126,7 +170,7 @@ fn assign_one(
             cluster::cited_agency(&crate::text::html_to_text(h))
         })
         .or_else(|| cluster::cited_agency(&it.title));
-    let (story, is_new) = match index.find(&sig, it.sort_time, source) {
+    let (story, is_new) = match index.find(sig, it.sort_time, source) {
         Some((story, _)) => {
             if let Some(why) = index.suspect(story, it.sort_time) {
                 crate::metrics::METRICS.story_suspect();
@@ -142,8 +186,8 @@ fn assign_one(
         }
         None => (db.new_story(&it.uid, now, it.sort_time, item_id)?, true),
     };
-    db.file_in_story(item_id, story, &cluster::to_bytes(&sig), cites)?;
-    index.insert(item_id, &sig, it.sort_time, story, source);
+    db.file_in_story(item_id, story, &cluster::to_bytes(sig), cites)?;
+    index.insert(item_id, sig, it.sort_time, story, source);
     if !is_new && lead_may_change(db, story, item_id, cites, it.sort_time)? {
         choose_lead(db, story)?;
     }
