@@ -99,23 +99,51 @@ impl Grouper {
     }
 }
 
-/// The items of a batch with their signatures, in the batch's order
-/// (sort time).
-fn read_batch(
-    db: &mut dyn Backend,
-    pending: &[i64],
-) -> Result<Vec<(i64, GroupingInput, cluster::Signature)>, StoreError> {
+/// What assigning an item needs: its bodies are read once, for its
+/// signature and the agency it cites, and not kept (a batch of 1,000
+/// full-text items would hold tens of megabytes).
+struct Prepared {
+    id: i64,
+    uid: String,
+    title: String,
+    sort_time: i64,
+    feed: i64,
+    cites: Option<&'static str>,
+    sig: cluster::Signature,
+}
+
+/// The items of a batch, prepared, in the batch's order (sort time).
+fn read_batch(db: &mut dyn Backend, pending: &[i64]) -> Result<Vec<Prepared>, StoreError> {
     pending
         .iter()
         .map(|&id| {
-            let it = db.grouping_input(id)?;
+            let it: GroupingInput = db.grouping_input(id)?;
             let body = it
                 .summary
                 .as_deref()
                 .or(it.content.as_deref())
                 .unwrap_or("");
             let sig = cluster::signature(&it.title, body);
-            Ok((id, it, sig))
+            // The attribution line is often in the full text only; read
+            // its first 64 KiB (a long article's whole text, not a hostile
+            // megabyte).
+            let cites = [it.content.as_deref(), it.summary.as_deref()]
+                .into_iter()
+                .flatten()
+                .find_map(|h| {
+                    let h = crate::text::cut(h, 2 * cluster::MAX_BODY_HTML);
+                    cluster::cited_agency(&crate::text::html_to_text(h))
+                })
+                .or_else(|| cluster::cited_agency(&it.title));
+            Ok(Prepared {
+                id,
+                uid: it.uid,
+                title: it.title,
+                sort_time: it.sort_time,
+                feed: it.feed,
+                cites,
+                sig,
+            })
         })
         .collect()
 }
@@ -129,47 +157,36 @@ fn read_batch(
 fn assign_batch(
     db: &mut dyn Backend,
     index: &mut StoryIndex,
-    batch: Vec<(i64, GroupingInput, cluster::Signature)>,
+    batch: Vec<Prepared>,
     now: i64,
 ) -> Result<(), StoreError> {
     let mut expected = 0;
-    for (n, (id, it, sig)) in batch.iter().enumerate() {
+    for (n, it) in batch.iter().enumerate() {
         let until = it.sort_time.saturating_add(cluster::LOOK_AHEAD);
-        while let Some((_, next, s)) = batch.get(expected)
+        while let Some(next) = batch.get(expected)
             && next.sort_time <= until
         {
-            index.expect(s);
+            index.expect(&next.sig);
             expected += 1;
         }
         if n < expected {
-            index.unexpect(sig);
+            index.unexpect(&it.sig);
         }
-        assign_one(db, index, *id, it, sig, now)?;
+        assign_one(db, index, it, now)?;
     }
     Ok(())
 }
 
-/// Assigns item `item_id` (already stored) to a story. Returns the story
-/// and whether it is new.
+/// Assigns an item (already stored) to a story. Returns the story and
+/// whether it is new.
 fn assign_one(
     db: &mut dyn Backend,
     index: &mut StoryIndex,
-    item_id: i64,
-    it: &GroupingInput,
-    sig: &cluster::Signature,
+    it: &Prepared,
     now: i64,
 ) -> Result<(i64, bool), StoreError> {
+    let (item_id, sig, cites) = (it.id, &it.sig, it.cites);
     let source = source_of(it.feed);
-    // The attribution line is often in the full text only; read its
-    // first 64 KiB (a long article's whole text, not a hostile megabyte).
-    let cites = [it.content.as_deref(), it.summary.as_deref()]
-        .into_iter()
-        .flatten()
-        .find_map(|h| {
-            let h = crate::text::cut(h, 2 * cluster::MAX_BODY_HTML);
-            cluster::cited_agency(&crate::text::html_to_text(h))
-        })
-        .or_else(|| cluster::cited_agency(&it.title));
     let (story, is_new) = match index.find(sig, it.sort_time, source) {
         Some((story, _)) => {
             if let Some(why) = index.suspect(story, it.sort_time) {
