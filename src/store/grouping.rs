@@ -4,20 +4,39 @@
 //! index is rebuilt from the stored sketches when first needed, so it
 //! survives restarts without a file of its own.
 
+use std::collections::HashMap;
+
 use crate::cluster::{self, StoryIndex};
 use crate::config::Stories;
 use crate::storage::{Backend, GroupingInput, Sketched, StoreError};
+
+/// Items a daemon assigns in one transaction between store jobs.
+pub const BATCH: usize = 256;
+
+/// Items read for a batch: a batch smaller than this still reads this
+/// many waiting items, to count those within `cluster::LOOK_AHEAD` ahead
+/// (see `assign_batch`); the daemon groups 256 at a time between store
+/// jobs and would otherwise see a first poll's backlog only a few hours
+/// ahead.
+const READ_AHEAD: usize = 1000;
 
 /// The story index and what it was built with; one per store thread.
 pub struct Grouper {
     cfg: Stories,
     /// Loaded the first time an item is assigned to a story.
     index: Option<StoryIndex>,
+    /// Items read ahead by the last batch and not assigned yet, by id, so
+    /// that the next batch need not read and sign them again.
+    ready: HashMap<i64, Prepared>,
 }
 
 impl Grouper {
     pub fn new(cfg: Stories) -> Grouper {
-        Grouper { cfg, index: None }
+        Grouper {
+            cfg,
+            index: None,
+            ready: HashMap::new(),
+        }
     }
 
     fn window(&self) -> i64 {
@@ -28,16 +47,19 @@ impl Grouper {
     /// next assignment rebuilds it.
     pub fn forget(&mut self) {
         self.index = None;
+        self.ready.clear();
     }
 
     /// Assigns up to `limit` items stored without a story (new items are
     /// stored first and grouped after, off the polling path), in one
     /// transaction. Returns how many were assigned; 0 when none wait.
     pub fn assign(&mut self, db: &mut dyn Backend, limit: usize) -> Result<usize, StoreError> {
-        let pending = db.waiting_for_story(limit)?;
-        if pending.is_empty() {
+        let waiting = db.waiting_for_story(limit.max(READ_AHEAD))?;
+        if waiting.is_empty() {
+            self.ready.clear();
             return Ok(0);
         }
+        let pending = &waiting[..waiting.len().min(limit)];
         if self.index.is_none() {
             let mut index = StoryIndex::new(self.window(), self.cfg.threshold);
             load_index(db, &mut index)?;
@@ -47,13 +69,21 @@ impl Grouper {
             return Ok(0);
         };
         let now = chrono::Utc::now().timestamp();
+        let ready = std::mem::take(&mut self.ready);
         db.begin()?;
-        let written = read_batch(db, &pending)
-            .and_then(|batch| assign_batch(db, index, batch, now))
-            .and_then(|()| db.commit());
+        let written = read_batch(db, &waiting, ready).and_then(|batch| {
+            assign_batch(db, index, &batch, pending.len(), now)?;
+            db.commit()?;
+            Ok(batch)
+        });
         match written {
-            Ok(()) => {
-                db.note_grouped(&pending)?;
+            Ok(batch) => {
+                self.ready = batch
+                    .into_iter()
+                    .skip(pending.len())
+                    .map(|p| (p.id, p))
+                    .collect();
+                db.note_grouped(pending)?;
                 Ok(pending.len())
             }
             Err(e) => {
@@ -65,9 +95,10 @@ impl Grouper {
         }
     }
 
-    /// Assigns every waiting item.
+    /// Assigns every waiting item, in the batches a daemon groups between
+    /// store jobs, so that `feedsift poll` groups as `feedsift run` does.
     pub fn catch_up(&mut self, db: &mut dyn Backend) -> Result<(), StoreError> {
-        while self.assign(db, 1000)? > 0 {}
+        while self.assign(db, BATCH)? > 0 {}
         Ok(())
     }
 
@@ -112,11 +143,21 @@ struct Prepared {
     sig: cluster::Signature,
 }
 
-/// The items of a batch, prepared, in the batch's order (sort time).
-fn read_batch(db: &mut dyn Backend, pending: &[i64]) -> Result<Vec<Prepared>, StoreError> {
-    pending
+/// The items of a batch, prepared, in the batch's order (sort time):
+/// those the last batch read ahead from `ready`, the others read now.
+/// (An item's text is read once, before its turn: one that changes in
+/// between, a matter of a store job or two, is grouped by what it said.)
+fn read_batch(
+    db: &mut dyn Backend,
+    waiting: &[i64],
+    mut ready: HashMap<i64, Prepared>,
+) -> Result<Vec<Prepared>, StoreError> {
+    waiting
         .iter()
         .map(|&id| {
+            if let Some(p) = ready.remove(&id) {
+                return Ok(p);
+            }
             let it: GroupingInput = db.grouping_input(id)?;
             let body = it
                 .summary
@@ -148,20 +189,21 @@ fn read_batch(db: &mut dyn Backend, pending: &[i64]) -> Result<Vec<Prepared>, St
         .collect()
 }
 
-/// Assigns a batch in order. The items of the batch up to
-/// `cluster::LOOK_AHEAD` after the one being assigned are counted in the
-/// window's frequencies before their turn (`StoryIndex::expect`): a first
-/// poll's backlog is all stored before it is grouped, and its first items
-/// would otherwise be judged by a window too empty to show which words
-/// and headline templates are common.
+/// Assigns the first `assign` items of a batch, in order. The items of
+/// the batch up to `cluster::LOOK_AHEAD` after the one being assigned are
+/// counted in the window's frequencies before their turn
+/// (`StoryIndex::expect`): a first poll's backlog is all stored before it
+/// is grouped, and its first items would otherwise be judged by a window
+/// too empty to show which words and headline templates are common.
 fn assign_batch(
     db: &mut dyn Backend,
     index: &mut StoryIndex,
-    batch: Vec<Prepared>,
+    batch: &[Prepared],
+    assign: usize,
     now: i64,
 ) -> Result<(), StoreError> {
     let mut expected = 0;
-    for (n, it) in batch.iter().enumerate() {
+    for (n, it) in batch.iter().enumerate().take(assign) {
         let until = it.sort_time.saturating_add(cluster::LOOK_AHEAD);
         while let Some(next) = batch.get(expected)
             && next.sort_time <= until
@@ -173,6 +215,10 @@ fn assign_batch(
             index.unexpect(&it.sig);
         }
         assign_one(db, index, it, now)?;
+    }
+    // Those counted but left for the next batch leave the counts.
+    for it in batch.iter().take(expected).skip(assign) {
+        index.unexpect(&it.sig);
     }
     Ok(())
 }

@@ -341,7 +341,8 @@ impl Store {
                         Err(mpsc::error::TryRecvError::Empty)
                             if group_when_idle && worker.may_group() =>
                         {
-                            let assigned = worker.grouper.assign(worker.db.as_mut(), 256);
+                            let assigned =
+                                worker.grouper.assign(worker.db.as_mut(), grouping::BATCH);
                             bump.apply(worker.db.take_touched());
                             match assigned {
                                 Ok(n) if n > 0 => {
