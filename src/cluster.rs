@@ -29,7 +29,7 @@ use std::sync::LazyLock;
 use regex::Regex;
 use rustc_hash::FxHashMap;
 
-use signature::{K, Side, max_hours, mix, score, score_with};
+use signature::{K, Side, max_hours, mix, score};
 pub use signature::{
     MAX_BODY_HTML, Signature, from_bytes, same_event, signature, signature_explained, to_bytes,
 };
@@ -488,18 +488,22 @@ impl StoryIndex {
         // stories pass ask for the same pairs.
         let mut memo: Vec<(u64, f64, f64)> = Vec::with_capacity(hits.len() + 16);
         let mut w_other = Vec::with_capacity(64);
-        let mut score_in = |slot: u64, strict: bool| -> f64 {
+        // With the score, whether the two headlines are one template
+        // filled twice (`signature::template_fillings`), read from the same
+        // pass over the pair where the plain rules score it; false when
+        // scored strictly or remembered.
+        let mut score_in = |slot: u64, strict: bool| -> (f64, bool) {
             if let Some(m) = memo.iter().find(|m| m.0 == slot) {
                 let v = if strict { m.2 } else { m.1 };
                 if !v.is_nan() {
-                    return v;
+                    return (v, false);
                 }
             }
             let Some(it) = self.item(slot) else {
-                return 0.0;
+                return (0.0, false);
             };
             let Some(other) = self.tokens_of(it) else {
-                return 0.0;
+                return (0.0, false);
             };
             self.weights_into(other, &mut w_other);
             let hours = (it.time - time).abs() as f64 / 3600.0;
@@ -512,10 +516,13 @@ impl StoryIndex {
             // topic) go to the verifier too: the window's counts cannot
             // show that their own neighbourhood is crowded.
             let minority = new.flags & signature::LATIN == 0 && other.flags & signature::LATIN == 0;
-            let v = if strict || minority {
-                signature::verify(new, other, hours) * self.threshold / VERIFIER_BAR
+            let verified = || signature::verify(new, other, hours) * self.threshold / VERIFIER_BAR;
+            let (v, filled) = if strict {
+                (verified(), false)
+            } else if minority {
+                (verified(), signature::template_fillings(new, other))
             } else {
-                score_with(new, other, hours, false)
+                signature::score_plain(new, other, hours)
             };
             match memo.iter_mut().find(|m| m.0 == slot) {
                 Some(m) if strict => m.2 = v,
@@ -523,7 +530,7 @@ impl StoryIndex {
                 None if strict => memo.push((slot, f64::NAN, v)),
                 None => memo.push((slot, v, f64::NAN)),
             }
-            v
+            (v, filled)
         };
         // A crowded neighbourhood, where the strict rules decide: a
         // headline most of whose words many items in the window share (one
@@ -547,7 +554,6 @@ impl StoryIndex {
         if !strict {
             // Each story by its best-placed candidate, as below.
             let (mut seen, mut rivals) = (Vec::new(), 0);
-            let mut ones: Vec<f32> = Vec::with_capacity(96);
             for &(_, slot, it) in &hits {
                 if seen.contains(&it.story) {
                     continue;
@@ -557,17 +563,12 @@ impl StoryIndex {
                 // figure in the same headline) makes the neighbourhood
                 // crowded however new the window: at a first run's start
                 // no word has been seen often enough to look common.
-                if let Some(c) = self.item(slot)
-                    && let Some(toks) = self.tokens_of(c)
-                {
-                    ones.resize(toks.len(), 1.0);
-                    let slots = self.slots_of(c).unwrap_or_default();
-                    if signature::template_fillings(new, Side::new(toks, &ones, c.flags, slots)) {
-                        strict = true;
-                        break;
-                    }
+                let (score, filled) = score_in(slot, false);
+                if filled {
+                    strict = true;
+                    break;
                 }
-                if score_in(slot, false) >= self.threshold * RIVAL_BAR {
+                if score >= self.threshold * RIVAL_BAR {
                     rivals += 1;
                     if rivals >= 2 {
                         strict = true;
@@ -576,7 +577,7 @@ impl StoryIndex {
                 }
             }
         }
-        let mut score_slot = |slot: u64| score_in(slot, strict);
+        let mut score_slot = |slot: u64| score_in(slot, strict).0;
         let mut seen_stories: Vec<i64> = Vec::with_capacity(16);
         let mut best: Option<Decision> = None;
         let mut members: Vec<u64> = Vec::with_capacity(MAX_MEMBERS + 2);

@@ -1335,18 +1335,27 @@ fn overlap(a: &[u32], wa: &[f32], b: &[u32], wb: &[f32]) -> Overlap {
 /// eastern Hokkaido" / "... 5.1 ..."). Unweighted, so that it holds in a
 /// window too new to know which words are common (see `StoryIndex::decide`).
 pub(crate) fn template_fillings(a: Side, b: Side) -> bool {
-    if (a.flags & LATIN) != (b.flags & LATIN) {
+    let o = overlap(a.tokens, a.weights, b.tokens, b.weights);
+    filled_template(&o, a.flags, b.flags)
+}
+
+/// [`score_with`] without the strict rules, and [`template_fillings`],
+/// from one pass over the pair.
+pub(crate) fn score_plain(a: Side, b: Side, hours: f64) -> (f64, bool) {
+    let o = overlap(a.tokens, a.weights, b.tokens, b.weights);
+    (
+        score_of(a.flags, b.flags, &o, 0, hours, false),
+        filled_template(&o, a.flags, b.flags),
+    )
+}
+
+fn filled_template(o: &Overlap, a_flags: u8, b_flags: u8) -> bool {
+    if (a_flags & LATIN) != (b_flags & LATIN) {
         return false;
     }
-    let o = overlap(a.tokens, a.weights, b.tokens, b.weights);
     let same_shape =
         f64::from(o.title_shared) / f64::from(o.title_own[0].max(o.title_own[1]).max(1));
     let each = |n: [u32; 2]| n[0] > 0 && n[1] > 0;
-    #[cfg(test)]
-    eprintln!(
-        "DBG shape {same_shape} shared {} own {:?} anchors {:?} figs {:?}",
-        o.title_shared, o.title_own, o.title_anchors_missing, o.title_figures_missing
-    );
     // A figure is the surer filling: "magnitude 6.5" against "5.1" tells
     // two quakes apart with fewer words in common than two actors need
     // ("Alexey Navalny detained at Sheremetyevo Airport" / "FSIN says

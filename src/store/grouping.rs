@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 use crate::cluster::{self, StoryIndex};
 use crate::config::Stories;
-use crate::storage::{Backend, GroupingInput, Sketched, StoreError};
+use crate::storage::{Backend, Sketched, StoreError};
 
 /// Items a daemon assigns in one transaction between store jobs.
 pub const BATCH: usize = 256;
@@ -158,7 +158,7 @@ fn read_batch(
             if let Some(p) = ready.remove(&id) {
                 return Ok(p);
             }
-            let it: GroupingInput = db.grouping_input(id)?;
+            let it = db.grouping_input(id)?;
             let body = it
                 .summary
                 .as_deref()
