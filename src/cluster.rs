@@ -246,11 +246,11 @@ fn df_cell(t: u32) -> usize {
 ///
 /// Items live in a queue in insertion order (which is nearly time order),
 /// numbered by a running slot number, so evicting is popping the front.
-/// The buckets are a sorted array of `key << 32 | slot` with a directory
-/// by the key's top 16 bits, plus a small hash table of chains for the
-/// items added since the array was last rebuilt; merging the two is a
-/// linear pass, done when the recent part grows to a quarter of the rest.
-/// This keeps a bucket entry at 8 bytes and no per-bucket allocation.
+/// The buckets are a sorted array of entries with a directory by the
+/// key's top 16 bits, plus a small hash table of chains for the items
+/// added since the array was last rebuilt; merging the two is a linear
+/// pass, done when the recent part grows to a quarter of the rest. This
+/// keeps a bucket entry at 4 bytes and no per-bucket allocation.
 pub struct StoryIndex {
     window: i64,
     threshold: f64,
@@ -259,12 +259,14 @@ pub struct StoryIndex {
     slot_base: u64,
     tokens: Vec<u32>,
     token_base: u64,
-    /// The sorted buckets as two arrays: an entry's key is its directory
-    /// cell (the key's top 16 bits, see `dir`) and `sorted_low` (the rest),
-    /// its item `sorted_slot`: 6 bytes an entry, not 8, and an item has
-    /// one per band and anchor.
-    sorted_low: Vec<u16>,
-    sorted_slot: Vec<u32>,
+    /// The sorted buckets, one `u32` an entry (an item has one per band
+    /// and anchor, so this is a third of the index): the entry's key is
+    /// its directory cell (the key's top 16 bits, see `dir`) and the
+    /// entry's top 8 bits (the key's low 8), its item the low 24 bits of
+    /// its slot (see `full_slot24`). Keys are kept to 24 bits here: two
+    /// keys that share them share a bucket, which adds a candidate that
+    /// must still be seen in a second band or anchor to be scored.
+    sorted: Vec<u32>,
     /// `dir[k]..dir[k + 1]`: the entries of `sorted` whose key starts with k.
     dir: Vec<u32>,
     recent_heads: FxHashMap<u32, u32>,
@@ -287,6 +289,19 @@ pub struct StoryIndex {
 }
 
 const DIR_BITS: u32 = 16;
+const SLOT24: u32 = (1 << 24) - 1;
+const SLOT40: u64 = (1 << 40) - 1;
+
+/// The index holds at most this many items (2^22, some 2.5 GiB): the
+/// oldest go early past it, so that 24 bits tell its slots apart (see
+/// `full_slot24`).
+const MAX_ITEMS: usize = 1 << 22;
+
+/// A bucket key as the sorted array keeps it: the top 16 bits (the
+/// directory cell) and the low 8 (which hold the anchor bit).
+fn key24(key: u32) -> u32 {
+    ((key >> (32 - DIR_BITS)) << 8) | (key & 0xff)
+}
 
 impl StoryIndex {
     /// `window` in seconds: items further apart never join; `threshold`:
@@ -299,8 +314,7 @@ impl StoryIndex {
             slot_base: 0,
             tokens: Vec::new(),
             token_base: 0,
-            sorted_low: Vec::new(),
-            sorted_slot: Vec::new(),
+            sorted: Vec::new(),
             dir: vec![0; (1 << DIR_BITS) + 1],
             recent_heads: FxHashMap::default(),
             recent: Vec::new(),
@@ -357,6 +371,8 @@ impl StoryIndex {
         n
     }
 
+    /// Calls `f` with the slots (full numbers) in the bucket of `key`,
+    /// newest first, at most `max`.
     fn bucket_upto(&self, key: u32, max: usize, mut f: impl FnMut(u64)) {
         let mut n = 0;
         let mut at = self.recent_heads.get(&key).copied();
@@ -364,7 +380,7 @@ impl StoryIndex {
             let Some(&(slot, next)) = self.recent.get(i as usize) else {
                 break;
             };
-            f(u64::from(slot));
+            f(self.full_slot(u64::from(slot)));
             n += 1;
             if n >= max {
                 return;
@@ -373,12 +389,12 @@ impl StoryIndex {
         }
         let d = (key >> (32 - DIR_BITS)) as usize;
         let (lo, hi) = (self.dir[d] as usize, self.dir[d + 1] as usize);
-        let low = key as u16;
-        let range = &self.sorted_low[lo..hi];
-        let first = lo + range.partition_point(|&e| e < low);
-        let end = lo + range.partition_point(|&e| e <= low);
-        for &slot in self.sorted_slot[first..end].iter().rev() {
-            f(u64::from(slot));
+        let low = key as u8;
+        let range = &self.sorted[lo..hi];
+        let first = range.partition_point(|&e| ((e >> 24) as u8) < low);
+        let end = range.partition_point(|&e| ((e >> 24) as u8) <= low);
+        for &e in range[first..end].iter().rev() {
+            f(self.full_slot24(e & SLOT24));
             n += 1;
             if n >= max {
                 return;
@@ -713,7 +729,7 @@ impl StoryIndex {
                 if by_band < MIN_BAND_HITS && by_anchor < MIN_ANCHOR_HITS {
                     return None;
                 }
-                let slot = self.full_slot(run[0] & !BY_ANCHOR);
+                let slot = run[0] & !BY_ANCHOR;
                 self.within_reach(slot, time)
                     .map(|it| (run.len(), slot, it))
             })
@@ -749,6 +765,19 @@ impl StoryIndex {
         let s = high | (low & u64::from(u32::MAX));
         if s + (1 << 31) < self.slot_base {
             s + (1 << 32)
+        } else {
+            s
+        }
+    }
+
+    /// `full_slot` for the 24 bits of a sorted bucket entry: the index
+    /// never holds `MAX_ITEMS` (2^22) items, nor keeps an evicted item's
+    /// entries long.
+    fn full_slot24(&self, low: u32) -> u64 {
+        let high = self.slot_base & !u64::from(SLOT24);
+        let s = high | u64::from(low & SLOT24);
+        if s + (1 << 23) < self.slot_base {
+            s + (1 << 24)
         } else {
             s
         }
@@ -843,7 +872,8 @@ impl StoryIndex {
             .items
             .front()
             .is_some_and(|it| it.time < self.newest.saturating_sub(self.horizon() * 2));
-        if stale || self.recent.len() >= (BANDS * 1024).max(self.sorted_slot.len() / 4) {
+        let full = self.items.len() >= MAX_ITEMS;
+        if stale || full || self.recent.len() >= (BANDS * 1024).max(self.sorted.len() / 4) {
             self.evict();
         }
     }
@@ -889,7 +919,12 @@ impl StoryIndex {
     /// recent buckets into the sorted array.
     pub fn evict(&mut self) {
         let cutoff = self.newest.saturating_sub(self.horizon());
-        while self.items.front().is_some_and(|it| it.time < cutoff) {
+        let keep = MAX_ITEMS - MAX_ITEMS / 4;
+        while self
+            .items
+            .front()
+            .is_some_and(|it| it.time < cutoff || self.items.len() > keep)
+        {
             if self.df_from <= self.slot_base {
                 self.uncount(self.slot_base);
                 self.df_from = self.slot_base + 1;
@@ -916,23 +951,22 @@ impl StoryIndex {
             .min(self.tokens.len());
         self.tokens.drain(..drop);
         self.token_base += drop as u64;
+        // Entries as `key24 << 40 | full slot`, so that a bucket's entries
+        // sort oldest first whatever the 24 bits stored of their slots.
         let base = self.slot_base;
-        let live = |low: u64, s: &StoryIndex| s.full_slot(low) >= base;
         let mut fresh: Vec<u64> = Vec::with_capacity(self.recent.len());
         for (&key, &head) in &self.recent_heads {
             let mut at = head;
             while let Some(&(slot, next)) = self.recent.get(at as usize) {
-                fresh.push((u64::from(key) << 32) | u64::from(slot));
+                fresh.push((u64::from(key24(key)) << 40) | self.full_slot(u64::from(slot)));
                 at = next;
             }
         }
         fresh.sort_unstable();
-        // The old entries, their full keys rebuilt from the directory, in
-        // (key, slot) order, merged with the fresh ones.
-        let old_low = std::mem::take(&mut self.sorted_low);
-        let old_slot = std::mem::take(&mut self.sorted_slot);
-        let total = old_slot.len() + fresh.len();
-        let (mut low, mut slots) = (Vec::with_capacity(total), Vec::with_capacity(total));
+        // The old entries, their keys rebuilt from the directory, in (key,
+        // slot) order, merged with the fresh ones.
+        let old = std::mem::take(&mut self.sorted);
+        let mut sorted = Vec::with_capacity(old.len() + fresh.len());
         let mut counts = vec![0u32; self.dir.len()];
         // Entries come in (key, slot) order, so a bucket's newest are its
         // last: past the newest `bucket_cap`, an entry is never read
@@ -941,51 +975,44 @@ impl StoryIndex {
         // Dropping it now changes no lookup, and no anchor's count either
         // (an anchor keeps one entry more than it may have).
         let mut group: Option<(u32, usize)> = None;
-        let trim = |group: Option<(u32, usize)>,
-                    low: &mut Vec<u16>,
-                    slots: &mut Vec<u32>,
-                    counts: &mut [u32]| {
+        let trim = |group: Option<(u32, usize)>, sorted: &mut Vec<u32>, counts: &mut [u32]| {
             let Some((key, start)) = group else { return };
-            let excess = (low.len() - start).saturating_sub(bucket_cap(key));
+            let excess = (sorted.len() - start).saturating_sub(bucket_cap(key));
             if excess > 0 {
-                low.copy_within(start + excess.., start);
-                slots.copy_within(start + excess.., start);
-                low.truncate(low.len() - excess);
-                slots.truncate(slots.len() - excess);
-                counts[(key >> (32 - DIR_BITS)) as usize + 1] -= excess as u32;
+                sorted.copy_within(start + excess.., start);
+                sorted.truncate(sorted.len() - excess);
+                counts[(key >> 8) as usize + 1] -= excess as u32;
             }
         };
-        let mut keep = |e: u64, s: &StoryIndex| {
-            if live(e & u64::from(u32::MAX), s) {
-                let key = (e >> 32) as u32;
+        let mut keep = |e: u64| {
+            if e & SLOT40 >= base {
+                let key = (e >> 40) as u32;
                 if group.is_none_or(|(k, _)| k != key) {
-                    trim(group, &mut low, &mut slots, &mut counts);
-                    group = Some((key, low.len()));
+                    trim(group, &mut sorted, &mut counts);
+                    group = Some((key, sorted.len()));
                 }
-                low.push(key as u16);
-                slots.push(e as u32);
-                counts[(key >> (32 - DIR_BITS)) as usize + 1] += 1;
+                sorted.push((key << 24) | (e as u32 & SLOT24));
+                counts[(key >> 8) as usize + 1] += 1;
             }
         };
         let mut f = 0;
         for d in 0..self.dir.len() - 1 {
-            for i in self.dir[d] as usize..self.dir[d + 1] as usize {
-                let o = ((d as u64) << 48) | (u64::from(old_low[i]) << 32) | u64::from(old_slot[i]);
+            for &e in &old[self.dir[d] as usize..self.dir[d + 1] as usize] {
+                let key = ((d as u64) << 8) | u64::from(e >> 24);
+                let o = (key << 40) | self.full_slot24(e);
                 while f < fresh.len() && fresh[f] < o {
-                    keep(fresh[f], self);
+                    keep(fresh[f]);
                     f += 1;
                 }
-                keep(o, self);
+                keep(o);
             }
         }
         for &e in &fresh[f..] {
-            keep(e, self);
+            keep(e);
         }
-        trim(group, &mut low, &mut slots, &mut counts);
-        low.shrink_to_fit();
-        slots.shrink_to_fit();
-        self.sorted_low = low;
-        self.sorted_slot = slots;
+        trim(group, &mut sorted, &mut counts);
+        sorted.shrink_to_fit();
+        self.sorted = sorted;
         self.recent_heads = FxHashMap::default();
         self.recent = Vec::new();
         for k in 1..counts.len() {
@@ -1025,8 +1052,7 @@ impl StoryIndex {
             ("tokens and slots", self.tokens.capacity() * 4),
             (
                 "bucket entries",
-                self.sorted_low.capacity() * 2
-                    + self.sorted_slot.capacity() * 4
+                self.sorted.capacity() * 4
                     + self.recent.capacity() * 8
                     + self.recent_heads.capacity() * 9,
             ),
@@ -1536,6 +1562,34 @@ mod tests {
     }
 
     #[test]
+    fn bucket_entries_find_their_items_across_the_24_bit_wrap() {
+        // Slots numbered past 2^24 while the sorted array holds 24 bits
+        // of each: items on both sides of the wrap are still found, and
+        // newest first.
+        let mut idx = StoryIndex::new(72 * 3600, 0.4);
+        idx.slot_base = (1 << 24) - 3;
+        idx.token_base = (1 << 32) - 40;
+        let s = signature(
+            "Kestrel Systems opens a plant in Sapporo",
+            "Kestrel Systems opened a plant in Sapporo on Monday, hiring 450 people.",
+        );
+        for i in 0..6 {
+            idx.insert(i, &s, 1000 + i, 7, i as u32);
+        }
+        idx.evict();
+        let band = band_keys(&s).expect("keys")[0];
+        let mut v = Vec::new();
+        idx.bucket_upto(band, usize::MAX, |slot| v.push(slot));
+        let base = (1u64 << 24) - 3;
+        assert_eq!(v, (base..base + 6).rev().collect::<Vec<_>>());
+        assert_eq!(
+            idx.find(&s, 1010, 99).map(|(story, _)| story),
+            Some(7),
+            "items past the wrap are read back whole"
+        );
+    }
+
+    #[test]
     fn eviction_forgets_items_outside_the_window() {
         let mut idx = StoryIndex::new(3600, 0.4);
         for i in 0..5000 {
@@ -1623,7 +1677,7 @@ mod tests {
         assert_eq!(slots(&idx, anchor).len(), MAX_PER_ANCHOR + 1);
         assert!(idx.bucket_len(anchor, MAX_PER_ANCHOR) > MAX_PER_ANCHOR);
         assert_eq!(
-            idx.sorted_slot.len(),
+            idx.sorted.len(),
             BANDS * MAX_PER_BUCKET + s.anchors().count() * (MAX_PER_ANCHOR + 1)
         );
     }
