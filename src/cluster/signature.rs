@@ -616,7 +616,7 @@ impl Tokens {
                     }
                 }
                 let raw = &text[i..end];
-                self.word_token(raw, title, sentence_start, flag);
+                self.word_token(raw, sentence_start, flag);
                 sentence_start = false;
                 if !title {
                     self.body_words += 1;
@@ -675,7 +675,8 @@ impl Tokens {
         self.joined.extend(run.0.iter().flatten());
     }
 
-    fn word_token(&mut self, raw: &str, title: bool, sentence_start: bool, flag: u32) {
+    /// `flag` is `IN_TITLE` for a headline's word, else 0.
+    fn word_token(&mut self, raw: &str, sentence_start: bool, flag: u32) {
         // One buffer for every word's folded form (a new string per word,
         // and one per stem, stood out in the profile); taken out of `self`
         // while the word is read, so the methods below can borrow `self`.
@@ -686,20 +687,16 @@ impl Tokens {
             folded.clear();
             folded.push_str(canon);
         }
-        self.word_token_folded(raw, &folded, title, sentence_start, flag);
+        self.word_token_folded(raw, &folded, sentence_start, flag);
         self.folded = folded;
     }
 
-    fn word_token_folded(
-        &mut self,
-        raw: &str,
-        folded: &str,
-        title: bool,
-        sentence_start: bool,
-        flag: u32,
-    ) {
+    fn word_token_folded(&mut self, raw: &str, folded: &str, sentence_start: bool, flag: u32) {
         self.words_read += 1;
         let class = CLASSES.get(folded).copied().unwrap_or_default();
+        // The word's name token, when the slots have made it: a name
+        // needs the same one (the key was made twice per name before).
+        let mut name_token = None;
         if !class.stop && folded.len() >= 2 && !self.lead_done {
             // Any other word by its name key for the slots: Sergey/Sergei,
             // Japan/Japanese agree. Capitalised words are anchors, dates
@@ -708,12 +705,13 @@ impl Tokens {
             let anchor = first.is_uppercase() && class.day.is_none() && !class.not_speaker;
             name_key(folded, &mut self.key);
             let t = token(NAME, &self.key);
+            name_token = Some((t, !self.key.is_empty()));
             self.slot_word(
                 mix(u64::from(t)),
                 if anchor { fingerprint(t) } else { NOT_ANCHOR },
             );
         }
-        let name = self.word_token_inner(raw, folded, class, title, sentence_start, flag);
+        let name = self.word_token_inner(raw, folded, class, name_token, sentence_start, flag);
         if class.speech_verb {
             self.end_speaker_run();
             let before = self.prev_name.take();
@@ -768,10 +766,11 @@ impl Tokens {
         raw: &str,
         folded: &str,
         class: Class,
-        title: bool,
+        name_token: Option<(u32, bool)>,
         sentence_start: bool,
         flag: u32,
     ) -> Option<u32> {
+        let title = flag & IN_TITLE != 0;
         if class.number > 0 {
             // "five crew" and "5 crew" are the same figure.
             const FIGURES: [&str; 12] = [
@@ -801,14 +800,20 @@ impl Tokens {
         self.note(t, raw);
         self.push(t | flag);
         let capital = raw.chars().next().is_some_and(char::is_uppercase);
-        let acronym = raw.chars().count() > 1 && raw.chars().all(char::is_uppercase);
+        // Only a capitalised word can be an acronym: most words are
+        // neither, and counting their letters was a step of its own.
+        let acronym =
+            capital && raw.chars().nth(1).is_some() && raw.chars().all(char::is_uppercase);
         // A capital that is not just the start of a sentence marks a name
         // (headlines capitalise their actors; title case over-marks, which
         // costs little since names are compared only with names).
         if acronym || (capital && (title || !sentence_start)) {
-            name_key(folded, &mut self.key);
-            if !self.key.is_empty() {
-                let t = token(NAME, &self.key) | flag;
+            let (t, named) = name_token.unwrap_or_else(|| {
+                name_key(folded, &mut self.key);
+                (token(NAME, &self.key), !self.key.is_empty())
+            });
+            if named {
+                let t = t | flag;
                 self.note(t, raw);
                 self.push(t);
                 return Some(t & !FLAGS);
