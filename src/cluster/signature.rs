@@ -296,7 +296,11 @@ pub(crate) fn mix(mut x: u64) -> u64 {
 }
 
 fn token(kind: u32, s: &str) -> u32 {
-    (fnv(s.bytes()) & !(FLAGS | KIND)) | kind
+    token_of(kind, s.as_bytes())
+}
+
+fn token_of(kind: u32, bytes: &[u8]) -> u32 {
+    (fnv(bytes.iter().copied()) & !(FLAGS | KIND)) | kind
 }
 
 /// What a word is to the tokenizer, beyond being a word.
@@ -382,33 +386,66 @@ fn cyrillic_in_latin(c: char) -> Option<&'static str> {
 /// letters single, "y" as "i" (Sergey/Sergei/Сергей), and only the first
 /// four letters kept, which also ignores Russian case endings (Лавровым)
 /// and spelling variants (Kunashir/Kunashiri).
-fn name_key(folded: &str, out: &mut String) {
-    out.clear();
+fn name_key(folded: &str, out: &mut [u8; 16]) -> usize {
+    let mut len = 0;
+    if folded.is_ascii() {
+        // Most names: the same rules a byte at a time (every word of a
+        // headline and lead is keyed for the slots, so this is hot).
+        let mut prev = 0u8;
+        for &b in folded.as_bytes() {
+            if !b.is_ascii_alphabetic() {
+                continue;
+            }
+            let l = if b == b'y' { b'i' } else { b };
+            if (l == b'h' && prev != 0 && !matches!(prev, b'a' | b'e' | b'i' | b'o' | b'u'))
+                || l == prev
+            {
+                continue;
+            }
+            out[len] = l;
+            len += 1;
+            prev = l;
+            if len == 4 {
+                break;
+            }
+        }
+        return len;
+    }
     let mut prev = '\0';
     let mut n = 0;
-    let mut push = |l: char, out: &mut String| {
+    // Four letters of at most four bytes each fit the buffer.
+    let mut push = |l: char, out: &mut [u8; 16]| {
         let l = if l == 'y' { 'i' } else { l };
-        if (l == 'h' && prev != '\0' && !"aeiou".contains(prev)) || l == prev {
+        if (l == 'h' && prev != '\0' && !matches!(prev, 'a' | 'e' | 'i' | 'o' | 'u')) || l == prev {
             return false;
         }
-        out.push(l);
+        len += l.encode_utf8(&mut out[len..]).len();
         prev = l;
         n += 1;
         n == 4
     };
-    for c in folded.chars() {
+    'chars: for c in folded.chars() {
         match cyrillic_in_latin(c) {
             Some(latin) => {
                 for l in latin.chars() {
                     if push(l, out) {
-                        return;
+                        break 'chars;
                     }
                 }
             }
-            None if c.is_alphabetic() && push(c, out) => return,
+            None if c.is_alphabetic() && push(c, out) => break,
             None => {}
         }
     }
+    len
+}
+
+/// A word's name token (its `name_key`, hashed) and whether the key holds
+/// any letter.
+fn name_key_token(folded: &str) -> (u32, bool) {
+    let mut key = [0u8; 16];
+    let len = name_key(folded, &mut key);
+    (token_of(NAME, &key[..len]), len > 0)
 }
 
 /// The last two names of a run, newest last.
@@ -440,7 +477,6 @@ struct Tokens {
     word: String,
     /// The folded form of the word being read.
     folded: String,
-    key: String,
     body_words: usize,
     /// The last two names of the run of names just read ("Taro Kono";
     /// two, so that "Abe Shinzo" and "Shinzo Abe" agree, and not more, so
@@ -703,9 +739,8 @@ impl Tokens {
             // aside (days have rules of their own).
             let first = raw.chars().next().unwrap_or(' ');
             let anchor = first.is_uppercase() && class.day.is_none() && !class.not_speaker;
-            name_key(folded, &mut self.key);
-            let t = token(NAME, &self.key);
-            name_token = Some((t, !self.key.is_empty()));
+            let (t, named) = name_key_token(folded);
+            name_token = Some((t, named));
             self.slot_word(
                 mix(u64::from(t)),
                 if anchor { fingerprint(t) } else { NOT_ANCHOR },
@@ -808,10 +843,7 @@ impl Tokens {
         // (headlines capitalise their actors; title case over-marks, which
         // costs little since names are compared only with names).
         if acronym || (capital && (title || !sentence_start)) {
-            let (t, named) = name_token.unwrap_or_else(|| {
-                name_key(folded, &mut self.key);
-                (token(NAME, &self.key), !self.key.is_empty())
-            });
+            let (t, named) = name_token.unwrap_or_else(|| name_key_token(folded));
             if named {
                 let t = t | flag;
                 self.note(t, raw);
@@ -1067,9 +1099,9 @@ fn signature_with(
         out: Vec::with_capacity(128),
         sketched: Vec::with_capacity(128),
         prev_word: 0,
-        word: String::new(),
-        folded: String::new(),
-        key: String::new(),
+        // Sized for most items, so the buffers do not grow word by word.
+        word: String::with_capacity(32),
+        folded: String::with_capacity(32),
         body_words: 0,
         prev_name: Names::default(),
         joined: Vec::new(),
@@ -1079,8 +1111,12 @@ fn signature_with(
         lead_done: false,
         day_seen: false,
         surface,
-        seq: vec![(1, NOT_ANCHOR), (3, NOT_ANCHOR)],
-        slots: Vec::new(),
+        seq: {
+            let mut seq = Vec::with_capacity(SLOT_WORDS + 4);
+            seq.extend([(1, NOT_ANCHOR), (3, NOT_ANCHOR)]);
+            seq
+        },
+        slots: Vec::with_capacity(4 * MAX_SLOTS),
     };
     t.text(&title, true);
     t.close_slots();
