@@ -278,9 +278,9 @@ fn strip_boilerplate<'a>(text: &'a str, with: &str) -> std::borrow::Cow<'a, str>
     }
 }
 
-fn fnv(bytes: impl Iterator<Item = u8>) -> u32 {
+fn fnv(bytes: &[u8]) -> u32 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in bytes {
+    for &b in bytes {
         h ^= u64::from(b);
         h = h.wrapping_mul(0x0000_0100_0000_01B3);
     }
@@ -300,7 +300,7 @@ fn token(kind: u32, s: &str) -> u32 {
 }
 
 fn token_of(kind: u32, bytes: &[u8]) -> u32 {
-    (fnv(bytes.iter().copied()) & !(FLAGS | KIND)) | kind
+    (fnv(bytes) & !(FLAGS | KIND)) | kind
 }
 
 /// What a word is to the tokenizer, beyond being a word.
