@@ -521,15 +521,6 @@ impl StoryIndex {
             let Some(other) = self.tokens_of(it) else {
                 return (0.0, false);
             };
-            if let Some(filled) =
-                signature::too_little_shared(&s.tokens, new.flags, other, it.flags)
-            {
-                match memo.iter_mut().find(|m| m.0 == slot) {
-                    Some(m) => (m.1, m.2) = (0.0, 0.0),
-                    None => memo.push((slot, 0.0, 0.0)),
-                }
-                return (0.0, filled && !strict);
-            }
             self.weights_into(other, &mut w_other);
             let hours = (it.time - time).abs() as f64 / 3600.0;
             let slots = self.slots_of(it).unwrap_or_default();
