@@ -394,7 +394,7 @@ impl StoryIndex {
         let first = range.partition_point(|&e| ((e >> 24) as u8) < low);
         let end = range.partition_point(|&e| ((e >> 24) as u8) <= low);
         for &e in range[first..end].iter().rev() {
-            f(self.full_slot24(e & SLOT24));
+            f(self.full_slot24(e));
             n += 1;
             if n >= max {
                 return;
@@ -919,11 +919,11 @@ impl StoryIndex {
     /// recent buckets into the sorted array.
     pub fn evict(&mut self) {
         let cutoff = self.newest.saturating_sub(self.horizon());
-        let keep = MAX_ITEMS - MAX_ITEMS / 4;
+        let most = MAX_ITEMS - MAX_ITEMS / 4;
         while self
             .items
             .front()
-            .is_some_and(|it| it.time < cutoff || self.items.len() > keep)
+            .is_some_and(|it| it.time < cutoff || self.items.len() > most)
         {
             if self.df_from <= self.slot_base {
                 self.uncount(self.slot_base);

@@ -389,34 +389,30 @@ fn cyrillic_in_latin(c: char) -> Option<&'static str> {
 fn name_key(folded: &str, out: &mut [u8; 16]) -> usize {
     let mut len = 0;
     if folded.is_ascii() {
-        // Most names: the same rules a byte at a time (every word of a
-        // headline and lead is keyed for the slots, so this is hot).
-        let mut prev = 0u8;
+        // Most names: nothing to transliterate, read a byte at a time
+        // (every word of a headline and lead is keyed for the slots).
+        let mut prev = b'\0';
         for &b in folded.as_bytes() {
             if !b.is_ascii_alphabetic() {
                 continue;
             }
-            let l = if b == b'y' { b'i' } else { b };
-            if (l == b'h' && prev != 0 && !matches!(prev, b'a' | b'e' | b'i' | b'o' | b'u'))
-                || l == prev
-            {
-                continue;
-            }
-            out[len] = l;
-            len += 1;
-            prev = l;
-            if len == 4 {
-                break;
+            let l = key_letter(char::from(b)) as u8;
+            if keeps(char::from(l), char::from(prev)) {
+                out[len] = l;
+                len += 1;
+                prev = l;
+                if len == 4 {
+                    break;
+                }
             }
         }
         return len;
     }
-    let mut prev = '\0';
-    let mut n = 0;
+    let (mut prev, mut n) = ('\0', 0);
     // Four letters of at most four bytes each fit the buffer.
     let mut push = |l: char, out: &mut [u8; 16]| {
-        let l = if l == 'y' { 'i' } else { l };
-        if (l == 'h' && prev != '\0' && !matches!(prev, 'a' | 'e' | 'i' | 'o' | 'u')) || l == prev {
+        let l = key_letter(l);
+        if !keeps(l, prev) {
             return false;
         }
         len += l.encode_utf8(&mut out[len..]).len();
@@ -438,6 +434,17 @@ fn name_key(folded: &str, out: &mut [u8; 16]) -> usize {
         }
     }
     len
+}
+
+/// A letter as a name key spells it: "y" as "i".
+fn key_letter(l: char) -> char {
+    if l == 'y' { 'i' } else { l }
+}
+
+/// Whether letter `l` after `prev` goes into a name key: not an "h" after
+/// a consonant, not a doubled letter.
+fn keeps(l: char, prev: char) -> bool {
+    !((l == 'h' && prev != '\0' && !matches!(prev, 'a' | 'e' | 'i' | 'o' | 'u')) || l == prev)
 }
 
 /// A word's name token (its `name_key`, hashed) and whether the key holds
@@ -739,8 +746,9 @@ impl Tokens {
             // aside (days have rules of their own).
             let first = raw.chars().next().unwrap_or(' ');
             let anchor = first.is_uppercase() && class.day.is_none() && !class.not_speaker;
-            let (t, named) = name_key_token(folded);
-            name_token = Some((t, named));
+            let named = name_key_token(folded);
+            name_token = Some(named);
+            let t = named.0;
             self.slot_word(
                 mix(u64::from(t)),
                 if anchor { fingerprint(t) } else { NOT_ANCHOR },
