@@ -9,7 +9,7 @@ by scripts/gen_busy_day.py with seeds other than the test fixture's, and
 writes the trees as a Rust table that src/cluster/signature.rs walks.
 
   pip install scikit-learn numpy
-  for s in 7 11 13 17 19 23 31 37; do
+  for s in 7 11 13 17 19 23 31 37 47 53 59 61 67 71 73 79; do
     python3 scripts/gen_busy_day.py --seed $s --out /tmp/busy$s.json
     FEATS=/tmp/feat EVAL_FILE=/tmp/busy$s.json \\
       cargo test --release --lib eval_busy -- --ignored

@@ -164,6 +164,9 @@ struct Indexed {
     /// or `NO_SLOT`: the members of a story, newest first, without a list
     /// per story (the field fits in the struct's padding).
     prev: u32,
+    /// Its tokens that only background sentences gave when it was indexed
+    /// (see `SentenceCounts`), a bit per token.
+    background: u64,
 }
 
 const NO_SLOT: u32 = u32::MAX;
@@ -181,6 +184,96 @@ struct StoryEntry {
     first: u32,
     newest: u32,
 }
+
+/// A sentence after the lead that this many stories of the window have
+/// carried is background: the standard description of a dispute, a
+/// newsroom's furniture ("The ambassador rejected the protest, the
+/// ministry said.") pasted under other news. Copies of one report repeat
+/// its sentences too, but within their one story. A copy the grouping
+/// missed makes its sentences look like background to the copies after
+/// it; they still share the report's headline and lead, which always
+/// weigh in full. (Three stories was measured too: fewer false merges
+/// than none, more than two; see BENCHMARKS.md, session 10.)
+const BACKGROUND_STORIES: u32 = 2;
+
+/// What a token only background sentences give weighs, as a share of its
+/// weight by rarity.
+const BACKGROUND_WEIGHT: f32 = 0.1;
+
+/// Sentence counts: sets of this many cells, picked by the key.
+const SENTENCE_WAYS: usize = 4;
+const SENTENCE_SET_BITS: u32 = 12;
+
+/// Whether each sentence after the lead has been carried by more than one
+/// story, by the sentence's key (see `Signature::sentences`): a fixed
+/// table of 2^12 sets of 4 cells (192 KiB), each cell the key, the first
+/// story that carried it and whether another has. A new sentence takes
+/// the cell of its set least worth keeping (an empty one, else one seen
+/// in one story only), so background, once seen, stays. Nothing is taken
+/// back when items leave the window: a sentence pasted under two events'
+/// news is background on the fourth day too.
+struct SentenceCounts {
+    cells: Vec<[u32; 3]>,
+}
+
+impl SentenceCounts {
+    fn set(&self, key: u32) -> std::ops::Range<usize> {
+        let s = (key.wrapping_mul(0x9E37_79B1) >> (32 - SENTENCE_SET_BITS)) as usize;
+        s * SENTENCE_WAYS..(s + 1) * SENTENCE_WAYS
+    }
+
+    fn is_background(&self, key: u32) -> bool {
+        key != 0
+            && self.cells.get(self.set(key)).is_some_and(|set| {
+                set.iter()
+                    .any(|c| c[0] == key && c[2] >= BACKGROUND_STORIES)
+            })
+    }
+
+    /// The tokens of `s` that only background sentences give.
+    fn background(&self, s: &Signature) -> u64 {
+        let (mut bg, mut keep) = (0u64, 0u64);
+        for &(key, mask) in &s.sentences {
+            if self.is_background(key) {
+                bg |= mask;
+            } else {
+                keep |= mask;
+            }
+        }
+        bg & !keep
+    }
+
+    /// Counts the sentences of an item of `story`.
+    fn count(&mut self, s: &Signature, story: i64) {
+        const _: () = assert!(
+            BACKGROUND_STORIES == 2,
+            "a cell tells one story from others"
+        );
+        if self.cells.is_empty() {
+            self.cells = vec![[0; 3]; SENTENCE_WAYS << SENTENCE_SET_BITS];
+        }
+        // Stories by their low 32 bits: two stories alike in them (ids
+        // 2^32 apart) count as one.
+        let story = story as u32;
+        for &(key, _) in s.sentences.iter().filter(|e| e.0 != 0) {
+            let range = self.set(key);
+            let Some(set) = self.cells.get_mut(range) else {
+                continue;
+            };
+            if let Some(c) = set.iter_mut().find(|c| c[0] == key) {
+                if c[1] != story {
+                    c[2] = BACKGROUND_STORIES;
+                }
+            } else if let Some(c) = set.iter_mut().min_by_key(|c| (c[0] != 0, c[2])) {
+                *c = [key, story, 1];
+            }
+        }
+    }
+}
+
+/// A figure in more items of the window than this is too common to be an
+/// event's own: a score ("1-0"), a year, a count of one.
+const COMMON_FIGURE_DF: u16 = 20;
 
 /// Tokens in at most this many items all weigh the most: an event's own
 /// words recur in each of its copies, and a story of eight copies must
@@ -285,6 +378,7 @@ pub struct StoryIndex {
     /// with the first such item.
     ahead: u64,
     df_ahead: Vec<u16>,
+    sentences: SentenceCounts,
     newest: i64,
 }
 
@@ -323,6 +417,7 @@ impl StoryIndex {
             df_from: 0,
             ahead: 0,
             df_ahead: Vec::new(),
+            sentences: SentenceCounts { cells: Vec::new() },
             newest: i64::MIN,
         }
     }
@@ -432,13 +527,21 @@ impl StoryIndex {
     /// [`same_event`] with this index's weights.
     pub fn weighed_score(&self, a: &Signature, b: &Signature, hours: f64) -> f64 {
         let (mut wa, mut wb) = (Vec::new(), Vec::new());
-        self.weights_into(&a.tokens, &mut wa);
-        self.weights_into(&b.tokens, &mut wb);
+        self.weights_into(&a.tokens, self.sentences.background(a), &mut wa);
+        self.weights_into(&b.tokens, self.sentences.background(b), &mut wb);
         score(
-            Side::new(&a.tokens, &wa, a.flags(), &a.slots),
+            Side::new(&a.tokens, &wa, a.flags(), &a.slots).rare(self.rare_figure()),
             Side::new(&b.tokens, &wb, b.flags(), &b.slots),
             hours,
         )
+    }
+
+    /// The weight of a token in `COMMON_FIGURE_DF` items: a figure both
+    /// headlines-and-leads give counts as the event's own from it.
+    fn rare_figure(&self) -> f32 {
+        (self.ln_counted() - ln_1p(COMMON_FIGURE_DF))
+            .max(0.1)
+            .powi(2)
     }
 
     /// The threshold it joins items at.
@@ -470,10 +573,19 @@ impl StoryIndex {
         self.stories.get(&story).map_or(0, |e| e.size)
     }
 
-    fn weights_into(&self, tokens: &[u32], out: &mut Vec<f32>) {
+    /// The weights of `tokens`, those in the `background` mask at
+    /// `BACKGROUND_WEIGHT`.
+    fn weights_into(&self, tokens: &[u32], background: u64, out: &mut Vec<f32>) {
         let ln_counted = self.ln_counted();
         out.clear();
-        out.extend(tokens.iter().map(|&t| self.weight_with(ln_counted, t)));
+        out.extend(tokens.iter().enumerate().map(|(i, &t)| {
+            let w = self.weight_with(ln_counted, t);
+            if i < 64 && background >> i & 1 != 0 {
+                w * BACKGROUND_WEIGHT
+            } else {
+                w
+            }
+        }));
     }
 
     /// The story the new item belongs to, if any, with its score: the
@@ -498,8 +610,9 @@ impl StoryIndex {
             return None;
         }
         let mut w_new = Vec::with_capacity(s.tokens.len());
-        self.weights_into(&s.tokens, &mut w_new);
-        let new = Side::new(&s.tokens, &w_new, s.flags(), &s.slots);
+        self.weights_into(&s.tokens, self.sentences.background(s), &mut w_new);
+        let rare = self.rare_figure();
+        let new = Side::new(&s.tokens, &w_new, s.flags(), &s.slots).rare(rare);
         // Scores by slot, plain and strict: the rivals pass and the
         // stories pass ask for the same pairs.
         let mut memo: Vec<(u64, f64, f64)> = Vec::with_capacity(hits.len() + 16);
@@ -521,10 +634,10 @@ impl StoryIndex {
             let Some(other) = self.tokens_of(it) else {
                 return (0.0, false);
             };
-            self.weights_into(other, &mut w_other);
+            self.weights_into(other, it.background, &mut w_other);
             let hours = (it.time - time).abs() as f64 / 3600.0;
             let slots = self.slots_of(it).unwrap_or_default();
-            let other = Side::new(other, &w_other, it.flags, slots);
+            let other = Side::new(other, &w_other, it.flags, slots).rare(rare);
             // Where the window is crowded the fitted verifier decides,
             // its probability put on the rules' scale (VERIFIER_BAR at the
             // threshold); elsewhere the rules do. Two items in a script the
@@ -844,6 +957,8 @@ impl StoryIndex {
         };
         entry.size += 1;
         entry.newest = low;
+        let background = self.sentences.background(s);
+        self.sentences.count(s, story);
         self.items.push_back(Indexed {
             id: item,
             time,
@@ -854,6 +969,7 @@ impl StoryIndex {
             flags: s.flags(),
             slots: nslots as u8,
             prev,
+            background,
         });
         if let Some(keys) = band_keys(s) {
             for key in keys.into_iter().chain(s.anchors().map(anchor_key)) {
@@ -1043,7 +1159,7 @@ impl StoryIndex {
 
     /// `heap_bytes` by part, for the benchmark's account of where an
     /// item's bytes go.
-    pub fn heap_parts(&self) -> [(&'static str, usize); 6] {
+    pub fn heap_parts(&self) -> [(&'static str, usize); 7] {
         [
             (
                 "items",
@@ -1065,6 +1181,7 @@ impl StoryIndex {
                 "token counts",
                 (self.df.capacity() + self.df_ahead.capacity()) * 2,
             ),
+            ("sentence counts", self.sentences.cells.capacity() * 12),
         ]
     }
 }
@@ -1562,6 +1679,61 @@ mod tests {
     }
 
     #[test]
+    fn a_sentence_two_stories_carry_is_background() {
+        const BG: &str = "Russia and Japan have never signed a peace treaty formally ending World War II hostilities because of the dispute over the islands off Hokkaido.";
+        let boat = signature(
+            "Russia summons Japanese ambassador over the detention of a fishing boat",
+            &format!(
+                "Russia's Foreign Ministry summoned the Japanese ambassador on Monday to protest the detention of a fishing boat. {BG}"
+            ),
+        );
+        let sanctions = signature(
+            "Japan summons Russian ambassador over new sanctions",
+            &format!(
+                "Japan's Foreign Ministry summoned the Russian ambassador on Monday to protest new sanctions. {BG}"
+            ),
+        );
+        let drills = signature(
+            "Russia holds drills on Matua",
+            &format!("Russia's Eastern Military District began drills on Matua on Monday. {BG}"),
+        );
+        let keys = |s: &Signature| -> Vec<u32> {
+            s.sentences
+                .iter()
+                .map(|e| e.0)
+                .filter(|&k| k != 0)
+                .collect()
+        };
+        assert_eq!(keys(&boat).len(), 1);
+        assert_eq!(keys(&boat), keys(&sanctions));
+        // The same items, indexed as one story (copies repeat their
+        // sentences) and as two (the sentence pasted under other news).
+        let t = 1_000_000;
+        let mut one = StoryIndex::new(72 * 3600, 0.45);
+        let mut two = StoryIndex::new(72 * 3600, 0.45);
+        one.insert(1, &boat, t, 10, 1);
+        two.insert(1, &boat, t, 10, 1);
+        one.insert(2, &drills, t + 60, 10, 2);
+        two.insert(2, &drills, t + 60, 11, 2);
+        assert_eq!(one.sentences.background(&sanctions), 0);
+        let mask = two.sentences.background(&sanctions);
+        let masked = mask.count_ones() as usize;
+        assert!(masked > 0 && masked < sanctions.tokens.len(), "{masked}");
+        // What only the sentence gives weighs less, so the two summonses
+        // share less than they did.
+        let (before, after) = (
+            one.weighed_score(&boat, &sanctions, HOUR),
+            two.weighed_score(&boat, &sanctions, HOUR),
+        );
+        assert!(after < before, "{after} >= {before}");
+        // Kept through the stored form, and read back by a new index.
+        assert_eq!(
+            from_bytes(&to_bytes(&boat)).map(|s| s.sentences),
+            Some(boat.sentences.clone())
+        );
+    }
+
+    #[test]
     fn bucket_entries_find_their_items_across_the_24_bit_wrap() {
         // Slots numbered past 2^24 while the sorted array holds 24 bits
         // of each: items on both sides of the wrap are still found, and
@@ -1948,13 +2120,13 @@ mod eval {
             if let Some(f) = feats.as_mut() {
                 use std::io::Write;
                 let mut wa = Vec::new();
-                idx.weights_into(&s.tokens, &mut wa);
+                idx.weights_into(&s.tokens, idx.sentences.background(&s), &mut wa);
                 for (_, _, c) in idx.candidates(&s, t(&it.published)) {
                     let mut wb = Vec::new();
                     let toks = idx.tokens_of(c).unwrap();
-                    idx.weights_into(toks, &mut wb);
+                    idx.weights_into(toks, c.background, &mut wb);
                     let x = signature::features(
-                        Side::new(&s.tokens, &wa, s.flags(), &s.slots),
+                        Side::new(&s.tokens, &wa, s.flags(), &s.slots).rare(idx.rare_figure()),
                         Side::new(toks, &wb, c.flags, idx.slots_of(c).unwrap()),
                         (c.time - t(&it.published)).abs() as f64 / 3600.0,
                     );
@@ -1979,11 +2151,11 @@ mod eval {
                 for (h, slot, c) in idx.candidates(&s, t(&it.published)) {
                     let o = &items[c.id as usize];
                     let (mut wa, mut wb) = (Vec::new(), Vec::new());
-                    idx.weights_into(&s.tokens, &mut wa);
+                    idx.weights_into(&s.tokens, idx.sentences.background(&s), &mut wa);
                     let toks = idx.tokens_of(c).unwrap();
-                    idx.weights_into(toks, &mut wb);
+                    idx.weights_into(toks, c.background, &mut wb);
                     let sc = signature::score(
-                        Side::new(&s.tokens, &wa, s.flags(), &s.slots),
+                        Side::new(&s.tokens, &wa, s.flags(), &s.slots).rare(idx.rare_figure()),
                         Side::new(toks, &wb, c.flags, idx.slots_of(c).unwrap()),
                         (c.time - t(&it.published)).abs() as f64 / 3600.0,
                     );

@@ -70,6 +70,12 @@ pub struct Signature {
     pub side_event: bool,
     /// The headline's and the lead's slots, sorted (see [`slots`]).
     pub slots: Vec<u32>,
+    /// The sentences after the lead, each as (its key, the tokens it gives
+    /// as a bit mask over `tokens`), key 0 for the tokens that are never
+    /// background: the headline's, the lead's, and those of sentences too
+    /// short or too cut to be told again (see `StoryIndex`'s sentence
+    /// counts). At most `MAX_SENTENCES`.
+    pub sentences: Vec<(u32, u64)>,
 }
 
 /// `Signature`'s booleans as the index keeps them.
@@ -77,6 +83,17 @@ pub(crate) const LATIN: u8 = 1;
 const IS_PREVIEW: u8 = 2;
 const IS_REACTION: u8 = 4;
 const IS_SIDE_EVENT: u8 = 8;
+
+/// Sentences after the lead kept per signature (with the entry for the
+/// tokens that are never background).
+const MAX_SENTENCES: usize = 8;
+/// A sentence is known by its first this many tokens: a sentence cut by
+/// `LEAD_WORDS` in one item and whole in another keeps its key.
+const SENTENCE_KEY_TOKENS: usize = 8;
+/// A whole sentence of fewer tokens has no key: "Heavy rain is forecast"
+/// is too short to tell background from coincidence.
+const MIN_SENTENCE_TOKENS: usize = 3;
+const _: () = assert!(MAX_TOKENS <= 64, "sentence masks are u64");
 
 /// Anchors kept per item for the second candidate lookup.
 pub(crate) const MAX_ANCHORS: usize = 16;
@@ -510,6 +527,10 @@ struct Tokens {
     /// when it is an anchor, else `NOT_ANCHOR`).
     seq: Vec<(u64, u32)>,
     slots: Vec<u32>,
+    /// Tokens (flags aside) of the sentences after the lead, in reading
+    /// order, and each sentence's key and end in it (see `close_sentence`).
+    later_tokens: Vec<u32>,
+    later: Vec<(u32, u32)>,
 }
 
 impl Tokens {
@@ -543,7 +564,12 @@ impl Tokens {
         } else {
             t
         };
-        let t = if self.lead_done { t } else { t | IN_LEAD };
+        let t = if self.lead_done {
+            self.later_tokens.push(t & !FLAGS);
+            t
+        } else {
+            t | IN_LEAD
+        };
         self.out.push(t);
         if t & KIND != WORD || t & IN_TITLE != 0 {
             self.sketched.push(t & !FLAGS);
@@ -554,6 +580,29 @@ impl Tokens {
             }
             self.prev_word = t;
         }
+    }
+
+    /// A sentence after the lead ends, whole or cut short: it is keyed by
+    /// its first tokens, or 0 when they are too few to know it by.
+    fn close_sentence(&mut self, whole: bool) {
+        let start = self.later.last().map_or(0, |l| l.1 as usize);
+        let toks = &self.later_tokens[start..];
+        if toks.is_empty() {
+            return;
+        }
+        let keyed =
+            toks.len() >= SENTENCE_KEY_TOKENS || (whole && toks.len() >= MIN_SENTENCE_TOKENS);
+        let key = if keyed {
+            let mut h = 0x811C_9DC5u64;
+            for &t in toks.iter().take(SENTENCE_KEY_TOKENS) {
+                h = mix(h ^ u64::from(t));
+            }
+            // 0 is the key of no sentence.
+            (h >> 32) as u32 | 1
+        } else {
+            0
+        };
+        self.later.push((key, self.later_tokens.len() as u32));
     }
 
     /// Splits `text` into words (letters), figures (digits with their
@@ -688,8 +737,12 @@ impl Tokens {
                 && self.words_read > 0
                 && ends_sentence(text, i)
             {
-                self.close_slots();
-                self.lead_done = true;
+                if self.lead_done {
+                    self.close_sentence(true);
+                } else {
+                    self.close_slots();
+                    self.lead_done = true;
+                }
             }
         }
     }
@@ -1125,6 +1178,8 @@ fn signature_with(
             seq
         },
         slots: Vec::with_capacity(4 * MAX_SLOTS),
+        later_tokens: Vec::with_capacity(64),
+        later: Vec::with_capacity(MAX_SENTENCES),
     };
     t.text(&title, true);
     t.close_slots();
@@ -1135,6 +1190,7 @@ fn signature_with(
     t.text(&body, false);
     t.end_speaker_run();
     t.close_slots();
+    t.close_sentence(false);
     let mut slots = std::mem::take(&mut t.slots);
     // The headline's slots all (a template is a headline's shape: a
     // sample could keep "[Rudenko] says Kurils" in one item and drop it
@@ -1191,6 +1247,7 @@ fn signature_with(
         keep.sort_unstable_by_key(|x| x & !FLAGS);
         toks = keep;
     }
+    let sentences = sentence_masks(&toks, &t.later_tokens, &t.later);
     let latin = title.bytes().filter(u8::is_ascii_alphabetic).count() * 2
         >= title.chars().filter(|c| c.is_alphabetic()).count().max(1);
     let sig = Signature {
@@ -1201,8 +1258,48 @@ fn signature_with(
         reaction,
         side_event,
         slots,
+        sentences,
     };
     (sig, surface)
+}
+
+/// Each keyed sentence after the lead as (key, mask of the kept tokens it
+/// gives), the same sentence told twice once; then (0, the tokens that are
+/// never background): the headline's and the lead's, and those of unkeyed
+/// sentences and of sentences past `MAX_SENTENCES`.
+fn sentence_masks(toks: &[u32], later_tokens: &[u32], later: &[(u32, u32)]) -> Vec<(u32, u64)> {
+    if later.is_empty() {
+        return Vec::new();
+    }
+    let bit = |t: u32| -> u64 {
+        toks.binary_search_by_key(&t, |x| x & !FLAGS)
+            .map_or(0, |i| 1u64 << i)
+    };
+    let mut keep: u64 = toks
+        .iter()
+        .enumerate()
+        .filter(|(_, t)| **t & (IN_TITLE | IN_LEAD) != 0)
+        .fold(0, |m, (i, _)| m | 1 << i);
+    let mut out: Vec<(u32, u64)> = Vec::with_capacity(later.len() + 1);
+    let mut start = 0;
+    for &(key, end) in later {
+        let mask = later_tokens[start..end as usize]
+            .iter()
+            .fold(0, |m, &t| m | bit(t));
+        start = end as usize;
+        if key == 0 || out.len() + 1 >= MAX_SENTENCES {
+            keep |= mask;
+        } else if let Some(e) = out.iter_mut().find(|e| e.0 == key) {
+            e.1 |= mask;
+        } else if mask != 0 {
+            out.push((key, mask));
+        }
+    }
+    if out.is_empty() {
+        return Vec::new();
+    }
+    out.push((0, keep));
+    out
 }
 
 /// Sorts tokens by their hash and keeps one entry per token, with the
@@ -1264,7 +1361,7 @@ struct Overlap {
     /// Headline tokens, counted and weighted.
     title_own: [u32; 2],
     title_shared: u32,
-    /// Figures both headlines-and-leads give.
+    /// Figures both headlines-and-leads give, of those rare in the window.
     head_figures_shared: u32,
     w_title_own: [f32; 2],
     w_title_shared: f32,
@@ -1292,7 +1389,7 @@ struct Overlap {
     w_news_found: [f32; 2],
 }
 
-fn overlap(a: &[u32], wa: &[f32], b: &[u32], wb: &[f32]) -> Overlap {
+fn overlap(a: &[u32], wa: &[f32], b: &[u32], wb: &[f32], rare: f32) -> Overlap {
     let mut o = Overlap::default();
     for (side, (toks, ws)) in [(a, wa), (b, wb)].into_iter().enumerate() {
         for (&t, &w) in toks.iter().zip(ws) {
@@ -1341,15 +1438,22 @@ fn overlap(a: &[u32], wa: &[f32], b: &[u32], wb: &[f32]) -> Overlap {
                 o.first_day_shared += u32::from(a[i] & b[j] & FIRST_DAY != 0);
                 let kind = (x & KIND) as usize;
                 o.shared[kind] += 1;
-                // One token has one weight; the smaller guards against
-                // two weights read at different times.
+                // One token has one weight, the smaller: a sentence one
+                // side knows for background (see `StoryIndex`) is
+                // background in the other's body too, where it may have
+                // come before the window had seen it under other news.
+                // A headline's or a lead's own token keeps its weight
+                // there: found only in the other's background, it is
+                // news the other does not give.
                 let w = wa[i].min(wb[j]);
                 o.w_shared[kind] += w;
-                if news(a[i]) {
-                    o.w_news_found[0] += wa[i];
-                }
-                if news(b[j]) {
-                    o.w_news_found[1] += wb[j];
+                for (side, t, wt) in [(0, a[i], wa[i]), (1, b[j], wb[j])] {
+                    if t & (IN_TITLE | IN_LEAD) == 0 {
+                        o.w_own[side][kind] -= wt - w;
+                    }
+                    if news(t) {
+                        o.w_news_found[side] += w;
+                    }
                 }
                 if a[i] & b[j] & IN_TITLE != 0 {
                     o.title_shared += 1;
@@ -1357,8 +1461,10 @@ fn overlap(a: &[u32], wa: &[f32], b: &[u32], wb: &[f32]) -> Overlap {
                 }
                 o.speakers_shared += u32::from(a[i] & b[j] & SPEAKER != 0);
                 o.lead_names_shared += u32::from(x & KIND == NAME && a[i] & b[j] & IN_LEAD != 0);
+                // A figure every other item gives ("1-0", "2023") is
+                // nobody's own.
                 o.head_figures_shared +=
-                    u32::from(x & KIND == NUMBER && a[i] & b[j] & IN_LEAD != 0);
+                    u32::from(x & KIND == NUMBER && a[i] & b[j] & IN_LEAD != 0 && w >= rare);
 
                 o.speakers_named[0] += u32::from(a[i] & !b[j] & SPEAKER != 0);
                 o.speakers_named[1] += u32::from(b[j] & !a[i] & SPEAKER != 0);
@@ -1384,14 +1490,14 @@ fn overlap(a: &[u32], wa: &[f32], b: &[u32], wb: &[f32]) -> Overlap {
 /// eastern Hokkaido" / "... 5.1 ..."). Unweighted, so that it holds in a
 /// window too new to know which words are common (see `StoryIndex::decide`).
 pub(crate) fn template_fillings(a: Side, b: Side) -> bool {
-    let o = overlap(a.tokens, a.weights, b.tokens, b.weights);
+    let o = overlap(a.tokens, a.weights, b.tokens, b.weights, a.rare.max(b.rare));
     filled_template(&o, a.flags, b.flags)
 }
 
 /// [`score_with`] without the strict rules, and [`template_fillings`],
 /// from one pass over the pair.
 pub(crate) fn score_plain(a: Side, b: Side, hours: f64) -> (f64, bool) {
-    let o = overlap(a.tokens, a.weights, b.tokens, b.weights);
+    let o = overlap(a.tokens, a.weights, b.tokens, b.weights, a.rare.max(b.rare));
     (
         score_of(a.flags, b.flags, &o, 0, hours, false),
         filled_template(&o, a.flags, b.flags),
@@ -1464,6 +1570,9 @@ pub(crate) struct Side<'a> {
     pub weights: &'a [f32],
     pub flags: u8,
     pub slots: &'a [u32],
+    /// The weight from which a figure both headlines-and-leads give is
+    /// the event's own (see `Overlap::head_figures_shared`); 0: any.
+    pub rare: f32,
 }
 
 impl<'a> Side<'a> {
@@ -1474,7 +1583,13 @@ impl<'a> Side<'a> {
             weights,
             flags,
             slots,
+            rare: 0.0,
         }
+    }
+
+    /// With `rare` (see the field).
+    pub fn rare(self, rare: f32) -> Side<'a> {
+        Side { rare, ..self }
     }
 }
 
@@ -1485,7 +1600,7 @@ pub(crate) fn score(a: Side, b: Side, hours: f64) -> f64 {
 
 /// [`score`], with the rules for a crowded window (`strict`) or without.
 pub(crate) fn score_with(a: Side, b: Side, hours: f64, strict: bool) -> f64 {
-    let o = overlap(a.tokens, a.weights, b.tokens, b.weights);
+    let o = overlap(a.tokens, a.weights, b.tokens, b.weights, a.rare.max(b.rare));
     let swapped = if strict && (a.flags & LATIN) == (b.flags & LATIN) {
         swaps(a, b, o.head_figures_shared > 0)
     } else {
@@ -1702,16 +1817,24 @@ pub(crate) fn max_hours(threshold: f64) -> f64 {
 /// Score lost per hour between two items.
 const HOURLY_PENALTY: f64 = 0.01;
 
-/// The stored form: a version byte, the flags, the number of slots, the
-/// sketch, the slots, the tokens.
+/// The stored form: a version byte, the flags, the number of slots and of
+/// sentences, the sketch, the slots, the sentences (key and mask), the
+/// tokens.
 pub fn to_bytes(s: &Signature) -> Vec<u8> {
     let slots = &s.slots[..s.slots.len().min(MAX_SLOTS)];
-    let mut out = Vec::with_capacity(3 + 2 * K + 4 * (slots.len() + s.tokens.len()));
-    out.push(4);
+    let sentences = &s.sentences[..s.sentences.len().min(MAX_SENTENCES)];
+    let mut out =
+        Vec::with_capacity(4 + 2 * K + 4 * (slots.len() + s.tokens.len()) + 12 * sentences.len());
+    out.push(5);
     out.push(s.flags());
     out.push(slots.len() as u8);
+    out.push(sentences.len() as u8);
     out.extend(s.sketch.iter().flat_map(|v| v.to_le_bytes()));
     out.extend(slots.iter().flat_map(|v| v.to_le_bytes()));
+    for (key, mask) in sentences {
+        out.extend(key.to_le_bytes());
+        out.extend(mask.to_le_bytes());
+    }
     out.extend(s.tokens.iter().flat_map(|v| v.to_le_bytes()));
     out
 }
@@ -1720,19 +1843,35 @@ pub fn to_bytes(s: &Signature) -> Vec<u8> {
 /// the verifier existed) or a damaged blob.
 pub fn from_bytes(b: &[u8]) -> Option<Signature> {
     let (&[version, flags], rest) = b.split_first_chunk::<2>()?;
-    let (nslots, rest) = match version {
-        3 => (0, rest),
+    let (nslots, nsentences, rest) = match version {
+        3 => (0, 0, rest),
         4 => {
             let (&n, rest) = rest.split_first()?;
-            (usize::from(n), rest)
+            (usize::from(n), 0, rest)
+        }
+        5 => {
+            let (&[n, m], rest) = rest.split_first_chunk::<2>()?;
+            (usize::from(n), usize::from(m), rest)
         }
         _ => return None,
     };
-    if rest.len() < 2 * K + 4 * nslots || !(rest.len() - 2 * K).is_multiple_of(4) {
+    let fixed = 2 * K + 4 * nslots + 12 * nsentences;
+    if rest.len() < fixed || !(rest.len() - fixed).is_multiple_of(4) {
         return None;
     }
     let (sk, rest) = rest.split_at(2 * K);
-    let (slot_bytes, toks) = rest.split_at(4 * nslots);
+    let (slot_bytes, rest) = rest.split_at(4 * nslots);
+    let (sentence_bytes, toks) = rest.split_at(12 * nsentences);
+    let sentences: Vec<(u32, u64)> = sentence_bytes
+        .chunks_exact(12)
+        .filter_map(|c| {
+            let (key, mask) = c.split_first_chunk::<4>()?;
+            Some((
+                u32::from_le_bytes(*key),
+                u64::from_le_bytes(mask.try_into().ok()?),
+            ))
+        })
+        .collect();
     let slots: Vec<u32> = slot_bytes
         .chunks_exact(4)
         .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
@@ -1770,6 +1909,7 @@ pub fn from_bytes(b: &[u8]) -> Option<Signature> {
         reaction: flags & IS_REACTION != 0,
         side_event: flags & IS_SIDE_EVENT != 0,
         slots,
+        sentences,
     })
 }
 
@@ -1815,7 +1955,7 @@ pub const FEATURES: [&str; 31] = [
 /// one of them deciding alone.
 #[cfg(test)]
 pub(crate) fn features(a: Side, b: Side, hours: f64) -> [f32; FEATURES.len()] {
-    let o = overlap(a.tokens, a.weights, b.tokens, b.weights);
+    let o = overlap(a.tokens, a.weights, b.tokens, b.weights, a.rare.max(b.rare));
     features_of(a, b, &o, hours)
 }
 
@@ -1887,7 +2027,7 @@ fn features_of(a: Side, b: Side, o: &Overlap, hours: f64) -> [f32; FEATURES.len(
 /// with other seeds than the fixture's; see README, "Stories").
 pub(crate) fn verify(a: Side, b: Side, hours: f64) -> f64 {
     use super::verifier_trees::{BASELINE, NODES, ROOTS};
-    let o = overlap(a.tokens, a.weights, b.tokens, b.weights);
+    let o = overlap(a.tokens, a.weights, b.tokens, b.weights, a.rare.max(b.rare));
     // Two items of one script sharing fewer than MIN_SHARED words and
     // figures are apart by the rules and, in every busy day fitted on,
     // by the trees too: most candidates end here, unwalked.
@@ -1945,6 +2085,41 @@ mod tests {
         // at a script without spaces.
         assert_eq!(toks("abcабв"), toks("abcабв abcабв"));
         assert_eq!(toks("Kono外相"), toks("Kono 外相"));
+    }
+
+    #[test]
+    fn a_sentence_is_known_by_its_first_tokens_whole_or_cut() {
+        const BG: &str = "Relations between Moscow and Tokyo have sunk to their lowest level in decades since the start of the conflict in Ukraine, with both sides expelling diplomats.";
+        let key = |body: &str| -> Vec<u32> {
+            signature("Headline", body)
+                .sentences
+                .iter()
+                .map(|e| e.0)
+                .filter(|&k| k != 0)
+                .collect()
+        };
+        let short = key(&format!("Tokyo lodged a protest on Monday. {BG}"));
+        assert_eq!(short.len(), 1);
+        // A lead long enough that `LEAD_WORDS` cuts the sentence short.
+        let long_lead = "The talks ".repeat(28);
+        let cut = key(&format!("{long_lead}ended on Monday. {BG}"));
+        assert_eq!(cut, short);
+        // Too few tokens to know it by: no key.
+        assert!(key("Tokyo lodged a protest on Monday. Rain fell.").is_empty());
+        // A version 4 blob (before sentences) still reads, without them.
+        let s = signature(
+            "Headline",
+            &format!("Tokyo lodged a protest on Monday. {BG}"),
+        );
+        let mut v4 = to_bytes(&s);
+        v4[0] = 4;
+        v4.remove(3);
+        v4.drain(
+            3 + 2 * K + 4 * s.slots.len()..3 + 2 * K + 4 * s.slots.len() + 12 * s.sentences.len(),
+        );
+        let back = from_bytes(&v4).expect("a version 4 blob reads");
+        assert_eq!(back.tokens, s.tokens);
+        assert!(back.sentences.is_empty());
     }
 
     #[test]
