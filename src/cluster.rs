@@ -1199,6 +1199,9 @@ pub struct MemberWhy {
     pub names: Vec<String>,
     pub figures: Vec<String>,
     pub words: Vec<String>,
+    /// Shared, but given on either side only by sentences the window
+    /// knows for background (see `SentenceCounts`): they weigh a tenth.
+    pub background: Vec<String>,
 }
 
 /// A story member's text, for [`explain`].
@@ -1218,6 +1221,16 @@ pub fn explain(index: &StoryIndex, members: &[MemberText], lead: i64) -> Vec<Mem
         .map(|m| signature_explained(&m.title, &m.body))
         .collect();
     let lead_at = members.iter().position(|m| m.item == lead);
+    let backgrounds: Vec<u64> = sigs
+        .iter()
+        .map(|s| index.sentences.background(&s.0))
+        .collect();
+    // Whether the window knows token `t` of member `m` for background.
+    let in_background = |m: usize, t: u32| {
+        let toks = &sigs[m].0.tokens;
+        toks.binary_search_by_key(&t, |x| x & !signature::FLAG_BITS)
+            .is_ok_and(|at| at < 64 && backgrounds[m] >> at & 1 != 0)
+    };
     let pair = |i: usize, j: usize| {
         let hours = (members[i].time - members[j].time).abs() as f64 / 3600.0;
         index.weighed_score(&sigs[i].0, &sigs[j].0, hours)
@@ -1229,7 +1242,8 @@ pub fn explain(index: &StoryIndex, members: &[MemberText], lead: i64) -> Vec<Mem
                 .iter()
                 .filter(|&&j| pair(i, j) >= index.threshold)
                 .count();
-            let (mut names, mut figures, mut words) = (Vec::new(), Vec::new(), Vec::new());
+            let (mut names, mut figures, mut words, mut background) =
+                (Vec::new(), Vec::new(), Vec::new(), Vec::new());
             let mut vs_lead = None;
             if let Some(l) = lead_at.filter(|&l| l != i) {
                 vs_lead = Some(pair(i, l));
@@ -1240,6 +1254,7 @@ pub fn explain(index: &StoryIndex, members: &[MemberText], lead: i64) -> Vec<Mem
                         continue;
                     };
                     let list = match kind {
+                        _ if in_background(i, t) || in_background(l, t) => &mut background,
                         1 => &mut names,
                         2 => &mut figures,
                         _ => &mut words,
@@ -1250,6 +1265,7 @@ pub fn explain(index: &StoryIndex, members: &[MemberText], lead: i64) -> Vec<Mem
                 }
                 // A name's word is also a word: say it once, as a name.
                 words.retain(|w| !names.contains(w));
+                background.retain(|w| !names.contains(w) && !words.contains(w));
             }
             MemberWhy {
                 item: members[i].item,
@@ -1259,6 +1275,7 @@ pub fn explain(index: &StoryIndex, members: &[MemberText], lead: i64) -> Vec<Mem
                 names,
                 figures,
                 words,
+                background,
             }
         })
         .collect()
@@ -1726,6 +1743,40 @@ mod tests {
             two.weighed_score(&boat, &sanctions, HOUR),
         );
         assert!(after < before, "{after} >= {before}");
+        // `story --why` shows what only the sentence gives apart.
+        let text = |item: i64, title: &str, lead: &str| MemberText {
+            item,
+            time: t,
+            title: title.to_owned(),
+            body: format!("{lead} {BG}"),
+        };
+        let members = [
+            text(
+                1,
+                "Russia summons Japanese ambassador over the detention of a fishing boat",
+                "Russia's Foreign Ministry summoned the Japanese ambassador on Monday to protest the detention of a fishing boat.",
+            ),
+            text(
+                3,
+                "Japan summons Russian ambassador over new sanctions",
+                "Japan's Foreign Ministry summoned the Russian ambassador on Monday to protest new sanctions.",
+            ),
+        ];
+        for (index, shown) in [(&one, false), (&two, true)] {
+            let why = explain(index, &members, 1);
+            let other = &why[1];
+            assert_eq!(
+                other.background.contains(&"treaty".to_owned()),
+                shown,
+                "{other:?}"
+            );
+            assert_eq!(
+                other.words.contains(&"treaty".to_owned()),
+                !shown,
+                "{other:?}"
+            );
+            assert!(other.words.contains(&"ambassador".to_owned()), "{other:?}");
+        }
         // Kept through the stored form, and read back by a new index.
         assert_eq!(
             from_bytes(&to_bytes(&boat)).map(|s| s.sentences),

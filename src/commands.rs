@@ -766,6 +766,11 @@ fn why_line(w: &crate::cluster::MemberWhy) -> String {
     } else if w.vs_lead.is_some() {
         parts.push("shares nothing with the lead".to_owned());
     }
+    // Shared only through sentences pasted under other stories too: shown
+    // apart, since they weigh a tenth.
+    if let Some(b) = list("background", &w.background) {
+        parts.push(format!("{b} (sentences other stories carry)"));
+    }
     format!("why: {}", parts.join("; "))
 }
 
