@@ -271,6 +271,11 @@ impl SentenceCounts {
     }
 }
 
+/// Whether token `i` of an item is in its background `mask`.
+fn in_mask(mask: u64, i: usize) -> bool {
+    i < 64 && mask >> i & 1 != 0
+}
+
 /// A figure in more items of the window than this is too common to be an
 /// event's own: a score ("1-0"), a year, a count of one.
 const COMMON_FIGURE_DF: u16 = 20;
@@ -526,12 +531,20 @@ impl StoryIndex {
 
     /// [`same_event`] with this index's weights.
     pub fn weighed_score(&self, a: &Signature, b: &Signature, hours: f64) -> f64 {
+        let (bg_a, bg_b) = (self.sentences.background(a), self.sentences.background(b));
+        self.weighed_score_with((a, bg_a), (b, bg_b), hours)
+    }
+
+    /// `weighed_score` with each side's background mask (see
+    /// `SentenceCounts::background`) already read.
+    fn weighed_score_with(&self, a: (&Signature, u64), b: (&Signature, u64), hours: f64) -> f64 {
         let (mut wa, mut wb) = (Vec::new(), Vec::new());
-        self.weights_into(&a.tokens, self.sentences.background(a), &mut wa);
-        self.weights_into(&b.tokens, self.sentences.background(b), &mut wb);
+        self.weights_into(&a.0.tokens, a.1, &mut wa);
+        self.weights_into(&b.0.tokens, b.1, &mut wb);
+        let rare = self.rare_figure();
         score(
-            Side::new(&a.tokens, &wa, a.flags(), &a.slots).rare(self.rare_figure()),
-            Side::new(&b.tokens, &wb, b.flags(), &b.slots),
+            Side::new(&a.0.tokens, &wa, a.0.flags(), &a.0.slots).rare(rare),
+            Side::new(&b.0.tokens, &wb, b.0.flags(), &b.0.slots).rare(rare),
             hours,
         )
     }
@@ -580,7 +593,7 @@ impl StoryIndex {
         out.clear();
         out.extend(tokens.iter().enumerate().map(|(i, &t)| {
             let w = self.weight_with(ln_counted, t);
-            if i < 64 && background >> i & 1 != 0 {
+            if in_mask(background, i) {
                 w * BACKGROUND_WEIGHT
             } else {
                 w
@@ -1229,11 +1242,15 @@ pub fn explain(index: &StoryIndex, members: &[MemberText], lead: i64) -> Vec<Mem
     let in_background = |m: usize, t: u32| {
         let toks = &sigs[m].0.tokens;
         toks.binary_search_by_key(&t, |x| x & !signature::FLAG_BITS)
-            .is_ok_and(|at| at < 64 && backgrounds[m] >> at & 1 != 0)
+            .is_ok_and(|at| in_mask(backgrounds[m], at))
     };
     let pair = |i: usize, j: usize| {
         let hours = (members[i].time - members[j].time).abs() as f64 / 3600.0;
-        index.weighed_score(&sigs[i].0, &sigs[j].0, hours)
+        index.weighed_score_with(
+            (&sigs[i].0, backgrounds[i]),
+            (&sigs[j].0, backgrounds[j]),
+            hours,
+        )
     };
     (0..members.len())
         .map(|i| {

@@ -1389,7 +1389,10 @@ struct Overlap {
     w_news_found: [f32; 2],
 }
 
-fn overlap(a: &[u32], wa: &[f32], b: &[u32], wb: &[f32], rare: f32) -> Overlap {
+fn overlap(a: Side, b: Side) -> Overlap {
+    // A figure is the event's own from the rarer bar either side sets.
+    let rare = a.rare.max(b.rare);
+    let (a, wa, b, wb) = (a.tokens, a.weights, b.tokens, b.weights);
     let mut o = Overlap::default();
     for (side, (toks, ws)) in [(a, wa), (b, wb)].into_iter().enumerate() {
         for (&t, &w) in toks.iter().zip(ws) {
@@ -1490,14 +1493,14 @@ fn overlap(a: &[u32], wa: &[f32], b: &[u32], wb: &[f32], rare: f32) -> Overlap {
 /// eastern Hokkaido" / "... 5.1 ..."). Unweighted, so that it holds in a
 /// window too new to know which words are common (see `StoryIndex::decide`).
 pub(crate) fn template_fillings(a: Side, b: Side) -> bool {
-    let o = overlap(a.tokens, a.weights, b.tokens, b.weights, a.rare.max(b.rare));
+    let o = overlap(a, b);
     filled_template(&o, a.flags, b.flags)
 }
 
 /// [`score_with`] without the strict rules, and [`template_fillings`],
 /// from one pass over the pair.
 pub(crate) fn score_plain(a: Side, b: Side, hours: f64) -> (f64, bool) {
-    let o = overlap(a.tokens, a.weights, b.tokens, b.weights, a.rare.max(b.rare));
+    let o = overlap(a, b);
     (
         score_of(a.flags, b.flags, &o, 0, hours, false),
         filled_template(&o, a.flags, b.flags),
@@ -1600,7 +1603,7 @@ pub(crate) fn score(a: Side, b: Side, hours: f64) -> f64 {
 
 /// [`score`], with the rules for a crowded window (`strict`) or without.
 pub(crate) fn score_with(a: Side, b: Side, hours: f64, strict: bool) -> f64 {
-    let o = overlap(a.tokens, a.weights, b.tokens, b.weights, a.rare.max(b.rare));
+    let o = overlap(a, b);
     let swapped = if strict && (a.flags & LATIN) == (b.flags & LATIN) {
         swaps(a, b, o.head_figures_shared > 0)
     } else {
@@ -1955,7 +1958,7 @@ pub const FEATURES: [&str; 31] = [
 /// one of them deciding alone.
 #[cfg(test)]
 pub(crate) fn features(a: Side, b: Side, hours: f64) -> [f32; FEATURES.len()] {
-    let o = overlap(a.tokens, a.weights, b.tokens, b.weights, a.rare.max(b.rare));
+    let o = overlap(a, b);
     features_of(a, b, &o, hours)
 }
 
@@ -2027,7 +2030,7 @@ fn features_of(a: Side, b: Side, o: &Overlap, hours: f64) -> [f32; FEATURES.len(
 /// with other seeds than the fixture's; see README, "Stories").
 pub(crate) fn verify(a: Side, b: Side, hours: f64) -> f64 {
     use super::verifier_trees::{BASELINE, NODES, ROOTS};
-    let o = overlap(a.tokens, a.weights, b.tokens, b.weights, a.rare.max(b.rare));
+    let o = overlap(a, b);
     // Two items of one script sharing fewer than MIN_SHARED words and
     // figures are apart by the rules and, in every busy day fitted on,
     // by the trees too: most candidates end here, unwalked.
