@@ -993,8 +993,10 @@ impl StoryIndex {
         }
         self.newest = self.newest.max(time);
         self.forget_counts();
-        // Evicted in batches: when the recent buckets have grown, or when
-        // the oldest item is a whole horizon past it (a quiet stream would
+        // Evicted in batches: when the recent buckets have grown to half
+        // the sorted ones (each fold rewrites all of them: at a quarter,
+        // folding was a fifteenth of assigning an item), or when the
+        // oldest item is a whole horizon past it (a quiet stream would
         // otherwise keep stale items in its buckets, where they count
         // against `MAX_PER_ANCHOR`).
         let stale = self
@@ -1002,8 +1004,8 @@ impl StoryIndex {
             .front()
             .is_some_and(|it| it.time < self.newest.saturating_sub(self.horizon() * 2));
         let full = self.items.len() >= MAX_ITEMS;
-        if stale || full || self.recent.len() >= (BANDS * 1024).max(self.sorted.len() / 4) {
-            self.evict();
+        if stale || full || self.recent.len() >= (BANDS * 1024).max(self.sorted.len() / 2) {
+            self.fold();
         }
     }
 
@@ -1045,8 +1047,20 @@ impl StoryIndex {
     }
 
     /// Forgets items that no new item can reach any more and folds the
-    /// recent buckets into the sorted array.
+    /// recent buckets into the sorted array, returning the memory the
+    /// window no longer needs.
     pub fn evict(&mut self) {
+        self.fold();
+        self.recent = Vec::new();
+        self.recent_heads = FxHashMap::default();
+        self.items.shrink_to_fit();
+        self.tokens.shrink_to_fit();
+    }
+
+    /// `evict` without giving memory back: `insert` folds every few
+    /// thousand items, and the buffers would only grow again (shrinking
+    /// and regrowing them was a fiftieth of assigning an item).
+    fn fold(&mut self) {
         let cutoff = self.newest.saturating_sub(self.horizon());
         let most = MAX_ITEMS - MAX_ITEMS / 4;
         while self
@@ -1142,14 +1156,12 @@ impl StoryIndex {
         trim(group, &mut sorted, &mut counts);
         sorted.shrink_to_fit();
         self.sorted = sorted;
-        self.recent_heads = FxHashMap::default();
-        self.recent = Vec::new();
+        self.recent_heads.clear();
+        self.recent.clear();
         for k in 1..counts.len() {
             counts[k] += counts[k - 1];
         }
         self.dir = counts;
-        self.items.shrink_to_fit();
-        self.tokens.shrink_to_fit();
     }
 
     pub fn len(&self) -> usize {

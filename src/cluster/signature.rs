@@ -473,10 +473,15 @@ fn name_key_token(folded: &str) -> (u32, bool) {
 }
 
 /// The last two names of a run, newest last.
-#[derive(Default, Clone, Copy)]
+#[derive(Clone, Copy)]
 struct Names([Option<u32>; 2]);
 
 impl Names {
+    /// No names. (A constant rather than `Default`: the derived default
+    /// was a call whose result the caller then copied, and the copy
+    /// stalled on the callee's stores, 2% of reading an item.)
+    const NONE: Names = Names([None, None]);
+
     fn push(&mut self, n: u32) {
         self.0 = [self.0[1], Some(n)];
     }
@@ -486,7 +491,7 @@ impl Names {
     }
 
     fn take(&mut self) -> Names {
-        std::mem::take(self)
+        std::mem::replace(self, Names::NONE)
     }
 }
 
@@ -676,7 +681,7 @@ impl Tokens {
                 self.slot_word(mix(u64::from(t) | (1 << 40)), fingerprint(t));
                 self.push(t | flag);
                 self.end_speaker_run();
-                self.prev_name = Names::default();
+                self.prev_name = Names::NONE;
                 sentence_start = false;
                 if !title {
                     self.body_words += 1;
@@ -725,7 +730,7 @@ impl Tokens {
                 if c == ',' && !self.prev_name.is_empty() {
                     self.join_run();
                 } else {
-                    self.prev_name = Names::default();
+                    self.prev_name = Names::NONE;
                     self.joined.clear();
                 }
             }
@@ -839,7 +844,7 @@ impl Tokens {
             }
             _ => {
                 self.end_speaker_run();
-                self.prev_name = Names::default();
+                self.prev_name = Names::NONE;
                 self.joined.clear();
                 // Russian puts the speaker's office, in lower case, between
                 // the verb and the name; English capitalises the office
@@ -1164,10 +1169,10 @@ fn signature_with(
         word: String::with_capacity(32),
         folded: String::with_capacity(32),
         body_words: 0,
-        prev_name: Names::default(),
+        prev_name: Names::NONE,
         joined: Vec::new(),
         after_verb: 0,
-        run_name: Names::default(),
+        run_name: Names::NONE,
         words_read: 0,
         lead_done: false,
         day_seen: false,
@@ -1185,7 +1190,7 @@ fn signature_with(
     t.close_slots();
     let title_slots = t.slots.len();
     t.end_speaker_run();
-    (t.prev_name, t.after_verb, t.words_read) = (Names::default(), 0, 0);
+    (t.prev_name, t.after_verb, t.words_read) = (Names::NONE, 0, 0);
     t.joined.clear();
     t.text(&body, false);
     t.end_speaker_run();
@@ -2029,7 +2034,6 @@ fn features_of(a: Side, b: Side, o: &Overlap, hours: f64) -> [f32; FEATURES.len(
 /// `scripts/fit_verifier.py` on busy days of `scripts/gen_busy_day.py`
 /// with other seeds than the fixture's; see README, "Stories").
 pub(crate) fn verify(a: Side, b: Side, hours: f64) -> f64 {
-    use super::verifier_trees::{BASELINE, NODES, ROOTS};
     let o = overlap(a, b);
     // Two items of one script sharing fewer than MIN_SHARED words and
     // figures are apart by the rules and, in every busy day fitted on,
@@ -2040,6 +2044,123 @@ pub(crate) fn verify(a: Side, b: Side, hours: f64) -> f64 {
         return 0.0;
     }
     let x = features_of(a, b, &o, hours);
+    let raw = FOREST.predict(&x);
+    1.0 / (1.0 + f64::from(-raw).exp())
+}
+
+/// The verifier's trees laid out complete, each to the depth of the
+/// deepest: a tree is its split nodes in breadth-first order (children of
+/// node `i` at `2i + 1` and `2i + 2`) and then its leaves, so a walk is
+/// `depth` steps of arithmetic with no branch to mispredict, and the 150
+/// trees take 28 KiB (the generated table, a node to 16 bytes with its
+/// leaves among the splits, took 72). A leaf above the bottom is copied
+/// down both sides of padding splits, so every walk ends where the
+/// generated table's would, and the leaves are summed in the same order:
+/// the probabilities are the same to the bit.
+struct Forest {
+    depth: u32,
+    /// Per tree, `2^depth - 1` splits as (feature, threshold).
+    splits: Vec<(u32, f32)>,
+    /// Per tree, `2^depth` leaf values.
+    leaves: Vec<f32>,
+}
+
+/// Deeper than this, a complete tree would waste more than the walk saves
+/// (the fit uses depth 4); such a table is walked as generated.
+const MAX_COMPLETE_DEPTH: u32 = 8;
+
+static FOREST: LazyLock<Forest> = LazyLock::new(Forest::new);
+
+impl Forest {
+    fn new() -> Forest {
+        use super::verifier_trees::{NODES, ROOTS};
+        // Depth of the subtree at `at`, or None for a malformed table (a
+        // child out of range, or a walk longer than the table).
+        fn depth_of(at: usize, budget: usize) -> Option<u32> {
+            let &(f, _, l, r, _) = NODES.get(at)?;
+            if f == LEAF {
+                return Some(0);
+            }
+            let budget = budget.checked_sub(1)?;
+            Some(1 + depth_of(usize::from(l), budget)?.max(depth_of(usize::from(r), budget)?))
+        }
+        let depth = ROOTS
+            .iter()
+            .map(|&r| depth_of(usize::from(r), NODES.len()))
+            .try_fold(0, |d, t| t.map(|t| d.max(t)));
+        // At least one split, so a tree of a single leaf has a place.
+        let Some(depth) = depth.map(|d| d.max(1)).filter(|&d| d <= MAX_COMPLETE_DEPTH) else {
+            return Forest {
+                depth: u32::MAX,
+                splits: Vec::new(),
+                leaves: Vec::new(),
+            };
+        };
+        let (n_splits, n_leaves) = ((1usize << depth) - 1, 1usize << depth);
+        let mut forest = Forest {
+            depth,
+            splits: Vec::with_capacity(ROOTS.len() * n_splits),
+            leaves: Vec::with_capacity(ROOTS.len() * n_leaves),
+        };
+        for &root in &ROOTS {
+            let (splits, leaves) = (forest.splits.len(), forest.leaves.len());
+            forest.splits.resize(splits + n_splits, (0, f32::INFINITY));
+            forest.leaves.resize(leaves + n_leaves, 0.0);
+            // (position in the complete tree, generated node); a leaf met
+            // above the bottom fills every leaf under its position.
+            let mut todo = vec![(0usize, usize::from(root))];
+            while let Some((pos, at)) = todo.pop() {
+                let Some(&(f, t, l, r, v)) = NODES.get(at) else {
+                    continue;
+                };
+                if f == LEAF || pos >= n_splits {
+                    let (mut first, mut span) = (pos, 1);
+                    while first < n_splits {
+                        (first, span) = (2 * first + 1, 2 * span);
+                    }
+                    let from = leaves + first - n_splits;
+                    forest.leaves[from..from + span].fill(v);
+                } else {
+                    forest.splits[splits + pos] = (u32::from(f), t);
+                    todo.push((2 * pos + 1, usize::from(l)));
+                    todo.push((2 * pos + 2, usize::from(r)));
+                }
+            }
+        }
+        forest
+    }
+
+    /// The trees' raw sum for features `x`.
+    fn predict(&self, x: &[f32]) -> f32 {
+        if self.depth == u32::MAX {
+            return walk_generated(x);
+        }
+        let mut raw = super::verifier_trees::BASELINE;
+        let n_splits = (1usize << self.depth) - 1;
+        for (splits, leaves) in self
+            .splits
+            .chunks_exact(n_splits)
+            .zip(self.leaves.chunks_exact(n_splits + 1))
+        {
+            let mut at = 0;
+            for _ in 0..self.depth {
+                let (f, t) = splits[at];
+                let value = x.get(f as usize).copied().unwrap_or(0.0);
+                // Left when `value <= t`, as the generated table reads;
+                // NaN goes right there too.
+                at = 2 * at + 1 + usize::from(value > t || value.is_nan());
+            }
+            raw += leaves[at - n_splits];
+        }
+        raw
+    }
+}
+
+/// The trees' raw sum walked in the generated table itself: what a table
+/// too deep to lay out complete gets, and what the complete layout is
+/// tested against.
+fn walk_generated(x: &[f32]) -> f32 {
+    use super::verifier_trees::{BASELINE, NODES, ROOTS};
     let mut raw = BASELINE;
     for &root in &ROOTS {
         let mut at = usize::from(root);
@@ -2053,7 +2174,7 @@ pub(crate) fn verify(a: Side, b: Side, hours: f64) -> f64 {
             at = usize::from(if value <= t { l } else { r });
         }
     }
-    1.0 / (1.0 + f64::from(-raw).exp())
+    raw
 }
 
 /// Marks a leaf in the verifier's node table.
@@ -2088,6 +2209,40 @@ mod tests {
         // at a script without spaces.
         assert_eq!(toks("abcабв"), toks("abcабв abcабв"));
         assert_eq!(toks("Kono外相"), toks("Kono 外相"));
+    }
+
+    #[test]
+    fn the_complete_forest_sums_what_the_generated_table_does() {
+        use super::super::verifier_trees::NODES;
+        let forest = Forest::new();
+        assert!(forest.depth <= MAX_COMPLETE_DEPTH, "laid out complete");
+        // Feature values drawn from the table's own thresholds (a value on
+        // a threshold goes left), a little either side of them, and NaN.
+        let thresholds: Vec<f32> = NODES.iter().map(|n| n.1).collect();
+        let mut state = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for _ in 0..20_000 {
+            let x: Vec<f32> = (0..FEATURES.len())
+                .map(|_| {
+                    let r = next();
+                    let t = thresholds[(r >> 8) as usize % thresholds.len()];
+                    match r % 5 {
+                        0 => t,
+                        1 => t + 1e-3,
+                        2 => t - 1e-3,
+                        3 if r % 97 == 0 => f32::NAN,
+                        _ => (r >> 40) as f32 / (1u64 << 22) as f32,
+                    }
+                })
+                .collect();
+            let (fast, walked) = (forest.predict(&x), walk_generated(&x));
+            assert_eq!(fast.to_bits(), walked.to_bits(), "{x:?}");
+        }
     }
 
     #[test]

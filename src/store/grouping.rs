@@ -28,6 +28,9 @@ pub struct Grouper {
     /// Items read ahead by the last batch and not assigned yet, by id, so
     /// that the next batch need not read and sign them again.
     ready: HashMap<i64, Prepared>,
+    /// Whether the index has given back its spare memory since it last
+    /// grew: once when nothing waits, not on every idle check.
+    settled: bool,
 }
 
 impl Grouper {
@@ -36,6 +39,7 @@ impl Grouper {
             cfg,
             index: None,
             ready: HashMap::new(),
+            settled: true,
         }
     }
 
@@ -57,8 +61,15 @@ impl Grouper {
         let waiting = db.waiting_for_story(limit.max(READ_AHEAD))?;
         if waiting.is_empty() {
             self.ready.clear();
+            // Idle: the index keeps its buffers while items come (they
+            // would only grow again), and gives them back now.
+            if let Some(index) = self.index.as_mut().filter(|_| !self.settled) {
+                index.evict();
+            }
+            self.settled = true;
             return Ok(0);
         }
+        self.settled = false;
         let pending = &waiting[..waiting.len().min(limit)];
         if self.index.is_none() {
             let mut index = StoryIndex::new(self.window(), self.cfg.threshold);
