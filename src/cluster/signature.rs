@@ -1399,26 +1399,37 @@ fn overlap(a: Side, b: Side) -> Overlap {
     let rare = a.rare.max(b.rare);
     let (a, wa, b, wb) = (a.tokens, a.weights, b.tokens, b.weights);
     let mut o = Overlap::default();
-    for (side, (toks, ws)) in [(a, wa), (b, wb)].into_iter().enumerate() {
-        for (&t, &w) in toks.iter().zip(ws) {
-            let kind = (t & KIND) as usize;
-            o.own[side][kind] += 1;
-            o.w_own[side][kind] += w;
-            if t & IN_TITLE != 0 {
-                o.title_own[side] += 1;
-                o.w_title_own[side] += w;
-            }
-            o.speakers_own[side] += u32::from(t & SPEAKER != 0);
-            o.first_day[side] += u32::from(t & FIRST_DAY != 0);
-        }
-    }
     let news = |t: u32| t & IN_LEAD != 0 && t & SPEAKER == 0 && t & KIND != DAY;
     for (side, (toks, ws)) in [(a, wa), (b, wb)].into_iter().enumerate() {
+        // Each sum in a local of its own, every token adding to every one
+        // (zero where it does not count): the sums stay in registers. Added
+        // through `o` by the token's kind, each add waited on the last
+        // one's store, and this loop was the most of a pair's cost. Adding
+        // zeros leaves each sum what it was, to the bit.
+        let (mut own, mut w_own) = ([0u32; 4], [0f32; 4]);
+        let (mut title, mut w_title, mut w_news) = (0u32, 0f32, 0f32);
+        let (mut speakers, mut first_day) = (0u32, 0u32);
         for (&t, &w) in toks.iter().zip(ws) {
-            if news(t) {
-                o.w_news[side] += w;
+            let kind = t & KIND;
+            for k in 0..4 {
+                let this = kind == k as u32;
+                own[k] += u32::from(this);
+                w_own[k] += if this { w } else { 0.0 };
             }
+            let in_title = t & IN_TITLE != 0;
+            title += u32::from(in_title);
+            w_title += if in_title { w } else { 0.0 };
+            w_news += if news(t) { w } else { 0.0 };
+            speakers += u32::from(t & SPEAKER != 0);
+            first_day += u32::from(t & FIRST_DAY != 0);
         }
+        o.own[side] = own;
+        o.w_own[side] = w_own;
+        o.title_own[side] = title;
+        o.w_title_own[side] = w_title;
+        o.w_news[side] = w_news;
+        o.speakers_own[side] = speakers;
+        o.first_day[side] = first_day;
     }
     let missing = |o: &mut Overlap, side: usize, t: u32, w: f32| {
         if t & IN_TITLE != 0 {
