@@ -1842,6 +1842,44 @@ mod tests {
     }
 
     #[test]
+    fn folding_keeps_the_buffers_and_evicting_gives_them_back() {
+        let mut idx = StoryIndex::new(72 * 3600, 0.4);
+        let sig = |i: i64| {
+            signature(
+                &format!("Event number w{i} x{i} y{i}"),
+                &format!("Text u{i} v{i}."),
+            )
+        };
+        let mut i = 0;
+        // Until the recent buckets have been folded at least once.
+        while idx.sorted.is_empty() || idx.recent.is_empty() {
+            idx.insert(i, &sig(i), i * 60, i, 1);
+            i += 1;
+            assert!(i < 100_000, "never folded");
+        }
+        assert!(
+            idx.recent.capacity() >= BANDS * 1024 && idx.recent.len() < BANDS * 1024,
+            "a fold keeps the recent buffer: {} of {}",
+            idx.recent.len(),
+            idx.recent.capacity()
+        );
+        let before = idx.heap_bytes();
+        idx.evict();
+        assert_eq!(idx.recent.capacity(), 0);
+        assert!(
+            idx.heap_bytes() < before,
+            "{} against {before}",
+            idx.heap_bytes()
+        );
+        // The newest item is still found, from the sorted buckets now.
+        let last = i - 1;
+        assert_eq!(
+            idx.find(&sig(last), last * 60, 2).map(|(s, _)| s),
+            Some(last)
+        );
+    }
+
+    #[test]
     fn eviction_forgets_items_outside_the_window() {
         let mut idx = StoryIndex::new(3600, 0.4);
         for i in 0..5000 {
