@@ -172,7 +172,10 @@ async fn old_items_go_topic_feeds_and_live_stories_stay_and_the_file_shrinks() {
         .await
         .unwrap();
     store.close().await;
-    assert!(pruned.batches >= 7, "{pruned:?}");
+    // 3,003 items in batches of 500, and the freed pages (about 2,000)
+    // given back 1,024 at a time: not a batch per page.
+    assert!((7..=10).contains(&pruned.batches), "{pruned:?}");
+    assert!(pruned.vacuumed_pages >= 1000, "{pruned:?}");
     assert!(pruned.items >= 3003, "{pruned:?}");
     assert!(pruned.stories >= 1, "{pruned:?}");
     assert_eq!(again.items, 0, "{again:?}");
