@@ -62,9 +62,9 @@ impl Grouper {
         if waiting.is_empty() {
             self.ready.clear();
             // Idle: the index keeps its buffers while items come (they
-            // would only grow again), and gives them back now.
+            // would only grow again), and gives their spare room back now.
             if let Some(index) = self.index.as_mut().filter(|_| !self.settled) {
-                index.evict();
+                index.release_spare();
             }
             self.settled = true;
             return Ok(0);
