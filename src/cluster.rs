@@ -1004,9 +1004,15 @@ impl StoryIndex {
             .front()
             .is_some_and(|it| it.time < self.newest.saturating_sub(self.horizon() * 2));
         let full = self.items.len() >= MAX_ITEMS;
-        if stale || full || self.recent.len() >= (BANDS * 1024).max(self.sorted.len() / 2) {
+        if stale || full || self.recent_holds(2) {
             self.fold();
         }
+    }
+
+    /// Whether the recent buckets hold a `1/share` of the sorted ones (and
+    /// at least a thousand entries a band): when a fold is worth its cost.
+    fn recent_holds(&self, share: usize) -> bool {
+        self.recent.len() >= (BANDS * 1024).max(self.sorted.len() / share)
     }
 
     /// Takes the items that fell out of reach of the newest one out of
@@ -1062,16 +1068,13 @@ impl StoryIndex {
     /// their last doubling) where more than a quarter of it is unused:
     /// what an index idling between polls need not hold. Each keeps an
     /// eighth to spare, so a few more items do not make it grow (and copy
-    /// itself) again at once. Folds nothing, unlike `evict`: a fold
-    /// rewrites the whole window, too much for each time grouping catches
-    /// up.
+    /// itself) again at once. It folds only when the recent buckets hold
+    /// an eighth of the sorted ones: a fold at every idle moment would
+    /// rewrite a large window for a handful of items, but between folds at
+    /// half the sorted size the recent buckets (8 bytes an entry and a
+    /// map, against 4) held 6 MiB more of a 52,000-item window.
     pub fn release_spare(&mut self) {
-        // Folded now if the recent buckets hold an eighth of the sorted
-        // ones: a fold at every idle moment would rewrite a large window
-        // for a handful of items, but between folds at half the sorted
-        // size the recent buckets (8 bytes an entry and a map, against 4)
-        // held 6 MiB more of a 52,000-item window.
-        if self.recent.len() >= (BANDS * 1024).max(self.sorted.len() / 8) {
+        if self.recent_holds(8) {
             self.fold();
         }
         let spare =
