@@ -398,6 +398,14 @@ const MAX_ITEMS: usize = 1 << 22;
 
 /// A bucket key as the sorted array keeps it: the top 16 bits (the
 /// directory cell) and the low 8 (which hold the anchor bit).
+/// Turns counts into where each bucket starts.
+fn exclusive_sums(counts: &mut [usize]) {
+    let mut sum = 0;
+    for c in counts {
+        (*c, sum) = (sum, sum + *c);
+    }
+}
+
 fn key24(key: u32) -> u32 {
     ((key >> (32 - DIR_BITS)) << 8) | (key & 0xff)
 }
@@ -1133,15 +1141,7 @@ impl StoryIndex {
         // Entries as `key24 << 40 | full slot`, so that a bucket's entries
         // sort oldest first whatever the 24 bits stored of their slots.
         let base = self.slot_base;
-        let mut fresh: Vec<u64> = Vec::with_capacity(self.recent.len());
-        for (&key, &head) in &self.recent_heads {
-            let mut at = head;
-            while let Some(&(slot, next)) = self.recent.get(at as usize) {
-                fresh.push((u64::from(key24(key)) << 40) | self.full_slot(u64::from(slot)));
-                at = next;
-            }
-        }
-        fresh.sort_unstable();
+        let fresh = self.recent_sorted();
         // The old entries, their keys rebuilt from the directory, in (key,
         // slot) order, merged with the fresh ones.
         let old = std::mem::take(&mut self.sorted);
@@ -1198,6 +1198,54 @@ impl StoryIndex {
             counts[k] += counts[k - 1];
         }
         self.dir = counts;
+    }
+
+    /// The recent buckets' entries as `key24 << 40 | full slot`, sorted.
+    /// `recent` holds them oldest first, so two stable counting passes by
+    /// key (low half, then high) sort them: a third of the comparison
+    /// sort's time, which was a fortieth of assigning an item.
+    fn recent_sorted(&self) -> Vec<u64> {
+        const HALF: u32 = 12;
+        let n = self.recent.len();
+        let mut keys = vec![0u32; n];
+        for (&key, &head) in &self.recent_heads {
+            let mut at = head;
+            while let Some(&(_, next)) = self.recent.get(at as usize) {
+                keys[at as usize] = key24(key);
+                at = next;
+            }
+        }
+        let entries = self
+            .recent
+            .iter()
+            .zip(&keys)
+            .map(|(&(slot, _), &key)| (u64::from(key) << 40) | self.full_slot(u64::from(slot)));
+        let mut by_low = vec![0u64; n];
+        let mut starts = vec![0usize; 1 << HALF];
+        let low = |e: u64| ((e >> 40) as usize) & ((1 << HALF) - 1);
+        let high = |e: u64| (e >> (40 + HALF)) as usize;
+        for &k in &keys {
+            starts[k as usize & ((1 << HALF) - 1)] += 1;
+        }
+        exclusive_sums(&mut starts);
+        for e in entries {
+            let b = &mut starts[low(e)];
+            by_low[*b] = e;
+            *b += 1;
+        }
+        starts.fill(0);
+        for &k in &keys {
+            starts[(k >> HALF) as usize] += 1;
+        }
+        exclusive_sums(&mut starts);
+        drop(keys);
+        let mut out = vec![0u64; n];
+        for &e in &by_low {
+            let b = &mut starts[high(e)];
+            out[*b] = e;
+            *b += 1;
+        }
+        out
     }
 
     pub fn len(&self) -> usize {
@@ -1875,6 +1923,36 @@ mod tests {
             Some(7),
             "items past the wrap are read back whole"
         );
+    }
+
+    #[test]
+    fn the_recent_entries_sort_as_a_comparison_sort_does() {
+        let mut idx = StoryIndex::new(72 * 3600, 0.4);
+        // Shared names and figures, so that buckets hold several entries
+        // and keys share their low and high halves.
+        for i in 0..3000i64 {
+            let s = signature(
+                &format!("Kono meets Lavrov{} over quota {}", i % 7, i % 13),
+                &format!("Talks w{i} in Tokyo{} on Friday.", i % 5),
+            );
+            idx.insert(i, &s, i * 60, i, 1);
+            if idx.recent.is_empty() {
+                continue;
+            }
+            let mut expected: Vec<u64> = Vec::new();
+            for (&key, &head) in &idx.recent_heads {
+                let mut at = head;
+                while let Some(&(slot, next)) = idx.recent.get(at as usize) {
+                    expected.push((u64::from(key24(key)) << 40) | idx.full_slot(u64::from(slot)));
+                    at = next;
+                }
+            }
+            expected.sort_unstable();
+            if i % 97 == 0 || i == 2999 {
+                assert_eq!(idx.recent_sorted(), expected, "after item {i}");
+            }
+        }
+        assert!(idx.recent.len() > 1000);
     }
 
     #[test]
