@@ -398,16 +398,29 @@ const MAX_ITEMS: usize = 1 << 22;
 
 /// A bucket key as the sorted array keeps it: the top 16 bits (the
 /// directory cell) and the low 8 (which hold the anchor bit).
-/// Turns counts into where each bucket starts.
-fn exclusive_sums(counts: &mut [usize]) {
-    let mut sum = 0;
-    for c in counts {
-        (*c, sum) = (sum, sum + *c);
-    }
-}
-
 fn key24(key: u32) -> u32 {
     ((key >> (32 - DIR_BITS)) << 8) | (key & 0xff)
+}
+
+/// The values a digit of `counting_pass` takes: half of a 24-bit key.
+const DIGITS: usize = 1 << 12;
+
+/// One stable counting-sort pass of `from` into `to` by `digit` (below
+/// `DIGITS`).
+fn counting_pass(from: &[u64], to: &mut [u64], digit: impl Fn(u64) -> usize) {
+    let mut starts = vec![0usize; DIGITS];
+    for &e in from {
+        starts[digit(e)] += 1;
+    }
+    let mut sum = 0;
+    for c in &mut starts {
+        (*c, sum) = (sum, sum + *c);
+    }
+    for &e in from {
+        let at = &mut starts[digit(e)];
+        to[*at] = e;
+        *at += 1;
+    }
 }
 
 impl StoryIndex {
@@ -1205,9 +1218,7 @@ impl StoryIndex {
     /// key (low half, then high) sort them: a third of the comparison
     /// sort's time, which was a fortieth of assigning an item.
     fn recent_sorted(&self) -> Vec<u64> {
-        const HALF: u32 = 12;
-        let n = self.recent.len();
-        let mut keys = vec![0u32; n];
+        let mut keys = vec![0u32; self.recent.len()];
         for (&key, &head) in &self.recent_heads {
             let mut at = head;
             while let Some(&(_, next)) = self.recent.get(at as usize) {
@@ -1215,37 +1226,17 @@ impl StoryIndex {
                 at = next;
             }
         }
-        let entries = self
+        let mut entries: Vec<u64> = self
             .recent
             .iter()
-            .zip(&keys)
-            .map(|(&(slot, _), &key)| (u64::from(key) << 40) | self.full_slot(u64::from(slot)));
-        let mut by_low = vec![0u64; n];
-        let mut starts = vec![0usize; 1 << HALF];
-        let low = |e: u64| ((e >> 40) as usize) & ((1 << HALF) - 1);
-        let high = |e: u64| (e >> (40 + HALF)) as usize;
-        for &k in &keys {
-            starts[k as usize & ((1 << HALF) - 1)] += 1;
-        }
-        exclusive_sums(&mut starts);
-        for e in entries {
-            let b = &mut starts[low(e)];
-            by_low[*b] = e;
-            *b += 1;
-        }
-        starts.fill(0);
-        for &k in &keys {
-            starts[(k >> HALF) as usize] += 1;
-        }
-        exclusive_sums(&mut starts);
-        drop(keys);
-        let mut out = vec![0u64; n];
-        for &e in &by_low {
-            let b = &mut starts[high(e)];
-            out[*b] = e;
-            *b += 1;
-        }
-        out
+            .zip(keys)
+            .map(|(&(slot, _), key)| (u64::from(key) << 40) | self.full_slot(u64::from(slot)))
+            .collect();
+        let mut spare = vec![0u64; entries.len()];
+        let half = |e: u64, shift: u32| ((e >> (40 + shift)) as usize) & (DIGITS - 1);
+        counting_pass(&entries, &mut spare, |e| half(e, 0));
+        counting_pass(&spare, &mut entries, |e| half(e, DIGITS.trailing_zeros()));
+        entries
     }
 
     pub fn len(&self) -> usize {
