@@ -4,11 +4,12 @@
 //! index is rebuilt from the stored sketches when first needed, so it
 //! survives restarts without a file of its own.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::sync::mpsc;
 
 use crate::cluster::{self, StoryIndex};
 use crate::config::Stories;
-use crate::storage::{Backend, Sketched, StoreError};
+use crate::storage::{Backend, GroupingInput, Sketched, StoreError};
 
 /// Items a daemon assigns in one transaction between store jobs.
 pub const BATCH: usize = 256;
@@ -20,14 +21,18 @@ pub const BATCH: usize = 256;
 /// ahead.
 const READ_AHEAD: usize = 1000;
 
+/// Items past those a batch reads that are handed to the signer thread
+/// with each batch (see `Ahead`): a batch's worth, so that the next batch
+/// finds them signed.
+const SIGN_AHEAD: usize = BATCH;
+
 /// The story index and what it was built with; one per store thread.
 pub struct Grouper {
     cfg: Stories,
     /// Loaded the first time an item is assigned to a story.
     index: Option<StoryIndex>,
-    /// Items read ahead by the last batch and not assigned yet, by id, so
-    /// that the next batch need not read and sign them again.
-    ready: HashMap<i64, Prepared>,
+    /// Items read and signed ahead of their batch.
+    ahead: Ahead,
     /// Whether the index has given back its spare memory since it last
     /// grew: once when nothing waits, not on every idle check.
     settled: bool,
@@ -38,7 +43,7 @@ impl Grouper {
         Grouper {
             cfg,
             index: None,
-            ready: HashMap::new(),
+            ahead: Ahead::default(),
             settled: true,
         }
     }
@@ -51,16 +56,17 @@ impl Grouper {
     /// next assignment rebuilds it.
     pub fn forget(&mut self) {
         self.index = None;
-        self.ready.clear();
+        self.ahead.clear();
     }
 
     /// Assigns up to `limit` items stored without a story (new items are
     /// stored first and grouped after, off the polling path), in one
     /// transaction. Returns how many were assigned; 0 when none wait.
     pub fn assign(&mut self, db: &mut dyn Backend, limit: usize) -> Result<usize, StoreError> {
-        let waiting = db.waiting_for_story(limit.max(READ_AHEAD))?;
+        let read = limit.max(READ_AHEAD);
+        let waiting = db.waiting_for_story(read + SIGN_AHEAD)?;
         if waiting.is_empty() {
-            self.ready.clear();
+            self.ahead.clear();
             // Idle: the index keeps its buffers while items come (they
             // would only grow again), and gives their spare room back now.
             if let Some(index) = self.index.as_mut().filter(|_| !self.settled) {
@@ -70,7 +76,8 @@ impl Grouper {
             return Ok(0);
         }
         self.settled = false;
-        let pending = &waiting[..waiting.len().min(limit)];
+        let (needed, later) = waiting.split_at(waiting.len().min(read));
+        let pending = &needed[..needed.len().min(limit)];
         if self.index.is_none() {
             let mut index = StoryIndex::new(self.window(), self.cfg.threshold);
             load_index(db, &mut index)?;
@@ -80,20 +87,19 @@ impl Grouper {
             return Ok(0);
         };
         let now = chrono::Utc::now().timestamp();
-        let ready = std::mem::take(&mut self.ready);
+        let ahead = &mut self.ahead;
         db.begin()?;
-        let written = read_batch(db, &waiting, ready).and_then(|batch| {
+        let written = ahead.batch(db, needed, later).and_then(|batch| {
             assign_batch(db, index, &batch, pending.len(), now)?;
             db.commit()?;
             Ok(batch)
         });
         match written {
             Ok(batch) => {
-                self.ready = batch
-                    .into_iter()
-                    .skip(pending.len())
-                    .map(|p| (p.id, p))
-                    .collect();
+                ahead.keep(
+                    batch.into_iter().skip(pending.len()),
+                    &waiting[pending.len()..],
+                );
                 db.note_grouped(pending)?;
                 Ok(pending.len())
             }
@@ -154,50 +160,191 @@ struct Prepared {
     sig: cluster::Signature,
 }
 
-/// The items of a batch, prepared, in the batch's order (sort time):
-/// those the last batch read ahead from `ready`, the others read now.
-/// (An item's text is read once, before its turn: one that changes in
-/// between, a matter of a store job or two, is grouped by what it said.)
-fn read_batch(
-    db: &mut dyn Backend,
-    waiting: &[i64],
-    mut ready: HashMap<i64, Prepared>,
-) -> Result<Vec<Prepared>, StoreError> {
-    waiting
-        .iter()
-        .map(|&id| {
-            if let Some(p) = ready.remove(&id) {
-                return Ok(p);
+/// Items prepared ahead of their batch, and a thread that prepares them.
+///
+/// Signing an item (its tokens, sketch and slots, and the agency it
+/// cites) is a tenth of grouping's time and needs nothing from the index,
+/// so the items a later batch will need are read here and signed on a
+/// thread of their own while this one assigns the current batch: when a
+/// first poll's backlog is grouped, the second core has nothing else to
+/// do. Reading stays on the store thread, which owns the database.
+#[derive(Default)]
+struct Ahead {
+    /// Signed, not assigned yet, by id.
+    ready: HashMap<i64, Prepared>,
+    /// Sent to the signer and not back yet.
+    signing: HashSet<i64>,
+    /// Started with the first items to sign; `None` before, or when it
+    /// could not be started (then this thread signs everything).
+    signer: Option<Signer>,
+    /// Whether starting the signer was tried.
+    started: bool,
+    /// Items the signer gave back (what the tests check).
+    #[cfg(test)]
+    from_signer: usize,
+}
+
+struct Signer {
+    to: mpsc::Sender<(i64, GroupingInput)>,
+    from: mpsc::Receiver<Prepared>,
+}
+
+impl Signer {
+    fn start() -> std::io::Result<Signer> {
+        let (to, inputs) = mpsc::channel::<(i64, GroupingInput)>();
+        let (done, from) = mpsc::channel();
+        std::thread::Builder::new()
+            .name("feedsift-signer".into())
+            .spawn(move || {
+                for (id, it) in inputs {
+                    if done.send(prepare(id, it)).is_err() {
+                        break;
+                    }
+                }
+            })?;
+        Ok(Signer { to, from })
+    }
+}
+
+impl Ahead {
+    fn clear(&mut self) {
+        self.ready.clear();
+        self.signing.clear();
+        // What the signer still sends back is dropped as it arrives.
+        if let Some(s) = &self.signer {
+            while s.from.try_recv().is_ok() {}
+        }
+    }
+
+    /// The `needed` items, prepared, in order: those signed ahead, the
+    /// others read and signed now. The `later` ones go to the signer
+    /// first, so that it works while this thread signs what is missing.
+    /// (An item's text is read once, before its turn: one that changes in
+    /// between, a matter of a store job or two, is grouped by what it said.)
+    fn batch(
+        &mut self,
+        db: &mut dyn Backend,
+        needed: &[i64],
+        later: &[i64],
+    ) -> Result<Vec<Prepared>, StoreError> {
+        self.send(db, later)?;
+        let mut batch = Vec::with_capacity(needed.len());
+        for &id in needed {
+            let p = match self.ready.remove(&id) {
+                Some(p) => p,
+                None if self.signing.contains(&id) => match self.wait_for(id) {
+                    Some(p) => p,
+                    None => prepare(id, db.grouping_input(id)?),
+                },
+                None => prepare(id, db.grouping_input(id)?),
+            };
+            batch.push(p);
+        }
+        Ok(batch)
+    }
+
+    /// Reads the items neither signed nor being signed and hands them to
+    /// the signer.
+    fn send(&mut self, db: &mut dyn Backend, ids: &[i64]) -> Result<(), StoreError> {
+        for &id in ids {
+            if self.ready.contains_key(&id) || self.signing.contains(&id) {
+                continue;
             }
+            let Some(signer) = self.signer() else {
+                return Ok(());
+            };
             let it = db.grouping_input(id)?;
-            let body = it
-                .summary
-                .as_deref()
-                .or(it.content.as_deref())
-                .unwrap_or("");
-            let sig = cluster::signature(&it.title, body);
-            // The attribution line is often in the full text only; read
-            // its first 64 KiB (a long article's whole text, not a hostile
-            // megabyte).
-            let cites = [it.content.as_deref(), it.summary.as_deref()]
-                .into_iter()
-                .flatten()
-                .find_map(|h| {
-                    let h = crate::text::cut(h, 2 * cluster::MAX_BODY_HTML);
-                    cluster::cited_agency(&crate::text::html_to_text(h))
-                })
-                .or_else(|| cluster::cited_agency(&it.title));
-            Ok(Prepared {
-                id,
-                uid: it.uid,
-                title: it.title,
-                sort_time: it.sort_time,
-                feed: it.feed,
-                cites,
-                sig,
-            })
+            if signer.to.send((id, it)).is_err() {
+                self.stopped();
+                return Ok(());
+            }
+            self.signing.insert(id);
+        }
+        Ok(())
+    }
+
+    fn signer(&mut self) -> Option<&Signer> {
+        if !self.started {
+            self.started = true;
+            match Signer::start() {
+                Ok(s) => self.signer = Some(s),
+                Err(e) => tracing::warn!(
+                    error = %e,
+                    "cannot start a thread to sign items for stories; signing them on the store thread"
+                ),
+            }
+        }
+        self.signer.as_ref()
+    }
+
+    /// Waits for the signer to give back `id`, keeping what comes before
+    /// it; `None` if the signer is gone.
+    fn wait_for(&mut self, id: i64) -> Option<Prepared> {
+        let signer = self.signer.as_ref()?;
+        loop {
+            let Ok(p) = signer.from.recv() else {
+                self.stopped();
+                return None;
+            };
+            self.signing.remove(&p.id);
+            #[cfg(test)]
+            {
+                self.from_signer += 1;
+            }
+            if p.id == id {
+                return Some(p);
+            }
+            self.ready.insert(p.id, p);
+        }
+    }
+
+    /// The signer died (a bug): what it held is signed here instead.
+    fn stopped(&mut self) {
+        tracing::error!(
+            "the thread signing items for stories stopped; signing them on the store thread"
+        );
+        self.signer = None;
+        self.signing.clear();
+    }
+
+    /// Keeps the prepared items still waiting (those read for the last
+    /// batch and not assigned); others, pruned or assigned elsewhere,
+    /// are dropped.
+    fn keep(&mut self, read: impl Iterator<Item = Prepared>, waiting: &[i64]) {
+        self.ready.extend(read.map(|p| (p.id, p)));
+        let waiting: HashSet<i64> = waiting.iter().copied().collect();
+        self.ready.retain(|id, _| waiting.contains(id));
+    }
+}
+
+/// Reads what grouping needs from an item's text: its signature and the
+/// agency it cites. The bodies are not kept.
+fn prepare(id: i64, it: GroupingInput) -> Prepared {
+    let body = it
+        .summary
+        .as_deref()
+        .or(it.content.as_deref())
+        .unwrap_or("");
+    let sig = cluster::signature(&it.title, body);
+    // The attribution line is often in the full text only; read its
+    // first 64 KiB (a long article's whole text, not a hostile megabyte).
+    let cites = [it.content.as_deref(), it.summary.as_deref()]
+        .into_iter()
+        .flatten()
+        .find_map(|h| {
+            let h = crate::text::cut(h, 2 * cluster::MAX_BODY_HTML);
+            cluster::cited_agency(&crate::text::html_to_text(h))
         })
-        .collect()
+        .or_else(|| cluster::cited_agency(&it.title));
+    Prepared {
+        id,
+        uid: it.uid,
+        title: it.title,
+        sort_time: it.sort_time,
+        feed: it.feed,
+        cites,
+        sig,
+    }
 }
 
 /// Assigns the first `assign` items of a batch, in order. The items of
@@ -330,4 +477,116 @@ fn index_between(
             index.insert(s.item, &sig, s.sort_time, s.story, source_of(s.feed));
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::{PollRecord, PollStatus, Sqlite};
+    use crate::store::topics::Evaluator;
+
+    /// A database holding `n` items from three feeds: each event is
+    /// reported by two of them in other words, within the hour.
+    fn stored(dir: &std::path::Path, n: usize) -> Sqlite {
+        let mut db = Sqlite::open(&dir.join("t.db")).unwrap();
+        let start = chrono::Utc::now() - chrono::Duration::hours(48);
+        let work = (0..3)
+            .map(|f| {
+                let items: String = (0..n / 3)
+                    .map(|i| {
+                        let event = i * 3 / 2 + f;
+                        let at = start + chrono::Duration::minutes((event * 2 + f) as i64);
+                        // Made-up names, four to an event, none shared.
+                        let name = |k: usize| {
+                            let syl = ["ka", "to", "mi", "ra", "no", "shi", "be", "lu", "go", "ve"];
+                            let k = event * 4 + k;
+                            format!("V{}{}{}", syl[k % 10], syl[k / 10 % 10], syl[k / 100 % 10])
+                        };
+                        let (a, b, c, d) = (name(0), name(1), name(2), name(3));
+                        let (title, body) = if f % 2 == 0 {
+                            (
+                                format!("{a} and {b} sign {c} accord in {d}"),
+                                format!("Leaders of {a} and {b} signed the {c} accord in {d} on Monday."),
+                            )
+                        } else {
+                            (
+                                format!("{d}: {a}, {b} agree on {c}"),
+                                format!("{a} and {b} agreed in {d} on the {c} accord, officials said."),
+                            )
+                        };
+                        format!(
+                            "<item><title>{title}</title><description>{body}</description>
+                             <guid>f{f}-{i}</guid><pubDate>{}</pubDate></item>",
+                            at.to_rfc2822()
+                        )
+                    })
+                    .collect();
+                let url = format!("https://f{f}.example/rss");
+                let rss = format!(
+                    r#"<?xml version="1.0"?><rss version="2.0"><channel><title>F{f}</title><link>https://f{f}.example/</link>{items}</channel></rss>"#
+                );
+                let feed = crate::parse::parse_feed(&url, rss.as_bytes(), None).unwrap();
+                let now = chrono::Utc::now();
+                let rec = PollRecord {
+                    status: PollStatus::Ok,
+                    note: None,
+                    at: now,
+                    next_poll: now,
+                    etag: None,
+                    last_modified: None,
+                    body_hash: None,
+                    moved_to: None,
+                };
+                (url, feed, rec)
+            })
+            .collect();
+        let eval = Evaluator {
+            topics: std::sync::Arc::default(),
+        };
+        for r in db.ingest_batch(work, &eval) {
+            assert_eq!(r.unwrap().new_items, n / 3);
+        }
+        db
+    }
+
+    fn stories_of(db: &mut dyn Backend) -> Vec<(i64, i64)> {
+        let mut out = Vec::new();
+        db.sketches_between(i64::MIN, i64::MAX, &mut |s: Sketched| {
+            out.push((s.item, s.story))
+        })
+        .unwrap();
+        out.sort_unstable();
+        out
+    }
+
+    #[test]
+    fn items_signed_on_the_signer_thread_are_grouped_as_when_signed_in_turn() {
+        let n = 3 * 700;
+        let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let (mut threaded, mut inline) = (stored(a.path(), n), stored(b.path(), n));
+        let mut with_signer = Grouper::new(Stories::default());
+        with_signer.catch_up(&mut threaded).unwrap();
+        let mut alone = Grouper::new(Stories::default());
+        // Tried and not started: everything is signed on this thread.
+        alone.ahead.started = true;
+        alone.catch_up(&mut inline).unwrap();
+
+        let grouped = stories_of(&mut threaded);
+        assert_eq!(grouped.len(), n, "every item is in a story");
+        assert_eq!(grouped, stories_of(&mut inline));
+        let stories: HashSet<i64> = grouped.iter().map(|g| g.1).collect();
+        assert!(
+            stories.len() < n * 3 / 4,
+            "copies of one event joined: {} stories for {n} items",
+            stories.len()
+        );
+        // Each batch after the first found the next batch's items signed
+        // by the other thread.
+        assert!(
+            with_signer.ahead.from_signer >= n - READ_AHEAD - SIGN_AHEAD,
+            "{} items came from the signer",
+            with_signer.ahead.from_signer
+        );
+        assert_eq!(alone.ahead.from_signer, 0);
+    }
 }
