@@ -179,25 +179,29 @@ struct Ahead {
     signer: Option<Signer>,
     /// Whether starting the signer was tried.
     started: bool,
+    /// Counts `clear`s: what the signer gives back with an older count
+    /// was read before the index was forgotten (a prune may have deleted
+    /// the item, and SQLite may give its id to a new one) and is dropped.
+    epoch: u64,
     /// Items the signer gave back (what the tests check).
     #[cfg(test)]
     from_signer: usize,
 }
 
 struct Signer {
-    to: mpsc::Sender<(i64, GroupingInput)>,
-    from: mpsc::Receiver<Prepared>,
+    to: mpsc::Sender<(u64, i64, GroupingInput)>,
+    from: mpsc::Receiver<(u64, Prepared)>,
 }
 
 impl Signer {
     fn start() -> std::io::Result<Signer> {
-        let (to, inputs) = mpsc::channel::<(i64, GroupingInput)>();
+        let (to, inputs) = mpsc::channel::<(u64, i64, GroupingInput)>();
         let (done, from) = mpsc::channel();
         std::thread::Builder::new()
             .name("feedsift-signer".into())
             .spawn(move || {
-                for (id, it) in inputs {
-                    if done.send(prepare(id, it)).is_err() {
+                for (epoch, id, it) in inputs {
+                    if done.send((epoch, prepare(id, it))).is_err() {
                         break;
                     }
                 }
@@ -210,10 +214,7 @@ impl Ahead {
     fn clear(&mut self) {
         self.ready.clear();
         self.signing.clear();
-        // What the signer still sends back is dropped as it arrives.
-        if let Some(s) = &self.signer {
-            while s.from.try_recv().is_ok() {}
-        }
+        self.epoch += 1;
     }
 
     /// The `needed` items, prepared, in order: those signed ahead, the
@@ -246,6 +247,7 @@ impl Ahead {
     /// Reads the items neither signed nor being signed and hands them to
     /// the signer.
     fn send(&mut self, db: &mut dyn Backend, ids: &[i64]) -> Result<(), StoreError> {
+        let epoch = self.epoch;
         for &id in ids {
             if self.ready.contains_key(&id) || self.signing.contains(&id) {
                 continue;
@@ -254,7 +256,7 @@ impl Ahead {
                 return Ok(());
             };
             let it = db.grouping_input(id)?;
-            if signer.to.send((id, it)).is_err() {
+            if signer.to.send((epoch, id, it)).is_err() {
                 self.stopped();
                 return Ok(());
             }
@@ -282,10 +284,13 @@ impl Ahead {
     fn wait_for(&mut self, id: i64) -> Option<Prepared> {
         let signer = self.signer.as_ref()?;
         loop {
-            let Ok(p) = signer.from.recv() else {
+            let Ok((epoch, p)) = signer.from.recv() else {
                 self.stopped();
                 return None;
             };
+            if epoch != self.epoch {
+                continue;
+            }
             self.signing.remove(&p.id);
             #[cfg(test)]
             {
@@ -557,6 +562,33 @@ mod tests {
         .unwrap();
         out.sort_unstable();
         out
+    }
+
+    #[test]
+    fn what_the_signer_read_before_the_index_was_forgotten_is_not_used() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut db = stored(dir.path(), 30);
+        let ids = db.waiting_for_story(100).unwrap();
+        assert_eq!(ids.len(), 30);
+        let mut ahead = Ahead::default();
+        ahead.send(&mut db, &ids).unwrap();
+        // A prune forgets the index; SQLite may then give a deleted item's
+        // id to a new item, with other text.
+        ahead.clear();
+        rusqlite::Connection::open(dir.path().join("t.db"))
+            .unwrap()
+            .execute("UPDATE items SET title = 'renumbered ' || id", [])
+            .unwrap();
+        ahead.send(&mut db, &ids).unwrap();
+        let batch = ahead.batch(&mut db, &ids, &[]).unwrap();
+        let titles: Vec<String> = batch.iter().map(|p| p.title.clone()).collect();
+        let expected: Vec<String> = ids.iter().map(|id| format!("renumbered {id}")).collect();
+        assert_eq!(titles, expected);
+        assert_eq!(
+            ahead.from_signer, 30,
+            "the second reading came from the signer"
+        );
+        assert!(ahead.ready.is_empty() && ahead.signing.is_empty());
     }
 
     #[test]
