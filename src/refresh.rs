@@ -229,14 +229,8 @@ pub async fn refresh(
     }
     let now = Utc::now();
     let mut record = PollRecord {
-        status: PollStatus::NotModified,
-        note: None,
-        at: now,
-        next_poll: now,
-        etag: None,
-        last_modified: None,
-        body_hash: None,
         moved_to: fetched.moved_to,
+        ..PollRecord::new(PollStatus::NotModified, now)
     };
     let next = |hints: &FeedHints| {
         schedule::after_success(

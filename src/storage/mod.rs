@@ -314,6 +314,23 @@ pub struct PollRecord {
     pub moved_to: Option<String>,
 }
 
+impl PollRecord {
+    /// A poll at `at` with nothing else known yet: no validators, no note,
+    /// the next poll due at once until the schedule says otherwise.
+    pub fn new(status: PollStatus, at: DateTime<Utc>) -> PollRecord {
+        PollRecord {
+            status,
+            note: None,
+            at,
+            next_poll: at,
+            etag: None,
+            last_modified: None,
+            body_hash: None,
+            moved_to: None,
+        }
+    }
+}
+
 /// The feed an entry came from, for atom:source.
 #[derive(Debug, Clone)]
 pub struct SourceFeed {

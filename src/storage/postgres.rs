@@ -2553,16 +2553,7 @@ pub(crate) mod tests {
                     <link>https://{t}.example/1</link><guid>{t}-1</guid></item></channel></rss>"#
                 );
                 let feed = crate::parse::parse_feed(&url, rss.as_bytes(), None).unwrap();
-                let rec = PollRecord {
-                    status: crate::storage::PollStatus::Ok,
-                    note: None,
-                    at: now,
-                    next_poll: now,
-                    etag: None,
-                    last_modified: None,
-                    body_hash: None,
-                    moved_to: None,
-                };
+                let rec = PollRecord::new(crate::storage::PollStatus::Ok, now);
                 (url, feed, rec)
             })
             .collect();

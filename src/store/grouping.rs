@@ -231,15 +231,14 @@ impl Ahead {
         self.send(db, later)?;
         let mut batch = Vec::with_capacity(needed.len());
         for &id in needed {
-            let p = match self.ready.remove(&id) {
-                Some(p) => p,
-                None if self.signing.contains(&id) => match self.wait_for(id) {
-                    Some(p) => p,
-                    None => prepare(id, db.grouping_input(id)?),
-                },
-                None => prepare(id, db.grouping_input(id)?),
+            let ahead = match self.ready.remove(&id) {
+                None if self.signing.contains(&id) => self.wait_for(id),
+                p => p,
             };
-            batch.push(p);
+            batch.push(match ahead {
+                Some(p) => p,
+                None => prepare(id, db.grouping_input(id)?),
+            });
         }
         Ok(batch)
     }
@@ -531,17 +530,7 @@ mod tests {
                     r#"<?xml version="1.0"?><rss version="2.0"><channel><title>F{f}</title><link>https://f{f}.example/</link>{items}</channel></rss>"#
                 );
                 let feed = crate::parse::parse_feed(&url, rss.as_bytes(), None).unwrap();
-                let now = chrono::Utc::now();
-                let rec = PollRecord {
-                    status: PollStatus::Ok,
-                    note: None,
-                    at: now,
-                    next_poll: now,
-                    etag: None,
-                    last_modified: None,
-                    body_hash: None,
-                    moved_to: None,
-                };
+                let rec = PollRecord::new(PollStatus::Ok, chrono::Utc::now());
                 (url, feed, rec)
             })
             .collect();
