@@ -21,8 +21,11 @@
 //!   faults  — 1% of the feeds hang, 1% answer 503: the poll ends within
 //!             the timeout plus 2 s with every healthy item stored;
 //!   idle    — `feedsift run` on the cold database, once it has settled:
-//!             its resident memory; again on a workload whose items span
-//!             90 days rather than 8 hours, as a real feed's 50 do.
+//!             its resident memory, with the story window loaded and once
+//!             `[stories] unload_after` freed it; again on a workload whose
+//!             items span 90 days rather than 8 hours, as a real feed's 50
+//!             do; and the time the next new items take to read the window
+//!             back.
 //!
 //! `cargo bench --bench poll` runs it all; `-- --smoke` runs a small, quick
 //! version (CI). `-- --feeds N --runs R --peer-runs P`, `--no-peer`, `--cold-only`,
@@ -58,6 +61,9 @@ const ITEMS: usize = 50;
 /// Items a changed feed gains when time advances.
 const NEW_PER_ADVANCE: usize = 10;
 const TIMEOUT_SECS: u64 = 5;
+/// `[stories] unload_after` in the idle daemon's config: long enough for
+/// its memory to be measured with the window still loaded first.
+const UNLOAD_SECS: u64 = 20;
 /// 2026-11-20T00:00:00Z: item k of a feed is published k × `STEP` seconds
 /// later (10 minutes: a feed's 50 items span 8 hours).
 const BASE_TIME: i64 = 1_795_132_800;
@@ -769,6 +775,9 @@ fn write_config(dir: &Path, urls: &[String], listen: &str) {
         writeln!(c, "[[feed]]\nurl = \"{u}\"").ok();
     }
     c.push_str("\n[alias]\nrussia = [\"Russia\", \"Moscow\", \"Russian\"]\njapan = [\"Japan\", \"Tokyo\", \"Japanese\"]\n[topic.russia-japan]\nquery = '@russia AND @japan'\n");
+    // The idle daemon's story window, kept a while and then unloaded (see
+    // `idle_rss`): both states are measured.
+    writeln!(c, "\n[stories]\nunload_after = \"{UNLOAD_SECS}s\"").ok();
     std::fs::write(dir.join("config.toml"), c).expect("write config");
 }
 
@@ -992,45 +1001,111 @@ fn status_kib(pid: u32, field: &str) -> Option<u64> {
         .ok()
 }
 
+/// What the idle daemon held: its VmRSS once settled, its peak, how long
+/// settling took, and (`after_unload`) its VmRSS once it unloaded the story
+/// window and settled again.
+struct Idle {
+    rss: u64,
+    hwm: u64,
+    settled: Duration,
+    after_unload: Option<u64>,
+}
+
 /// `feedsift run` on a polled database (nothing due for an hour): once its
-/// CPU time stops moving (stories grouped, caches warm), its VmRSS.
-fn idle_rss(dir: &Path) -> Option<(u64, u64, Duration)> {
+/// CPU time stops moving (stories grouped, caches warm), its VmRSS; with
+/// `unloads`, again once it logged unloading its idle story window
+/// (`UNLOAD_SECS` later) and settled.
+fn idle_rss(dir: &Path, unloads: bool) -> Option<Idle> {
+    let log = dir.join("run.log");
     let mut child = Command::new(feedsift_bin())
         .arg("--config")
         .arg(dir.join("config.toml"))
         .arg("run")
-        .env("FEEDSIFT_LOG", "warn")
+        .env("FEEDSIFT_LOG", "warn,feedsift::store=info")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(std::fs::File::create(dir.join("run.log")).ok()?)
+        .stderr(std::fs::File::create(&log).ok()?)
         .spawn()
         .ok()?;
     let pid = child.id();
-    let start = Instant::now();
-    let mut last = None;
-    let mut quiet = 0;
-    while start.elapsed() < Duration::from_secs(600) {
-        std::thread::sleep(Duration::from_millis(500));
-        let t = cpu_ticks(pid);
-        quiet = if t.is_some() && t == last {
-            quiet + 1
-        } else {
-            0
-        };
-        last = t;
-        if quiet >= 4 {
-            break;
+    let settle = || {
+        let start = Instant::now();
+        let mut last = None;
+        let mut quiet = 0;
+        while start.elapsed() < Duration::from_secs(600) {
+            std::thread::sleep(Duration::from_millis(500));
+            let t = cpu_ticks(pid);
+            quiet = if t.is_some() && t == last {
+                quiet + 1
+            } else {
+                0
+            };
+            last = t;
+            if quiet >= 4 {
+                break;
+            }
         }
-    }
-    let settled = start.elapsed();
+        start.elapsed()
+    };
+    let settled = settle();
     let rss = status_kib(pid, "VmRSS:");
     let hwm = status_kib(pid, "VmHWM:");
+    let mut after_unload = None;
+    if unloads {
+        let unloaded = || {
+            std::fs::read_to_string(&log)
+                .is_ok_and(|l| l.contains("unloaded the idle story window"))
+        };
+        let start = Instant::now();
+        while !unloaded() && start.elapsed() < Duration::from_secs(UNLOAD_SECS + 60) {
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        if unloaded() {
+            settle();
+            after_unload = status_kib(pid, "VmRSS:");
+        }
+    }
     // SAFETY: plain kill(2) of our own child by its pid.
     unsafe {
         libc::kill(pid as libc::pid_t, libc::SIGTERM);
     }
     let _ = child.wait();
-    Some((rss?, hwm?, settled))
+    Some(Idle {
+        rss: rss?,
+        hwm: hwm?,
+        settled,
+        after_unload,
+    })
+}
+
+/// The next new items after the window was unloaded: the stories of the
+/// newest 100 items are taken apart, and a restarted daemon, finding their
+/// items waiting, reads the window back from the database first. Returns its
+/// log line for that (items and milliseconds).
+fn reload_window(dir: &Path) -> Option<String> {
+    let c = rusqlite::Connection::open(dir.join("feedsift.db")).ok()?;
+    // Their stories go whole (a story's uid comes from its first member,
+    // which grouping them again would give it again).
+    c.execute_batch(
+        "CREATE TEMP TABLE taken AS SELECT DISTINCT story_id AS id FROM items
+           WHERE id IN (SELECT id FROM items ORDER BY sort_time DESC LIMIT 100);
+         UPDATE items SET story_id = NULL, sketch = NULL, cites = NULL
+           WHERE story_id IN (SELECT id FROM taken);
+         DELETE FROM stories WHERE id IN (SELECT id FROM taken);",
+    )
+    .ok()?;
+    drop(c);
+    idle_rss(dir, false)?;
+    let log = std::fs::read_to_string(dir.join("run.log")).ok()?;
+    let line = log
+        .lines()
+        .find(|l| l.contains("loaded the story window from the database"))?;
+    Some(
+        line.split_whitespace()
+            .filter(|w| w.starts_with("items=") || w.starts_with("ms="))
+            .collect::<Vec<_>>()
+            .join(" "),
+    )
 }
 
 /// A poll after time advanced: every second feed has new items.
@@ -1047,17 +1122,28 @@ fn advance_and_poll(d: &Path, server: &Feeds) {
 /// memory of everything but the index.
 fn report_idle(d: &Path, feeds: usize, what: &str) {
     let items = count(d, "SELECT count(*) FROM items");
-    for when in [
-        "after grouping the backlog",
-        "restarted, story index not loaded yet",
+    for (when, unloads) in [
+        ("after grouping the backlog", true),
+        ("restarted, story index not loaded yet", false),
     ] {
-        match idle_rss(d) {
-            Some((rss, hwm, settled)) => println!(
-                "  idle     `feedsift run` with {feeds} feeds, {items} items stored ({what}), {when}: VmRSS {:.1} MiB (peak {:.1} MiB), settled after {:.1} s",
-                rss as f64 / 1024.0,
-                hwm as f64 / 1024.0,
-                settled.as_secs_f64()
-            ),
+        match idle_rss(d, unloads) {
+            Some(i) => {
+                println!(
+                    "  idle     `feedsift run` with {feeds} feeds, {items} items stored ({what}), {when}: VmRSS {:.1} MiB (peak {:.1} MiB), settled after {:.1} s",
+                    i.rss as f64 / 1024.0,
+                    i.hwm as f64 / 1024.0,
+                    i.settled.as_secs_f64()
+                );
+                if unloads {
+                    match i.after_unload {
+                        Some(kib) => println!(
+                            "  idle     the same, once idle for `unload_after` ({UNLOAD_SECS} s) and the story window unloaded: VmRSS {:.1} MiB",
+                            kib as f64 / 1024.0
+                        ),
+                        None => println!("  idle     the story window was not unloaded"),
+                    }
+                }
+            }
             None => println!("  idle     could not measure `feedsift run`"),
         }
     }
@@ -1067,6 +1153,12 @@ fn report_idle(d: &Path, feeds: usize, what: &str) {
         let to = Path::new(&keep).join(what.replace(' ', "-"));
         let copied = Command::new("cp").arg("-a").arg(d).arg(&to).status();
         println!("  (database copied to {}: {copied:?})", to.display());
+    }
+    match reload_window(d) {
+        Some(what) => {
+            println!("  reload   the next new items read the unloaded story window back: {what}")
+        }
+        None => println!("  reload   could not measure reading the story window back"),
     }
 }
 

@@ -151,6 +151,13 @@ pub struct Stories {
     /// words, less penalties for disagreeing figures or days and for time
     /// apart) from which two items are copies of one story (0 to 1).
     pub threshold: f64,
+    /// A daemon with nothing to group for this long frees its story
+    /// window (the index of the items within reach) and reads it back from
+    /// the stored sketches with the next new item: a first poll's backlog
+    /// keeps hundreds of megabytes of window that an idle daemon need not
+    /// hold, and reading it back costs seconds, not the minutes the first
+    /// grouping took.
+    pub unload_after: Duration,
 }
 
 impl Default for Stories {
@@ -158,6 +165,7 @@ impl Default for Stories {
         Stories {
             window: Duration::from_secs(72 * 3600),
             threshold: DEFAULT_STORY_THRESHOLD,
+            unload_after: Duration::from_secs(600),
         }
     }
 }
@@ -332,6 +340,7 @@ struct RawLog {
 struct RawStories {
     window: Option<Dur>,
     threshold: Option<Spanned<f64>>,
+    unload_after: Option<Dur>,
 }
 
 #[derive(Deserialize)]
@@ -771,6 +780,10 @@ impl Cx<'_> {
                 .stories
                 .window
                 .map_or(Stories::default().window, |d| *d.0.get_ref()),
+            unload_after: raw
+                .stories
+                .unload_after
+                .map_or(Stories::default().unload_after, |d| *d.0.get_ref()),
             threshold: match raw.stories.threshold {
                 None => DEFAULT_STORY_THRESHOLD,
                 Some(t) if (0.0..=1.0).contains(t.get_ref()) && *t.get_ref() > 0.0 => *t.get_ref(),
@@ -1149,6 +1162,18 @@ limit = 20
         assert_eq!((l.line, l.column), (11, 12));
         assert!(l.message.contains("bad duration"), "{}", l.message);
         assert!(l.to_string().contains("^^^^^^^^^^^^"), "{l}");
+    }
+
+    #[test]
+    fn the_story_window_unloads_after_ten_idle_minutes_unless_told() {
+        assert_eq!(
+            load(GOOD).unwrap().stories.unload_after,
+            Duration::from_secs(600)
+        );
+        let c = load(&format!("{GOOD}\n[stories]\nunload_after = \"90s\"\n")).unwrap();
+        assert_eq!(c.stories.unload_after, Duration::from_secs(90));
+        let l = refused(&format!("{GOOD}\n[stories]\nunload_after = \"0s\"\n"));
+        assert!(l.message.contains("is zero"), "{}", l.message);
     }
 
     #[test]

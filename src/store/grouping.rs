@@ -36,6 +36,9 @@ pub struct Grouper {
     /// Whether the index has given back its spare memory since it last
     /// grew: once when nothing waits, not on every idle check.
     settled: bool,
+    /// Since when nothing has waited for a story while the index was
+    /// loaded (see `unload_due`).
+    idle_since: Option<std::time::Instant>,
 }
 
 impl Grouper {
@@ -45,7 +48,30 @@ impl Grouper {
             index: None,
             ahead: Ahead::default(),
             settled: true,
+            idle_since: None,
         }
+    }
+
+    /// How long until the idle index is to be unloaded (`[stories]
+    /// unload_after`); `None` while items wait or when none is loaded.
+    pub fn unload_due(&self) -> Option<std::time::Duration> {
+        let since = self.idle_since.filter(|_| self.index.is_some())?;
+        Some(self.cfg.unload_after.saturating_sub(since.elapsed()))
+    }
+
+    /// Frees the index (the next item to group reads it back from the
+    /// stored sketches), saying so in the log.
+    pub fn unload(&mut self) {
+        if let Some(index) = &self.index {
+            tracing::info!(
+                items = index.len(),
+                mib = format_args!("{:.1}", index.heap_bytes() as f64 / (1024.0 * 1024.0)),
+                idle_s = self.idle_since.map_or(0, |t| t.elapsed().as_secs()),
+                "unloaded the idle story window; the next new item reads it back from the database"
+            );
+        }
+        self.forget();
+        self.idle_since = None;
     }
 
     fn window(&self) -> i64 {
@@ -73,14 +99,26 @@ impl Grouper {
                 index.release_spare();
             }
             self.settled = true;
+            if self.index.is_some() {
+                self.idle_since.get_or_insert_with(std::time::Instant::now);
+            }
             return Ok(0);
         }
         self.settled = false;
+        self.idle_since = None;
         let (needed, later) = waiting.split_at(waiting.len().min(read));
         let pending = &needed[..needed.len().min(limit)];
         if self.index.is_none() {
+            let started = std::time::Instant::now();
             let mut index = StoryIndex::new(self.window(), self.cfg.threshold);
             load_index(db, &mut index)?;
+            if !index.is_empty() {
+                tracing::info!(
+                    items = index.len(),
+                    ms = started.elapsed().as_millis() as u64,
+                    "loaded the story window from the database"
+                );
+            }
             self.index = Some(index);
         }
         let Some(index) = self.index.as_mut() else {
@@ -493,10 +531,19 @@ mod tests {
     /// reported by two of them in other words, within the hour.
     fn stored(dir: &std::path::Path, n: usize) -> Sqlite {
         let mut db = Sqlite::open(&dir.join("t.db")).unwrap();
-        let start = chrono::Utc::now() - chrono::Duration::hours(48);
+        ingest(&mut db, 0..n / 3, chrono::Utc::now());
+        db
+    }
+
+    /// Polls the three feeds once, each with its items numbered `items`,
+    /// published from `now` less 48 hours on.
+    fn ingest(db: &mut Sqlite, items: std::ops::Range<usize>, now: chrono::DateTime<chrono::Utc>) {
+        let start = now - chrono::Duration::hours(48);
+        let count = items.len();
         let work = (0..3)
             .map(|f| {
-                let items: String = (0..n / 3)
+                let items: String = items
+                    .clone()
                     .map(|i| {
                         let event = i * 3 / 2 + f;
                         let at = start + chrono::Duration::minutes((event * 2 + f) as i64);
@@ -538,9 +585,8 @@ mod tests {
             topics: std::sync::Arc::default(),
         };
         for r in db.ingest_batch(work, &eval) {
-            assert_eq!(r.unwrap().new_items, n / 3);
+            assert_eq!(r.unwrap().new_items, count);
         }
-        db
     }
 
     fn stories_of(db: &mut dyn Backend) -> Vec<(i64, i64)> {
@@ -609,5 +655,55 @@ mod tests {
             with_signer.ahead.from_signer
         );
         assert_eq!(alone.ahead.from_signer, 0);
+    }
+
+    #[test]
+    fn an_unloaded_window_is_read_back_and_groups_as_if_kept() {
+        let per_feed = 300;
+        let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let (mut unloaded, mut kept) = (
+            Sqlite::open(&a.path().join("t.db")).unwrap(),
+            Sqlite::open(&b.path().join("t.db")).unwrap(),
+        );
+        let now = chrono::Utc::now();
+        let cfg = Stories {
+            unload_after: std::time::Duration::ZERO,
+            ..Stories::default()
+        };
+        let (mut g_unloaded, mut g_kept) = (Grouper::new(cfg), Grouper::new(Stories::default()));
+        for (db, g) in [(&mut unloaded, &mut g_unloaded), (&mut kept, &mut g_kept)] {
+            ingest(db, 0..per_feed / 2, now);
+            g.catch_up(db).unwrap();
+            assert_eq!(g.assign(db, BATCH).unwrap(), 0, "nothing waits");
+            assert!(g.unload_due().is_some(), "idle with a window loaded");
+        }
+        assert_eq!(g_unloaded.unload_due(), Some(std::time::Duration::ZERO));
+        g_unloaded.unload();
+        assert!(g_unloaded.index.is_none() && g_unloaded.unload_due().is_none());
+        let first_half = stories_of(&mut unloaded);
+
+        for (db, g) in [(&mut unloaded, &mut g_unloaded), (&mut kept, &mut g_kept)] {
+            ingest(db, per_feed / 2..per_feed, now);
+            g.catch_up(db).unwrap();
+        }
+        assert_eq!(
+            g_unloaded.index.as_ref().map(StoryIndex::len),
+            Some(3 * per_feed),
+            "read back, then grown by the second half"
+        );
+        let grouped = stories_of(&mut unloaded);
+        assert_eq!(
+            grouped,
+            stories_of(&mut kept),
+            "the same stories either way"
+        );
+        // Copies of events on both sides of the unload joined.
+        let before: HashSet<i64> = first_half.iter().map(|g| g.1).collect();
+        let last_old = first_half.iter().map(|g| g.0).max().unwrap();
+        let joined = grouped
+            .iter()
+            .filter(|g| g.0 > last_old && before.contains(&g.1))
+            .count();
+        assert!(joined > 0, "no later copy joined an earlier story");
     }
 }

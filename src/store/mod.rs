@@ -194,6 +194,52 @@ impl Worker {
     }
 }
 
+/// What an idle store thread's wait ended with.
+enum Waited {
+    Job(Job),
+    /// Every sender is gone.
+    Closed,
+    /// The deadline passed first.
+    TimedOut,
+}
+
+/// Waits for the next job, or until `deadline` (the idle story window's
+/// unloading) passes. A timed wait needs a timer: a runtime of the store
+/// thread's own, made the first time one is needed, since the daemon's
+/// could shut down under a wait in progress.
+fn idle_wait(
+    timer: &mut Option<tokio::runtime::Runtime>,
+    rx: &mut mpsc::Receiver<Job>,
+    deadline: Option<std::time::Duration>,
+) -> Waited {
+    let untimed =
+        |rx: &mut mpsc::Receiver<Job>| rx.blocking_recv().map_or(Waited::Closed, Waited::Job);
+    let Some(deadline) = deadline else {
+        return untimed(rx);
+    };
+    if timer.is_none() {
+        match tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+        {
+            Ok(rt) => *timer = Some(rt),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot start a timer to unload the idle story window; keeping it");
+                return untimed(rx);
+            }
+        }
+    }
+    let Some(rt) = timer.as_ref() else {
+        return untimed(rx);
+    };
+    // The timeout is made inside the runtime, whose timer it registers with.
+    match rt.block_on(async { tokio::time::timeout(deadline, rx.recv()).await }) {
+        Ok(Some(job)) => Waited::Job(job),
+        Ok(None) => Waited::Closed,
+        Err(_) => Waited::TimedOut,
+    }
+}
+
 /// The backend `location` names, opened as `mode` needs.
 fn open_backend(location: &Location, mode: Mode) -> Result<Box<dyn Backend>, StoreError> {
     use crate::storage::{Postgres, Sqlite};
@@ -332,6 +378,8 @@ impl Store {
                 let mut next: Option<Job> = None;
                 // Work done since the daemon last gave memory back.
                 let mut busy = false;
+                // For waiting on jobs with a deadline (see `idle_wait`).
+                let mut timer = None;
                 loop {
                     // Between jobs, new items are grouped into stories in
                     // small batches, so polling never waits for it.
@@ -357,10 +405,16 @@ impl Store {
                             // (The next job marks it busy again.)
                             if busy {
                                 crate::memory::give_back();
+                                busy = false;
                             }
-                            match rx.blocking_recv() {
-                                Some(job) => job,
-                                None => break,
+                            match idle_wait(&mut timer, &mut rx, worker.grouper.unload_due()) {
+                                Waited::Job(job) => job,
+                                Waited::Closed => break,
+                                Waited::TimedOut => {
+                                    worker.grouper.unload();
+                                    crate::memory::give_back();
+                                    continue;
+                                }
                             }
                         }
                         Err(mpsc::error::TryRecvError::Empty) => match rx.blocking_recv() {

@@ -6,6 +6,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use crate::util::*;
 use axum::extract::{Path as UrlPath, State};
@@ -345,8 +346,9 @@ fn copy(story: &str, id: &str, feed: &str, title: &str, summary: &str, published
     }
 }
 
-#[test]
-fn a_source_joining_later_moves_the_story_and_keeps_its_id() {
+/// The seed's pair: TASS's report, and Axar.az's copy citing it two
+/// hours later.
+fn tass_and_axar() -> (Item, Item) {
     let tass = copy(
         "s",
         "tass-1",
@@ -363,6 +365,12 @@ fn a_source_joining_later_moves_the_story_and_keeps_its_id() {
         "Tokyo seeks to bring relations with Moscow to a new level, Japanese Foreign Minister Taro Kono said at a meeting with his Russian counterpart Sergey Lavrov on Friday. Axar.az reports citing TASS.",
         "2019-05-10T13:37:00Z",
     );
+    (tass, axar)
+}
+
+#[test]
+fn a_source_joining_later_moves_the_story_and_keeps_its_id() {
+    let (tass, axar) = tass_and_axar();
     let docs: Docs = Arc::default();
     docs.lock()
         .unwrap()
@@ -451,4 +459,64 @@ fn a_source_joining_later_moves_the_story_and_keeps_its_id() {
             .parse()
             .unwrap();
     assert_eq!(items.entries.len(), 2);
+}
+
+/// `[stories] unload_after`: a daemon with nothing to group frees its story
+/// window, and the next new item reads it back from the database, so a
+/// copy arriving after the unload still joins its story.
+#[test]
+fn an_idle_daemon_unloads_its_story_window_and_a_later_copy_still_joins() {
+    let (tass, axar) = tass_and_axar();
+    let docs: Docs = Arc::default();
+    docs.lock()
+        .unwrap()
+        .insert("axar.xml".into(), rss("Axar.az", &[&axar]));
+    docs.lock()
+        .unwrap()
+        .insert("tass.xml".into(), rss("TASS", &[&tass]));
+    let addr = serve(docs);
+    let names = ["axar.xml".to_owned(), "tass.xml".to_owned()];
+    let extra = "\n[server]\nlisten = \"127.0.0.1:0\"\n\n[stories]\nunload_after = \"1s\"\n";
+    let site = Site::new(&config(addr, &names[..1], extra));
+    let mut daemon = Daemon::start(&site);
+    let unloads = |d: &Daemon| d.log().matches("unloaded the idle story window").count();
+    wait_for("the first unload", Duration::from_secs(20), || {
+        (unloads(&daemon) == 1).then_some(())
+    });
+    assert!(
+        !daemon
+            .log()
+            .contains("loaded the story window from the database"),
+        "a first run has no window to load:\n{}",
+        daemon.log()
+    );
+
+    // TASS, the original, is added and polled after the unload.
+    std::fs::write(site.config(), config(addr, &names, extra)).unwrap();
+    signal(&daemon.child, "HUP");
+    let url = format!("http://{}/topics/russia-japan.atom", daemon.addr);
+    let feed = wait_for("the story to take TASS", Duration::from_secs(20), || {
+        let doc = reqwest::blocking::get(&url).ok()?.text().ok()?;
+        let feed: atom_syndication::Feed = doc.parse().ok()?;
+        let content = feed.entries.first()?.content.as_ref()?.value.clone()?;
+        content.contains("Reported by 2 sources").then_some(feed)
+    });
+    assert_eq!(feed.entries.len(), 1, "one story, not two");
+    assert_eq!(feed.entries[0].source.as_ref().unwrap().title.value, "TASS");
+    // The window was read back for it, and unloaded again once idle.
+    wait_for("the second unload", Duration::from_secs(20), || {
+        (unloads(&daemon) == 2).then_some(())
+    });
+    signal(&daemon.child, "TERM");
+    wait_for("exit", Duration::from_secs(10), || {
+        daemon.child.try_wait().unwrap()
+    });
+    let log = daemon.final_log();
+    let loaded = log
+        .find("loaded the story window from the database items=1")
+        .expect("the window was read back with its one item");
+    assert!(
+        log.find("unloaded the idle story window").unwrap() < loaded,
+        "{log}"
+    );
 }
