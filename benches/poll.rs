@@ -1021,7 +1021,7 @@ fn idle_rss(dir: &Path, unloads: bool) -> Option<Idle> {
         .arg("--config")
         .arg(dir.join("config.toml"))
         .arg("run")
-        .env("FEEDSIFT_LOG", "warn,feedsift::store=info")
+        .env("FEEDSIFT_LOG", "warn,feedsift::store=debug")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(&log).ok()?)

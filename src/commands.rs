@@ -81,6 +81,13 @@ pub fn check(path: &Path) -> anyhow::Result<ExitCode> {
         cfg.polling.per_host,
         human(cfg.polling.timeout)
     )?;
+    writeln!(
+        out,
+        "  stories: within {}, from a score of {}, window freed after {} idle",
+        human(cfg.stories.window),
+        cfg.stories.threshold,
+        human(cfg.stories.unload_after)
+    )?;
     writeln!(out, "  {} feeds:", cfg.feeds.len())?;
     for f in &cfg.feeds {
         let title = f.title.as_deref().unwrap_or("");

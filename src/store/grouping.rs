@@ -26,6 +26,10 @@ const READ_AHEAD: usize = 1000;
 /// finds them signed.
 const SIGN_AHEAD: usize = BATCH;
 
+/// Story windows of at least this many items are loaded and unloaded with
+/// a line at info (smaller ones at debug).
+const LOGGED_WINDOW: usize = 10_000;
+
 /// The story index and what it was built with; one per store thread.
 pub struct Grouper {
     cfg: Stories,
@@ -63,12 +67,18 @@ impl Grouper {
     /// stored sketches), saying so in the log.
     pub fn unload(&mut self) {
         if let Some(index) = &self.index {
-            tracing::info!(
-                items = index.len(),
-                mib = format_args!("{:.1}", index.heap_bytes() as f64 / (1024.0 * 1024.0)),
-                idle_s = self.idle_since.map_or(0, |t| t.elapsed().as_secs()),
-                "unloaded the idle story window; the next new item reads it back from the database"
-            );
+            let (items, bytes) = (index.len(), index.heap_bytes());
+            let idle_s = self.idle_since.map_or(0, |t| t.elapsed().as_secs());
+            let mib = format_args!("{:.1}", bytes as f64 / (1024.0 * 1024.0));
+            let what =
+                "unloaded the idle story window; the next new item reads it back from the database";
+            // A quiet daemon does this every few polls: only a window
+            // worth noticing is logged at info.
+            if items >= LOGGED_WINDOW {
+                tracing::info!(items, mib, idle_s, "{what}");
+            } else {
+                tracing::debug!(items, mib, idle_s, "{what}");
+            }
         }
         self.forget();
         self.idle_since = None;
@@ -112,12 +122,11 @@ impl Grouper {
             let started = std::time::Instant::now();
             let mut index = StoryIndex::new(self.window(), self.cfg.threshold);
             load_index(db, &mut index)?;
-            if !index.is_empty() {
-                tracing::info!(
-                    items = index.len(),
-                    ms = started.elapsed().as_millis() as u64,
-                    "loaded the story window from the database"
-                );
+            let (items, ms) = (index.len(), started.elapsed().as_millis() as u64);
+            if items >= LOGGED_WINDOW {
+                tracing::info!(items, ms, "loaded the story window from the database");
+            } else if items > 0 {
+                tracing::debug!(items, ms, "loaded the story window from the database");
             }
             self.index = Some(index);
         }

@@ -252,6 +252,10 @@ fn check_accepts_the_shipped_config_and_refuses_a_bad_one() {
         text.contains("russia-japan") && text.contains("8 feeds"),
         "{text}"
     );
+    assert!(
+        text.contains("stories: within 3d, from a score of 0.45, window freed after 10m idle"),
+        "{text}"
+    );
 
     let site = Site::new("[polling]\ninterval = \"soon\"\n");
     let out = site.run(&["check"]);

@@ -478,7 +478,8 @@ fn an_idle_daemon_unloads_its_story_window_and_a_later_copy_still_joins() {
     let names = ["axar.xml".to_owned(), "tass.xml".to_owned()];
     let extra = "\n[server]\nlisten = \"127.0.0.1:0\"\n\n[stories]\nunload_after = \"1s\"\n";
     let site = Site::new(&config(addr, &names[..1], extra));
-    let mut daemon = Daemon::start(&site);
+    // A window this small is logged at debug.
+    let mut daemon = Daemon::start_logging(&site, "info,feedsift::store=debug");
     let unloads = |d: &Daemon| d.log().matches("unloaded the idle story window").count();
     wait_for("the first unload", Duration::from_secs(20), || {
         (unloads(&daemon) == 1).then_some(())
