@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Times story grouping of a first poll's backlog: copies a database the
 # poll benchmark kept, forgets its stories, runs `feedsift run` on it and
-# stops it when no item waits for a story.
+# stops it when no item waits for a story (unwrapped, once it has settled,
+# printing its VmRSS with the story window still loaded).
 #
 #   FEEDSIFT_BENCH_KEEP=/tmp/keep cargo bench --bench poll -- \
 #       --feeds 1000 --runs 1 --no-peer --idle-only --idle-days 0
@@ -27,6 +28,18 @@ until [ "$(sqlite3 feedsift.db 'SELECT count(*) FROM items WHERE story_id IS NUL
   sleep 0.2
 done
 end=$(date +%s.%N)
+if [ $# -eq 0 ]; then
+  # Unwrapped, the daemon's memory once its CPU time stops moving for 2 s
+  # (the story window kept: `unload_after` is far off).
+  last=""; quiet=0
+  while [ "$quiet" -lt 4 ]; do
+    sleep 0.5
+    t=$(awk '{print $14 + $15}' "/proc/$pid/stat")
+    if [ "$t" = "$last" ]; then quiet=$((quiet + 1)); else quiet=0; fi
+    last=$t
+  done
+  echo "settled: $(grep VmRSS "/proc/$pid/status" | tr -s ' \t' ' ')"
+fi
 kill -INT "$pid"
 wait "$pid" || true
 echo "grouped in $(echo "$end - $start" | bc) s; $(sqlite3 feedsift.db 'SELECT count(*) FROM stories') stories"
