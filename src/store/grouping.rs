@@ -27,8 +27,21 @@ const READ_AHEAD: usize = 1000;
 const SIGN_AHEAD: usize = BATCH;
 
 /// Story windows of at least this many items are loaded and unloaded with
-/// a line at info (smaller ones at debug).
+/// a line at info (smaller ones at debug: a quiet daemon does both every
+/// few polls).
 const LOGGED_WINDOW: usize = 10_000;
+
+/// A `tracing` event about a window of `$items` items, at the level
+/// `LOGGED_WINDOW` gives it.
+macro_rules! window_event {
+    ($items:expr, $($event:tt)+) => {
+        if $items >= LOGGED_WINDOW {
+            tracing::info!($($event)+)
+        } else {
+            tracing::debug!($($event)+)
+        }
+    };
+}
 
 /// The story index and what it was built with; one per store thread.
 pub struct Grouper {
@@ -70,15 +83,13 @@ impl Grouper {
             let (items, bytes) = (index.len(), index.heap_bytes());
             let idle_s = self.idle_since.map_or(0, |t| t.elapsed().as_secs());
             let mib = format_args!("{:.1}", bytes as f64 / (1024.0 * 1024.0));
-            let what =
-                "unloaded the idle story window; the next new item reads it back from the database";
-            // A quiet daemon does this every few polls: only a window
-            // worth noticing is logged at info.
-            if items >= LOGGED_WINDOW {
-                tracing::info!(items, mib, idle_s, "{what}");
-            } else {
-                tracing::debug!(items, mib, idle_s, "{what}");
-            }
+            window_event!(
+                items,
+                items,
+                mib,
+                idle_s,
+                "unloaded the idle story window; the next new item reads it back from the database"
+            );
         }
         self.forget();
         self.idle_since = None;
@@ -123,10 +134,13 @@ impl Grouper {
             let mut index = StoryIndex::new(self.window(), self.cfg.threshold);
             load_index(db, &mut index)?;
             let (items, ms) = (index.len(), started.elapsed().as_millis() as u64);
-            if items >= LOGGED_WINDOW {
-                tracing::info!(items, ms, "loaded the story window from the database");
-            } else if items > 0 {
-                tracing::debug!(items, ms, "loaded the story window from the database");
+            if items > 0 {
+                window_event!(
+                    items,
+                    items,
+                    ms,
+                    "loaded the story window from the database"
+                );
             }
             self.index = Some(index);
         }

@@ -217,20 +217,18 @@ fn idle_wait(
     let Some(deadline) = deadline else {
         return untimed(rx);
     };
-    if timer.is_none() {
-        match tokio::runtime::Builder::new_current_thread()
+    let rt = match timer {
+        Some(rt) => rt,
+        None => match tokio::runtime::Builder::new_current_thread()
             .enable_time()
             .build()
         {
-            Ok(rt) => *timer = Some(rt),
+            Ok(rt) => timer.insert(rt),
             Err(e) => {
                 tracing::warn!(error = %e, "cannot start a timer to unload the idle story window; keeping it");
                 return untimed(rx);
             }
-        }
-    }
-    let Some(rt) = timer.as_ref() else {
-        return untimed(rx);
+        },
     };
     // The timeout is made inside the runtime, whose timer it registers with.
     match rt.block_on(async { tokio::time::timeout(deadline, rx.recv()).await }) {
