@@ -1,7 +1,8 @@
 //! The daemon's moving parts: polling one feed end to end, polling all once,
 //! the per-feed schedule, signals and reload, and an orderly shutdown.
 
-use std::collections::HashMap;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -9,6 +10,7 @@ use anyhow::Context;
 use chrono::Utc;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::task::JoinSet;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{self, Config};
@@ -131,78 +133,204 @@ pub async fn poll_all(cfg: &Config, store: &Store) -> anyhow::Result<PollSummary
     Ok(summary)
 }
 
-/// Polls one feed forever on its interval. `retire` ends the loop between
-/// polls (a reload lets a poll in flight finish); `abort` (shutdown) also
-/// abandons a poll in flight. With `push`, a hub the poll finds is
-/// subscribed to, and while that subscription is active the feed waits
-/// at least `subscriber::SAFETY_NET` between polls; when it fails or
-/// lapses the feed is due on its own interval again at once.
-async fn feed_loop(
-    feed: config::Feed,
+/// A configured feed in the scheduler's table: what it remembers of the
+/// feed between polls. About 130 bytes where a task per feed cost about
+/// 1 KB (its future, the runtime's task cell, its join handle): 10 MB of
+/// an idle daemon's memory at 10,000 feeds.
+struct Planned {
+    feed: Arc<config::Feed>,
+    /// When the next poll is due (while the feed waits).
+    due: Instant,
+    /// When the last poll ended (the start, before any).
+    polled: Instant,
+    /// ttl, skipHours... from the feed's last document; lent to a poll.
+    hints: FeedHints,
+    /// Whether its WebSub subscription was active when last looked at.
+    pushed: bool,
+    state: Turn,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Turn {
+    Waiting,
+    Polling,
+    /// HTTP 410: not polled again until a restart or reload.
+    Gone,
+}
+
+impl Planned {
+    /// A change of push state moves the next poll: an active subscription
+    /// makes polls a safety net at least `SAFETY_NET` apart; a failed or
+    /// lapsed one makes the feed due on its own interval at once.
+    fn replan(&mut self, pushed: bool) {
+        if pushed != self.pushed {
+            self.pushed = pushed;
+            self.due = if pushed {
+                self.due.max(self.polled + SAFETY_NET)
+            } else {
+                self.due.min(self.polled + self.feed.interval)
+            };
+        }
+    }
+}
+
+/// Polls every configured feed on its own schedule, from one task: a
+/// queue of due times, and a task per poll while it runs. `retire` stops
+/// new polls and lets those in flight finish (a reload); `abort`
+/// (shutdown) abandons them. With `push`, a hub a poll finds is subscribed
+/// to (see `Planned::replan` for what that does to the schedule).
+async fn schedule_loop(
+    plan: Vec<(Arc<config::Feed>, Duration)>,
     fetcher: Arc<Fetcher>,
     store: Store,
-    first_in: Duration,
     push: Option<Arc<Subscriber>>,
     retire: CancellationToken,
     abort: CancellationToken,
 ) {
-    let start = tokio::time::Instant::now();
-    let mut due = start + first_in;
-    // When the last poll ended (the start, before any).
-    let mut polled = start;
-    let mut doc_hints = FeedHints::default();
+    let start = Instant::now();
+    let mut feeds: Vec<Planned> = plan
+        .into_iter()
+        .map(|(feed, first_in)| Planned {
+            pushed: push.as_ref().is_some_and(|p| p.is_active(&feed.url)),
+            feed,
+            due: start + first_in,
+            polled: start,
+            hints: FeedHints::default(),
+            state: Turn::Waiting,
+        })
+        .collect();
+    // Entries whose feed has since moved or started are skipped when they
+    // come up (a feed's current entry is the one matching its `due`).
+    let mut queue: BinaryHeap<Reverse<(Instant, usize)>> = feeds
+        .iter()
+        .enumerate()
+        .map(|(i, f)| Reverse((f.due, i)))
+        .collect();
+    let mut running: JoinSet<(FeedHints, Option<Duration>)> = JoinSet::new();
+    let mut polling: HashMap<tokio::task::Id, usize> = HashMap::new();
     let mut changes = push.as_ref().map(|p| p.watch());
-    let mut pushed = push.as_ref().is_some_and(|p| p.is_active(&feed.url));
     loop {
-        tokio::select! {
-            _ = retire.cancelled() => return,
-            _ = tokio::time::sleep_until(due) => {}
-            // Boxed for the same reason as the poll below: every waiting
-            // feed holds this future.
-            Some(()) = Box::pin(push_changed(&mut changes)) => {
-                let now_pushed = push.as_ref().is_some_and(|p| p.is_active(&feed.url));
-                if now_pushed != pushed {
-                    pushed = now_pushed;
-                    due = if pushed {
-                        due.max(polled + SAFETY_NET)
-                    } else {
-                        due.min(polled + feed.interval)
-                    };
+        if retire.is_cancelled() {
+            if running.is_empty() {
+                return;
+            }
+        } else {
+            let now = Instant::now();
+            while let Some(&Reverse((at, i))) = queue.peek() {
+                if at > now {
+                    break;
                 }
-                continue;
+                queue.pop();
+                let f = &mut feeds[i];
+                if f.state != Turn::Waiting || f.due != at {
+                    continue;
+                }
+                f.state = Turn::Polling;
+                let (feed, fetcher, store, push) =
+                    (f.feed.clone(), fetcher.clone(), store.clone(), push.clone());
+                let mut hints = std::mem::take(&mut f.hints);
+                let task = running.spawn(async move {
+                    let next =
+                        poll_once(&fetcher, &store, &feed, push.as_deref(), &mut hints).await;
+                    (hints, next)
+                });
+                polling.insert(task.id(), i);
             }
         }
-        let polled_feed = match &push {
-            Some(p) => config::Feed {
-                interval: p.poll_interval(&feed),
-                ..feed.clone()
-            },
-            None => feed.clone(),
-        };
-        // Boxed: a future holds the state of its largest await, and the
-        // poll's (the HTTP request, the body, the store job) is ~2.8 KB. Kept
-        // inline, every sleeping feed carried it: 28 MB of idle memory at
-        // 10,000 feeds. On the heap, it exists only while a poll runs.
-        let report = tokio::select! {
-            // Abandoning the fetch is safe: a store job already sent still
+        let next_due = queue.peek().map(|Reverse((at, _))| *at);
+        tokio::select! {
+            // Abandoning a fetch is safe: a store job already sent still
             // commits whole on the store thread.
-            _ = abort.cancelled() => return,
-            r = Box::pin(refresh::poll_feed(&fetcher, &store, &polled_feed, &mut doc_hints)) => r,
-        };
-        polled = tokio::time::Instant::now();
-        if let (Some(p), Ok(done)) = (&push, &report.result) {
-            Box::pin(p.discovered(&feed.url, &done.push)).await;
+            _ = abort.cancelled() => {
+                running.abort_all();
+                while running.join_next().await.is_some() {}
+                return;
+            }
+            _ = retire.cancelled(), if !retire.is_cancelled() => {}
+            _ = tokio::time::sleep_until(next_due.unwrap_or(start)),
+                if next_due.is_some() && !retire.is_cancelled() => {}
+            Some(done) = running.join_next_with_id() => {
+                let (id, outcome) = match done {
+                    Ok((id, (hints, next))) => (id, Some((hints, next))),
+                    Err(e) => (e.id(), None),
+                };
+                let Some(i) = polling.remove(&id) else { continue };
+                let f = &mut feeds[i];
+                f.polled = Instant::now();
+                f.state = Turn::Waiting;
+                match outcome {
+                    Some((hints, Some(next))) => {
+                        f.hints = hints;
+                        f.due = f.polled + next;
+                    }
+                    Some((_, None)) => {
+                        f.state = Turn::Gone;
+                        tracing::warn!(
+                            feed_url = %f.feed.url,
+                            status = "410",
+                            "the feed is gone (HTTP 410): polling stops until feedsift restarts or reloads; remove it from config.toml"
+                        );
+                        continue;
+                    }
+                    None => {
+                        tracing::error!(feed_url = %f.feed.url, "a poll of the feed stopped unexpectedly; it is polled again after its interval");
+                        f.due = f.polled + f.feed.interval;
+                    }
+                }
+                if let Some(p) = &push {
+                    f.replan(p.is_active(&f.feed.url));
+                }
+                queue.push(Reverse((f.due, i)));
+            }
+            Some(()) = push_changed(&mut changes) => {
+                let Some(p) = &push else { continue };
+                for (i, f) in feeds.iter_mut().enumerate() {
+                    let due = f.due;
+                    f.replan(p.is_active(&f.feed.url));
+                    if f.state == Turn::Waiting && f.due != due {
+                        queue.push(Reverse((f.due, i)));
+                    }
+                }
+                // Moved feeds leave stale entries behind: drop them before
+                // they outnumber the feeds.
+                if queue.len() > 2 * feeds.len() {
+                    queue.retain(|Reverse((at, i))| {
+                        feeds[*i].state == Turn::Waiting && feeds[*i].due == *at
+                    });
+                }
+            }
         }
-        let Some(next) = report.next_poll else {
-            tracing::warn!(
-                feed_url = %feed.url,
-                status = "410",
-                "the feed is gone (HTTP 410): polling stops until feedsift restarts or reloads; remove it from config.toml"
-            );
-            return;
-        };
-        due = polled + (next - Utc::now()).to_std().unwrap_or_default();
     }
+}
+
+/// One scheduled poll of `feed` and, when its answer names a WebSub hub,
+/// the subscription to it. Returns the wait until the next poll, or `None`
+/// when the feed is gone (HTTP 410).
+async fn poll_once(
+    fetcher: &Fetcher,
+    store: &Store,
+    feed: &config::Feed,
+    push: Option<&Subscriber>,
+    doc_hints: &mut FeedHints,
+) -> Option<Duration> {
+    let pushed;
+    let feed = match push {
+        // A feed pushed to us is polled only as a safety net.
+        Some(p) => {
+            pushed = config::Feed {
+                interval: p.poll_interval(feed),
+                ..feed.clone()
+            };
+            &pushed
+        }
+        None => feed,
+    };
+    let report = refresh::poll_feed(fetcher, store, feed, doc_hints).await;
+    if let (Some(p), Ok(done)) = (push, &report.result) {
+        p.discovered(&feed.url, &done.push).await;
+    }
+    let next = report.next_poll?;
+    Some((next - Utc::now()).to_std().unwrap_or_default())
 }
 
 /// The next change of push states, for a `select!`; never, without a
@@ -217,8 +345,9 @@ async fn push_changed(changes: &mut Option<tokio::sync::watch::Receiver<u64>>) -
     }
 }
 
-/// Starts one polling task per feed in `set`; a feed polled recently waits
-/// for its stored next-poll time instead of polling again at start.
+/// Starts the per-feed schedule (`schedule_loop`) in `set`; a feed polled
+/// recently waits for its stored next-poll time instead of polling again
+/// at start.
 async fn start_scheduler(
     cfg: &Config,
     store: &Store,
@@ -228,32 +357,38 @@ async fn start_scheduler(
     abort: CancellationToken,
 ) -> anyhow::Result<()> {
     let fetcher = Arc::new(Fetcher::new(&cfg.polling)?);
-    let states = store.feeds().await?;
-    let next_polls: HashMap<&str, _> = states
-        .iter()
-        .map(|s| (s.url.as_str(), s.next_poll))
+    let next_polls: HashMap<String, _> = store
+        .feeds()
+        .await?
+        .into_iter()
+        .map(|s| (s.url, s.next_poll))
         .collect();
     let now = Utc::now();
-    for feed in cfg.feeds.clone() {
-        let due = next_polls
-            .get(feed.url.as_str())
-            .copied()
-            .flatten()
-            .and_then(|t| (t - now).to_std().ok())
-            .unwrap_or_default()
-            .min(push.map_or(feed.interval, |p| p.poll_interval(&feed)));
-        // Spread the start so feeds of one host do not fire together.
-        let first_in = due + Duration::from_secs(2).mul_f64(schedule::random_fraction());
-        set.spawn(feed_loop(
-            feed,
-            fetcher.clone(),
-            store.clone(),
-            first_in,
-            push.cloned(),
-            retire.clone(),
-            abort.clone(),
-        ));
-    }
+    let plan = cfg
+        .feeds
+        .iter()
+        .map(|feed| {
+            let due = next_polls
+                .get(&feed.url)
+                .copied()
+                .flatten()
+                .and_then(|t| (t - now).to_std().ok())
+                .unwrap_or_default()
+                .min(push.map_or(feed.interval, |p| p.poll_interval(feed)));
+            // Spread the start so feeds of one host do not fire together.
+            let first_in = due + Duration::from_secs(2).mul_f64(schedule::random_fraction());
+            (feed.clone(), first_in)
+        })
+        .collect();
+    drop(next_polls);
+    set.spawn(schedule_loop(
+        plan,
+        fetcher,
+        store.clone(),
+        push.cloned(),
+        retire,
+        abort,
+    ));
     tracing::info!(feeds = cfg.feeds.len(), "scheduler started");
     Ok(())
 }
@@ -274,7 +409,7 @@ async fn lease_loop(
     abort: CancellationToken,
 ) {
     let owner: Arc<str> = Arc::from(lease_owner());
-    let feeds: HashMap<String, config::Feed> = cfg
+    let feeds: HashMap<String, Arc<config::Feed>> = cfg
         .feeds
         .iter()
         .map(|f| (f.url.clone(), f.clone()))
@@ -307,16 +442,7 @@ async fn lease_loop(
                             (fetcher.clone(), store.clone(), owner.clone(), push.clone());
                         let mut doc_hints = hints.remove(&url).unwrap_or_default();
                         running.spawn(async move {
-                            // While pushed, the next poll stored is a
-                            // safety net's (see feed_loop).
-                            let polled_feed = match &push {
-                                Some(p) => config::Feed { interval: p.poll_interval(&feed), ..feed.clone() },
-                                None => feed.clone(),
-                            };
-                            let report = refresh::poll_feed(&fetcher, &store, &polled_feed, &mut doc_hints).await;
-                            if let (Some(p), Ok(done)) = (&push, &report.result) {
-                                p.discovered(&feed.url, &done.push).await;
-                            }
+                            poll_once(&fetcher, &store, &feed, push.as_deref(), &mut doc_hints).await;
                             if let Err(e) = store.release_leases(owner, Some(url.clone())).await {
                                 tracing::warn!(feed_url = %url, error = %e, "cannot give back the feed's lease; it expires by itself");
                             }
@@ -372,7 +498,7 @@ fn lease_owner() -> String {
     )
 }
 
-/// Starts polling: leased from a shared database, or one task per feed.
+/// Starts polling: leased from a shared database, or on the per-feed schedule.
 async fn start_polling(
     cfg: &Config,
     store: &Store,
@@ -429,7 +555,7 @@ async fn reload(
 const STATUS_EVERY: Duration = Duration::from_secs(30);
 
 async fn status_line(store: &Store) -> String {
-    match store.stats().await {
+    match store.summary().await {
         Ok(stats) => notify::summary(&stats),
         Err(e) => format!("database error: {e}"),
     }
@@ -549,7 +675,8 @@ struct Running {
     server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
     watcher: tokio::task::JoinHandle<()>,
     pruner: Option<tokio::task::JoinHandle<()>>,
-    /// One task per feed; `generation` retires them at a reload.
+    /// The polling task (`schedule_loop` or `lease_loop`); `generation`
+    /// retires it at a reload.
     pollers: JoinSet<()>,
     generation: CancellationToken,
     retention: tokio::sync::watch::Sender<Duration>,
@@ -676,7 +803,7 @@ impl Running {
     /// Proves the database answers, then feeds the watchdog and refreshes
     /// the status line and the metrics' heartbeat.
     async fn heartbeat(&self) {
-        match tokio::time::timeout(self.beat, self.store.stats()).await {
+        match tokio::time::timeout(self.beat, self.store.summary()).await {
             Ok(Ok(stats)) => {
                 METRICS.beat(Utc::now().timestamp());
                 if self.watchdog.is_some() {
@@ -809,35 +936,57 @@ async fn watch_external_writes(store: Store, stop: CancellationToken) {
 mod tests {
     use super::*;
 
-    /// A feed waiting for its next poll is a task on the runtime for as
-    /// long as the daemon runs, so its size is idle memory times the
-    /// number of feeds.
-    #[tokio::test]
-    async fn a_waiting_feed_costs_little_memory() {
-        let dir = tempfile::tempdir().expect("tempdir");
+    fn planned(interval: Duration) -> Planned {
         let cfg = Config::from_str(
-            &dir.path().join("config.toml"),
-            "[[feed]]\nurl = \"http://127.0.0.1:9/feed.xml\"\n",
+            std::path::Path::new("config.toml"),
+            &format!(
+                "[[feed]]\nurl = \"http://127.0.0.1:9/feed.xml\"\ninterval = \"{}s\"\n",
+                interval.as_secs()
+            ),
         )
         .expect("config");
-        let store = Store::open(
-            &crate::config::Storage::file(dir.path().join("feedsift.db")),
-            cfg.stories,
-        )
-        .expect("store");
-        let fetcher = Arc::new(Fetcher::new(&cfg.polling).expect("fetcher"));
-        let token = CancellationToken::new();
-        let task = feed_loop(
-            cfg.feeds[0].clone(),
-            fetcher,
-            store,
-            Duration::from_secs(3600),
-            None,
-            token.clone(),
-            token,
+        let now = Instant::now();
+        Planned {
+            feed: cfg.feeds[0].clone(),
+            due: now + interval,
+            polled: now,
+            hints: FeedHints::default(),
+            pushed: false,
+            state: Turn::Waiting,
+        }
+    }
+
+    /// A feed waiting for its next poll is an entry in the scheduler's
+    /// table for as long as the daemon runs, so its size is idle memory
+    /// times the number of feeds (a task per feed was about 1 KB).
+    #[test]
+    fn a_waiting_feed_costs_little_memory() {
+        let size =
+            std::mem::size_of::<Planned>() + std::mem::size_of::<Reverse<(Instant, usize)>>();
+        assert!(size <= 192, "a waiting feed costs {size} bytes");
+    }
+
+    #[test]
+    fn an_active_subscription_spaces_polls_and_a_lapse_brings_the_next_back() {
+        let interval = Duration::from_secs(600);
+        let mut f = planned(interval);
+        let polled = f.polled;
+        f.replan(false);
+        assert_eq!(f.due, polled + interval, "no change, no move");
+        f.replan(true);
+        assert_eq!(
+            f.due,
+            polled + SAFETY_NET,
+            "pushed: the safety net's interval"
         );
-        // The poll itself (request, body, store job) was ~2.8 KB inline.
-        let size = std::mem::size_of_val(&task);
-        assert!(size < 1024, "a waiting feed's task is {size} bytes");
+        f.replan(true);
+        assert_eq!(f.due, polled + SAFETY_NET);
+        f.replan(false);
+        assert_eq!(f.due, polled + interval, "lapsed: its own interval again");
+        // A lapse never makes a feed already due sooner wait longer.
+        f.replan(true);
+        f.due = polled + Duration::from_secs(5);
+        f.replan(false);
+        assert_eq!(f.due, polled + Duration::from_secs(5));
     }
 }

@@ -4,6 +4,7 @@
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use quick_xml::events::{BytesStart, Event};
@@ -337,7 +338,7 @@ pub struct Merged {
 pub fn add_to_config(
     config_path: &Path,
     text: &str,
-    existing: &[Feed],
+    existing: &[Arc<Feed>],
     feeds: &[OpmlFeed],
     source: &str,
 ) -> Result<Merged, OpmlError> {
@@ -420,7 +421,7 @@ fn tag_array(tags: &[String]) -> Array {
 /// The configured feeds as OPML 2.0. Each feed sits in a folder named after
 /// its first tag (readers map folders to their categories) and carries all
 /// its tags in `category`, so importing the file here gives the same tags.
-pub fn render(feeds: &[Feed], now: DateTime<Utc>) -> String {
+pub fn render(feeds: &[Arc<Feed>], now: DateTime<Utc>) -> String {
     use quick_xml::escape::escape;
     let outline = |f: &Feed, indent: &str| {
         let mut s = format!("{indent}<outline type=\"rss\"");

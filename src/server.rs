@@ -35,8 +35,8 @@ struct Published {
     base_url: String,
     /// The WebSub hub topic feeds advertise, when push is on.
     hub: Option<String>,
-    /// (feed url, poll interval), for Cache-Control.
-    feeds: Vec<(String, Duration)>,
+    /// The configured feeds (their urls and poll intervals), for Cache-Control.
+    feeds: Vec<Arc<crate::config::Feed>>,
     default_interval: Duration,
     /// Bumped by every reload, so documents built before it are not reused.
     epoch: u64,
@@ -55,11 +55,7 @@ impl Published {
             topics: cfg.topics.clone(),
             base_url: cfg.server.base_url.clone(),
             hub: cfg.websub.hub_url(&cfg.server.base_url),
-            feeds: cfg
-                .feeds
-                .iter()
-                .map(|f| (f.url.clone(), f.interval))
-                .collect(),
+            feeds: cfg.feeds.clone(),
             default_interval: cfg.polling.interval,
             epoch,
         }
@@ -71,8 +67,8 @@ impl Published {
         let filter = topic.and_then(|t| t.feed_filter.as_ref());
         self.feeds
             .iter()
-            .filter(|(url, _)| filter.is_none_or(|f| f.contains(url)))
-            .map(|(_, i)| *i)
+            .filter(|feed| filter.is_none_or(|f| f.contains(&feed.url)))
+            .map(|feed| feed.interval)
             .min()
             .unwrap_or(self.default_interval)
             .as_secs()
@@ -329,7 +325,7 @@ const BEAT_STALE_SECS: i64 = 90;
 /// 200 when the database answers and the scheduler ran recently, else 503
 /// with the reason: what a load balancer or monitor wants to know.
 async fn healthz(State(state): State<Arc<AppState>>) -> Response {
-    let answer = tokio::time::timeout(STORE_ANSWER, state.store.stats()).await;
+    let answer = tokio::time::timeout(STORE_ANSWER, state.store.summary()).await;
     let beat = METRICS.last_beat();
     let age = chrono::Utc::now().timestamp() - beat;
     let unhealthy = |why: String| (StatusCode::SERVICE_UNAVAILABLE, why).into_response();

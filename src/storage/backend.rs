@@ -9,8 +9,8 @@ use std::collections::{HashMap, HashSet};
 use chrono::{DateTime, Utc};
 
 use super::{
-    FeedSpec, FeedState, FeedStatus, IngestStats, PollRecord, PruneBatch, PushState, StoreError,
-    StoreStats, StoredItem, StoryDetail, TopicEntries,
+    Counts, FeedSpec, FeedState, FeedStatus, IngestStats, PollRecord, PruneBatch, PushState,
+    StoreError, StoreStats, StoredItem, StoryDetail, TopicEntries,
 };
 use crate::parse::ParsedFeed;
 use crate::topics::{ItemText, Matched, Topic};
@@ -208,8 +208,9 @@ pub trait Backend: Send {
     ) -> Result<TopicEntries, StoreError>;
     /// A story by its number or uid, with its members.
     fn story(&mut self, key: &str) -> Result<Option<StoryDetail>, StoreError>;
-    /// Counts of what the database holds; also proves it answers.
-    fn stats(&mut self) -> Result<StoreStats, StoreError>;
+    /// Counts of what the database holds (the breakdowns only when `Full`;
+    /// empty otherwise); also proves it answers.
+    fn stats(&mut self, counts: Counts) -> Result<StoreStats, StoreError>;
 
     // Housekeeping.
 

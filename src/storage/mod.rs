@@ -193,6 +193,19 @@ pub struct StoreStats {
     pub kept_pushes: u64,
 }
 
+/// How much `Backend::stats` counts. The heartbeat runs every 30 s and
+/// a health check whenever a monitor asks, so they take the few counts a
+/// status line shows; the breakdowns (items per topic, the story size
+/// histogram, push states) read every story a week holds and are for
+/// `/metrics` alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Counts {
+    /// Feeds, failing feeds, items, stories, database size, last poll.
+    Summary,
+    /// The summary and the breakdowns.
+    Full,
+}
+
 /// Where our subscription to a feed's hub stands (stored as its name).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
 #[serde(rename_all = "lowercase")]

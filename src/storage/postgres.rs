@@ -22,9 +22,9 @@ use postgres::types::ToSql;
 use postgres::{Client, GenericClient, NoTls, Row, Statement};
 
 use super::pg_schema::MIGRATIONS;
-use super::rows::{from_ts, lines, story_reasons, ts};
+use super::rows::{from_ts, lines, story_reasons, summary, ts};
 use super::{
-    Backend, Claim, Entry, FeedSpec, FeedState, FeedStatus, GroupingInput, HubSubscriber,
+    Backend, Claim, Counts, Entry, FeedSpec, FeedState, FeedStatus, GroupingInput, HubSubscriber,
     InboxPush, IngestStats, LeadCandidate, MatchRow, Member, PollRecord, PruneBatch, PushState,
     PushSubscription, Sketched, SourceFeed, StoreError, StoreStats, StoredItem, StoryDetail,
     StoryInfo, StoryTexts, TopicEntries, TopicMatcher, Touched,
@@ -1311,19 +1311,17 @@ impl Backend for Db {
         }))
     }
 
-    fn stats(&mut self) -> Result<StoreStats, StoreError> {
+    fn stats(&mut self, counts: Counts) -> Result<StoreStats, StoreError> {
         let mut one = |sql: &'static str| -> Result<i64, StoreError> {
             let r = self.stmts.one(&mut self.client, sql, &[])?;
             Ok(r.try_get::<_, Option<i64>>(0)?.unwrap_or(0))
         };
-        let feeds = one("SELECT count(*) FROM feeds")?;
-        let feeds_failing = one("SELECT count(*) FROM feeds WHERE error_count > 0")?;
-        let items = one("SELECT count(*) FROM items")?;
-        let stories = one("SELECT count(*) FROM stories")?;
         // The whole database, as SQLite's figure is the whole file.
         let db_bytes = one("SELECT pg_database_size(current_database())")?;
-        let last_poll =
-            from_ts(Some(one("SELECT max(last_attempt) FROM feeds")?).filter(|&t| t > 0));
+        let summary = summary(one, db_bytes)?;
+        if counts == Counts::Summary {
+            return Ok(summary);
+        }
         let topic_items = self
             .stmts
             .query(
@@ -1349,31 +1347,28 @@ impl Backend for Db {
             .iter()
             .map(|r| Ok((count(r.try_get(0)?), count(r.try_get(1)?))))
             .collect::<PgResult<_>>()?;
+        let push_states = self
+            .stmts
+            .query(
+                &mut self.client,
+                "SELECT state, count(*) FROM websub_subscriptions GROUP BY state ORDER BY state",
+                &[],
+            )?
+            .iter()
+            .map(|r| Ok((PushState::parse(r.try_get(0)?), count(r.try_get(1)?))))
+            .collect::<PgResult<_>>()?;
+        let kept_pushes = count(
+            self.stmts
+                .query(&mut self.client, "SELECT count(*) FROM websub_inbox", &[])?
+                .first()
+                .map_or(Ok(0), |r| r.try_get(0))?,
+        );
         Ok(StoreStats {
-            feeds: count(feeds),
-            feeds_failing: count(feeds_failing),
-            items: count(items),
-            stories: count(stories),
             topic_items,
-            db_bytes: count(db_bytes),
-            last_poll,
             story_sizes,
-            push_states: self
-                .stmts
-                .query(
-                    &mut self.client,
-                    "SELECT state, count(*) FROM websub_subscriptions GROUP BY state ORDER BY state",
-                    &[],
-                )?
-                .iter()
-                .map(|r| Ok((PushState::parse(r.try_get(0)?), count(r.try_get(1)?))))
-                .collect::<PgResult<_>>()?,
-            kept_pushes: count(
-                self.stmts
-                    .query(&mut self.client, "SELECT count(*) FROM websub_inbox", &[])?
-                    .first()
-                    .map_or(Ok(0), |r| r.try_get(0))?,
-            ),
+            push_states,
+            kept_pushes,
+            ..summary
         })
     }
 

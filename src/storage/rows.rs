@@ -1,7 +1,10 @@
 //! What both backends share in reading rows into the stored types:
-//! timestamps as stored, and the reasons a story's members are in a topic.
+//! timestamps as stored, the reasons a story's members are in a topic, and
+//! the summary counts.
 
 use chrono::{DateTime, TimeZone, Utc};
+
+use super::{StoreError, StoreStats};
 
 /// A time as both backends store it: Unix seconds.
 pub(super) fn ts(t: DateTime<Utc>) -> i64 {
@@ -28,4 +31,23 @@ pub(super) fn story_reasons(whys: impl IntoIterator<Item = Option<String>>) -> V
         }
     }
     matched
+}
+
+/// The counts of `Counts::Summary`, the same queries in both backends:
+/// `one` runs a query that returns one integer (NULL as 0); `db_bytes` is
+/// the backend's own measure of its size.
+pub(super) fn summary(
+    mut one: impl FnMut(&'static str) -> Result<i64, StoreError>,
+    db_bytes: i64,
+) -> Result<StoreStats, StoreError> {
+    let count = |n: i64| n.max(0) as u64;
+    Ok(StoreStats {
+        feeds: count(one("SELECT count(*) FROM feeds")?),
+        feeds_failing: count(one("SELECT count(*) FROM feeds WHERE error_count > 0")?),
+        items: count(one("SELECT count(*) FROM items")?),
+        stories: count(one("SELECT count(*) FROM stories")?),
+        db_bytes: count(db_bytes),
+        last_poll: from_ts(Some(one("SELECT max(last_attempt) FROM feeds")?).filter(|&t| t > 0)),
+        ..StoreStats::default()
+    })
 }

@@ -18,7 +18,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::config::{Location, Storage};
 use crate::parse::ParsedFeed;
-use crate::storage::{Backend, Touched};
+use crate::storage::{Backend, Counts, Touched};
 pub use crate::storage::{
     Entry, FeedSpec, FeedState, FeedStatus, InboxPush, IngestStats, Member, PollRecord, PollStatus,
     PruneBatch, PushState, PushSubscription, SourceFeed, StoreError, StoreStats, StoredItem,
@@ -626,9 +626,16 @@ impl Store {
             .await
     }
 
-    /// Counts of what the database holds; also proves it answers.
+    /// Counts of what the database holds, with the breakdowns `/metrics`
+    /// shows; also proves it answers.
     pub async fn stats(&self) -> Result<StoreStats, StoreError> {
-        self.call(|w| w.db.stats()).await
+        self.call(|w| w.db.stats(Counts::Full)).await
+    }
+
+    /// The counts of a status line (no breakdowns: see `Counts`); also
+    /// proves the database answers.
+    pub async fn summary(&self) -> Result<StoreStats, StoreError> {
+        self.call(|w| w.db.stats(Counts::Summary)).await
     }
 
     /// Notices commits by other processes, so cached documents built before

@@ -130,7 +130,7 @@ struct Settings {
     enabled: bool,
     reject_sha1: bool,
     lease: Duration,
-    feeds: HashMap<String, config::Feed>,
+    feeds: HashMap<String, Arc<config::Feed>>,
 }
 
 impl Settings {
@@ -259,7 +259,7 @@ impl Subscriber {
     /// A subscription that becomes active puts its feed's stored next poll
     /// off to the safety net, and one that stops being active brings it
     /// back to the feed's interval: the lease loop of a shared database
-    /// schedules from there (the per-feed tasks hear `changed`).
+    /// schedules from there (the scheduler hears `changed`).
     async fn put(&self, row: PushSubscription) -> Result<(), StoreError> {
         self.store.push_put(row.clone()).await?;
         let was_active = self
@@ -598,7 +598,7 @@ impl Subscriber {
         let Ok(_slot) = self.refreshing.try_acquire() else {
             return Pushed::Busy;
         };
-        match self.refresh_pushed(feed, body, content_type).await {
+        match self.refresh_pushed(&feed, body, content_type).await {
             Ok(()) => Pushed::Stored,
             Err(why) => discard(&why),
         }
@@ -608,13 +608,13 @@ impl Subscriber {
     /// fetched one; why not, for the log.
     async fn refresh_pushed(
         &self,
-        feed: config::Feed,
+        feed: &config::Feed,
         body: bytes::Bytes,
         content_type: Option<String>,
     ) -> Result<(), String> {
         let feed = config::Feed {
-            interval: self.poll_interval(&feed),
-            ..feed
+            interval: self.poll_interval(feed),
+            ..feed.clone()
         };
         let state = self
             .store
@@ -662,7 +662,7 @@ impl Subscriber {
                     match feed {
                         Some(feed) => {
                             if let Err(why) = self
-                                .refresh_pushed(feed, p.body.into(), p.content_type)
+                                .refresh_pushed(&feed, p.body.into(), p.content_type)
                                 .await
                             {
                                 METRICS.push_rejected();

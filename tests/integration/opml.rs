@@ -43,7 +43,7 @@ fn feeds_of(config: &Path) -> Vec<(String, Option<String>, Vec<String>)> {
     let mut v: Vec<_> = cfg
         .feeds
         .into_iter()
-        .map(|f| (f.url, f.title, f.tags))
+        .map(|f| (f.url.clone(), f.title.clone(), f.tags.clone()))
         .collect();
     v.sort();
     v
