@@ -284,10 +284,16 @@ async fn schedule_loop(
             }
             Some(()) = push_changed(&mut changes) => {
                 let Some(p) = &push else { continue };
+                // A feed being polled is re-planned when its poll ends,
+                // from the state it was polled in: its next poll is only
+                // known then.
                 for (i, f) in feeds.iter_mut().enumerate() {
+                    if f.state != Turn::Waiting {
+                        continue;
+                    }
                     let due = f.due;
                     f.replan(p.is_active(&f.feed.url));
-                    if f.state == Turn::Waiting && f.due != due {
+                    if f.due != due {
                         queue.push(Reverse((f.due, i)));
                     }
                 }
