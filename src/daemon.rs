@@ -653,16 +653,16 @@ pub async fn run(cfg: Config, role: Role) -> anyhow::Result<()> {
     let mut ticks =
         tokio::time::interval_at(tokio::time::Instant::now() + daemon.beat, daemon.beat);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
+    let stopped = loop {
         tokio::select! {
-            _ = term.recv() => { tracing::info!("SIGTERM: shutting down"); break; }
-            _ = int.recv() => { tracing::info!("SIGINT: shutting down"); break; }
-            _ = ticks.tick() => daemon.heartbeat().await,
+            _ = term.recv() => { tracing::info!("SIGTERM: shutting down"); break Ok(()); }
+            _ = int.recv() => { tracing::info!("SIGINT: shutting down"); break Ok(()); }
+            _ = ticks.tick() => if let Err(e) = daemon.heartbeat().await { break Err(e); },
             _ = hup.recv() => daemon.reload().await,
         }
-    }
+    };
     daemon.stop().await;
-    Ok(())
+    stopped
 }
 
 /// A started daemon: what `run` holds between start and stop.
@@ -807,8 +807,11 @@ impl Running {
     }
 
     /// Proves the database answers, then feeds the watchdog and refreshes
-    /// the status line and the metrics' heartbeat.
-    async fn heartbeat(&self) {
+    /// the status line and the metrics' heartbeat. An error when the store
+    /// thread is gone (it panicked): nothing would be stored again, so the
+    /// daemon stops and exits with an error for its supervisor to restart
+    /// it, rather than serve stale feeds and log the same error forever.
+    async fn heartbeat(&self) -> anyhow::Result<()> {
         match tokio::time::timeout(self.beat, self.store.summary()).await {
             Ok(Ok(stats)) => {
                 METRICS.beat(Utc::now().timestamp());
@@ -816,6 +819,14 @@ impl Running {
                     notify::watchdog();
                 }
                 notify::status(&notify::summary(&stats));
+            }
+            Ok(Err(StoreError::Closed)) => {
+                tracing::error!(
+                    "the store thread has stopped (see the error above): shutting down; restart feedsift (under systemd it restarts by itself)"
+                );
+                anyhow::bail!(
+                    "the store thread stopped unexpectedly; nothing can be stored until feedsift restarts"
+                )
             }
             Ok(Err(e)) => {
                 tracing::error!(error = %e, "the database does not answer; not feeding the watchdog")
@@ -825,6 +836,7 @@ impl Running {
                 "the database did not answer in time; not feeding the watchdog"
             ),
         }
+        Ok(())
     }
 
     /// SIGHUP: reads config.toml again. A bad file changes nothing; a good
@@ -970,6 +982,32 @@ mod tests {
         let size =
             std::mem::size_of::<Planned>() + std::mem::size_of::<Reverse<(Instant, usize)>>();
         assert!(size <= 192, "a waiting feed costs {size} bytes");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_daemon_whose_store_thread_died_stops_with_an_error() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = dir.path().join("feedsift.db");
+        let cfg = Config::from_str(
+            &dir.path().join("config.toml"),
+            &format!(
+                "[server]\nlisten = \"127.0.0.1:0\"\n[storage]\npath = \"{}\"\n",
+                db.display()
+            ),
+        )
+        .expect("config");
+        let daemon = Running::start(cfg, Role::All).await.expect("start");
+        daemon.heartbeat().await.expect("a live store beats");
+        daemon.store.crash_for_test().await;
+        let err = daemon
+            .heartbeat()
+            .await
+            .expect_err("a dead store thread stops the daemon");
+        assert!(err.to_string().contains("store thread stopped"), "{err:#}");
+        // Stopping still finishes.
+        tokio::time::timeout(Duration::from_secs(10), daemon.stop())
+            .await
+            .expect("the daemon stops");
     }
 
     #[test]

@@ -860,6 +860,14 @@ impl Store {
 
     /// Finishes queued jobs, closes the database and joins the thread.
     /// Other handles still alive keep it open until they drop.
+    /// Makes the store thread panic, as a bug in a job would.
+    #[cfg(test)]
+    pub(crate) async fn crash_for_test(&self) {
+        let _ = self
+            .call(|_| -> Result<(), StoreError> { panic!("a store job failed (test)") })
+            .await;
+    }
+
     pub async fn close(self) {
         self.stop_listening
             .store(true, std::sync::atomic::Ordering::Release);
