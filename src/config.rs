@@ -32,8 +32,8 @@ pub struct Config {
     /// "info,feedsift::fetch=debug"; `RUST_LOG` overrides it.
     pub log_level: String,
     /// Shared: the scheduler, the WebSub subscriber and the server each
-    /// hold the feeds, and at 10,000 feeds a copy each was
-    /// megabytes of an idle daemon's memory.
+    /// hold the feeds, and at 10,000 feeds a copy each was megabytes of an
+    /// idle daemon's memory.
     pub feeds: Vec<Arc<Feed>>,
     pub aliases: Aliases,
     pub topics: Vec<Topic>,

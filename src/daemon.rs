@@ -386,7 +386,6 @@ async fn start_scheduler(
             (feed.clone(), first_in)
         })
         .collect();
-    drop(next_polls);
     set.spawn(schedule_loop(
         plan,
         fetcher,

@@ -858,8 +858,6 @@ impl Store {
             .await
     }
 
-    /// Finishes queued jobs, closes the database and joins the thread.
-    /// Other handles still alive keep it open until they drop.
     /// Makes the store thread panic, as a bug in a job would.
     #[cfg(test)]
     pub(crate) async fn crash_for_test(&self) {
@@ -868,6 +866,8 @@ impl Store {
             .await;
     }
 
+    /// Finishes queued jobs, closes the database and joins the thread.
+    /// Other handles still alive keep it open until they drop.
     pub async fn close(self) {
         self.stop_listening
             .store(true, std::sync::atomic::Ordering::Release);
