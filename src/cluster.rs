@@ -105,9 +105,8 @@ pub struct Decision {
     pub scored: usize,
 }
 
-/// Marks a candidate slot found through an anchor, not a band.
-const BY_ANCHOR: u64 = 1 << 40;
-/// Where `StoryIndex::read_buckets` tags a slot with the bucket it read.
+/// Where `StoryIndex::read_buckets` tags a slot with the bucket it read:
+/// the bands' first, then the anchors'.
 const WALK_TAG: u32 = 48;
 
 /// Anchor keys are odd and band keys even, so that the index can tell
@@ -895,21 +894,19 @@ impl StoryIndex {
         let mut cands: Vec<u64> = Vec::with_capacity(n * MAX_PER_BUCKET);
         let full = self.read_buckets(&buckets[..n], &mut cands);
         let taken_back = full & !((1u64 << BANDS) - 1);
-        cands.retain_mut(|c| {
-            let walk = *c >> WALK_TAG;
-            let by_anchor = if walk >= BANDS as u64 { BY_ANCHOR } else { 0 };
-            *c = (*c & SLOT40) | by_anchor;
-            taken_back & (1 << walk) == 0
-        });
-        cands.sort_unstable_by_key(|c| c & !BY_ANCHOR);
+        cands.retain(|c| taken_back & (1 << (c >> WALK_TAG)) == 0);
+        cands.sort_unstable_by_key(|c| c & SLOT40);
         // (hits, slot) of every candidate seen in enough bands or anchors.
         let mut seen: Vec<(usize, u64)> = cands
-            .chunk_by(|a, b| (a & !BY_ANCHOR) == (b & !BY_ANCHOR))
+            .chunk_by(|a, b| (a & SLOT40) == (b & SLOT40))
             .filter_map(|run| {
-                let by_anchor = run.iter().filter(|c| *c & BY_ANCHOR != 0).count();
+                let by_anchor = run
+                    .iter()
+                    .filter(|c| *c >> WALK_TAG >= BANDS as u64)
+                    .count();
                 let by_band = run.len() - by_anchor;
                 (by_band >= MIN_BAND_HITS || by_anchor >= MIN_ANCHOR_HITS)
-                    .then(|| (run.len(), run[0] & !BY_ANCHOR))
+                    .then(|| (run.len(), run[0] & SLOT40))
             })
             .collect();
         // When a window holds many look-alikes (a feed of template items),
