@@ -361,14 +361,24 @@ pub trait Backend: Send {
     /// Up to `limit` items stored without a story, oldest first.
     fn waiting_for_story(&mut self, limit: usize) -> Result<Vec<i64>, StoreError>;
     fn grouping_input(&mut self, item: i64) -> Result<GroupingInput, StoreError>;
-    /// A new story led by `lead`; returns its number.
+    /// The number the next new story takes; those made in the same
+    /// transaction count up from it. Numbers are given out before their
+    /// rows are written, so that the index can place a batch's items while
+    /// this thread writes the ones before (only the process that groups
+    /// makes stories).
+    fn next_story_id(&mut self) -> Result<i64, StoreError>;
+    /// The stories made in this transaction took numbers below `next`
+    /// (a database that numbers rows itself is told so).
+    fn stories_numbered_below(&mut self, next: i64) -> Result<(), StoreError>;
+    /// A new story numbered `id` (see `next_story_id`), led by `lead`.
     fn new_story(
         &mut self,
+        id: i64,
         uid: &str,
         now: i64,
         sort_time: i64,
         lead: i64,
-    ) -> Result<i64, StoreError>;
+    ) -> Result<(), StoreError>;
     /// A member joined: the story is updated at `now` and sorts no later
     /// than `sort_time`.
     fn story_grew(&mut self, story: i64, now: i64, sort_time: i64) -> Result<(), StoreError>;

@@ -1478,20 +1478,45 @@ impl Backend for Db {
         })
     }
 
+    fn next_story_id(&mut self) -> Result<i64, StoreError> {
+        // Past every story and every number the sequence gave out (a row
+        // added without a number, by an older feedsift).
+        let r = self.stmts.one(
+            &mut self.client,
+            "SELECT greatest((SELECT coalesce(max(id), 0) FROM stories),
+                             coalesce(pg_sequence_last_value(s.seq), 0)) + 1
+             FROM (SELECT pg_get_serial_sequence('stories', 'id')::regclass AS seq) s",
+            &[],
+        )?;
+        Ok(r.try_get(0)?)
+    }
+
+    fn stories_numbered_below(&mut self, next: i64) -> Result<(), StoreError> {
+        // A row added without a number then takes `next` or later. setval
+        // is not undone by a rollback, which only leaves a gap.
+        self.stmts.exec(
+            &mut self.client,
+            "SELECT setval(pg_get_serial_sequence('stories', 'id'), greatest($1::bigint, 2) - 1)",
+            &[&next],
+        )?;
+        Ok(())
+    }
+
     fn new_story(
         &mut self,
+        id: i64,
         uid: &str,
         now: i64,
         sort_time: i64,
         lead: i64,
-    ) -> Result<i64, StoreError> {
-        let r = self.stmts.one(
+    ) -> Result<(), StoreError> {
+        self.stmts.exec(
             &mut self.client,
-            "INSERT INTO stories (uid, first_seen, updated, sort_time, lead_item_id)
-             VALUES ($1, $2, $2, $3, $4) RETURNING id",
-            &[&uid, &now, &sort_time, &lead],
+            "INSERT INTO stories (id, uid, first_seen, updated, sort_time, lead_item_id)
+             VALUES ($1, $2, $3, $3, $4, $5)",
+            &[&id, &uid, &now, &sort_time, &lead],
         )?;
-        Ok(r.try_get(0)?)
+        Ok(())
     }
 
     fn story_grew(&mut self, story: i64, now: i64, sort_time: i64) -> Result<(), StoreError> {

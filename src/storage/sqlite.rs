@@ -1055,20 +1055,35 @@ impl Backend for Db {
         Ok(input)
     }
 
+    fn next_story_id(&mut self) -> Result<i64, StoreError> {
+        // What SQLite itself gives an INTEGER PRIMARY KEY row.
+        let id = self
+            .conn
+            .prepare_cached("SELECT coalesce(max(id), 0) + 1 FROM stories")?
+            .query_row([], |r| r.get(0))?;
+        Ok(id)
+    }
+
+    fn stories_numbered_below(&mut self, _next: i64) -> Result<(), StoreError> {
+        // The next number is always read from the table.
+        Ok(())
+    }
+
     fn new_story(
         &mut self,
+        id: i64,
         uid: &str,
         now: i64,
         sort_time: i64,
         lead: i64,
-    ) -> Result<i64, StoreError> {
+    ) -> Result<(), StoreError> {
         self.conn
             .prepare_cached(
-                "INSERT INTO stories (uid, first_seen, updated, sort_time, lead_item_id)
-                 VALUES (?1, ?2, ?2, ?3, ?4)",
+                "INSERT INTO stories (id, uid, first_seen, updated, sort_time, lead_item_id)
+                 VALUES (?1, ?2, ?3, ?3, ?4, ?5)",
             )?
-            .execute(params![uid, now, sort_time, lead])?;
-        Ok(self.conn.last_insert_rowid())
+            .execute(params![id, uid, now, sort_time, lead])?;
+        Ok(())
     }
 
     fn story_grew(&mut self, story: i64, now: i64, sort_time: i64) -> Result<(), StoreError> {

@@ -11,20 +11,24 @@ use crate::cluster::{self, StoryIndex};
 use crate::config::Stories;
 use crate::storage::{Backend, GroupingInput, Sketched, StoreError};
 
-/// Items a daemon assigns in one transaction between store jobs.
-pub const BATCH: usize = 256;
+/// Items a daemon assigns in one transaction between store jobs: a store
+/// job waits at most a batch's time (some 0.15 s on a 2-core machine).
+/// Four times 256, which grouped a first poll's backlog 7% slower, each
+/// batch's commit writing much the same pages for fewer items.
+pub const BATCH: usize = 1024;
 
-/// Items read for a batch: a batch smaller than this still reads this
-/// many waiting items, to count those within `cluster::LOOK_AHEAD` ahead
-/// (see `assign_batch`); the daemon groups 256 at a time between store
-/// jobs and would otherwise see a first poll's backlog only a few hours
-/// ahead.
-const READ_AHEAD: usize = 1000;
+/// Waiting items read past those a batch assigns, to count those within
+/// `cluster::LOOK_AHEAD` ahead (see `Placer`): a first poll's backlog is
+/// otherwise seen only a batch ahead.
+const READ_PAST: usize = 768;
 
 /// Items past those a batch reads that are handed to the signer thread
 /// with each batch (see `Ahead`): a batch's worth, so that the next batch
 /// finds them signed.
 const SIGN_AHEAD: usize = BATCH;
+
+/// Placements the index's thread hands the store thread at a time.
+const PLACED_CHUNK: usize = 16;
 
 /// Story windows of at least this many items are loaded and unloaded with
 /// a line at info (smaller ones at debug: a quiet daemon does both every
@@ -56,6 +60,9 @@ pub struct Grouper {
     /// Since when nothing has waited for a story while the index was
     /// loaded (see `unload_due`).
     idle_since: Option<std::time::Instant>,
+    /// Whether items are placed in the index on a thread of their own
+    /// (see `assign_batch`); the tests place them in turn too.
+    placer_thread: bool,
 }
 
 impl Grouper {
@@ -66,6 +73,7 @@ impl Grouper {
             ahead: Ahead::default(),
             settled: true,
             idle_since: None,
+            placer_thread: true,
         }
     }
 
@@ -110,7 +118,7 @@ impl Grouper {
     /// stored first and grouped after, off the polling path), in one
     /// transaction. Returns how many were assigned; 0 when none wait.
     pub fn assign(&mut self, db: &mut dyn Backend, limit: usize) -> Result<usize, StoreError> {
-        let read = limit.max(READ_AHEAD);
+        let read = limit + READ_PAST;
         let waiting = db.waiting_for_story(read + SIGN_AHEAD)?;
         if waiting.is_empty() {
             self.ahead.clear();
@@ -148,10 +156,13 @@ impl Grouper {
             return Ok(0);
         };
         let now = chrono::Utc::now().timestamp();
-        let ahead = &mut self.ahead;
+        let (ahead, thread) = (&mut self.ahead, self.placer_thread);
         db.begin()?;
-        let written = ahead.batch(db, needed, later).and_then(|batch| {
-            assign_batch(db, index, &batch, pending.len(), now)?;
+        let written = ahead.batch(db, needed).and_then(|batch| {
+            // The items for a later batch are read while the index places
+            // this one.
+            let read_later = |db: &mut dyn Backend| ahead.send(db, later);
+            assign_batch(db, index, &batch, pending.len(), now, thread, read_later)?;
             db.commit()?;
             Ok(batch)
         });
@@ -161,7 +172,6 @@ impl Grouper {
                     batch.into_iter().skip(pending.len()),
                     &waiting[pending.len()..],
                 );
-                db.note_grouped(pending)?;
                 Ok(pending.len())
             }
             Err(e) => {
@@ -279,17 +289,10 @@ impl Ahead {
     }
 
     /// The `needed` items, prepared, in order: those signed ahead, the
-    /// others read and signed now. The `later` ones go to the signer
-    /// first, so that it works while this thread signs what is missing.
-    /// (An item's text is read once, before its turn: one that changes in
-    /// between, a matter of a store job or two, is grouped by what it said.)
-    fn batch(
-        &mut self,
-        db: &mut dyn Backend,
-        needed: &[i64],
-        later: &[i64],
-    ) -> Result<Vec<Prepared>, StoreError> {
-        self.send(db, later)?;
+    /// others read and signed now. (An item's text is read once, before
+    /// its turn: one that changes in between, a matter of a store job or
+    /// two, is grouped by what it said.)
+    fn batch(&mut self, db: &mut dyn Backend, needed: &[i64]) -> Result<Vec<Prepared>, StoreError> {
         let mut batch = Vec::with_capacity(needed.len());
         for &id in needed {
             let ahead = match self.ready.remove(&id) {
@@ -412,72 +415,187 @@ fn prepare(id: i64, it: GroupingInput) -> Prepared {
     }
 }
 
-/// Assigns the first `assign` items of a batch, in order. The items of
-/// the batch up to `cluster::LOOK_AHEAD` after the one being assigned are
-/// counted in the window's frequencies before their turn
-/// (`StoryIndex::expect`): a first poll's backlog is all stored before it
-/// is grouped, and its first items would otherwise be judged by a window
-/// too empty to show which words and headline templates are common.
+/// Assigns the first `assign` items of a batch, in order.
+///
+/// The index places the items on a thread of its own while this one
+/// writes each placement as it comes: placing an item needs nothing from
+/// the database (new stories take numbers given out ahead, see
+/// `Backend::next_story_id`), and a first poll's backlog is otherwise
+/// grouped on one core while the other waits. `meanwhile` runs on this
+/// thread first. Without `thread`, or if the thread cannot be started,
+/// the items are placed here in turn.
 fn assign_batch(
     db: &mut dyn Backend,
     index: &mut StoryIndex,
     batch: &[Prepared],
     assign: usize,
     now: i64,
+    thread: bool,
+    meanwhile: impl FnOnce(&mut dyn Backend) -> Result<(), StoreError>,
 ) -> Result<(), StoreError> {
-    let mut expected = 0;
-    for (n, it) in batch.iter().enumerate().take(assign) {
-        let until = it.sort_time.saturating_add(cluster::LOOK_AHEAD);
-        while let Some(next) = batch.get(expected)
-            && next.sort_time <= until
-        {
-            index.expect(&next.sig);
-            expected += 1;
+    let first_story = db.next_story_id()?;
+    let mut placer = Placer::new(batch, assign, first_story);
+    let mut meanwhile = Some(meanwhile);
+    let spawned = thread
+        && std::thread::scope(|scope| {
+            let (to, placed) = mpsc::channel::<Vec<Placed>>();
+            let index = &mut *index;
+            let placer = &mut placer;
+            let spawned = std::thread::Builder::new()
+                .name("feedsift-placer".into())
+                .spawn_scoped(scope, move || {
+                    // Sent a few at a time: waking this thread for each
+                    // item cost a twentieth of the grouping time.
+                    let mut chunk = Vec::with_capacity(PLACED_CHUNK);
+                    while let Some(p) = placer.next(index) {
+                        chunk.push(p);
+                        if chunk.len() == PLACED_CHUNK {
+                            let full =
+                                std::mem::replace(&mut chunk, Vec::with_capacity(PLACED_CHUNK));
+                            // Stops early when the writer has failed and gone.
+                            if to.send(full).is_err() {
+                                return;
+                            }
+                        }
+                    }
+                    // The writer may be gone; nothing is lost.
+                    let _ = to.send(chunk);
+                });
+            if let Err(e) = spawned {
+                tracing::warn!(
+                    error = %e,
+                    "cannot start a thread to place items in stories; placing them on the store thread"
+                );
+                return Ok(false);
+            }
+            if let Some(f) = meanwhile.take() {
+                f(db)?;
+            }
+            for p in placed.into_iter().flatten() {
+                write_placed(db, &batch[p.n], p, now)?;
+            }
+            Ok::<_, StoreError>(true)
+        })?;
+    if !spawned {
+        if let Some(f) = meanwhile.take() {
+            f(db)?;
         }
-        if n < expected {
-            index.unexpect(&it.sig);
+        while let Some(p) = placer.next(index) {
+            write_placed(db, &batch[p.n], p, now)?;
         }
-        assign_one(db, index, it, now)?;
     }
-    // Those counted but left for the next batch leave the counts.
-    for it in batch.iter().take(expected).skip(assign) {
-        index.unexpect(&it.sig);
+    if placer.next_story > first_story {
+        db.stories_numbered_below(placer.next_story)?;
     }
     Ok(())
 }
 
-/// Assigns an item (already stored) to a story. Returns the story and
-/// whether it is new.
-fn assign_one(
-    db: &mut dyn Backend,
-    index: &mut StoryIndex,
-    it: &Prepared,
-    now: i64,
-) -> Result<(i64, bool), StoreError> {
-    let (item_id, sig, cites) = (it.id, &it.sig, it.cites);
-    let source = source_of(it.feed);
-    let (story, is_new) = match index.find(sig, it.sort_time, source) {
-        Some((story, _)) => {
-            if let Some(why) = index.suspect(story, it.sort_time) {
-                crate::metrics::METRICS.story_suspect();
-                tracing::warn!(
-                    story,
-                    item = item_id,
-                    title = %it.title,
-                    "story looks like several events merged ({why}); `feedsift story {story} --why` shows what joined its members"
-                );
-            }
-            db.story_grew(story, now, it.sort_time)?;
-            (story, false)
+/// Where the index put an item (the `n`th of its batch).
+struct Placed {
+    n: usize,
+    story: i64,
+    is_new: bool,
+    suspect: Option<cluster::Suspect>,
+}
+
+/// Places a batch's items in the index, one by one. The items of the
+/// batch up to `cluster::LOOK_AHEAD` after the one being placed are
+/// counted in the window's frequencies before their turn
+/// (`StoryIndex::expect`): a first poll's backlog is all stored before it
+/// is grouped, and its first items would otherwise be judged by a window
+/// too empty to show which words and headline templates are common.
+struct Placer<'a> {
+    batch: &'a [Prepared],
+    assign: usize,
+    /// The next item to place, and the first not yet counted ahead.
+    n: usize,
+    expected: usize,
+    /// The number the next new story takes.
+    next_story: i64,
+}
+
+impl<'a> Placer<'a> {
+    fn new(batch: &'a [Prepared], assign: usize, next_story: i64) -> Placer<'a> {
+        Placer {
+            batch,
+            assign: assign.min(batch.len()),
+            n: 0,
+            expected: 0,
+            next_story,
         }
-        None => (db.new_story(&it.uid, now, it.sort_time, item_id)?, true),
-    };
-    db.file_in_story(item_id, story, &cluster::to_bytes(sig), cites)?;
-    index.insert(item_id, sig, it.sort_time, story, source);
-    if !is_new && lead_may_change(db, story, item_id, cites, it.sort_time)? {
+    }
+
+    /// Places the next item; `None` after the last, when those counted
+    /// but left for the next batch have left the counts.
+    fn next(&mut self, index: &mut StoryIndex) -> Option<Placed> {
+        let n = self.n;
+        if n == self.assign {
+            for it in self.batch.iter().take(self.expected).skip(n) {
+                index.unexpect(&it.sig);
+            }
+            self.expected = self.expected.min(n);
+            return None;
+        }
+        self.n += 1;
+        let it = &self.batch[n];
+        let until = it.sort_time.saturating_add(cluster::LOOK_AHEAD);
+        while let Some(next) = self.batch.get(self.expected)
+            && next.sort_time <= until
+        {
+            index.expect(&next.sig);
+            self.expected += 1;
+        }
+        if n < self.expected {
+            index.unexpect(&it.sig);
+        }
+        let source = source_of(it.feed);
+        let (story, is_new, suspect) = match index.find(&it.sig, it.sort_time, source) {
+            Some((story, _)) => (story, false, index.suspect(story, it.sort_time)),
+            None => {
+                self.next_story += 1;
+                (self.next_story - 1, true, None)
+            }
+        };
+        index.insert(it.id, &it.sig, it.sort_time, story, source);
+        Some(Placed {
+            n,
+            story,
+            is_new,
+            suspect,
+        })
+    }
+}
+
+/// Stores where the index put an item (already stored) and chooses its
+/// story's lead again if the item may have changed it.
+fn write_placed(
+    db: &mut dyn Backend,
+    it: &Prepared,
+    p: Placed,
+    now: i64,
+) -> Result<(), StoreError> {
+    let (item_id, story, cites) = (it.id, p.story, it.cites);
+    if let Some(why) = p.suspect {
+        crate::metrics::METRICS.story_suspect();
+        tracing::warn!(
+            story,
+            item = item_id,
+            title = %it.title,
+            "story looks like several events merged ({why}); `feedsift story {story} --why` shows what joined its members"
+        );
+    }
+    if p.is_new {
+        db.new_story(story, &it.uid, now, it.sort_time, item_id)?;
+    } else {
+        db.story_grew(story, now, it.sort_time)?;
+    }
+    db.file_in_story(item_id, story, &cluster::to_bytes(&it.sig), cites)?;
+    if !p.is_new && lead_may_change(db, story, item_id, cites, it.sort_time)? {
         choose_lead(db, story)?;
     }
-    Ok((story, is_new))
+    // Noted inside the transaction, while the index places the next
+    // items; a rollback after it only publishes a topic once more.
+    db.note_grouped(&[item_id])
 }
 
 /// The index's name for a feed: its row id (feeds are never renumbered;
@@ -638,7 +756,7 @@ mod tests {
             .execute("UPDATE items SET title = 'renumbered ' || id", [])
             .unwrap();
         ahead.send(&mut db, &ids).unwrap();
-        let batch = ahead.batch(&mut db, &ids, &[]).unwrap();
+        let batch = ahead.batch(&mut db, &ids).unwrap();
         let titles: Vec<String> = batch.iter().map(|p| p.title.clone()).collect();
         let expected: Vec<String> = ids.iter().map(|id| format!("renumbered {id}")).collect();
         assert_eq!(titles, expected);
@@ -650,21 +768,25 @@ mod tests {
     }
 
     #[test]
-    fn items_signed_on_the_signer_thread_are_grouped_as_when_signed_in_turn() {
+    fn items_signed_and_placed_on_threads_of_their_own_are_grouped_as_in_turn() {
         let n = 3 * 700;
         let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
         let (mut threaded, mut inline) = (stored(a.path(), n), stored(b.path(), n));
         let mut with_signer = Grouper::new(Stories::default());
         with_signer.catch_up(&mut threaded).unwrap();
         let mut alone = Grouper::new(Stories::default());
-        // Tried and not started: everything is signed on this thread.
+        // Tried and not started: everything is signed on this thread, and
+        // placed on it.
         alone.ahead.started = true;
+        alone.placer_thread = false;
         alone.catch_up(&mut inline).unwrap();
 
         let grouped = stories_of(&mut threaded);
         assert_eq!(grouped.len(), n, "every item is in a story");
         assert_eq!(grouped, stories_of(&mut inline));
         let stories: HashSet<i64> = grouped.iter().map(|g| g.1).collect();
+        // Numbered from 1 in turn, by numbers given out ahead of the rows.
+        assert_eq!(stories.iter().max(), Some(&(stories.len() as i64)));
         assert!(
             stories.len() < n * 3 / 4,
             "copies of one event joined: {} stories for {n} items",
@@ -673,7 +795,7 @@ mod tests {
         // Each batch after the first found the next batch's items signed
         // by the other thread.
         assert!(
-            with_signer.ahead.from_signer >= n - READ_AHEAD - SIGN_AHEAD,
+            with_signer.ahead.from_signer >= n - BATCH - READ_PAST,
             "{} items came from the signer",
             with_signer.ahead.from_signer
         );

@@ -31,6 +31,20 @@ impl Backend {
             Backend::Postgres(db) => db.count(sql),
         }
     }
+
+    /// Runs `sql` in `site`'s database.
+    fn exec(&self, site: &Site, sql: &str) {
+        match self {
+            Backend::Sqlite => rusqlite::Connection::open(site.db())
+                .expect("open the database")
+                .execute_batch(sql)
+                .unwrap_or_else(|e| panic!("{sql}: {e}")),
+            Backend::Postgres(db) => db
+                .client()
+                .batch_execute(sql)
+                .unwrap_or_else(|e| panic!("{sql}: {e}")),
+        }
+    }
 }
 
 macro_rules! both {
@@ -55,6 +69,7 @@ both!(
     an_unchanged_poll_stores_nothing_new,
     a_changed_topic_is_evaluated_over_stored_items,
     stories_keep_their_ids_across_runs,
+    new_stories_are_numbered_past_every_story_before_them,
     a_failing_feed_is_recorded_and_its_items_kept,
 );
 
@@ -158,6 +173,57 @@ fn stories_keep_their_ids_across_runs(b: Backend) {
     assert_eq!(ids(&ok(&site, &["export", "russia-japan"])), first);
     let story = ok(&site, &["story", "1"]);
     assert!(story.contains("the lead"), "{story}");
+}
+
+fn new_stories_are_numbered_past_every_story_before_them(b: Backend) {
+    // Story numbers are given out before their rows are written (the
+    // index places a batch while the store thread writes it).
+    let site = b.site(&fixture_config(serve_fixtures(), &[]));
+    // `export` groups what the poll stored.
+    let group = || {
+        ok(&site, &["poll"]);
+        ok(&site, &["export", "russia-japan"]);
+    };
+    group();
+    let stories = b.count(&site, "SELECT count(*) FROM stories");
+    assert!(stories > 1, "{stories} stories");
+    assert_eq!(
+        b.count(&site, "SELECT max(id) FROM stories"),
+        stories,
+        "numbered from 1 in turn"
+    );
+    // Every item waits for a story again, and one story is left, memberless,
+    // numbered far past the others.
+    b.exec(
+        &site,
+        "UPDATE items SET story_id = NULL, sketch = NULL, cites = NULL;
+         DELETE FROM stories WHERE id > 1;
+         UPDATE stories SET id = 1000, uid = 'kept';",
+    );
+    group();
+    assert_eq!(b.count(&site, "SELECT count(*) FROM stories"), stories + 1);
+    assert_eq!(
+        b.count(&site, "SELECT min(id) FROM stories WHERE id <> 1000"),
+        1001
+    );
+    assert_eq!(
+        b.count(&site, "SELECT max(id) FROM stories"),
+        1000 + stories
+    );
+    assert_eq!(
+        b.count(&site, "SELECT count(*) FROM items WHERE story_id IS NULL"),
+        0
+    );
+    // A row numbered by the database itself takes none of those numbers.
+    b.exec(
+        &site,
+        "INSERT INTO stories (uid, first_seen, updated, sort_time, lead_item_id)
+         SELECT 'by default', 0, 0, 0, min(id) FROM items",
+    );
+    assert_eq!(
+        b.count(&site, "SELECT id FROM stories WHERE uid = 'by default'"),
+        1001 + stories
+    );
 }
 
 fn a_failing_feed_is_recorded_and_its_items_kept(b: Backend) {
