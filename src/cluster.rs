@@ -493,10 +493,11 @@ impl StoryIndex {
         out
     }
 
-    /// The sorted part of the bucket of `key`, oldest first.
+    /// The sorted part of the bucket of `key`, oldest first, by two
+    /// plain binary searches (what `read_buckets` is checked against).
+    #[cfg(test)]
     fn sorted_bucket(&self, key: u32) -> &[u32] {
-        let d = (key >> (32 - DIR_BITS)) as usize;
-        let (lo, hi) = (self.dir[d] as usize, self.dir[d + 1] as usize);
+        let (lo, hi) = self.dir_cell(key);
         let low = key as u8;
         let range = &self.sorted[lo..hi];
         let first = range.partition_point(|&e| ((e >> 24) as u8) < low);
@@ -540,10 +541,48 @@ impl StoryIndex {
                 moved = true;
             }
         }
+        // The sorted parts: where each bucket ends in its directory cell,
+        // found by binary searches taken a step of each in turn (as the
+        // chains are walked, and for the same reason), then read back
+        // from its end. Its start is where the entries stop carrying the
+        // key, and is never searched for.
+        let mut ends = [(0usize, 0usize); BANDS + signature::MAX_ANCHORS];
+        let ends = &mut ends[..walks.len()];
+        for ((end, &(key, _)), &(_, left)) in ends.iter_mut().zip(keys).zip(walks.iter()) {
+            if left > 0 {
+                let (lo, hi) = self.dir_cell(key);
+                *end = (lo, hi - lo);
+            }
+        }
+        let ends_in = |e: u32, key: u32| (e >> 24) as u8 <= key as u8;
+        let mut stepped = true;
+        while stepped {
+            stepped = false;
+            for ((base, size), &(key, _)) in ends.iter_mut().zip(keys) {
+                if *size > 1 {
+                    let half = *size / 2;
+                    if ends_in(self.sorted[*base + half], key) {
+                        *base += half;
+                    }
+                    *size -= half;
+                    stepped = true;
+                }
+            }
+        }
         let mut full = 0u64;
-        for (w, (&(key, _), (_, left))) in keys.iter().zip(walks.iter_mut()).enumerate() {
-            if *left > 0 {
-                for &e in self.sorted_bucket(key).iter().rev().take(*left) {
+        for (w, ((&(key, _), (_, left)), &(base, size))) in keys
+            .iter()
+            .zip(walks.iter_mut())
+            .zip(ends.iter())
+            .enumerate()
+        {
+            if *left > 0 && size == 1 {
+                let end = base + usize::from(ends_in(self.sorted[base], key));
+                let start = self.dir_cell(key).0;
+                for &e in self.sorted[start..end].iter().rev() {
+                    if *left == 0 || (e >> 24) as u8 != key as u8 {
+                        break;
+                    }
                     out.push(self.full_slot24(e) | (w as u64) << WALK_TAG);
                     *left -= 1;
                 }
@@ -553,6 +592,13 @@ impl StoryIndex {
             }
         }
         full
+    }
+
+    /// The range of `sorted` holding the keys that share `key`'s
+    /// directory cell.
+    fn dir_cell(&self, key: u32) -> (usize, usize) {
+        let d = (key >> (32 - DIR_BITS)) as usize;
+        (self.dir[d] as usize, self.dir[d + 1] as usize)
     }
 
     /// How much a token says, from how many indexed items carry it: the
@@ -2154,6 +2200,43 @@ mod tests {
         let hits = idx.candidates(&s, 1040);
         assert_eq!(hits.len(), MAX_SCORED.min(35));
         assert!(hits.iter().all(|h| h.0 == BANDS));
+    }
+
+    #[test]
+    fn a_bucket_is_found_among_the_others_of_its_directory_cell() {
+        // One directory cell holding nine entries under five keys, the
+        // first and last low bytes among them.
+        let mut idx = StoryIndex::new(72 * 3600, 0.4);
+        let cell = 0x1234u32;
+        let lows: [u8; 9] = [0, 1, 1, 3, 3, 3, 7, 200, 255];
+        idx.sorted = (0u32..)
+            .zip(lows)
+            .map(|(slot, low)| u32::from(low) << 24 | slot)
+            .collect();
+        idx.dir = vec![0; (1 << DIR_BITS) + 1];
+        for d in &mut idx.dir[cell as usize + 1..] {
+            *d = lows.len() as u32;
+        }
+        let key = |low: u8| cell << (32 - DIR_BITS) | u32::from(low);
+        assert_eq!(idx.bucket(key(3)), [5, 4, 3]);
+        assert!(idx.bucket(key(2)).is_empty());
+        for low in 0..=255u8 {
+            let want: Vec<u64> = idx
+                .sorted_bucket(key(low))
+                .iter()
+                .rev()
+                .map(|&e| idx.full_slot24(e))
+                .collect();
+            assert_eq!(idx.bucket(key(low)), want, "low byte {low}");
+        }
+        // Read together, each to a cap of two; the buckets of one entry
+        // or none are read whole, the others to the cap.
+        let keys: Vec<(u32, usize)> = [0, 1, 2, 3, 7, 255].map(|l| (key(l), 2)).to_vec();
+        let mut out = Vec::new();
+        let full = idx.read_buckets(&keys, &mut out);
+        let slots: Vec<u64> = out.iter().map(|c| c & SLOT40).collect();
+        assert_eq!(slots, [0, 2, 1, 5, 4, 6, 8]);
+        assert_eq!(full, 0b01010);
     }
 
     #[test]
