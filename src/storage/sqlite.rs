@@ -141,6 +141,28 @@ const INSERT_MEMBER: &str =
     "INSERT OR IGNORE INTO topic_items (slug, item_id, sort_time, matched) VALUES (?1, ?2, ?3, ?4)";
 
 impl Db {
+    /// Whether every topic is to be published again already: a batch of a
+    /// first poll's backlog touches them all in its first items, and the
+    /// query for each item after them was a quarter of the store
+    /// thread's grouping time.
+    fn every_topic_touched(&mut self) -> Result<bool, StoreError> {
+        if self.touched.all {
+            return Ok(true);
+        }
+        if self.touched.slugs.is_empty() {
+            return Ok(false);
+        }
+        let mut st = self.conn.prepare_cached("SELECT slug FROM topics")?;
+        let mut rows = st.query([])?;
+        while let Some(r) = rows.next()? {
+            match r.get_ref(0)?.as_str() {
+                Ok(slug) if self.touched.slugs.contains(slug) => {}
+                _ => return Ok(false),
+            }
+        }
+        Ok(true)
+    }
+
     pub fn open(path: &Path) -> Result<Db, StoreError> {
         let open_err = |e: rusqlite::Error| StoreError::Open {
             path: path.to_path_buf(),
@@ -1150,6 +1172,9 @@ impl Backend for Db {
     }
 
     fn note_grouped(&mut self, items: &[i64]) -> Result<(), StoreError> {
+        if self.every_topic_touched()? {
+            return Ok(());
+        }
         // A story's entry lists every member, so a topic changes when any
         // item joins one of its stories, in it or not.
         let mut st = self.conn.prepare_cached(STORY_TOPICS)?;
