@@ -395,9 +395,9 @@ pub trait Backend: Send {
     /// Every member of a story, earliest first.
     fn lead_candidates(&mut self, story: i64) -> Result<Vec<LeadCandidate>, StoreError>;
     fn set_lead(&mut self, story: i64, lead: i64) -> Result<(), StoreError>;
-    /// Records that these items joined stories, so every topic showing
-    /// those stories is published again.
-    fn note_grouped(&mut self, items: &[i64]) -> Result<(), StoreError>;
+    /// Records that `item` joined a story, so every topic showing the
+    /// story is published again.
+    fn note_grouped(&mut self, item: i64) -> Result<(), StoreError>;
 
     // Stories, reading.
 

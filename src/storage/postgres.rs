@@ -1604,16 +1604,14 @@ impl Backend for Db {
         Ok(())
     }
 
-    fn note_grouped(&mut self, items: &[i64]) -> Result<(), StoreError> {
+    fn note_grouped(&mut self, item: i64) -> Result<(), StoreError> {
         if self.every_topic_touched()? {
             return Ok(());
         }
         // A story's entry lists every member, so a topic changes when any
         // item joins one of its stories, in it or not.
-        for id in items {
-            for r in self.stmts.query(&mut self.client, STORY_TOPICS, &[id])? {
-                self.touched.slugs.insert(r.try_get(0)?);
-            }
+        for r in self.stmts.query(&mut self.client, STORY_TOPICS, &[&item])? {
+            self.touched.slugs.insert(r.try_get(0)?);
         }
         Ok(())
     }

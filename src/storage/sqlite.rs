@@ -1171,17 +1171,15 @@ impl Backend for Db {
         Ok(())
     }
 
-    fn note_grouped(&mut self, items: &[i64]) -> Result<(), StoreError> {
+    fn note_grouped(&mut self, item: i64) -> Result<(), StoreError> {
         if self.every_topic_touched()? {
             return Ok(());
         }
         // A story's entry lists every member, so a topic changes when any
         // item joins one of its stories, in it or not.
         let mut st = self.conn.prepare_cached(STORY_TOPICS)?;
-        for id in items {
-            for slug in st.query_map([id], |r| r.get::<_, String>(0))? {
-                self.touched.slugs.insert(slug?);
-            }
+        for slug in st.query_map([item], |r| r.get::<_, String>(0))? {
+            self.touched.slugs.insert(slug?);
         }
         Ok(())
     }

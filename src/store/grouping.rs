@@ -595,7 +595,7 @@ fn write_placed(
     }
     // Noted inside the transaction, while the index places the next
     // items; a rollback after it only publishes a topic once more.
-    db.note_grouped(&[item_id])
+    db.note_grouped(item_id)
 }
 
 /// The index's name for a feed: its row id (feeds are never renumbered;
