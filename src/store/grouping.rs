@@ -5,7 +5,7 @@
 //! survives restarts without a file of its own.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::mpsc;
+use std::sync::{Arc, mpsc};
 
 use crate::cluster::{self, StoryIndex};
 use crate::config::Stories;
@@ -118,9 +118,25 @@ impl Grouper {
     /// stored first and grouped after, off the polling path), in one
     /// transaction. Returns how many were assigned; 0 when none wait.
     pub fn assign(&mut self, db: &mut dyn Backend, limit: usize) -> Result<usize, StoreError> {
-        let read = limit + READ_PAST;
-        let waiting = db.waiting_for_story(read + SIGN_AHEAD)?;
-        if waiting.is_empty() {
+        self.assign_while(db, limit, &mut || false, &mut |_| {})
+    }
+
+    /// Assigns batches of up to `limit` waiting items, each in a
+    /// transaction of its own, for as long as `more` says so when a batch
+    /// is placed (a store job waits at most one batch) and items wait.
+    /// `committed` runs after each commit. Returns how many were assigned.
+    ///
+    /// While one batch commits, the index already places the next: a
+    /// first poll's backlog left the index's thread idle for a tenth of
+    /// the time when each batch waited for the one before to commit.
+    pub fn assign_while(
+        &mut self,
+        db: &mut dyn Backend,
+        limit: usize,
+        more: &mut dyn FnMut() -> bool,
+        committed: &mut dyn FnMut(&mut dyn Backend),
+    ) -> Result<usize, StoreError> {
+        let Some(first) = self.next_batch(db, limit)? else {
             self.ahead.clear();
             // Idle: the index keeps its buffers while items come (they
             // would only grow again), and gives their spare room back now.
@@ -132,61 +148,78 @@ impl Grouper {
                 self.idle_since.get_or_insert_with(std::time::Instant::now);
             }
             return Ok(0);
-        }
+        };
         self.settled = false;
         self.idle_since = None;
-        let (needed, later) = waiting.split_at(waiting.len().min(read));
-        let pending = &needed[..needed.len().min(limit)];
-        if self.index.is_none() {
-            let started = std::time::Instant::now();
-            let mut index = StoryIndex::new(self.window(), self.cfg.threshold);
-            load_index(db, &mut index)?;
-            let (items, ms) = (index.len(), started.elapsed().as_millis() as u64);
-            if items > 0 {
-                window_event!(
-                    items,
-                    items,
-                    ms,
-                    "loaded the story window from the database"
-                );
+        let mut index = match self.index.take() {
+            Some(index) => index,
+            None => {
+                let started = std::time::Instant::now();
+                let mut index = StoryIndex::new(self.window(), self.cfg.threshold);
+                load_index(db, &mut index)?;
+                let (items, ms) = (index.len(), started.elapsed().as_millis() as u64);
+                if items > 0 {
+                    window_event!(
+                        items,
+                        items,
+                        ms,
+                        "loaded the story window from the database"
+                    );
+                }
+                index
             }
-            self.index = Some(index);
-        }
-        let Some(index) = self.index.as_mut() else {
-            return Ok(0);
         };
-        let now = chrono::Utc::now().timestamp();
-        let (ahead, thread) = (&mut self.ahead, self.placer_thread);
-        db.begin()?;
-        let written = ahead.batch(db, needed).and_then(|batch| {
-            // The items for a later batch are read while the index places
-            // this one.
-            let read_later = |db: &mut dyn Backend| ahead.send(db, later);
-            assign_batch(db, index, &batch, pending.len(), now, thread, read_later)?;
-            db.commit()?;
-            Ok(batch)
-        });
-        match written {
-            Ok(batch) => {
-                ahead.keep(
-                    batch.into_iter().skip(pending.len()),
-                    &waiting[pending.len()..],
-                );
-                Ok(pending.len())
+        let mut run = Run {
+            grouper: &mut *self,
+            db: &mut *db,
+            limit,
+            more,
+            committed,
+        };
+        let done = if run.grouper.placer_thread {
+            run.on_placer_thread(&mut index, first)
+        } else {
+            run.in_turn(&mut index, first)
+        };
+        match done {
+            Ok(n) => {
+                self.index = Some(index);
+                Ok(n)
             }
             Err(e) => {
                 db.rollback();
-                // The index may hold what was never committed.
-                self.index = None;
+                // The index may hold what was never committed (it is
+                // left unloaded).
                 Err(e)
             }
         }
     }
 
+    /// The next batch's items, read and signed; `None` when none wait.
+    fn next_batch(
+        &mut self,
+        db: &mut dyn Backend,
+        limit: usize,
+    ) -> Result<Option<Batch>, StoreError> {
+        let read = limit + READ_PAST;
+        let waiting = db.waiting_for_story(read + SIGN_AHEAD)?;
+        if waiting.is_empty() {
+            return Ok(None);
+        }
+        let read = waiting.len().min(read);
+        let items = self.ahead.batch(db, &waiting[..read])?;
+        Ok(Some(Batch {
+            items: Arc::new(items),
+            assign: read.min(limit),
+            waiting,
+            read,
+        }))
+    }
+
     /// Assigns every waiting item, in the batches a daemon groups between
     /// store jobs, so that `feedsift poll` groups as `feedsift run` does.
     pub fn catch_up(&mut self, db: &mut dyn Backend) -> Result<(), StoreError> {
-        while self.assign(db, BATCH)? > 0 {}
+        while self.assign_while(db, BATCH, &mut || true, &mut |_| {})? > 0 {}
         Ok(())
     }
 
@@ -415,81 +448,199 @@ fn prepare(id: i64, it: GroupingInput) -> Prepared {
     }
 }
 
-/// Assigns the first `assign` items of a batch, in order.
-///
-/// The index places the items on a thread of its own while this one
-/// writes each placement as it comes: placing an item needs nothing from
-/// the database (new stories take numbers given out ahead, see
-/// `Backend::next_story_id`), and a first poll's backlog is otherwise
-/// grouped on one core while the other waits. `meanwhile` runs on this
-/// thread first. Without `thread`, or if the thread cannot be started,
-/// the items are placed here in turn.
-fn assign_batch(
-    db: &mut dyn Backend,
-    index: &mut StoryIndex,
-    batch: &[Prepared],
+/// A batch's items, read and signed, shared with the index's thread.
+struct Batch {
+    items: Arc<Vec<Prepared>>,
+    /// How many of them are assigned (those after are counted ahead).
     assign: usize,
-    now: i64,
-    thread: bool,
-    meanwhile: impl FnOnce(&mut dyn Backend) -> Result<(), StoreError>,
-) -> Result<(), StoreError> {
-    let first_story = db.next_story_id()?;
-    let mut placer = Placer::new(batch, assign, first_story);
-    let mut meanwhile = Some(meanwhile);
-    let spawned = thread
-        && std::thread::scope(|scope| {
-            let (to, placed) = mpsc::channel::<Vec<Placed>>();
-            let index = &mut *index;
-            let placer = &mut placer;
+    /// The waiting items as read for this batch, oldest first: the batch's
+    /// items, then those handed to the signer for the batches after.
+    waiting: Vec<i64>,
+    /// How many of `waiting` are in `items`.
+    read: usize,
+}
+
+/// Writes a batch's placements (at the time given) and returns the number
+/// the next new story takes.
+type WriteBatch<'w> = dyn FnMut(&mut dyn Backend, &Batch, i64) -> Result<i64, StoreError> + 'w;
+
+/// What the index's thread hands the store thread.
+enum FromPlacer {
+    Placed(Vec<Placed>),
+    /// The batch is placed; the next new story takes this number.
+    Done(i64),
+}
+
+/// One `Grouper::assign_while`: batches placed and written in turn, each
+/// committed in a transaction of its own.
+struct Run<'a> {
+    grouper: &'a mut Grouper,
+    db: &'a mut dyn Backend,
+    limit: usize,
+    more: &'a mut dyn FnMut() -> bool,
+    committed: &'a mut dyn FnMut(&mut dyn Backend),
+}
+
+impl Run<'_> {
+    /// The index places the items on a thread of its own while this one
+    /// writes each placement as it comes, and commits each batch while
+    /// the next is placed: placing an item needs nothing from the database
+    /// (new stories take numbers given out ahead, see
+    /// `Backend::next_story_id`), and a first poll's backlog is otherwise
+    /// grouped on one core while the other waits. If the thread cannot be
+    /// started, the items are placed here in turn.
+    fn on_placer_thread(
+        &mut self,
+        index: &mut StoryIndex,
+        first: Batch,
+    ) -> Result<usize, StoreError> {
+        let started = std::thread::scope(|scope| {
+            let (to_placer, batches) = mpsc::channel::<(Arc<Vec<Prepared>>, usize, i64)>();
+            let (to_store, placed) = mpsc::channel::<FromPlacer>();
+            let placer_index = &mut *index;
             let spawned = std::thread::Builder::new()
                 .name("feedsift-placer".into())
                 .spawn_scoped(scope, move || {
-                    // Sent a few at a time: waking this thread for each
-                    // item cost a twentieth of the grouping time.
-                    let mut chunk = Vec::with_capacity(PLACED_CHUNK);
-                    while let Some(p) = placer.next(index) {
-                        chunk.push(p);
-                        if chunk.len() == PLACED_CHUNK {
-                            let full =
-                                std::mem::replace(&mut chunk, Vec::with_capacity(PLACED_CHUNK));
-                            // Stops early when the writer has failed and gone.
-                            if to.send(full).is_err() {
-                                return;
+                    for (items, assign, next_story) in batches {
+                        let mut placer = Placer::new(&items, assign, next_story);
+                        // Sent a few at a time: waking the store thread
+                        // for each item cost a twentieth of the grouping
+                        // time.
+                        let mut chunk = Vec::with_capacity(PLACED_CHUNK);
+                        while let Some(p) = placer.next(placer_index) {
+                            chunk.push(p);
+                            if chunk.len() == PLACED_CHUNK {
+                                let full =
+                                    std::mem::replace(&mut chunk, Vec::with_capacity(PLACED_CHUNK));
+                                // Stops early when the writer has failed
+                                // and gone.
+                                if to_store.send(FromPlacer::Placed(full)).is_err() {
+                                    return;
+                                }
                             }
                         }
+                        let next_story = placer.next_story;
+                        // Given back before `Done`: the store thread then
+                        // holds the batch alone and keeps what it read ahead.
+                        drop(items);
+                        if to_store.send(FromPlacer::Placed(chunk)).is_err()
+                            || to_store.send(FromPlacer::Done(next_story)).is_err()
+                        {
+                            return;
+                        }
                     }
-                    // The writer may be gone; nothing is lost.
-                    let _ = to.send(chunk);
                 });
             if let Err(e) = spawned {
                 tracing::warn!(
                     error = %e,
                     "cannot start a thread to place items in stories; placing them on the store thread"
                 );
-                return Ok(false);
+                return Ok(Err(first));
             }
-            if let Some(f) = meanwhile.take() {
-                f(db)?;
-            }
-            for p in placed.into_iter().flatten() {
-                write_placed(db, &batch[p.n], p, now)?;
-            }
-            Ok::<_, StoreError>(true)
+            let mut hand_over = |b: &Batch, next_story: i64| {
+                to_placer
+                    .send((b.items.clone(), b.assign, next_story))
+                    .map_err(|_| placer_gone())
+            };
+            let mut write = |db: &mut dyn Backend, b: &Batch, now: i64| loop {
+                match placed.recv() {
+                    Ok(FromPlacer::Placed(chunk)) => {
+                        for p in chunk {
+                            write_placed(db, &b.items[p.n], p, now)?;
+                        }
+                    }
+                    Ok(FromPlacer::Done(next_story)) => return Ok(next_story),
+                    Err(_) => return Err(placer_gone()),
+                }
+            };
+            self.batches(first, &mut hand_over, &mut write).map(Ok)
         })?;
-    if !spawned {
-        if let Some(f) = meanwhile.take() {
-            f(db)?;
-        }
-        while let Some(p) = placer.next(index) {
-            write_placed(db, &batch[p.n], p, now)?;
+        match started {
+            Ok(n) => Ok(n),
+            Err(first) => self.in_turn(index, first),
         }
     }
-    if placer.next_story > first_story {
-        db.stories_numbered_below(placer.next_story)?;
+
+    /// Places each batch on this thread, then writes it.
+    fn in_turn(&mut self, index: &mut StoryIndex, first: Batch) -> Result<usize, StoreError> {
+        let next_story = std::cell::Cell::new(0);
+        let mut hand_over = |_: &Batch, n: i64| {
+            next_story.set(n);
+            Ok(())
+        };
+        let mut write = |db: &mut dyn Backend, b: &Batch, now: i64| {
+            let mut placer = Placer::new(&b.items, b.assign, next_story.get());
+            while let Some(p) = placer.next(index) {
+                write_placed(db, &b.items[p.n], p, now)?;
+            }
+            Ok(placer.next_story)
+        };
+        self.batches(first, &mut hand_over, &mut write)
     }
-    Ok(())
+
+    /// The batches from `first` on: `hand_over` gives a batch to be placed
+    /// with the number its first new story takes, `write` writes its
+    /// placements and returns the number after its last new story.
+    fn batches(
+        &mut self,
+        first: Batch,
+        hand_over: &mut dyn FnMut(&Batch, i64) -> Result<(), StoreError>,
+        write: &mut WriteBatch,
+    ) -> Result<usize, StoreError> {
+        let mut next_story = self.db.next_story_id()?;
+        let mut batch = first;
+        hand_over(&batch, next_story)?;
+        let mut assigned = 0;
+        loop {
+            let now = chrono::Utc::now().timestamp();
+            self.db.begin()?;
+            // The items for a later batch are read while the index places
+            // this one.
+            self.grouper
+                .ahead
+                .send(self.db, &batch.waiting[batch.read..])?;
+            let after = write(self.db, &batch, now)?;
+            assigned += batch.assign;
+            let Batch {
+                items,
+                assign,
+                waiting,
+                ..
+            } = batch;
+            // (Shared only if the index's thread broke off: then the items
+            // read ahead are read again.)
+            if let Ok(items) = Arc::try_unwrap(items) {
+                self.grouper
+                    .ahead
+                    .keep(items.into_iter().skip(assign), &waiting[assign..]);
+            }
+            let upcoming = if (self.more)() {
+                self.grouper.next_batch(self.db, self.limit)?
+            } else {
+                None
+            };
+            if let Some(b) = &upcoming {
+                hand_over(b, after)?;
+            }
+            if after > next_story {
+                self.db.stories_numbered_below(after)?;
+            }
+            self.db.commit()?;
+            (self.committed)(self.db);
+            next_story = after;
+            match upcoming {
+                Some(b) => batch = b,
+                None => return Ok(assigned),
+            }
+        }
+    }
 }
 
+/// The index's thread stopped before it placed a batch (a bug: it
+/// panicked, and the panic follows).
+fn placer_gone() -> StoreError {
+    StoreError::Thread("the thread placing items in stories stopped".into())
+}
 /// Where the index put an item (the `n`th of its batch).
 struct Placed {
     n: usize,
@@ -800,6 +951,46 @@ mod tests {
             with_signer.ahead.from_signer
         );
         assert_eq!(alone.ahead.from_signer, 0);
+    }
+
+    #[test]
+    fn a_run_of_batches_stops_when_asked_and_commits_each_batch_on_its_own() {
+        let n = 3 * 1100;
+        let dir = tempfile::tempdir().unwrap();
+        let mut db = stored(dir.path(), n);
+        let mut grouper = Grouper::new(Stories::default());
+        let (mut asked, mut waiting_after) = (0, Vec::new());
+        // Asked after each batch is placed: one more, then no more.
+        let mut more = || {
+            asked += 1;
+            asked == 1
+        };
+        let mut committed = |db: &mut dyn Backend| {
+            // Each commit is seen from another connection.
+            let other = rusqlite::Connection::open(dir.path().join("t.db")).unwrap();
+            let waiting: i64 = other
+                .query_row(
+                    "SELECT count(*) FROM items WHERE story_id IS NULL",
+                    [],
+                    |r| r.get(0),
+                )
+                .unwrap();
+            waiting_after.push((waiting, db.waiting_for_story(n).unwrap().len()));
+        };
+        let assigned = grouper
+            .assign_while(&mut db, BATCH, &mut more, &mut committed)
+            .unwrap();
+        assert_eq!(assigned, 2 * BATCH);
+        assert_eq!(asked, 2);
+        let left = |k: usize| (n - k * BATCH) as i64;
+        assert_eq!(
+            waiting_after,
+            [(left(1), left(1) as usize), (left(2), left(2) as usize)]
+        );
+        // The rest in one more call; then nothing waits.
+        grouper.catch_up(&mut db).unwrap();
+        assert_eq!(stories_of(&mut db).len(), n);
+        assert_eq!(grouper.assign(&mut db, BATCH).unwrap(), 0);
     }
 
     #[test]

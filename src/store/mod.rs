@@ -387,8 +387,14 @@ impl Store {
                         Err(mpsc::error::TryRecvError::Empty)
                             if group_when_idle && worker.may_group() =>
                         {
-                            let assigned =
-                                worker.grouper.assign(worker.db.as_mut(), grouping::BATCH);
+                            // Batch after batch until a job comes, each
+                            // batch's topics republished once committed.
+                            let assigned = worker.grouper.assign_while(
+                                worker.db.as_mut(),
+                                grouping::BATCH,
+                                &mut || rx.is_empty(),
+                                &mut |db| bump.apply(db.take_touched()),
+                            );
                             bump.apply(worker.db.take_touched());
                             match assigned {
                                 Ok(n) if n > 0 => {
