@@ -361,11 +361,11 @@ pub trait Backend: Send {
     /// Up to `limit` items stored without a story, oldest first.
     fn waiting_for_story(&mut self, limit: usize) -> Result<Vec<i64>, StoreError>;
     fn grouping_input(&mut self, item: i64) -> Result<GroupingInput, StoreError>;
-    /// The number the next new story takes; those made in the same
-    /// transaction count up from it. Numbers are given out before their
-    /// rows are written, so that the index can place a batch's items while
-    /// this thread writes the ones before (only the process that groups
-    /// makes stories).
+    /// The number the next new story takes; the stories a run of batches
+    /// makes count up from it, across its transactions. Numbers are given
+    /// out before their rows are written, so that the index can place a
+    /// batch's items while this thread writes the ones before (only the
+    /// process that groups makes stories).
     fn next_story_id(&mut self) -> Result<i64, StoreError>;
     /// The stories made in this transaction took numbers below `next`
     /// (a database that numbers rows itself is told so).

@@ -61,7 +61,7 @@ pub struct Grouper {
     /// loaded (see `unload_due`).
     idle_since: Option<std::time::Instant>,
     /// Whether items are placed in the index on a thread of their own
-    /// (see `assign_batch`); the tests place them in turn too.
+    /// (see `Run::on_placer_thread`); the tests place them in turn too.
     placer_thread: bool,
 }
 
@@ -614,10 +614,15 @@ impl Run<'_> {
                     .ahead
                     .keep(items.into_iter().skip(assign), &waiting[assign..]);
             }
-            let upcoming = if (self.more)() {
-                self.grouper.next_batch(self.db, self.limit)?
+            // A failure to read the next batch does not undo this one:
+            // it is committed first, and the failure returned after.
+            let (upcoming, unread) = if (self.more)() {
+                match self.grouper.next_batch(self.db, self.limit) {
+                    Ok(b) => (b, None),
+                    Err(e) => (None, Some(e)),
+                }
             } else {
-                None
+                (None, None)
             };
             if let Some(b) = &upcoming {
                 hand_over(b, after)?;
@@ -627,6 +632,9 @@ impl Run<'_> {
             }
             self.db.commit()?;
             (self.committed)(self.db);
+            if let Some(e) = unread {
+                return Err(e);
+            }
             next_story = after;
             match upcoming {
                 Some(b) => batch = b,
@@ -991,6 +999,43 @@ mod tests {
         grouper.catch_up(&mut db).unwrap();
         assert_eq!(stories_of(&mut db).len(), n);
         assert_eq!(grouper.assign(&mut db, BATCH).unwrap(), 0);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_daemon_stopping_mid_backlog_stops_grouping_after_the_batch_at_hand() {
+        let n = 3 * 6000;
+        let dir = tempfile::tempdir().unwrap();
+        drop(stored(dir.path(), n));
+        let path = dir.path().join("t.db");
+        let waiting = || -> i64 {
+            rusqlite::Connection::open(&path)
+                .unwrap()
+                .query_row(
+                    "SELECT count(*) FROM items WHERE story_id IS NULL",
+                    [],
+                    |r| r.get(0),
+                )
+                .unwrap()
+        };
+        let store = crate::store::Store::open_for_daemon(
+            &crate::config::Storage::file(&path),
+            Stories::default(),
+        )
+        .unwrap();
+        // Grouping has begun when the first batch is committed.
+        let started = std::time::Instant::now();
+        while waiting() == n as i64 {
+            assert!(started.elapsed().as_secs() < 60, "grouping never began");
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        store.close().await;
+        // The run ends with the batch being placed when the store closed
+        // (one more may be placed already), not with the whole backlog.
+        let left = waiting();
+        assert!(
+            left >= (n - 4 * BATCH) as i64,
+            "{left} items still wait for a story after closing: the backlog was grouped first"
+        );
     }
 
     #[test]

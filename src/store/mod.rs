@@ -392,7 +392,10 @@ impl Store {
                             let assigned = worker.grouper.assign_while(
                                 worker.db.as_mut(),
                                 grouping::BATCH,
-                                &mut || rx.is_empty(),
+                                // (Empty is also what a closed channel
+                                // says: a daemon stopping would otherwise
+                                // group its whole backlog first.)
+                                &mut || rx.is_empty() && !rx.is_closed(),
                                 &mut |db| bump.apply(db.take_touched()),
                             );
                             bump.apply(worker.db.take_touched());
