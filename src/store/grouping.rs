@@ -649,6 +649,7 @@ impl Run<'_> {
 fn placer_gone() -> StoreError {
     StoreError::Thread("the thread placing items in stories stopped".into())
 }
+
 /// Where the index put an item (the `n`th of its batch).
 struct Placed {
     n: usize,
